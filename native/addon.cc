@@ -1,0 +1,54 @@
+// tspod's Node-API addon: the system calls a pod runtime needs and Node does not offer.
+// src/native/binding.ts describes every export in one TypeScript interface.
+#include "exit_watch.h"
+#include "ns.h"
+
+#include <sched.h>
+#include <sys/mount.h>
+
+namespace tspod {
+namespace {
+
+Napi::Object
+Constants (Napi::Env env)
+{
+  Napi::Object c = Napi::Object::New (env);
+  struct
+  {
+    const char *name;
+    double value;
+  } table[] = {
+    { "CLONE_NEWNS", CLONE_NEWNS },         { "CLONE_NEWUTS", CLONE_NEWUTS },
+    { "CLONE_NEWIPC", CLONE_NEWIPC },       { "CLONE_NEWPID", CLONE_NEWPID },
+    { "CLONE_NEWNET", CLONE_NEWNET },       { "CLONE_NEWUSER", CLONE_NEWUSER },
+    { "CLONE_NEWCGROUP", CLONE_NEWCGROUP }, { "CLONE_NEWTIME", CLONE_NEWTIME },
+    { "MS_RDONLY", MS_RDONLY },             { "MS_NOSUID", MS_NOSUID },
+    { "MS_NODEV", MS_NODEV },               { "MS_NOEXEC", MS_NOEXEC },
+    { "MS_REMOUNT", MS_REMOUNT },           { "MS_BIND", MS_BIND },
+    { "MS_REC", MS_REC },                   { "MS_PRIVATE", MS_PRIVATE },
+    { "MS_SLAVE", MS_SLAVE },               { "MS_SHARED", MS_SHARED },
+  };
+  for (const auto &e : table)
+    c.Set (e.name, Napi::Number::New (env, e.value));
+  return c;
+}
+
+} // namespace
+} // namespace tspod
+
+static Napi::Object
+InitTspod (Napi::Env env, Napi::Object exports)
+{
+  using namespace tspod;
+  exports.Set ("spawn", Napi::Function::New (env, Spawn, "spawn"));
+  exports.Set ("unshare", Napi::Function::New (env, Unshare, "unshare"));
+  exports.Set ("setns", Napi::Function::New (env, Setns, "setns"));
+  exports.Set ("pidfdOpen", Napi::Function::New (env, PidfdOpen, "pidfdOpen"));
+  exports.Set ("pidfdSendSignal", Napi::Function::New (env, PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set ("pipe", Napi::Function::New (env, Pipe, "pipe"));
+  exports.Set ("constants", Constants (env));
+  ExitWatch::Init (env, exports);
+  return exports;
+}
+
+NODE_API_MODULE (tspod, InitTspod)

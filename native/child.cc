@@ -1,0 +1,261 @@
+// The child side of the spawn path. Everything here runs between the fork and execve in a copy
+// of one thread of Node: only system calls, no allocation, no locks. A failing step is written
+// to the report pipe as {step, errno, index} and the process _exits; the parent turns it into a
+// Node-style error.
+#include "spawn.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tspod {
+
+const char *
+StepSyscall (int32_t step)
+{
+  switch (step)
+    {
+    case STEP_SETNS: return "setns";
+    case STEP_CLONE: return "clone3";
+    case STEP_SETSID: return "setsid";
+    case STEP_SETPGID: return "setpgid";
+    case STEP_PRCTL: return "prctl";
+    case STEP_SETHOSTNAME: return "sethostname";
+    case STEP_LO_SOCKET: return "socket";
+    case STEP_LO_IOCTL: return "ioctl";
+    case STEP_MOUNT: return "mount";
+    case STEP_CHDIR: return "chdir";
+    case STEP_DUP: return "dup2";
+    case STEP_CLOSE_FDS: return "close_range";
+    case STEP_SIGNALS: return "rt_sigaction";
+    case STEP_EXECVE: return "execve";
+    }
+  return "spawn";
+}
+
+pid_t
+Clone3 (uint64_t flags, int *pidfd_out)
+{
+  struct clone_args args;
+  memset (&args, 0, sizeof args);
+  args.flags = flags | (pidfd_out ? CLONE_PIDFD : 0);
+  args.pidfd = (uint64_t) (uintptr_t) pidfd_out;
+  // clone3 refuses an exit signal with CLONE_PARENT: the child then takes the caller's own
+  // (SIGCHLD here), as its sibling would.
+  args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
+}
+
+namespace {
+
+void
+Report (int fd, int32_t kind, int32_t step, int32_t err, int32_t index, int64_t pid)
+{
+  ChildReport r = { kind, step, err, index, pid };
+  // Reports are far below PIPE_BUF, so each write is atomic even with two writers.
+  while (write (fd, &r, sizeof r) < 0 && errno == EINTR)
+    ;
+}
+
+[[noreturn]] void
+Fail (const SpawnPlan &plan, ChildStep step, int index = -1)
+{
+  Report (plan.report_fd, REPORT_ERROR, step, errno, index, 0);
+  _exit (127);
+}
+
+// Node ignores SIGPIPE and libuv catches several signals: a handler running here would write
+// into the parent's libuv signal pipe, and SIG_IGN would survive execve. Reset all of them
+// (signals stay blocked until just before execve). The raw call also reaches 32 and 33,
+// which glibc's wrapper refuses.
+void
+ResetSignals (const SpawnPlan &plan)
+{
+  struct
+  {
+    unsigned long handler, flags, restorer, mask;
+  } dfl = { (unsigned long) SIG_DFL, 0, 0, 0 };
+  for (int sig = 1; sig < 65; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP
+        && syscall (SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask) < 0)
+      Fail (plan, STEP_SIGNALS, sig);
+}
+
+void
+BringLoopbackUp (const SpawnPlan &plan)
+{
+  // A new network namespace has lo down: 127.0.0.1 gives ENETUNREACH until it is up.
+  int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    Fail (plan, STEP_LO_SOCKET);
+  struct ifreq ifr;
+  memset (&ifr, 0, sizeof ifr);
+  memcpy (ifr.ifr_name, "lo", 3);
+  if (ioctl (s, SIOCGIFFLAGS, &ifr) < 0)
+    Fail (plan, STEP_LO_IOCTL);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl (s, SIOCSIFFLAGS, &ifr) < 0)
+    Fail (plan, STEP_LO_IOCTL);
+  close (s);
+}
+
+// Sets FD_CLOEXEC on every fd from `first` up, so only the stdio the plan names reaches the
+// program. CLOSE_RANGE_CLOEXEC is Linux 5.11+; before that, walk /proc/self/fd.
+void
+CloseOnExecFrom (const SpawnPlan &plan, int first)
+{
+  if (syscall (SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    return;
+  int dir = open ("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0)
+    Fail (plan, STEP_CLOSE_FDS);
+  char buf[4096];
+  long n;
+  while ((n = syscall (SYS_getdents64, dir, buf, sizeof buf)) > 0)
+    for (long off = 0; off < n;)
+      {
+        struct dirent64 *d = (struct dirent64 *) (buf + off);
+        off += d->d_reclen;
+        int fd = 0;
+        const char *p = d->d_name;
+        if (*p < '0' || *p > '9')
+          continue;
+        for (; *p >= '0' && *p <= '9'; p++)
+          fd = fd * 10 + (*p - '0');
+        if (fd >= first && fd != dir)
+          fcntl (fd, F_SETFD, FD_CLOEXEC);
+      }
+  close (dir);
+}
+
+// Puts the plan's stdio fds at 0..n-1. Each goes first to a spare number above the range, so
+// one source cannot be overwritten by the dup2 of another (stdio {1, 0} swaps, say).
+void
+SetUpStdio (const SpawnPlan &plan)
+{
+  int moved[16];
+  for (int i = 0; i < plan.nstdio; i++)
+    if ((moved[i] = fcntl (plan.stdio[i], F_DUPFD_CLOEXEC, plan.nstdio)) < 0)
+      Fail (plan, STEP_DUP, i);
+  for (int i = 0; i < plan.nstdio; i++)
+    if (dup2 (moved[i], i) < 0) // the copy at i has FD_CLOEXEC clear
+      Fail (plan, STEP_DUP, i);
+  CloseOnExecFrom (plan, plan.nstdio);
+}
+
+bool
+SkippableExecError (int err)
+{
+  // As execvp: a candidate that is not there, or not reachable, lets the search go on.
+  return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT;
+}
+
+} // namespace
+
+void
+RunFinalStage (const SpawnPlan &plan)
+{
+  ResetSignals (plan);
+
+  if (plan.new_session && setsid () < 0)
+    Fail (plan, STEP_SETSID);
+  if (plan.new_process_group && ! plan.new_session && setpgid (0, 0) < 0)
+    Fail (plan, STEP_SETPGID);
+
+  if (plan.parent_death_signal)
+    {
+      if (prctl (PR_SET_PDEATHSIG, plan.parent_death_signal) < 0)
+        Fail (plan, STEP_PRCTL);
+      // The parent may have died before the prctl; getppid() cannot tell, since it reads 0 in a
+      // new PID namespace. The parent's own pidfd becomes readable when it has exited.
+      struct pollfd p = { plan.parent_pidfd, POLLIN, 0 };
+      if (plan.parent_pidfd >= 0 && poll (&p, 1, 0) > 0)
+        _exit (127);
+    }
+
+  if (plan.hostname && sethostname (plan.hostname, strlen (plan.hostname)) < 0)
+    Fail (plan, STEP_SETHOSTNAME);
+  if (plan.loopback_up)
+    BringLoopbackUp (plan);
+
+  for (int i = 0; i < plan.nmounts; i++)
+    {
+      const MountStep &m = plan.mounts[i];
+      if (mount (m.source, m.target, m.fstype, m.flags, m.data) < 0)
+        Fail (plan, STEP_MOUNT, i);
+    }
+
+  if (plan.cwd && chdir (plan.cwd) < 0)
+    Fail (plan, STEP_CHDIR);
+
+  SetUpStdio (plan);
+
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, nullptr);
+
+  int eacces = -1;
+  for (int i = 0; i < plan.ncandidates; i++)
+    {
+      execve (plan.candidates[i], plan.argv, plan.envp);
+      if (errno == EACCES)
+        eacces = i;
+      else if (! SkippableExecError (errno))
+        Fail (plan, STEP_EXECVE, i);
+    }
+  // Nothing ran. Block signals again so a late one cannot cut the report short.
+  sigset_t all;
+  sigfillset (&all);
+  sigprocmask (SIG_SETMASK, &all, nullptr);
+  if (eacces >= 0)
+    {
+      errno = EACCES;
+      Fail (plan, STEP_EXECVE, eacces);
+    }
+  errno = ENOENT;
+  Fail (plan, STEP_EXECVE, plan.ncandidates == 1 ? 0 : -1);
+}
+
+// Why an intermediate process, and why CLONE_PARENT:
+//
+// setns(CLONE_NEWPID) does not move the caller into the PID namespace; it only decides where
+// the caller's *next children* are born. So joining a pod's PID namespace takes a fork after
+// the setns. A plain double fork would leave the final process orphaned to the host's init and
+// its exit status lost to us. With CLONE_PARENT the final process is born as the intermediate's
+// sibling: a child of tspod (which can wait for it through a pidfd) that lives inside the pod's
+// PID namespace (where pause, PID 1, is what the workload sees). The intermediate reports the
+// pid, as the host sees it, and exits; tspod reaps it at once.
+//
+// The joins happen here and not in Node because setns into a mount namespace fails with EINVAL
+// in a multi-threaded process, and setns into a PID namespace would silently redirect every
+// later child of Node itself.
+void
+RunIntermediateStage (const SpawnPlan &plan)
+{
+  for (int i = 0; i < plan.njoins; i++)
+    if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
+      Fail (plan, STEP_SETNS, i);
+
+  pid_t pid = Clone3 (CLONE_PARENT | (uint64_t) plan.new_namespaces, nullptr);
+  if (pid < 0)
+    Fail (plan, STEP_CLONE);
+  if (pid == 0)
+    RunFinalStage (plan);
+  Report (plan.report_fd, REPORT_PID, 0, 0, 0, pid);
+  _exit (0);
+}
+
+} // namespace tspod

@@ -1,0 +1,87 @@
+// Thin wrappers over namespace and pidfd system calls, for the runtime and for people doing
+// namespace experiments from Node. They act on the calling (main) thread of Node; see
+// docs/ARCHITECTURE.md for the namespace types that cannot be joined from there.
+#include "ns.h"
+#include "errors.h"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tspod {
+namespace {
+
+int
+IntArg (const Napi::CallbackInfo &info, size_t i, const char *fn, const char *name)
+{
+  if (! info[i].IsNumber ())
+    throw Napi::TypeError::New (info.Env (), std::string (fn) + ": " + name + " must be a number");
+  return info[i].As<Napi::Number> ().Int32Value ();
+}
+
+} // namespace
+
+// unshare(flags)
+Napi::Value
+Unshare (const Napi::CallbackInfo &info)
+{
+  int flags = IntArg (info, 0, "unshare", "flags");
+  if (unshare (flags) < 0)
+    ThrowErrno (info.Env (), errno, "unshare");
+  return info.Env ().Undefined ();
+}
+
+// setns(fd, nstype, label?): label names the fd in errors ('/proc/42/ns/net').
+Napi::Value
+Setns (const Napi::CallbackInfo &info)
+{
+  int fd = IntArg (info, 0, "setns", "fd");
+  int type = info[1].IsUndefined () ? 0 : IntArg (info, 1, "setns", "nstype");
+  std::string label = info[2].IsString () ? info[2].As<Napi::String> ().Utf8Value () : "";
+  if (setns (fd, type) < 0)
+    ThrowErrno (info.Env (), errno, "setns", label.empty () ? nullptr : label.c_str ());
+  return info.Env ().Undefined ();
+}
+
+// pidfdOpen(pid): a pidfd (O_CLOEXEC) for a running process.
+Napi::Value
+PidfdOpen (const Napi::CallbackInfo &info)
+{
+  int pid = IntArg (info, 0, "pidfdOpen", "pid");
+  int fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  if (fd < 0)
+    {
+      std::string what = "pid " + std::to_string (pid);
+      ThrowErrno (info.Env (), errno, "pidfd_open", what.c_str ());
+    }
+  return Napi::Number::New (info.Env (), fd);
+}
+
+// pidfdSendSignal(pidfd, signo): race-free kill; ESRCH once the process has exited.
+Napi::Value
+PidfdSendSignal (const Napi::CallbackInfo &info)
+{
+  int fd = IntArg (info, 0, "pidfdSendSignal", "pidfd");
+  int sig = IntArg (info, 1, "pidfdSendSignal", "signal");
+  if (syscall (SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0)
+    ThrowErrno (info.Env (), errno, "pidfd_send_signal");
+  return info.Env ().Undefined ();
+}
+
+// pipe(): [readFd, writeFd], both O_CLOEXEC, for a child's stdio or a readiness byte.
+Napi::Value
+Pipe (const Napi::CallbackInfo &info)
+{
+  int fds[2];
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    ThrowErrno (info.Env (), errno, "pipe2");
+  Napi::Array a = Napi::Array::New (info.Env (), 2);
+  a.Set (0u, fds[0]);
+  a.Set (1u, fds[1]);
+  return a;
+}
+
+} // namespace tspod

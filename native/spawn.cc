@@ -1,0 +1,386 @@
+// The parent side of the spawn path: turns the JS request into a SpawnPlan, forks, and waits
+// on the report pipe until the new program has been exec'd (EOF) or a step failed (a report).
+// Types are checked here; what to ask for (flags, mounts, paths) is decided in TypeScript.
+#include "spawn.h"
+#include "errors.h"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <string>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace tspod {
+namespace {
+
+// Owns the strings and arrays a SpawnPlan points into.
+struct PlanStorage
+{
+  std::vector<std::string> strings;
+  std::vector<char *> argv, envp;
+  std::vector<const char *> candidates;
+  std::vector<int> stdio;
+  std::vector<NsJoin> joins;
+  std::vector<std::string> join_labels;
+  std::vector<MountStep> mounts;
+  std::vector<std::string> mount_strings; // source, target, fstype, data per mount
+  std::vector<bool> mount_has;            // which of those four were given
+  std::string file, cwd, hostname;
+};
+
+Napi::Value
+Get (const Napi::Object &o, const char *key)
+{
+  return o.Get (key);
+}
+
+[[noreturn]] void
+TypeError (Napi::Env env, const std::string &what)
+{
+  throw Napi::TypeError::New (env, "spawn: " + what);
+}
+
+std::string
+String (Napi::Env env, const Napi::Object &o, const char *key)
+{
+  Napi::Value v = Get (o, key);
+  if (! v.IsString ())
+    TypeError (env, std::string (key) + " must be a string");
+  return v.As<Napi::String> ().Utf8Value ();
+}
+
+bool
+OptionalString (Napi::Env env, const Napi::Object &o, const char *key, std::string *out)
+{
+  Napi::Value v = Get (o, key);
+  if (v.IsUndefined () || v.IsNull ())
+    return false;
+  if (! v.IsString ())
+    TypeError (env, std::string (key) + " must be a string");
+  *out = v.As<Napi::String> ().Utf8Value ();
+  if (out->find ('\0') != std::string::npos)
+    TypeError (env, std::string (key) + " must not contain NUL");
+  return true;
+}
+
+int64_t
+Integer (Napi::Env env, const Napi::Value &v, const std::string &what, int64_t dflt, bool required)
+{
+  if (v.IsUndefined () && ! required)
+    return dflt;
+  if (! v.IsNumber ())
+    TypeError (env, what + " must be a number");
+  double d = v.As<Napi::Number> ().DoubleValue ();
+  if (d != (double) (int64_t) d)
+    TypeError (env, what + " must be an integer");
+  return (int64_t) d;
+}
+
+bool
+Bool (const Napi::Object &o, const char *key)
+{
+  return o.Get (key).ToBoolean ().Value ();
+}
+
+Napi::Array
+Array (Napi::Env env, const Napi::Object &o, const char *key, bool required)
+{
+  Napi::Value v = Get (o, key);
+  if ((v.IsUndefined () || v.IsNull ()) && ! required)
+    return Napi::Array::New (env, 0);
+  if (! v.IsArray ())
+    TypeError (env, std::string (key) + " must be an array");
+  return v.As<Napi::Array> ();
+}
+
+void
+StringList (Napi::Env env, const Napi::Object &o, const char *key, PlanStorage &st,
+            std::vector<size_t> &indexes)
+{
+  Napi::Array a = Array (env, o, key, true);
+  for (uint32_t i = 0; i < a.Length (); i++)
+    {
+      Napi::Value v = a.Get (i);
+      if (! v.IsString ())
+        TypeError (env, std::string (key) + "[" + std::to_string (i) + "] must be a string");
+      std::string s = v.As<Napi::String> ().Utf8Value ();
+      if (s.find ('\0') != std::string::npos)
+        TypeError (env, std::string (key) + "[" + std::to_string (i) + "] must not contain NUL");
+      indexes.push_back (st.strings.size ());
+      st.strings.push_back (std::move (s));
+    }
+}
+
+// Reads the request into storage and points the plan at it. No pointer into storage is taken
+// until every vector has its final size.
+void
+BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &plan)
+{
+  std::vector<size_t> argv_ix, env_ix, search_ix;
+  st.file = String (env, req, "path");
+  if (st.file.empty () || st.file.find ('\0') != std::string::npos)
+    TypeError (env, "path must be a non-empty string without NUL");
+  StringList (env, req, "argv", st, argv_ix);
+  StringList (env, req, "env", st, env_ix);
+  if (argv_ix.empty ())
+    TypeError (env, "argv must hold at least the program name");
+  if (st.file.find ('/') == std::string::npos)
+    {
+      StringList (env, req, "searchPath", st, search_ix);
+      for (size_t &ix : search_ix)
+        {
+          std::string dir = st.strings[ix].empty () ? "." : st.strings[ix];
+          st.strings.push_back (dir + "/" + st.file);
+          ix = st.strings.size () - 1;
+        }
+    }
+  else
+    {
+      st.strings.push_back (st.file);
+      search_ix.push_back (st.strings.size () - 1);
+    }
+
+  plan.cwd = OptionalString (env, req, "cwd", &st.cwd) ? st.cwd.c_str () : nullptr;
+  plan.hostname = OptionalString (env, req, "hostname", &st.hostname) ? st.hostname.c_str () : nullptr;
+
+  Napi::Array stdio = Array (env, req, "stdio", true);
+  if (stdio.Length () > 16)
+    TypeError (env, "stdio may name at most 16 fds");
+  for (uint32_t i = 0; i < stdio.Length (); i++)
+    st.stdio.push_back ((int) Integer (env, stdio.Get (i), "stdio[" + std::to_string (i) + "]", 0, true));
+
+  Napi::Array joins = Array (env, req, "joinNamespaces", false);
+  for (uint32_t i = 0; i < joins.Length (); i++)
+    {
+      std::string where = "joinNamespaces[" + std::to_string (i) + "]";
+      if (! joins.Get (i).IsObject ())
+        TypeError (env, where + " must be an object");
+      Napi::Object j = joins.Get (i).As<Napi::Object> ();
+      NsJoin join;
+      join.fd = (int) Integer (env, j.Get ("fd"), where + ".fd", 0, true);
+      join.type = (int) Integer (env, j.Get ("type"), where + ".type", 0, false);
+      std::string label;
+      if (! OptionalString (env, j, "label", &label))
+        label = "fd " + std::to_string (join.fd);
+      st.join_labels.push_back (label);
+      st.joins.push_back (join);
+    }
+
+  Napi::Array mounts = Array (env, req, "mounts", false);
+  for (uint32_t i = 0; i < mounts.Length (); i++)
+    {
+      std::string where = "mounts[" + std::to_string (i) + "]";
+      if (! mounts.Get (i).IsObject ())
+        TypeError (env, where + " must be an object");
+      Napi::Object m = mounts.Get (i).As<Napi::Object> ();
+      for (const char *key : { "source", "target", "fstype", "data" })
+        {
+          std::string s;
+          bool has = OptionalString (env, m, key, &s);
+          if (! has && std::string (key) == "target")
+            TypeError (env, where + ".target must be a string");
+          st.mount_strings.push_back (s);
+          st.mount_has.push_back (has);
+        }
+      MountStep step = {};
+      step.flags = (unsigned long) Integer (env, m.Get ("flags"), where + ".flags", 0, false);
+      st.mounts.push_back (step);
+    }
+
+  plan.new_namespaces = (int) Integer (env, req.Get ("newNamespaces"), "newNamespaces", 0, false);
+  plan.loopback_up = Bool (req, "loopbackUp");
+  plan.parent_death_signal = (int) Integer (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, false);
+  plan.new_session = Bool (req, "newSession");
+  plan.new_process_group = Bool (req, "newProcessGroup");
+
+  // Every vector is final: now take pointers.
+  for (size_t ix : argv_ix)
+    st.argv.push_back (st.strings[ix].data ());
+  st.argv.push_back (nullptr);
+  for (size_t ix : env_ix)
+    st.envp.push_back (st.strings[ix].data ());
+  st.envp.push_back (nullptr);
+  for (size_t ix : search_ix)
+    st.candidates.push_back (st.strings[ix].c_str ());
+  for (size_t i = 0; i < st.joins.size (); i++)
+    st.joins[i].label = st.join_labels[i].c_str ();
+  for (size_t i = 0; i < st.mounts.size (); i++)
+    {
+      const char **fields[] = { &st.mounts[i].source, &st.mounts[i].target, &st.mounts[i].fstype,
+                                &st.mounts[i].data };
+      for (int k = 0; k < 4; k++)
+        *fields[k] = st.mount_has[i * 4 + k] ? st.mount_strings[i * 4 + k].c_str () : nullptr;
+    }
+
+  plan.argv = st.argv.data ();
+  plan.envp = st.envp.data ();
+  plan.candidates = st.candidates.data ();
+  plan.ncandidates = (int) st.candidates.size ();
+  plan.file = st.file.c_str ();
+  plan.stdio = st.stdio.data ();
+  plan.nstdio = (int) st.stdio.size ();
+  plan.joins = st.joins.data ();
+  plan.njoins = (int) st.joins.size ();
+  plan.mounts = st.mounts.data ();
+  plan.nmounts = (int) st.mounts.size ();
+}
+
+// Our own pidfd, opened once: the child polls it to see whether we died before its prctl.
+int
+SelfPidfd ()
+{
+  static int fd = (int) syscall (SYS_pidfd_open, getpid (), 0);
+  return fd;
+}
+
+// Turns a child's report into the error Node code expects, naming the step's object.
+Napi::Error
+ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
+{
+  const char *path = nullptr;
+  std::string buf;
+  switch (r.step)
+    {
+    case STEP_SETNS:
+      path = plan.joins[r.index].label;
+      break;
+    case STEP_MOUNT:
+      path = plan.mounts[r.index].target;
+      break;
+    case STEP_CHDIR:
+      path = plan.cwd;
+      break;
+    case STEP_SETHOSTNAME:
+      path = plan.hostname;
+      break;
+    case STEP_LO_IOCTL:
+      path = "lo";
+      break;
+    case STEP_EXECVE:
+      path = r.index >= 0 ? plan.candidates[r.index] : plan.file;
+      break;
+    case STEP_DUP:
+      buf = "stdio[" + std::to_string (r.index) + "]";
+      path = buf.c_str ();
+      break;
+    }
+  Napi::Error e = ErrnoError (env, r.err, StepSyscall (r.step), path);
+  e.Value ().Set ("childStep", Napi::Boolean::New (env, true));
+  return e;
+}
+
+void
+ReapNow (pid_t pid)
+{
+  while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
+    ;
+}
+
+} // namespace
+
+Napi::Value
+Spawn (const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env ();
+  if (! info[0].IsObject ())
+    TypeError (env, "the request must be an object");
+  PlanStorage st;
+  SpawnPlan plan = {};
+  BuildPlan (env, info[0].As<Napi::Object> (), st, plan);
+  plan.parent_pidfd = plan.parent_death_signal ? SelfPidfd () : -1;
+
+  int pipefd[2];
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    ThrowErrno (env, errno, "pipe2");
+  // Keep the report fd clear of the child's stdio numbers 0..15, which dup2 will overwrite.
+  if (pipefd[1] < 16)
+    {
+      int high = fcntl (pipefd[1], F_DUPFD_CLOEXEC, 16);
+      int err = errno;
+      close (pipefd[1]);
+      if (high < 0)
+        {
+          close (pipefd[0]);
+          ThrowErrno (env, err, "fcntl");
+        }
+      pipefd[1] = high;
+    }
+  plan.report_fd = pipefd[1];
+
+  // No signal handler of Node's may run in the child: block all around the fork.
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+
+  bool joining = plan.njoins > 0;
+  int pidfd = -1;
+  pid_t pid = joining ? Clone3 (0, nullptr) : Clone3 ((uint64_t) plan.new_namespaces, &pidfd);
+  if (pid == 0)
+    {
+      if (joining)
+        RunIntermediateStage (plan);
+      RunFinalStage (plan);
+    }
+  int clone_err = errno;
+  pthread_sigmask (SIG_SETMASK, &old, nullptr);
+  close (pipefd[1]);
+  if (pid < 0)
+    {
+      close (pipefd[0]);
+      ThrowErrno (env, clone_err, "clone3");
+    }
+
+  ChildReport error = {};
+  pid_t final_pid = joining ? -1 : pid;
+  for (;;)
+    {
+      ChildReport r;
+      ssize_t n = read (pipefd[0], &r, sizeof r);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n != (ssize_t) sizeof r)
+        break; // EOF: exec'd (or killed before it could report)
+      if (r.kind == REPORT_PID)
+        final_pid = (pid_t) r.pid;
+      else if (r.kind == REPORT_ERROR && error.kind == 0)
+        error = r;
+    }
+  close (pipefd[0]);
+
+  if (joining)
+    ReapNow (pid); // the intermediate
+  if (error.kind == 0 && joining && final_pid > 0)
+    {
+      // Safe from pid reuse: the process is our unreaped child.
+      pidfd = (int) syscall (SYS_pidfd_open, final_pid, 0);
+      if (pidfd < 0)
+        {
+          int err = errno;
+          kill (final_pid, SIGKILL);
+          ReapNow (final_pid);
+          ThrowErrno (env, err, "pidfd_open");
+        }
+    }
+  if (error.kind != 0 || final_pid <= 0)
+    {
+      if (final_pid > 0)
+        ReapNow (final_pid);
+      if (pidfd >= 0)
+        close (pidfd);
+      if (error.kind == 0)
+        throw Napi::Error::New (env, "spawn: the intermediate process ended before it reported");
+      throw ChildError (env, plan, error);
+    }
+
+  Napi::Object result = Napi::Object::New (env);
+  result.Set ("pid", Napi::Number::New (env, final_pid));
+  result.Set ("pidfd", Napi::Number::New (env, pidfd));
+  return result;
+}
+
+} // namespace tspod

@@ -1,0 +1,97 @@
+// The spawn path: one process created in new namespaces and/or joined to existing ones.
+//
+// Everything the child needs is laid out in a SpawnPlan before the fork, because after it the
+// child is a copy of one thread of a multi-threaded process: it may only make system calls (no
+// malloc, no locks, no JS) until execve. child.cc holds that side; spawn.cc the parent's.
+#pragma once
+
+#include <cstdint>
+#include <sys/types.h>
+
+namespace tspod {
+
+struct NsJoin
+{
+  int fd;            // a namespace fd, or a pidfd (then type may hold several CLONE_NEW* bits)
+  int type;          // CLONE_NEW* for setns(); 0 accepts any type of namespace fd
+  const char *label; // what the fd is, for errors ("/proc/42/ns/net")
+};
+
+struct MountStep
+{
+  const char *source, *target, *fstype, *data;
+  unsigned long flags;
+};
+
+struct SpawnPlan
+{
+  char *const *argv;
+  char *const *envp;
+  const char *const *candidates; // full paths to try with execve, in order
+  int ncandidates;
+  const char *file;              // what the caller asked to run (for a failed PATH search)
+  const char *cwd;               // nullptr: keep the current directory
+  const int *stdio;              // parent fds that become the child's 0..nstdio-1
+  int nstdio;
+  const NsJoin *joins;
+  int njoins;
+  int new_namespaces;            // CLONE_NEW* flags of the clone that makes the process
+  const char *hostname;          // nullptr: leave the UTS name alone
+  bool loopback_up;
+  const MountStep *mounts;
+  int nmounts;
+  int parent_death_signal;       // 0: none
+  int parent_pidfd;              // our own pidfd, to notice a parent that died before prctl
+  bool new_session;
+  bool new_process_group;
+  int report_fd;                 // write end of the report pipe (O_CLOEXEC)
+};
+
+// The child's steps, as they are named in errors (syscall) and reports.
+enum ChildStep : int32_t
+{
+  STEP_SETNS,
+  STEP_CLONE,
+  STEP_SETSID,
+  STEP_SETPGID,
+  STEP_PRCTL,
+  STEP_SETHOSTNAME,
+  STEP_LO_SOCKET,
+  STEP_LO_IOCTL,
+  STEP_MOUNT,
+  STEP_CHDIR,
+  STEP_DUP,
+  STEP_CLOSE_FDS,
+  STEP_SIGNALS,
+  STEP_EXECVE,
+};
+
+const char *StepSyscall (int32_t step);
+
+// The report protocol on the O_CLOEXEC pipe from the child(ren) to the parent. EOF without an
+// error report means the process reached execve and the kernel closed the pipe there.
+enum ReportKind : int32_t
+{
+  REPORT_PID = 1, // the intermediate made the final process: pid, as the host sees it
+  REPORT_ERROR,   // a step failed: step, err (errno), index (which join/mount/candidate, or -1)
+};
+
+struct ChildReport
+{
+  int32_t kind;
+  int32_t step;
+  int32_t err;
+  int32_t index;
+  int64_t pid;
+};
+
+// Runs in the forked child: never returns.
+[[noreturn]] void RunFinalStage (const SpawnPlan &plan);
+// Runs in the forked intermediate of a joining spawn: joins, clones the final process as a
+// sibling (CLONE_PARENT), reports its pid, exits.
+[[noreturn]] void RunIntermediateStage (const SpawnPlan &plan);
+
+// clone3(2) without a new stack: behaves like fork in the child.
+pid_t Clone3 (uint64_t flags, int *pidfd_out);
+
+} // namespace tspod
