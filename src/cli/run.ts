@@ -1,0 +1,127 @@
+// tspod run: a whole pod in the foreground, from a manifest (-f) or from one command.
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { InputError, TspodError } from '../errors.js';
+import { loadBinding } from '../native/binding.js';
+import { loadManifest } from '../pod/manifest.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
+import { Pod, type PodResult } from '../runtime/pod.js';
+import { describeExit, statusCode } from '../runtime/process.js';
+import { envOption, labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { PrefixedOutput } from './output.js';
+
+export interface RunOptions {
+  file?: string;
+  name?: string;
+  hostname?: string;
+  share?: string;
+  pause?: string;
+  env: string[];
+  grace?: string;
+  workdir?: string;
+}
+
+/** Command-line words are taken literally: escape them from Kubernetes' $(VAR) expansion. */
+const literal = (s: string) => s.replaceAll('$', '$$$$');
+
+/** The pod a `tspod run` describes; every option is checked, nothing is created. */
+export async function podFromRunOptions(command: string[], o: RunOptions): Promise<PodSpec> {
+  if (o.file && command.length) throw new InputError('run', 'give either a manifest (-f) or a command after --, not both');
+  if (!o.file && !command.length) throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS) or a manifest with -f');
+  if (o.file && o.workdir) throw new InputError('--workdir', 'applies to a command; a manifest sets workingDir per container');
+  const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));
+  let spec: PodSpec;
+  if (o.file) {
+    spec = await loadManifest(o.file);
+    if (o.name) spec.name = labelOption('--name', o.name);
+    for (const c of spec.containers) c.env = [...c.env, ...env];
+  } else {
+    const name = o.name ? labelOption('--name', o.name) : `tspod-${randomBytes(3).toString('hex')}`;
+    spec = {
+      name,
+      hostname: name,
+      share: [...DEFAULT_SHARE],
+      terminationGracePeriodSeconds: DEFAULT_GRACE_SECONDS,
+      labels: {},
+      annotations: {},
+      containers: [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }],
+    };
+    if (o.workdir !== undefined) {
+      if (!o.workdir.startsWith('/')) throw new InputError('--workdir', `"${o.workdir}" must be an absolute path`);
+      spec.containers[0].workingDir = o.workdir;
+    }
+  }
+  if (o.hostname !== undefined) spec.hostname = labelOption('--hostname', o.hostname);
+  else if (o.name && !o.file) spec.hostname = spec.name;
+  if (o.share !== undefined) spec.share = shareOption(o.share);
+  if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
+  if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
+  return spec;
+}
+
+/**
+ * tspod run's exit status: 128+N when a signal N stopped it; else, for one container, that
+ * container's status (as docker run); for several, 0 when all exited 0, else the status of the
+ * first (in manifest order) that did not. 125 when the pod failed because its infra died.
+ */
+export function runExitStatus(result: PodResult, stopSignal?: number): number {
+  if (stopSignal !== undefined) return 128 + stopSignal;
+  if (result.reason === 'infra-exited') return 125;
+  for (const c of result.containers) {
+    const code = c.exit ? statusCode(c.exit) : 125;
+    if (code !== 0 || result.containers.length === 1) return code;
+  }
+  return 0;
+}
+
+export function requireRoot(what: string): void {
+  if (process.geteuid?.() !== 0) {
+    throw new TspodError(
+      `${what} needs root: it creates network, IPC, UTS and PID namespaces and joins them (CAP_SYS_ADMIN); run it with sudo`,
+    );
+  }
+}
+
+export async function run(command: string[], o: RunOptions): Promise<number> {
+  const spec = await podFromRunOptions(command, o);
+  requireRoot('tspod run');
+  const binding = loadBinding();
+  const io = new PrefixedOutput(binding, spec.containers.map((c) => c.name));
+
+  // Installed before the pod starts, so Ctrl-C during the start is not lost.
+  let stopSignal: number | undefined;
+  let pod: Pod | undefined;
+  const onSignal = (name: NodeJS.Signals) => {
+    const first = stopSignal === undefined;
+    stopSignal ??= osConstants.signals[name];
+    if (!pod) return;
+    if (first) {
+      process.stderr.write(
+        `tspod: ${name}: stopping pod ${spec.name} (SIGTERM, SIGKILL after ${spec.terminationGracePeriodSeconds}s; again to kill now)\n`,
+      );
+      void pod.stop();
+    } else {
+      void pod.kill();
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    pod = await Pod.start(spec, {
+      binding,
+      io,
+      cwd: process.cwd(),
+      // Nothing of a foreground pod may outlive tspod, even a tspod killed with SIGKILL.
+      parentDeathSignal: osConstants.signals.SIGKILL,
+    });
+    pod.on('container-exit', (name, status) => process.stderr.write(`tspod: container ${name} ${describeExit(status)}\n`));
+    if (stopSignal !== undefined) void pod.stop();
+    const result = await pod.ended;
+    if (result.reason === 'infra-exited') {
+      process.stderr.write(`tspod: pod ${spec.name} failed: its infra process (pid ${pod.infra.pid}) ${describeExit(result.infraExit!)}\n`);
+    }
+    return runExitStatus(result, stopSignal);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+  }
+}

@@ -1,0 +1,136 @@
+// The one description of everything the addon (native/) exports, and its loader.
+// The runtime takes a NativeBinding as a parameter, so its logic can be tested with a fake.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** One namespace to enter with setns() before the process is cloned. */
+export interface NamespaceJoin {
+  /** A namespace fd (open('/proc/PID/ns/net')) or a pidfd. */
+  fd: number;
+  /** CLONE_NEW* of that namespace; with a pidfd, several OR-ed together; 0 takes any. */
+  type: number;
+  /** Names the fd in errors, e.g. '/proc/42/ns/net'. */
+  label?: string;
+}
+
+export interface MountRequest {
+  source?: string | null;
+  target: string;
+  fstype?: string | null;
+  flags?: number;
+  data?: string | null;
+}
+
+/**
+ * A process to create. The order in the child is fixed: join namespaces (in an intermediate
+ * process that clones the final one with CLONE_PARENT), create new ones (clone3 flags), reset
+ * signal dispositions, new session/group, parent-death signal, hostname, lo up, mounts, cwd,
+ * stdio, execve. spawn() returns once execve has succeeded, or throws the step that failed.
+ */
+export interface SpawnRequest {
+  /** The program. Without a '/', each of searchPath is tried in turn, as execvp does. */
+  path: string;
+  searchPath?: string[];
+  argv: string[];
+  /** 'NAME=value' strings: the whole environment; nothing is inherited. */
+  env: string[];
+  cwd?: string;
+  /** Parent fds that become the child's 0, 1, 2, ... Every other fd is closed on exec. */
+  stdio: number[];
+  /** CLONE_NEW* flags: namespaces the new process is created in. */
+  newNamespaces?: number;
+  joinNamespaces?: NamespaceJoin[];
+  /** Set in the process's UTS namespace (a new or a joined one). */
+  hostname?: string;
+  /** Bring lo up in the process's network namespace. */
+  loopbackUp?: boolean;
+  /** mount(2) calls, in order, in the process's mount namespace. */
+  mounts?: MountRequest[];
+  /** Signal the process gets when the thread that spawned it dies (prctl PR_SET_PDEATHSIG). */
+  parentDeathSignal?: number;
+  newSession?: boolean;
+  newProcessGroup?: boolean;
+}
+
+export interface SpawnedProcess {
+  /** As the host's PID namespace sees it. */
+  pid: number;
+  /** O_CLOEXEC; the caller owns it. */
+  pidfd: number;
+}
+
+export interface ExitStatus {
+  /** Exit code, when the process exited. */
+  code: number | null;
+  /** Signal number, when a signal ended it. */
+  signal: number | null;
+  coreDumped: boolean;
+  /** Set when the status could not be read (waitid ECHILD: not our child). */
+  error?: NodeJS.ErrnoException;
+}
+
+export interface ExitWatchHandle {
+  ref(): this;
+  unref(): this;
+  /** Stop watching; onExit will not be called. The pidfd stays open. */
+  close(): void;
+}
+
+export interface NativeConstants {
+  CLONE_NEWNS: number;
+  CLONE_NEWUTS: number;
+  CLONE_NEWIPC: number;
+  CLONE_NEWPID: number;
+  CLONE_NEWNET: number;
+  CLONE_NEWUSER: number;
+  CLONE_NEWCGROUP: number;
+  CLONE_NEWTIME: number;
+  MS_RDONLY: number;
+  MS_NOSUID: number;
+  MS_NODEV: number;
+  MS_NOEXEC: number;
+  MS_REMOUNT: number;
+  MS_BIND: number;
+  MS_REC: number;
+  MS_PRIVATE: number;
+  MS_SLAVE: number;
+  MS_SHARED: number;
+}
+
+export interface NativeBinding {
+  spawn(request: SpawnRequest): SpawnedProcess;
+  /** unshare(2) on Node's main thread. */
+  unshare(flags: number): void;
+  /**
+   * setns(2) on Node's main thread. mnt and user fail with EINVAL there (Node is
+   * multi-threaded); pid "succeeds" but redirects every later child of Node.
+   */
+  setns(fd: number, nstype?: number, label?: string): void;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** [readFd, writeFd], both O_CLOEXEC. */
+  pipe(): [number, number];
+  /** Calls onExit once, when the process behind pidfd has exited; never uses SIGCHLD. */
+  ExitWatch: new (pidfd: number, onExit: (status: ExitStatus) => void) => ExitWatchHandle;
+  constants: NativeConstants;
+}
+
+const buildDir = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+
+/** The pause program built next to the addon. */
+export const bundledPausePath = buildDir + 'pause';
+
+let loaded: NativeBinding | undefined;
+
+export function loadBinding(): NativeBinding {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require(buildDir + 'tspod.node') as NativeBinding;
+  } catch (err) {
+    // Only a missing build is ours to explain; a dlopen failure says more as it is.
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(`tspod's native addon is not built (${buildDir}tspod.node): run npm ci or npm run build`);
+  }
+  return loaded;
+}

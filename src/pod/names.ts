@@ -1,0 +1,24 @@
+// Names become hostnames and, later, paths under the state directory: they are checked before
+// anything uses them.
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Why `name` is not a DNS-1123 label (as Kubernetes requires of container names), or null. */
+export function dns1123LabelProblem(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > 63) return `"${name}" is longer than 63 characters`;
+  if (!DNS1123_LABEL.test(name)) {
+    return `"${name}" is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)`;
+  }
+  return null;
+}
+
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/** Why `name` cannot be an environment variable name (Kubernetes' rule), or null. */
+export function envNameProblem(name: string): string | null {
+  if (!ENV_NAME.test(name)) {
+    return `"${name}" is not a valid environment variable name (letters, digits, '_', '-' and '.', not starting with a digit)`;
+  }
+  return null;
+}

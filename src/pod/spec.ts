@@ -1,0 +1,41 @@
+// The pod model: what a pod is, independent of how it was described (manifest or CLI) and of
+// how it is run (foreground or monitor).
+
+/** Namespaces a container can share with its pod's infra process. */
+export const SHAREABLE = ['net', 'ipc', 'uts', 'pid'] as const;
+export type SharedNamespace = (typeof SHAREABLE)[number];
+
+/** The seed's --net/--ipc/--pid=container:pause, plus uts as Kubernetes always shares it. */
+export const DEFAULT_SHARE: readonly SharedNamespace[] = SHAREABLE;
+
+/** Kubernetes' default terminationGracePeriodSeconds. */
+export const DEFAULT_GRACE_SECONDS = 30;
+
+export interface EnvVar {
+  name: string;
+  value: string;
+}
+
+export interface ContainerSpec {
+  name: string;
+  /** Kubernetes `command`: the program and its first arguments. */
+  command: string[];
+  /** Kubernetes `args`: appended to command. */
+  args: string[];
+  env: EnvVar[];
+  /** Absolute; unset means the directory tspod was started from. */
+  workingDir?: string;
+}
+
+export interface PodSpec {
+  name: string;
+  hostname: string;
+  /** Which of the infra's namespaces the containers join; the others are new per container. */
+  share: SharedNamespace[];
+  terminationGracePeriodSeconds: number;
+  /** A custom infra program (like the kubelet's --pod-infra-container-image); unset: tspod's pause. */
+  pause?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  containers: ContainerSpec[];
+}

@@ -1,0 +1,61 @@
+// The infra process: started first, in the pod's new network, IPC, UTS and PID namespaces; the
+// pod lives as long as it does. With tspod's own pause, tspod waits for pause's readiness byte:
+// until pause has blocked its signals, a SIGTERM sent to it (a PID 1) would be dropped.
+import { closeSync, readSync } from 'node:fs';
+import { TspodError } from '../errors.js';
+import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest } from '../native/binding.js';
+import { DEFAULT_PATH } from '../pod/env.js';
+import { PodProcess, describeExit } from './process.js';
+
+export interface InfraOptions {
+  hostname: string;
+  /** A custom infra program, run with no arguments; unset: tspod's pause. */
+  pause?: string;
+  /** fds for the infra's stdin, stdout, stderr. */
+  stdio: [number, number, number];
+  parentDeathSignal?: number;
+}
+
+/** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
+const READY_FD = 3;
+
+export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: number): SpawnRequest {
+  const custom = opts.pause !== undefined;
+  return {
+    path: opts.pause ?? bundledPausePath,
+    argv: custom ? [opts.pause!] : ['pause', '-r', String(READY_FD)],
+    env: custom ? [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${opts.hostname}`] : [],
+    cwd: '/',
+    stdio: readyFd === undefined ? [...opts.stdio] : [...opts.stdio, readyFd],
+    newNamespaces: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
+    hostname: opts.hostname,
+    loopbackUp: true,
+    parentDeathSignal: opts.parentDeathSignal,
+    newSession: true,
+  };
+}
+
+/**
+ * Starts the infra process and returns once it is ready: for tspod's pause, when it has
+ * written its readiness byte; for a custom program, once it has been exec'd.
+ */
+export async function startInfra(binding: NativeBinding, opts: InfraOptions): Promise<PodProcess> {
+  if (opts.pause !== undefined) {
+    return new PodProcess(binding, binding.spawn(infraRequest(binding.constants, opts)));
+  }
+  const [readEnd, writeEnd] = binding.pipe();
+  let infra: PodProcess;
+  try {
+    infra = new PodProcess(binding, binding.spawn(infraRequest(binding.constants, opts, writeEnd)));
+  } finally {
+    closeSync(writeEnd);
+  }
+  try {
+    // pause writes the byte microseconds after exec; EOF means it died first.
+    if (readSync(readEnd, Buffer.alloc(1)) === 1) return infra;
+  } finally {
+    closeSync(readEnd);
+  }
+  const status = await infra.exited;
+  throw new TspodError(`infra process ${bundledPausePath} ${describeExit(status)} before it was ready`);
+}
