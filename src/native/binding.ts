@@ -99,11 +99,16 @@ export interface NativeConstants {
 
 export interface NativeBinding {
   spawn(request: SpawnRequest): SpawnedProcess;
-  /** unshare(2) on Node's main thread. */
+  /**
+   * unshare(2), for Node's main thread only. CLONE_NEWUSER fails with EINVAL (Node is
+   * multi-threaded); CLONE_NEWNS works, for the main thread alone.
+   */
   unshare(flags: number): void;
   /**
-   * setns(2) on Node's main thread. mnt and user fail with EINVAL there (Node is
-   * multi-threaded); pid "succeeds" but redirects every later child of Node.
+   * setns(2), for Node's main thread only. net, ipc, uts and cgroup work. mnt and user fail with
+   * EINVAL (their kernel checks want a single-threaded caller), time with EUSERS; pid
+   * "succeeds" but sends every later child of Node, child_process's too, into that namespace.
+   * That is why spawn() joins namespaces in a forked child instead.
    */
   setns(fd: number, nstype?: number, label?: string): void;
   pidfdOpen(pid: number): number;

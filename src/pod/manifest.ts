@@ -154,15 +154,13 @@ export async function parseManifestText(text: string, file: string): Promise<unk
   }
   // The YAML parser is loaded only for YAML manifests: it is most of a run's module loading.
   const { parseAllDocuments } = await import('yaml');
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false });
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
   if (!Array.isArray(docs) || docs.length === 0) throw new InputError(file, 'is empty');
   if (docs.length !== 1) throw new InputError(file, `holds ${docs.length} YAML documents; tspod runs one pod per manifest`);
   const [doc] = docs;
   const [first] = doc.errors;
-  if (first) {
-    const at = first.linePos ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
-    throw new InputError(file, `invalid YAML${at}: ${first.message.split('\n')[0]}`);
-  }
+  // prettyErrors puts "at line L, column C:" at the end of the first line.
+  if (first) throw new InputError(file, `invalid YAML: ${first.message.split('\n')[0].replace(/:$/, '')}`);
   return doc.toJS();
 }
 

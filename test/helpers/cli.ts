@@ -1,0 +1,46 @@
+// Runs the built tspod CLI (dist/) as a user would, collecting its output.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const cliPath = repoRoot + 'dist/cli/main.js';
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (or 128 + signal). */
+  done: Promise<number>;
+}
+
+/** Starts `tspod ARGS`; the teardown kills it (and so, by PDEATHSIG, its pod) if still running. */
+export function startCli(t: Test, args: string[], opts: SpawnOptions = {}): CliRun {
+  // tap's spawn wrapper adds its instrumentation to NODE_OPTIONS: env(1) drops it before node
+  // starts (and execs, so the pid stays tspod's).
+  const argv = ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args];
+  const child = spawn('/usr/bin/env', argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const done = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? osSignal(signal) : 0))),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await done;
+  });
+  return { child, stdout: () => out, stderr: () => err, done };
+}
+
+function osSignal(name: NodeJS.Signals): number {
+  return ({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[name] ?? 0;
+}
+
+/** Runs `tspod ARGS` to the end. */
+export async function runCli(t: Test, args: string[], opts: SpawnOptions = {}) {
+  const run = startCli(t, args, opts);
+  const code = await run.done;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}

@@ -1,0 +1,88 @@
+// A recording stand-in for the native addon, for unit tests of the TypeScript around it: it
+// creates no process. pidfds are real fds (of /dev/null) because the runtime closes them.
+import { openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { ExitStatus, NativeBinding, SpawnRequest, SpawnedProcess } from '../../src/native/binding.js';
+
+export interface FakeProcess {
+  pid: number;
+  pidfd: number;
+  request: SpawnRequest;
+  signals: number[];
+  exited: boolean;
+}
+
+export class FakeBinding implements NativeBinding {
+  readonly spawned: FakeProcess[] = [];
+  /** Make the next spawn whose argv[0] matches throw this error. */
+  failSpawn: { argv0: string; error: Error } | undefined;
+  /** Processes (by argv[0]) that do not exit on SIGTERM. */
+  readonly ignoresTerm = new Set<string>();
+  private nextPid = 1000;
+  private readonly watchers = new Map<number, (s: ExitStatus) => void>();
+
+  constants = {
+    CLONE_NEWNS: 0x20000, CLONE_NEWUTS: 0x4000000, CLONE_NEWIPC: 0x8000000, CLONE_NEWPID: 0x20000000,
+    CLONE_NEWNET: 0x40000000, CLONE_NEWUSER: 0x10000000, CLONE_NEWCGROUP: 0x2000000, CLONE_NEWTIME: 0x80,
+    MS_RDONLY: 1, MS_NOSUID: 2, MS_NODEV: 4, MS_NOEXEC: 8, MS_REMOUNT: 32, MS_BIND: 4096, MS_REC: 16384,
+    MS_PRIVATE: 1 << 18, MS_SLAVE: 1 << 19, MS_SHARED: 1 << 20,
+  };
+
+  spawn = (request: SpawnRequest): SpawnedProcess => {
+    if (this.failSpawn && request.argv[0] === this.failSpawn.argv0) throw this.failSpawn.error;
+    const proc: FakeProcess = { pid: this.nextPid++, pidfd: openSync('/dev/null', 'r'), request, signals: [], exited: false };
+    this.spawned.push(proc);
+    return { pid: proc.pid, pidfd: proc.pidfd };
+  };
+
+  unshare = (): void => {};
+  setns = (): void => {};
+  pidfdOpen = (): number => openSync('/dev/null', 'r');
+
+  pidfdSendSignal = (pidfd: number, signal: number): void => {
+    const proc = this.spawned.find((p) => p.pidfd === pidfd && !p.exited);
+    if (!proc) throw Object.assign(new Error('ESRCH'), { code: 'ESRCH' });
+    proc.signals.push(signal);
+    const { SIGTERM, SIGKILL } = osConstants.signals;
+    if (signal === SIGKILL || (signal === SIGTERM && !this.ignoresTerm.has(proc.request.argv[0]))) {
+      setImmediate(() => this.exit(proc.pid, { code: null, signal, coreDumped: false }));
+    }
+  };
+
+  /** The read end gives a byte at once (/dev/zero): the fake pause is always ready. */
+  pipe = (): [number, number] => [openSync('/dev/zero', 'r'), openSync('/dev/null', 'w')];
+
+  ExitWatch = ((binding: FakeBinding) =>
+    class {
+      private pidfd: number;
+      constructor(pidfd: number, onExit: (s: ExitStatus) => void) {
+        this.pidfd = pidfd;
+        binding.watchers.set(pidfd, onExit);
+      }
+      ref() {
+        return this;
+      }
+      unref() {
+        return this;
+      }
+      close() {
+        binding.watchers.delete(this.pidfd);
+      }
+    })(this);
+
+  /** Ends a fake process, as the kernel would, and reports it to its watcher. */
+  exit(pid: number, status: ExitStatus = { code: 0, signal: null, coreDumped: false }): void {
+    const proc = this.spawned.find((p) => p.pid === pid);
+    if (!proc || proc.exited) return;
+    proc.exited = true;
+    const onExit = this.watchers.get(proc.pidfd);
+    this.watchers.delete(proc.pidfd);
+    onExit?.(status);
+  }
+
+  byArgv0(argv0: string): FakeProcess {
+    const p = this.spawned.find((s) => s.request.argv[0] === argv0);
+    if (!p) throw new Error(`no fake process ${argv0}`);
+    return p;
+  }
+}

@@ -1,0 +1,50 @@
+// Shared set-up for tests that need root and real processes.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import type { PodIO } from '../../src/runtime/pod.js';
+
+export const isRoot = process.geteuid?.() === 0;
+export const NOT_ROOT = 'needs root: creates namespaces (run the suite as root, as CI does)';
+
+/** A temporary directory removed when the test ends, pass or fail. */
+export function tempDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `tspod-${prefix}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A copy of a program at a path of the test's own, so its processes can be found by exe. */
+export function uniqueCopy(dir: string, program: string, name: string): string {
+  const path = join(dir, name);
+  copyFileSync(program, path);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** Pod IO writing each container's stdout and stderr to files: DIR/NAME.out, DIR/NAME.err. */
+export class FileIO implements PodIO {
+  constructor(private readonly dir: string) {}
+
+  open(who: string | null) {
+    const name = who ?? 'infra';
+    const stdin = openSync('/dev/null', 'r');
+    const out = openSync(join(this.dir, `${name}.out`), 'w');
+    const err = openSync(join(this.dir, `${name}.err`), 'w');
+    return {
+      stdio: [stdin, out, err] as [number, number, number],
+      release: () => [stdin, out, err].forEach((fd) => closeSync(fd)),
+    };
+  }
+
+  async close(): Promise<void> {}
+
+  output(name: string, stream: 'out' | 'err' = 'out'): string {
+    try {
+      return readFileSync(join(this.dir, `${name}.${stream}`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}

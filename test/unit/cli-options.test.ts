@@ -1,0 +1,58 @@
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { podFromRunOptions, runExitStatus } from '../../src/cli/run.js';
+import { shareOption, envOption, secondsOption, programOption, labelOption } from '../../src/cli/options.js';
+import type { PodResult } from '../../src/runtime/pod.js';
+
+t.test('option checks name the option', async (t) => {
+  t.same(shareOption('pid,net'), ['net', 'pid'], 'canonical order');
+  t.same(shareOption(''), []);
+  t.throws(() => shareOption('net,mnt'), { name: 'InputError', field: '--share', problem: /"mnt" is not a namespace/ });
+  t.same(envOption(['A=1', 'B=x=y', 'C=']), [{ name: 'A', value: '1' }, { name: 'B', value: 'x=y' }, { name: 'C', value: '' }]);
+  t.throws(() => envOption(['NOVALUE']), { name: 'InputError', field: '-e', problem: /not KEY=VALUE/ });
+  t.throws(() => envOption(['=x']), { name: 'InputError', field: '-e' });
+  t.equal(secondsOption('--grace', '0'), 0);
+  t.throws(() => secondsOption('--grace', '1.5'), { name: 'InputError', field: '--grace' });
+  t.throws(() => secondsOption('--grace', '-1'), { name: 'InputError', field: '--grace' });
+  t.throws(() => labelOption('--name', 'Bad_Name'), { name: 'InputError', field: '--name', problem: /DNS-1123/ });
+  t.equal(programOption('--pause', '/bin/true'), '/bin/true');
+  t.throws(() => programOption('--pause', '/nonexistent/pause'), { name: 'InputError', field: '--pause', problem: /does not exist/ });
+  const dir = mkdtempSync(join(tmpdir(), 'tspod-opt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'data'), 'x', { mode: 0o644 });
+  t.throws(() => programOption('--pause', join(dir, 'data')), { name: 'InputError', field: '--pause', problem: /not executable/ });
+  t.throws(() => programOption('--pause', '/tmp'), { name: 'InputError', field: '--pause', problem: /not a regular file/ });
+});
+
+t.test('a command becomes a one-container pod; its words are literal', async (t) => {
+  const spec = await podFromRunOptions(['sh', '-c', 'echo $$ $(HOME)'], { env: ['X=$(PATH)'], name: 'web', share: 'net,pid', grace: '3' });
+  t.equal(spec.name, 'web');
+  t.equal(spec.hostname, 'web');
+  t.same(spec.share, ['net', 'pid']);
+  t.equal(spec.terminationGracePeriodSeconds, 3);
+  t.same(spec.containers[0].command, ['sh']);
+  t.same(spec.containers[0].args, ['-c', 'echo $$$$ $$(HOME)'], 'escaped from $(VAR) expansion');
+  t.same(spec.containers[0].env, [{ name: 'X', value: '$$(PATH)' }]);
+  const anon = await podFromRunOptions(['true'], { env: [] });
+  t.match(anon.name, /^tspod-[0-9a-f]{6}$/);
+  await t.rejects(podFromRunOptions([], { env: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
+  await t.rejects(podFromRunOptions(['true'], { env: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
+  await t.rejects(podFromRunOptions(['true'], { env: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
+});
+
+t.test('exit status of tspod run', async (t) => {
+  const exit = (code: number | null, signal: number | null = null) => ({ code, signal, coreDumped: false });
+  const result = (reason: PodResult['reason'], ...exits: ReturnType<typeof exit>[]): PodResult => ({
+    reason,
+    containers: exits.map((e, i) => ({ name: `c${i}`, exit: e })),
+    infraExit: exit(0),
+  });
+  t.equal(runExitStatus(result('completed', exit(3))), 3, 'one container: its status');
+  t.equal(runExitStatus(result('completed', exit(null, 9))), 137, 'killed by a signal: 128+N');
+  t.equal(runExitStatus(result('completed', exit(0), exit(0))), 0);
+  t.equal(runExitStatus(result('completed', exit(0), exit(2), exit(5))), 2, 'the first that failed');
+  t.equal(runExitStatus(result('stopped', exit(0)), 15), 143, 'stopped by SIGTERM');
+  t.equal(runExitStatus(result('infra-exited', exit(0))), 125);
+});

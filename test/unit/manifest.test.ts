@@ -1,0 +1,107 @@
+import t, { type Test } from 'tap';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadManifest, parseManifestText, podFromManifest } from '../../src/pod/manifest.js';
+import { InputError } from '../../src/errors.js';
+
+const base = () => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'blog', labels: { app: 'blog' } },
+  spec: {
+    containers: [
+      { name: 'ghost', command: ['node', 'ghost.js'], env: [{ name: 'PORT', value: '2368' }] },
+      { name: 'nginx', command: ['node'], args: ['proxy.js'], workingDir: '/srv' },
+    ],
+  },
+});
+
+function fieldError(t: Test, doc: unknown, field: string, problem: RegExp) {
+  try {
+    podFromManifest(doc);
+    t.fail(`expected an error for ${field}`);
+  } catch (err) {
+    t.type(err, InputError);
+    t.equal((err as InputError).field, field);
+    t.match((err as InputError).problem, problem);
+  }
+}
+
+t.test('a valid manifest becomes a pod spec with Kubernetes defaults', async (t) => {
+  const pod = podFromManifest(base());
+  t.equal(pod.name, 'blog');
+  t.equal(pod.hostname, 'blog', 'hostname defaults to the pod name');
+  t.same(pod.share, ['net', 'ipc', 'uts'], 'shareProcessNamespace absent means false');
+  t.equal(pod.terminationGracePeriodSeconds, 30);
+  t.same(pod.labels, { app: 'blog' });
+  t.same(pod.containers[0], { name: 'ghost', command: ['node', 'ghost.js'], args: [], env: [{ name: 'PORT', value: '2368' }] });
+  t.equal(pod.containers[1].workingDir, '/srv');
+
+  const doc = base() as any;
+  doc.spec.shareProcessNamespace = true;
+  doc.spec.hostname = 'web-1';
+  doc.spec.terminationGracePeriodSeconds = 5;
+  const p2 = podFromManifest(doc);
+  t.same(p2.share, ['net', 'ipc', 'uts', 'pid']);
+  t.equal(p2.hostname, 'web-1');
+  t.equal(p2.terminationGracePeriodSeconds, 5);
+});
+
+t.test('unsupported fields are errors that name their path', async (t) => {
+  const mutate = (f: (d: any) => void) => {
+    const d = base();
+    f(d);
+    return d;
+  };
+  fieldError(t, mutate((d) => (d.spec.containers[1].ports = [{ containerPort: 80 }])), 'spec.containers[1].ports', /not supported/);
+  fieldError(t, mutate((d) => (d.spec.nodeName = 'x')), 'spec.nodeName', /not supported/);
+  fieldError(t, mutate((d) => (d.metadata.namespace = 'default')), 'metadata.namespace', /not supported/);
+  fieldError(t, mutate((d) => (d.status = {})), 'status', /not supported/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].env[0].valueFrom = {})), 'spec.containers[0].env[0].valueFrom', /not supported/);
+});
+
+t.test('invalid values name their path', async (t) => {
+  const mutate = (f: (d: any) => void) => {
+    const d = base();
+    f(d);
+    return d;
+  };
+  fieldError(t, mutate((d) => (d.spec.containers[1].name = 'ghost')), 'spec.containers[1].name', /duplicate container name "ghost"/);
+  fieldError(t, mutate((d) => (d.spec.containers[1].name = 'Web_1')), 'spec.containers[1].name', /not a DNS-1123 label/);
+  fieldError(t, mutate((d) => (d.metadata.name = 'a'.repeat(64))), 'metadata.name', /longer than 63/);
+  fieldError(t, mutate((d) => delete d.metadata.name), 'metadata.name', /is required/);
+  fieldError(t, mutate((d) => delete d.spec.containers[0].command), 'spec.containers[0].command', /is required/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].command = [])), 'spec.containers[0].command', /must name a program/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].args = 'x')), 'spec.containers[0].args', /must be a list/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].args = [1])), 'spec.containers[0].args[0]', /must be a string/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].env[0].name = '1X')), 'spec.containers[0].env[0].name', /not a valid environment/);
+  fieldError(t, mutate((d) => (d.spec.containers[1].workingDir = 'srv')), 'spec.containers[1].workingDir', /absolute/);
+  fieldError(t, mutate((d) => (d.spec.containers = [])), 'spec.containers', /at least one/);
+  fieldError(t, mutate((d) => (d.spec.terminationGracePeriodSeconds = -1)), 'spec.terminationGracePeriodSeconds', /whole number/);
+  fieldError(t, mutate((d) => (d.spec.shareProcessNamespace = 'yes')), 'spec.shareProcessNamespace', /true or false/);
+  fieldError(t, mutate((d) => (d.spec.hostname = 'no_underscores')), 'spec.hostname', /DNS-1123/);
+  fieldError(t, mutate((d) => (d.kind = 'Deployment')), 'kind', /must be "Pod"/);
+  fieldError(t, mutate((d) => (d.apiVersion = 'apps/v1')), 'apiVersion', /must be "v1"/);
+  fieldError(t, [], 'manifest', /must be a mapping, not a list/);
+});
+
+t.test('YAML and JSON text; parse errors name the file and line', async (t) => {
+  const yaml = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: y\nspec:\n  containers:\n  - name: a\n    command: [sleep, "1"]\n';
+  t.same(podFromManifest(await parseManifestText(yaml, 'p.yaml')).containers[0].command, ['sleep', '1']);
+  t.equal(podFromManifest(await parseManifestText(JSON.stringify(base()), 'p.json')).name, 'blog');
+  await t.rejects(parseManifestText('{"a": ', 'p.json'), { name: 'InputError', field: 'p.json', problem: /invalid JSON/ });
+  await t.rejects(parseManifestText('a: b: c\n', 'p.yaml'), { name: 'InputError', field: 'p.yaml', problem: /^invalid YAML: Nested mappings .* at line 1, column 4$/ });
+  await t.rejects(parseManifestText('a: 1\na: 2\n', 'p.yaml'), { name: 'InputError', problem: /invalid YAML/ }, 'duplicate keys are refused');
+  await t.rejects(parseManifestText('a: 1\n---\nb: 2\n', 'p.yaml'), { name: 'InputError', problem: /2 YAML documents/ });
+  await t.rejects(parseManifestText('', 'p.yaml'), { name: 'InputError', problem: /is empty/ });
+});
+
+t.test('loadManifest prefixes errors with the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tspod-manifest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'pod.yaml');
+  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], image: busybox}\n');
+  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].image: field is not supported by tspod (supported here: name, command, args, env, workingDir)` });
+  await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
+});
