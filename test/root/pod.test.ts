@@ -4,13 +4,13 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { connect } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../../src/pod/spec.js';
 import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
-import { nsInode, procInfo, processesInPidNs, waitFor, type NsName } from '../helpers/proc.js';
+import { alive, nsInode, procInfo, processesInPidNs, waitFor, type NsName } from '../helpers/proc.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -107,16 +107,23 @@ t.test('two containers talk over 127.0.0.1; the host cannot reach them', async (
 });
 
 t.test('pause reaps the orphans a container leaves behind', async (t) => {
-  const { pod, pids, finish } = await startPod(t, 'orphans', ['net', 'ipc', 'uts', 'pid'], () => [
-    sh('keeper', 'exec sleep 1000'),
-    sh('parent', 'for i in $(seq 100); do sleep 1 & done; exit 0'),
-  ]);
+  // The orphans block opening a FIFO until the test opens it for writing: no timing involved.
+  const { pod, dir, finish } = await startPod(t, 'orphans', ['net', 'ipc', 'uts', 'pid'], (dir) => {
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    return [
+      sh('keeper', 'exec sleep 1000'),
+      sh('parent', `for i in $(seq 100); do cat ${dir}/fifo >/dev/null & done; exit 0`),
+    ];
+  });
   const podNs = nsInode(pod.infra.pid, 'pid');
   await waitFor('the parent to exit', () => pod.containers[1].exit);
-  const orphans = processesInPidNs(podNs).filter((p) => p.comm === 'sleep' && p.pid !== pids.keeper);
-  t.equal(orphans.length, 100, '100 orphans are left running');
-  t.ok(orphans.every((p) => p.ppid === pod.infra.pid), 'all adopted by pause');
-  await waitFor('the orphans to end', () => orphans.every((p) => !procInfo(p.pid) || procInfo(p.pid)!.state === 'Z') || undefined);
+  const orphans = await waitFor('100 orphans adopted by pause', () => {
+    const cats = processesInPidNs(podNs).filter((p) => p.comm === 'cat');
+    return cats.length === 100 && cats.every((p) => p.ppid === pod.infra.pid) ? cats : undefined;
+  });
+  t.equal(orphans.length, 100, '100 orphans, all children of pause now');
+  closeSync(openSync(join(dir, 'fifo'), 'w'));
+  await waitFor('the orphans to end', () => orphans.every((p) => !alive(p)));
   const zombies = await waitFor('no zombie in the pod', () => {
     const z = processesInPidNs(podNs).filter((p) => p.state === 'Z');
     return z.length === 0 ? [] : undefined;
