@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { InputError, TspodError } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
-import { loadManifest } from '../pod/manifest.js';
+import { loadManifest, restartPolicyValue } from '../pod/manifest.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
 import { Pod, type PodResult } from '../runtime/pod.js';
 import { describeExit, statusCode } from '../runtime/process.js';
@@ -19,6 +19,7 @@ export interface RunOptions {
   env: string[];
   grace?: string;
   workdir?: string;
+  restart?: string;
 }
 
 /** Command-line words are taken literally: escape them from Kubernetes' $(VAR) expansion. */
@@ -42,6 +43,8 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
       hostname: name,
       share: [...DEFAULT_SHARE],
       terminationGracePeriodSeconds: DEFAULT_GRACE_SECONDS,
+      // A command runs once, as with docker run; a manifest keeps Kubernetes' default.
+      restartPolicy: 'Never',
       labels: {},
       annotations: {},
       containers: [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }],
@@ -54,6 +57,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
   if (o.hostname !== undefined) spec.hostname = labelOption('--hostname', o.hostname);
   else if (o.name && !o.file) spec.hostname = spec.name;
   if (o.share !== undefined) spec.share = shareOption(o.share);
+  if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');
   if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
   return spec;

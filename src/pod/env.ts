@@ -38,7 +38,7 @@ export function expandVars(text: string, vars: ReadonlyMap<string, string>): str
 }
 
 /** The environment of a container, in order: defaults first, then its env list, expanded. */
-export function containerEnv(pod: PodSpec, c: ContainerSpec): Map<string, string> {
+export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec): Map<string, string> {
   const env = new Map<string, string>([
     ['PATH', DEFAULT_PATH],
     ['HOSTNAME', pod.hostname],

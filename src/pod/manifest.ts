@@ -3,7 +3,7 @@
 // that names its path (spec.containers[1].ports), never silently ignored.
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
-import { DEFAULT_GRACE_SECONDS, type ContainerSpec, type EnvVar, type PodSpec } from './spec.js';
+import { DEFAULT_GRACE_SECONDS, RESTART_POLICIES, type ContainerSpec, type EnvVar, type PodSpec, type RestartPolicy } from './spec.js';
 
 type Mapping = Record<string, unknown>;
 
@@ -92,6 +92,13 @@ function envVar(v: unknown, path: string): EnvVar {
   return { name, value: e.value === undefined ? '' : string(e.value, `${path}.value`) };
 }
 
+export function restartPolicyValue(v: unknown, path: string): RestartPolicy {
+  if (!(RESTART_POLICIES as readonly unknown[]).includes(v)) {
+    throw new InputError(path, `must be one of ${RESTART_POLICIES.join(', ')}, not ${JSON.stringify(v)}`);
+  }
+  return v as RestartPolicy;
+}
+
 /** Checks a parsed manifest document and returns the pod it describes. */
 export function podFromManifest(doc: unknown): PodSpec {
   const root = mapping(doc, 'manifest');
@@ -106,7 +113,7 @@ export function podFromManifest(doc: unknown): PodSpec {
 
   if (root.spec === undefined) throw new InputError('spec', 'is required');
   const spec = mapping(root.spec, 'spec');
-  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds']);
+  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy']);
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
   const items = list(spec.containers, 'spec.containers');
@@ -126,6 +133,9 @@ export function podFromManifest(doc: unknown): PodSpec {
     }
     grace = g;
   }
+  // Kubernetes' default: Always.
+  let restartPolicy: RestartPolicy = 'Always';
+  if (spec.restartPolicy !== undefined) restartPolicy = restartPolicyValue(spec.restartPolicy, 'spec.restartPolicy');
   const sharePid = spec.shareProcessNamespace;
   if (sharePid !== undefined && typeof sharePid !== 'boolean') {
     throw new InputError('spec.shareProcessNamespace', `must be true or false, not ${JSON.stringify(sharePid)}`);
@@ -137,6 +147,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     // Kubernetes: containers always share net, ipc and uts; pid only when asked.
     share: sharePid ? ['net', 'ipc', 'uts', 'pid'] : ['net', 'ipc', 'uts'],
     terminationGracePeriodSeconds: grace,
+    restartPolicy,
     labels: meta.labels === undefined ? {} : stringMap(meta.labels, 'metadata.labels'),
     annotations: meta.annotations === undefined ? {} : stringMap(meta.annotations, 'metadata.annotations'),
     containers,

@@ -27,12 +27,17 @@ export interface ContainerSpec {
   workingDir?: string;
 }
 
+/** Kubernetes' restartPolicy; for a pod it applies to each of its containers. */
+export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
 export interface PodSpec {
   name: string;
   hostname: string;
   /** Which of the infra's namespaces the containers join; the others are new per container. */
   share: SharedNamespace[];
   terminationGracePeriodSeconds: number;
+  restartPolicy: RestartPolicy;
   /** A custom infra program (like the kubelet's --pod-infra-container-image); unset: tspod's pause. */
   pause?: string;
   labels: Record<string, string>;

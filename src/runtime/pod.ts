@@ -1,8 +1,10 @@
 // A running pod: its infra process and its containers, supervised through pidfds.
 //
-// Life cycle: the infra starts first; each container then joins it. The pod ends when every
-// container has exited (completed), when it is asked to stop, or when its infra process dies
-// (failed: the pod's namespaces are gone or going, so its containers are stopped). Stopping is
+// Life cycle: the infra starts first; each container then joins it. A container that exits is
+// started again or not by its restart policy, after the kubelet's crash back-off. The pod ends
+// when every container is done for good (completed; not for a persistent pod, made by `pod
+// create`, which lives until it is stopped), when it is asked to stop, or when its infra dies
+// (failed: its namespaces are gone or going, so its containers are stopped). Stopping is
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
@@ -10,15 +12,37 @@ import { TspodError } from '../errors.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec } from '../pod/spec.js';
+import type {
+  ContainerRecord,
+  ContainerState,
+  ExitRecord,
+  PodRecord,
+  PodState,
+  ProcessId,
+  RestartPolicy,
+  StartError,
+} from '../state/records.js';
+import { RECORD_VERSION } from '../state/records.js';
 import { startContainer, type ContainerLaunch } from './container.js';
 import { startInfra } from './infra.js';
-import { PodProcess, describeExit } from './process.js';
+import { PodProcess, describeExit, signalName, statusCode } from './process.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, resolveProgram } from './resolve.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;
 
 /** How long tspod's pause is given to exit on SIGTERM (it exits at once) before SIGKILL. */
 const INFRA_GRACE_MS = 2000;
+
+/** Crash back-off: the first restart after initialMs, doubling up to maxMs; a container that
+ *  ran resetMs or longer starts over at initialMs. */
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+  resetMs: number;
+}
+
+/** The kubelet's: 10 s, doubling, at most 5 minutes, reset after 10 minutes of running. */
+export const KUBELET_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 300_000, resetMs: 600_000 };
 
 /** Where a process's stdin, stdout and stderr go. */
 export interface ProcessIO {
@@ -29,19 +53,38 @@ export interface ProcessIO {
 
 /** Gives every process of a pod its stdio: a terminal's prefixer, log files, /dev/null. */
 export interface PodIO {
-  /** `who` is a container name, or null for the infra. */
+  /** For each start of a process; `who` is a container name, or null for the infra. */
   open(who: string | null): ProcessIO;
+  /** A container was removed from the pod: what was kept for it can go. */
+  forget?(who: string): void;
   /** After the pod has ended: waits until the output is flushed. */
   close(): Promise<void>;
 }
+
+/** Time as the crash back-off sees it; tests pass a fake one. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export interface PodOptions {
   binding: NativeBinding;
   io: PodIO;
   /** Working directory of containers that set none (they see the host's file system). */
   cwd: string;
-  /** Sent to every pod process if tspod dies (SIGKILL in the foreground). */
+  /** Sent to every pod process if its supervisor dies (SIGKILL in the foreground). */
   parentDeathSignal?: number;
+  backoff?: Backoff;
+  /** Lives until stopped, whatever its containers do (`pod create`). */
+  persistent?: boolean;
+  clock?: Clock;
 }
 
 export type PodEndReason = 'completed' | 'stopped' | 'infra-exited';
@@ -55,13 +98,6 @@ export interface PodResult {
   reason: PodEndReason;
   containers: ContainerResult[];
   infraExit: ExitStatus | undefined;
-}
-
-interface ContainerRecord {
-  spec: ContainerSpec;
-  launch: ContainerLaunch;
-  process: PodProcess | undefined;
-  exit: ExitStatus | undefined;
 }
 
 /** A container that could not be started; keeps the errno fields of the cause. */
@@ -83,23 +119,25 @@ export class ContainerStartError extends TspodError {
   }
 }
 
-/** Works out each container's program, argv, environment and directory. Throws on bad input. */
-export function planContainers(spec: PodSpec, opts: Pick<PodOptions, 'cwd' | 'parentDeathSignal'>): ContainerLaunch[] {
-  return spec.containers.map((c) => {
-    const env = containerEnv(spec, c);
-    const argv = containerArgv(c, env);
-    const cwd = c.workingDir ?? opts.cwd;
-    return {
-      name: c.name,
-      path: resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`),
-      argv,
-      env: envStrings(env),
-      cwd,
-      share: spec.share,
-      hostname: spec.hostname,
-      parentDeathSignal: opts.parentDeathSignal,
-    };
-  });
+/** Works out a container's program, argv, environment and directory. Throws on bad input. */
+export function planContainer(
+  spec: Pick<PodSpec, 'hostname' | 'share'>,
+  c: ContainerSpec,
+  opts: Pick<PodOptions, 'cwd' | 'parentDeathSignal'>,
+): ContainerLaunch {
+  const env = containerEnv(spec, c);
+  const argv = containerArgv(c, env);
+  const cwd = c.workingDir ?? opts.cwd;
+  return {
+    name: c.name,
+    path: resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`),
+    argv,
+    env: envStrings(env),
+    cwd,
+    share: spec.share,
+    hostname: spec.hostname,
+    parentDeathSignal: opts.parentDeathSignal,
+  };
 }
 
 function timeout(ms: number): { promise: Promise<void>; cancel(): void } {
@@ -116,8 +154,87 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   return done;
 }
 
+/** SIGTERM, then SIGKILL after graceMs to whoever is left; resolves when all have exited. */
+async function terminate(procs: PodProcess[], graceMs: number): Promise<void> {
+  const running = procs.filter((p) => p.running);
+  const allExited = Promise.all(running.map((p) => p.exited));
+  for (const p of running) p.signal(SIGTERM);
+  if (!(await within(allExited, graceMs))) for (const p of running) p.signal(SIGKILL);
+  await allExited;
+}
+
+const now = () => new Date().toISOString();
+
+function exitRecord(s: ExitStatus): ExitRecord {
+  if (s.error) return { code: null, signal: null, unknown: true, at: now() };
+  return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now() };
+}
+
+function startError(err: Error): StartError {
+  const e = err as NodeJS.ErrnoException;
+  const out: StartError = { message: e.message, at: now() };
+  for (const key of ['code', 'errno', 'syscall', 'path'] as const) {
+    if (e[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = e[key];
+  }
+  return out;
+}
+
+/** One container of the pod, across its restarts. */
+class Container {
+  spec: ContainerSpec;
+  launch: ContainerLaunch;
+  policy: RestartPolicy;
+  state: ContainerState = 'waiting';
+  process: PodProcess | undefined;
+  restartCount = 0;
+  startedAt: string | undefined;
+  /** clock.now() at the last start, for the back-off reset. */
+  startedAtMs = 0;
+  finishedAt: string | undefined;
+  lastExit: ExitRecord | undefined;
+  lastStatus: ExitStatus | undefined;
+  lastError: StartError | undefined;
+  nextStartAt: string | undefined;
+  stoppedByUser = false;
+  /** The last back-off delay; 0 before the first. */
+  delayMs = 0;
+  timer: unknown;
+
+  constructor(spec: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy) {
+    this.spec = spec;
+    this.launch = launch;
+    this.policy = policy;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  record(): ContainerRecord {
+    return {
+      name: this.name,
+      spec: this.spec,
+      restartPolicy: this.policy,
+      state: this.state,
+      ...(this.process && this.state === 'running' ? { process: { pid: this.process.pid, startTime: this.process.startTime } } : {}),
+      ...(this.startedAt ? { startedAt: this.startedAt } : {}),
+      ...(this.finishedAt ? { finishedAt: this.finishedAt } : {}),
+      ...(this.lastExit ? { lastExit: this.lastExit } : {}),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      restartCount: this.restartCount,
+      ...(this.state === 'waiting' && this.nextStartAt ? { nextStartAt: this.nextStartAt } : {}),
+      ...(this.stoppedByUser ? { stoppedByUser: true } : {}),
+    };
+  }
+}
+
 export interface PodEvents {
+  /** Something a record shows has changed. */
+  change: [];
+  'container-start': [name: string, pid: number];
   'container-exit': [name: string, status: ExitStatus];
+  /** A restart failed before execve; the restart policy goes on. */
+  'container-error': [name: string, error: Error];
   'infra-exit': [status: ExitStatus];
   end: [result: PodResult];
 }
@@ -125,24 +242,37 @@ export interface PodEvents {
 export class Pod extends EventEmitter<PodEvents> {
   readonly spec: PodSpec;
   readonly infra: PodProcess;
+  readonly createdAt: string;
+  readonly persistent: boolean;
   /** Resolves when the pod has ended and every one of its processes is gone. */
   readonly ended: Promise<PodResult>;
   private readonly opts: PodOptions;
-  private readonly records: ContainerRecord[];
+  private readonly backoff: Backoff;
+  private readonly clock: Clock;
+  private readonly slots: Container[] = [];
+  private podState: PodState = 'running';
+  private reason: string | undefined;
+  private endedAt: string | undefined;
   private endReason: PodEndReason | undefined;
   private stopping: Promise<PodResult> | undefined;
   private resolveEnded!: (r: PodResult) => void;
 
-  private constructor(spec: PodSpec, opts: PodOptions, infra: PodProcess, launches: ContainerLaunch[]) {
+  private constructor(spec: PodSpec, opts: PodOptions, infra: PodProcess, createdAt: string) {
     super();
-    this.spec = spec;
+    this.spec = { ...spec, containers: [] };
     this.opts = opts;
+    this.backoff = opts.backoff ?? KUBELET_BACKOFF;
+    this.clock = opts.clock ?? realClock;
+    this.persistent = opts.persistent ?? false;
     this.infra = infra;
-    this.records = spec.containers.map((c, i) => ({ spec: c, launch: launches[i], process: undefined, exit: undefined }));
+    this.createdAt = createdAt;
     this.ended = new Promise((r) => (this.resolveEnded = r));
     void infra.exited.then((status) => {
       this.emit('infra-exit', status);
-      if (!this.stopping) void this.end('infra-exited', spec.terminationGracePeriodSeconds);
+      if (!this.stopping) {
+        this.reason = `infra process (pid ${infra.pid}) ${describeExit(status)}`;
+        void this.end('infra-exited', spec.terminationGracePeriodSeconds);
+      }
     });
   }
 
@@ -154,7 +284,7 @@ export class Pod extends EventEmitter<PodEvents> {
     let pod: Pod | undefined;
     let starting: string | undefined;
     try {
-      const launches = planContainers(spec, opts);
+      const launches = spec.containers.map((c) => planContainer(spec, c, opts));
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
       try {
@@ -167,10 +297,11 @@ export class Pod extends EventEmitter<PodEvents> {
       } finally {
         infraIO.release();
       }
-      pod = new Pod(spec, opts, infra, launches);
-      for (const record of pod.records) {
-        starting = record.spec.name;
-        pod.startRecord(record);
+      pod = new Pod(spec, opts, infra, now());
+      for (const [i, c] of spec.containers.entries()) {
+        starting = c.name;
+        const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
+        pod.run(slot);
       }
       return pod;
     } catch (err) {
@@ -181,32 +312,239 @@ export class Pod extends EventEmitter<PodEvents> {
     }
   }
 
-  private startRecord(record: ContainerRecord): void {
+  /**
+   * Takes over a pod whose supervisor went away, from its record: running processes are found
+   * again (pid and start time), waiting containers get their timers back, and a container that
+   * ended while nobody watched has an unknown exit status and goes through its restart policy.
+   */
+  static adopt(record: PodRecord, opts: PodOptions): Pod {
+    if (!record.infra || record.state !== 'running') throw new TspodError(`pod ${record.name} is not running`);
+    const spec: PodSpec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
+    const infra = PodProcess.adopt(opts.binding, record.infra.process);
+    if (!infra) throw new TspodError(`pod ${record.name}: its infra process (pid ${record.infra.process.pid}) is gone`);
+    const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
+    for (const r of record.containers) {
+      const slot = pod.addSlot(r.spec, planContainerLenient(spec, r.spec, opts), r.restartPolicy);
+      Object.assign(slot, {
+        restartCount: r.restartCount,
+        startedAt: r.startedAt,
+        finishedAt: r.finishedAt,
+        lastExit: r.lastExit,
+        lastError: r.lastError,
+        stoppedByUser: r.stoppedByUser ?? false,
+        state: r.state,
+      });
+      const proc = r.state === 'running' && r.process ? PodProcess.adopt(opts.binding, r.process) : undefined;
+      if (proc) {
+        pod.watch(slot, proc);
+      } else if (r.state === 'running') {
+        pod.exited(slot, { code: null, signal: null, coreDumped: false, error: new Error('exited unobserved') });
+      } else if (r.state === 'waiting') {
+        const wait = r.nextStartAt ? Math.max(0, Date.parse(r.nextStartAt) - Date.now()) : 0;
+        pod.schedule(slot, wait);
+      }
+    }
+    pod.checkCompleted();
+    return pod;
+  }
+
+  private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): Container {
+    if (this.slots.some((s) => s.name === c.name)) {
+      throw new TspodError(`pod ${this.spec.name} already has a container named ${c.name}`);
+    }
+    const slot = new Container(c, launch, policy);
+    this.slots.push(slot);
+    this.spec.containers.push(c);
+    return slot;
+  }
+
+  private slot(name: string): Container {
+    const s = this.slots.find((c) => c.name === name);
+    if (!s) throw new TspodError(`pod ${this.spec.name} has no container named ${name}`, 1);
+    return s;
+  }
+
+  private assertRunning(): void {
+    if (this.stopping || !this.infra.running) throw new TspodError(`pod ${this.spec.name} is ${this.podState === 'running' ? 'stopping' : this.podState}`);
+  }
+
+  /** Starts a container's process now; throws what the spawn threw. */
+  private run(slot: Container): void {
     if (!this.infra.running) throw new TspodError(`infra process ${describeExit(this.infra.status!)}`);
-    const io = this.opts.io.open(record.spec.name);
+    const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
     try {
-      proc = startContainer(this.opts.binding, this.infra, record.launch, io.stdio);
+      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio);
     } finally {
       io.release();
     }
-    record.process = proc;
-    record.exit = undefined;
+    slot.lastError = undefined;
+    slot.startedAt = now();
+    slot.startedAtMs = this.clock.now();
+    this.watch(slot, proc);
+    this.emit('container-start', slot.name, proc.pid);
+  }
+
+  private watch(slot: Container, proc: PodProcess): void {
+    slot.process = proc;
+    slot.state = 'running';
+    slot.nextStartAt = undefined;
+    this.emit('change');
     void proc.exited.then((status) => {
-      record.exit = status;
-      this.emit('container-exit', record.spec.name, status);
-      if (!this.stopping && this.records.every((r) => r.exit !== undefined)) void this.end('completed', 0);
+      if (slot.process === proc) this.exited(slot, status);
     });
   }
 
-  /** Container name, host pid and state, in manifest order. */
-  get containers(): { name: string; pid: number | undefined; running: boolean; exit: ExitStatus | undefined }[] {
-    return this.records.map((r) => ({
-      name: r.spec.name,
-      pid: r.process?.pid,
-      running: r.process?.running ?? false,
-      exit: r.exit,
+  /** A container's process ended: record it, then apply its restart policy. */
+  private exited(slot: Container, status: ExitStatus): void {
+    slot.process = undefined;
+    slot.lastStatus = status;
+    slot.lastExit = exitRecord(status);
+    slot.finishedAt = now();
+    this.emit('container-exit', slot.name, status);
+    this.afterEnd(slot, status.error !== undefined || statusCode(status) !== 0);
+  }
+
+  /** A container's process could not be started: a failure, for its restart policy too. */
+  private failedStart(slot: Container, err: Error): void {
+    slot.lastError = startError(err);
+    slot.finishedAt = now();
+    this.emit('container-error', slot.name, err);
+    this.afterEnd(slot, true);
+  }
+
+  private afterEnd(slot: Container, failed: boolean): void {
+    const again = slot.policy === 'Always' || (slot.policy === 'OnFailure' && failed);
+    if (this.stopping || slot.stoppedByUser || !again) {
+      slot.state = 'exited';
+      this.emit('change');
+      this.checkCompleted();
+      return;
+    }
+    // The kubelet's crash back-off: doubling, capped, and reset after a long enough run.
+    const ranMs = this.clock.now() - slot.startedAtMs;
+    const reset = slot.delayMs === 0 || ranMs >= this.backoff.resetMs;
+    slot.delayMs = reset ? this.backoff.initialMs : Math.min(slot.delayMs * 2, this.backoff.maxMs);
+    this.schedule(slot, slot.delayMs);
+  }
+
+  private schedule(slot: Container, delayMs: number): void {
+    slot.state = 'waiting';
+    slot.nextStartAt = new Date(Date.now() + delayMs).toISOString();
+    this.clock.clearTimeout(slot.timer);
+    slot.timer = this.clock.setTimeout(() => {
+      slot.timer = undefined;
+      if (this.stopping || slot.state !== 'waiting') return;
+      slot.restartCount++;
+      try {
+        this.run(slot);
+      } catch (err) {
+        this.failedStart(slot, err as Error);
+      }
+    }, delayMs);
+    this.emit('change');
+  }
+
+  /** A pod that is not persistent completes once every container is done for good. */
+  private checkCompleted(): void {
+    if (this.stopping || this.persistent || this.slots.length === 0) return;
+    if (!this.slots.every((s) => s.state === 'exited')) return;
+    const failed = this.slots.find((s) => !s.lastStatus || statusCode(s.lastStatus) !== 0);
+    if (failed) this.reason = `container ${failed.name} ${failed.lastStatus ? describeExit(failed.lastStatus) : 'did not run'}`;
+    void this.end('completed', 0);
+  }
+
+  /** Adds a container to the running pod and starts it; on failure the pod is as before. */
+  async addContainer(c: ContainerSpec, policy: RestartPolicy = this.spec.restartPolicy): Promise<void> {
+    this.assertRunning();
+    const slot = this.addSlot(c, planContainer(this.spec, c, this.opts), policy);
+    try {
+      this.run(slot);
+    } catch (err) {
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      this.spec.containers.splice(this.spec.containers.indexOf(c), 1);
+      this.opts.io.forget?.(c.name);
+      throw err instanceof TspodError ? err : new ContainerStartError(c.name, err as Error);
+    }
+  }
+
+  /** Stops one container (SIGTERM, grace, SIGKILL); its policy does not restart it. */
+  async stopContainer(name: string, graceSeconds = this.spec.terminationGracePeriodSeconds): Promise<void> {
+    const slot = this.slot(name);
+    slot.stoppedByUser = true;
+    this.clock.clearTimeout(slot.timer);
+    if (slot.state === 'waiting') {
+      slot.state = 'exited';
+      this.emit('change');
+    }
+    if (slot.process) await terminate([slot.process], graceSeconds * 1000);
+  }
+
+  /** Stops a container if it runs, and starts it again at once. The infra is not touched. */
+  async restartContainer(name: string, graceSeconds = this.spec.terminationGracePeriodSeconds): Promise<void> {
+    this.assertRunning();
+    const slot = this.slot(name);
+    await this.stopContainer(name, graceSeconds);
+    this.assertRunning();
+    slot.stoppedByUser = false;
+    slot.delayMs = 0;
+    slot.restartCount++;
+    try {
+      this.run(slot);
+    } catch (err) {
+      this.failedStart(slot, err as Error);
+      throw new ContainerStartError(name, err as Error);
+    }
+  }
+
+  /** Removes a container from the pod; a running one only with force (it is killed first). */
+  async removeContainer(name: string, force = false): Promise<void> {
+    const slot = this.slot(name);
+    if (slot.process && !force) throw new TspodError(`container ${name} of pod ${this.spec.name} is running: stop it first, or use -f`);
+    slot.stoppedByUser = true;
+    this.clock.clearTimeout(slot.timer);
+    if (slot.process) await terminate([slot.process], 0);
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    this.spec.containers.splice(this.spec.containers.indexOf(slot.spec), 1);
+    this.opts.io.forget?.(name);
+    this.emit('change');
+  }
+
+  /** Container name, host pid and state, in the pod's order. */
+  get containers(): { name: string; pid: number | undefined; state: ContainerState; running: boolean; exit: ExitStatus | undefined; restartCount: number }[] {
+    return this.slots.map((s) => ({
+      name: s.name,
+      pid: s.process?.pid,
+      state: s.state,
+      running: s.process?.running ?? false,
+      exit: s.lastStatus,
+      restartCount: s.restartCount,
     }));
+  }
+
+  get state(): PodState {
+    return this.podState;
+  }
+
+  /** The record the state directory keeps for this pod. */
+  toRecord(supervisor: PodRecord['supervisor']): PodRecord {
+    const { containers: _, ...spec } = this.spec;
+    return {
+      version: RECORD_VERSION,
+      name: this.spec.name,
+      spec,
+      createdAt: this.createdAt,
+      supervisor,
+      persistent: this.persistent,
+      state: this.podState,
+      ...(this.reason ? { reason: this.reason } : {}),
+      ...(this.endedAt ? { endedAt: this.endedAt } : {}),
+      infra: {
+        process: { pid: this.infra.pid, startTime: this.infra.startTime },
+        ...(this.infra.status ? { exit: exitRecord(this.infra.status) } : {}),
+      },
+      containers: this.slots.map((s) => s.record()),
+    };
   }
 
   /** SIGTERM, then SIGKILL after the grace period (default: the pod's). Idempotent. */
@@ -216,7 +554,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** SIGKILL to every process of the pod now, also during a stop already under way. */
   async kill(): Promise<PodResult> {
-    for (const r of this.records) r.process?.signal(SIGKILL);
+    for (const s of this.slots) s.process?.signal(SIGKILL);
     this.infra.signal(SIGKILL);
     return this.end('stopped', 0);
   }
@@ -224,20 +562,26 @@ export class Pod extends EventEmitter<PodEvents> {
   private end(reason: PodEndReason, graceSeconds: number): Promise<PodResult> {
     this.stopping ??= (async () => {
       this.endReason = reason;
-      const running = this.records.map((r) => r.process).filter((p): p is PodProcess => !!p?.running);
-      const allExited = Promise.all(running.map((p) => p.exited));
-      for (const p of running) p.signal(SIGTERM);
-      if (!(await within(allExited, graceSeconds * 1000))) for (const p of running) p.signal(SIGKILL);
-      await allExited;
+      for (const s of this.slots) {
+        this.clock.clearTimeout(s.timer);
+        if (s.state === 'waiting') s.state = 'exited';
+      }
+      this.emit('change');
+      await terminate(
+        this.slots.flatMap((s) => s.process ?? []),
+        graceSeconds * 1000,
+      );
       // tspod's pause exits at once on SIGTERM; a custom infra program may not.
-      if (this.infra.signal(SIGTERM) && !(await within(this.infra.exited, INFRA_GRACE_MS))) this.infra.signal(SIGKILL);
-      await this.infra.exited;
+      await terminate([this.infra], INFRA_GRACE_MS);
       await this.opts.io.close();
+      this.podState = reason === 'stopped' ? 'stopped' : reason === 'infra-exited' || this.reason ? 'failed' : 'completed';
+      this.endedAt = now();
       const result: PodResult = {
         reason: this.endReason,
-        containers: this.records.map((r) => ({ name: r.spec.name, exit: r.exit })),
+        containers: this.slots.map((s) => ({ name: s.name, exit: s.lastStatus })),
         infraExit: this.infra.status,
       };
+      this.emit('change');
       this.emit('end', result);
       this.resolveEnded(result);
       return result;
@@ -245,3 +589,16 @@ export class Pod extends EventEmitter<PodEvents> {
     return this.stopping;
   }
 }
+
+/** For adoption: a container's program may have gone since; the restart will say so. */
+function planContainerLenient(spec: PodSpec, c: ContainerSpec, opts: PodOptions): ContainerLaunch {
+  try {
+    return planContainer(spec, c, opts);
+  } catch {
+    const env = containerEnv(spec, c);
+    const argv = containerArgv(c, env);
+    return { name: c.name, path: argv[0], argv, env: envStrings(env), cwd: c.workingDir ?? opts.cwd, share: spec.share, hostname: spec.hostname, parentDeathSignal: opts.parentDeathSignal };
+  }
+}
+
+export type { ProcessId };

@@ -1,7 +1,7 @@
 // A process tspod started (an infra or a container), seen through its pidfd: signals go through
 // the pidfd (never to a reused pid), and the exit status arrives once, without SIGCHLD.
 import { constants as osConstants } from 'node:os';
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import type { ExitStatus, ExitWatchHandle, NativeBinding, SpawnedProcess } from '../native/binding.js';
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
@@ -23,10 +23,35 @@ export function describeExit(s: ExitStatus): string {
   return 'exited (status unknown)';
 }
 
+function readStat(pid: number): { state: string; startTime: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses: the fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] };
+}
+
+/** Field 22 of /proc/PID/stat: the start time in clock ticks after boot, or undefined. */
+export function startTimeOf(pid: number): string | undefined {
+  return readStat(pid)?.startTime;
+}
+
+/** True while the process that had this pid and start time still runs (not as a zombie). */
+export function isRunning(p: { pid: number; startTime: string }): boolean {
+  const s = readStat(p.pid);
+  return !!s && s.state !== 'Z' && s.startTime === p.startTime;
+}
+
 export class PodProcess {
   readonly pid: number;
   /** Valid until the exit has been seen; closed then. */
   readonly pidfd: number;
+  /** As isRunning() compares it. */
+  readonly startTime: string;
   readonly exited: Promise<ExitStatus>;
   status: ExitStatus | undefined;
   private readonly binding: NativeBinding;
@@ -36,6 +61,9 @@ export class PodProcess {
     this.binding = binding;
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
+    // Read while the pidfd pins the process: it cannot be reaped (and its pid reused) before
+    // the exit watch runs on a later turn of the event loop.
+    this.startTime = startTimeOf(spawned.pid) ?? '';
     let resolve!: (s: ExitStatus) => void;
     this.exited = new Promise((r) => (resolve = r));
     this.watch = new binding.ExitWatch(this.pidfd, (status) => {
@@ -60,6 +88,25 @@ export class PodProcess {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
       throw err;
     }
+  }
+
+  /**
+   * A running process that someone else started (a supervisor that restarted): opens a pidfd
+   * first, then checks the start time, so a pid reused since is never taken for it. Its exit is
+   * seen; its status belongs to its parent. Undefined when it is gone.
+   */
+  static adopt(binding: NativeBinding, id: { pid: number; startTime: string }): PodProcess | undefined {
+    let pidfd: number;
+    try {
+      pidfd = binding.pidfdOpen(id.pid);
+    } catch {
+      return undefined;
+    }
+    if (startTimeOf(id.pid) !== id.startTime) {
+      closeSync(pidfd);
+      return undefined;
+    }
+    return new PodProcess(binding, { pid: id.pid, pidfd });
   }
 
   /** Lets the event loop end while this process still runs. */

@@ -14,7 +14,7 @@ export interface FakeProcess {
 
 export class FakeBinding implements NativeBinding {
   readonly spawned: FakeProcess[] = [];
-  /** Make the next spawn whose argv[0] matches throw this error. */
+  /** Make every spawn whose argv[0] matches throw this error (until unset). */
   failSpawn: { argv0: string; error: Error } | undefined;
   /** Processes (by argv[0]) that do not exit on SIGTERM. */
   readonly ignoresTerm = new Set<string>();
@@ -37,7 +37,12 @@ export class FakeBinding implements NativeBinding {
 
   unshare = (): void => {};
   setns = (): void => {};
-  pidfdOpen = (): number => openSync('/dev/null', 'r');
+  /** Adoption: the process becomes a fake one that exit() can end. */
+  pidfdOpen = (pid: number): number => {
+    const proc: FakeProcess = { pid, pidfd: openSync('/dev/null', 'r'), request: { path: '', argv: ['(adopted)'], env: [], stdio: [] }, signals: [], exited: false };
+    this.spawned.push(proc);
+    return proc.pidfd;
+  };
 
   pidfdSendSignal = (pidfd: number, signal: number): void => {
     const proc = this.spawned.find((p) => p.pidfd === pidfd && !p.exited);
@@ -45,7 +50,7 @@ export class FakeBinding implements NativeBinding {
     proc.signals.push(signal);
     const { SIGTERM, SIGKILL } = osConstants.signals;
     if (signal === SIGKILL || (signal === SIGTERM && !this.ignoresTerm.has(proc.request.argv[0]))) {
-      setImmediate(() => this.exit(proc.pid, { code: null, signal, coreDumped: false }));
+      setImmediate(() => this.end(proc, { code: null, signal, coreDumped: false }));
     }
   };
 
@@ -72,17 +77,58 @@ export class FakeBinding implements NativeBinding {
 
   /** Ends a fake process, as the kernel would, and reports it to its watcher. */
   exit(pid: number, status: ExitStatus = { code: 0, signal: null, coreDumped: false }): void {
-    const proc = this.spawned.find((p) => p.pid === pid);
-    if (!proc || proc.exited) return;
+    const proc = this.spawned.find((p) => p.pid === pid && !p.exited);
+    if (proc) this.end(proc, status);
+  }
+
+  private end(proc: FakeProcess, status: ExitStatus): void {
+    if (proc.exited) return;
     proc.exited = true;
     const onExit = this.watchers.get(proc.pidfd);
     this.watchers.delete(proc.pidfd);
     onExit?.(status);
   }
 
+  /** Every process spawned with this argv[0], oldest first. */
+  allByArgv0(argv0: string): FakeProcess[] {
+    return this.spawned.filter((s) => s.request.argv[0] === argv0);
+  }
+
   byArgv0(argv0: string): FakeProcess {
     const p = this.spawned.find((s) => s.request.argv[0] === argv0);
     if (!p) throw new Error(`no fake process ${argv0}`);
     return p;
+  }
+}
+
+/** A clock for the crash back-off that moves only when told to. */
+export class FakeClock {
+  t = 1_000_000;
+  /** Every delay asked for, in order. */
+  readonly delays: number[] = [];
+  private timers: { at: number; fn: () => void }[] = [];
+
+  now = (): number => this.t;
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const timer = { at: this.t + ms, fn };
+    this.delays.push(ms);
+    this.timers.push(timer);
+    return timer;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.timers = this.timers.filter((t) => t !== handle);
+  };
+
+  /** Moves time on and runs the timers that came due, in order. */
+  advance(ms: number): void {
+    this.t += ms;
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= this.t).sort((a, b) => a.at - b.at)[0];
+      if (!due) return;
+      this.timers = this.timers.filter((t) => t !== due);
+      due.fn();
+    }
   }
 }

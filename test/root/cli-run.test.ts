@@ -97,7 +97,7 @@ t.test('exit status of a pod of several containers: the first that failed', asyn
   const dir = tempDir(t, 'multi');
   writeFileSync(join(dir, 'pod.json'), JSON.stringify({
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'multi' },
-    spec: { containers: [
+    spec: { restartPolicy: 'Never', containers: [
       { name: 'ok', command: ['true'] },
       { name: 'bad', command: ['sh', '-c', 'sleep 0.2; exit 4'] },
       { name: 'worse', command: ['sh', '-c', 'exit 5'] },

@@ -24,6 +24,7 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
     hostname: `${name}-host`,
     share,
     terminationGracePeriodSeconds: 5,
+    restartPolicy: 'Never',
     labels: {},
     annotations: {},
     containers: containers(dir),

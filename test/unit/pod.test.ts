@@ -15,6 +15,7 @@ function spec(over: Partial<PodSpec> = {}): PodSpec {
     hostname: 'p1-host',
     share: ['net', 'ipc', 'uts', 'pid'],
     terminationGracePeriodSeconds: 0.05,
+    restartPolicy: 'Never',
     labels: {},
     annotations: {},
     containers: [
@@ -166,4 +167,139 @@ t.test('the pod fails when its infra dies, and its containers are stopped', asyn
   t.same(result.infraExit, { code: null, signal: SIGKILL, coreDumped: false });
   t.same(web.signals, [SIGTERM]);
   t.same(side.signals, [SIGTERM]);
+});
+
+// Restart policies and the crash back-off, on a fake clock.
+import { FakeClock } from '../helpers/fake-binding.js';
+import type { PodRecord } from '../../src/state/records.js';
+
+const BACKOFF = { initialMs: 10_000, maxMs: 40_000, resetMs: 600_000 };
+const tick = () => new Promise((r) => setImmediate(r));
+const ok = { code: 0, signal: null, coreDumped: false };
+const fail = { code: 1, signal: null, coreDumped: false };
+
+async function policyPod(policy: PodSpec['restartPolicy'], extra: Partial<Parameters<typeof Pod.start>[1]> = {}) {
+  const b = new FakeBinding();
+  const clock = new FakeClock();
+  const s = spec({ restartPolicy: policy });
+  s.containers = [s.containers[0]];
+  const pod = await Pod.start(s, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock, ...extra });
+  return { b, clock, pod };
+}
+
+t.test('Always: restarted after 10 s, doubling, capped; reset after a long run', async (t) => {
+  const { b, clock, pod } = await policyPod('Always');
+  for (let i = 0; i < 5; i++) {
+    const procs = b.allByArgv0('sleep');
+    b.exit(procs[procs.length - 1].pid, i % 2 ? ok : fail);
+    await tick();
+    t.equal(pod.containers[0].state, 'waiting', `exit ${i + 1}: waiting for its restart`);
+    clock.advance(clock.delays[clock.delays.length - 1]);
+    t.equal(b.allByArgv0('sleep').length, i + 2, `restarted (${i + 1})`);
+  }
+  t.same(clock.delays, [10_000, 20_000, 40_000, 40_000, 40_000], 'the back-off doubles up to its cap');
+  clock.advance(600_000);
+  b.exit(b.allByArgv0('sleep').at(-1)!.pid, fail);
+  await tick();
+  t.equal(clock.delays.at(-1), 10_000, 'after running for resetMs the back-off starts over');
+  t.equal(pod.containers[0].restartCount, 5);
+  t.equal(b.spawned[0].signals.length, 0, 'the infra was never touched');
+  await pod.kill();
+});
+
+t.test('OnFailure restarts only a failure; Never restarts nothing', async (t) => {
+  const onFailure = await policyPod('OnFailure');
+  onFailure.b.exit(onFailure.b.byArgv0('sleep').pid, fail);
+  await tick();
+  t.equal(onFailure.pod.containers[0].state, 'waiting');
+  onFailure.clock.advance(10_000);
+  onFailure.b.exit(onFailure.b.allByArgv0('sleep')[1].pid, ok);
+  const result = await onFailure.pod.ended;
+  t.equal(result.reason, 'completed', 'success ends it, and the pod completes');
+  t.equal(onFailure.pod.containers[0].restartCount, 1);
+
+  const never = await policyPod('Never');
+  never.b.exit(never.b.byArgv0('sleep').pid, fail);
+  await never.pod.ended;
+  t.same(never.clock.delays, [], 'no restart was scheduled');
+  t.equal(never.pod.toRecord({ kind: 'monitor', pid: 1, startTime: '1' }).state, 'failed', 'a pod whose container failed');
+});
+
+t.test('a restart that cannot start is a failure: recorded, and backed off', async (t) => {
+  const { b, clock, pod } = await policyPod('Always');
+  b.failSpawn = { argv0: 'sleep', error: Object.assign(new Error("ENOENT: no such file or directory, execve '/bin/sleep'"), { code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sleep' }) };
+  b.exit(b.byArgv0('sleep').pid, fail);
+  await tick();
+  clock.advance(10_000);
+  const rec = pod.toRecord({ kind: 'monitor', pid: 1, startTime: '1' }).containers[0];
+  t.match(rec.lastError, { code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sleep' });
+  t.equal(rec.state, 'waiting', 'waiting again');
+  t.same(clock.delays, [10_000, 20_000]);
+  b.failSpawn = undefined;
+  clock.advance(20_000);
+  t.equal(pod.containers[0].state, 'running');
+  t.notOk(pod.toRecord({ kind: 'monitor', pid: 1, startTime: '1' }).containers[0].lastError, 'cleared by a good start');
+  await pod.kill();
+});
+
+t.test('restart, stop, add and remove one container; the infra and the others stay', async (t) => {
+  const b = new FakeBinding();
+  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
+  const [infra, web, side] = b.spawned;
+  await pod.restartContainer('web');
+  t.same(web.signals, [SIGTERM]);
+  const web2 = b.allByArgv0('sleep')[1];
+  t.ok(web2 && !web2.exited, 'a new process');
+  t.equal(pod.containers[0].pid, web2.pid);
+  t.same(infra.signals, [], 'infra untouched');
+  t.same(side.signals, [], 'the other container untouched');
+
+  await pod.stopContainer('side');
+  await tick();
+  t.equal(pod.containers[1].state, 'exited', 'stopped on request: Always does not restart it');
+  await t.rejects(pod.removeContainer('web'), { message: /is running: stop it first/ });
+  await pod.removeContainer('side');
+  t.same(pod.containers.map((c) => c.name), ['web']);
+  await pod.addContainer({ name: 'extra', command: ['true'], args: [], env: [] }, 'Never');
+  t.same(pod.containers.map((c) => c.name), ['web', 'extra']);
+  await t.rejects(pod.addContainer({ name: 'web', command: ['true'], args: [], env: [] }), { message: /already has a container named web/ });
+  await pod.kill();
+});
+
+t.test('a persistent pod outlives its containers', async (t) => {
+  const b = new FakeBinding();
+  const pod = await Pod.start(spec({ containers: [] }), { binding: b, io: fakeIO().io, cwd: '/', persistent: true });
+  await pod.addContainer({ name: 'once', command: ['true'], args: [], env: [] }, 'Never');
+  b.exit(b.byArgv0('true').pid, ok);
+  await tick();
+  t.equal(pod.state, 'running', 'the pod stays');
+  t.equal(pod.containers[0].state, 'exited');
+  await pod.stop();
+  t.equal(pod.state, 'stopped');
+});
+
+t.test('adoption: running processes found again, an unobserved exit goes through the policy', async (t) => {
+  const b = new FakeBinding();
+  const clock = new FakeClock();
+  const { startTimeOf } = await import('../../src/runtime/process.js');
+  const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
+  const record: PodRecord = {
+    version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
+    supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
+    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', labels: {}, annotations: {} },
+    infra: { process: self },
+    containers: [
+      { name: 'alive', spec: { name: 'alive', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: self, restartCount: 2 },
+      { name: 'gone', spec: { name: 'gone', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'OnFailure', state: 'running', process: { pid: process.pid, startTime: '1' }, restartCount: 0 },
+      { name: 'reused', spec: { name: 'reused', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'running', process: { pid: process.pid, startTime: '999999999' }, restartCount: 0 },
+    ],
+  };
+  const pod = Pod.adopt(record, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
+  const rec = pod.toRecord(record.supervisor);
+  t.equal(rec.containers[0].state, 'running', 'found by pid and start time');
+  t.equal(rec.containers[0].restartCount, 2);
+  t.equal(rec.containers[1].state, 'waiting', 'a pid whose start time differs is not it: an unknown exit, a failure for OnFailure');
+  t.same(rec.containers[1].lastExit && { code: rec.containers[1].lastExit.code, unknown: rec.containers[1].lastExit.unknown }, { code: null, unknown: true });
+  t.equal(rec.containers[2].state, 'exited', 'Never: not restarted');
+  await pod.kill();
 });

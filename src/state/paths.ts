@@ -1,0 +1,60 @@
+// Where tspod keeps its state: one directory per host (per monitor), by default /run/tspod,
+// a tmpfs, so pods do not outlive a reboot. Every name is checked before it becomes a path.
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { dns1123LabelProblem } from '../pod/names.js';
+
+export const DEFAULT_ROOT = '/run/tspod';
+
+/** The state root: --root, else $TSPOD_ROOT, else /run/tspod. */
+export function stateRoot(option?: string): string {
+  return resolve(option ?? process.env.TSPOD_ROOT ?? DEFAULT_ROOT);
+}
+
+function checked(kind: string, name: string): string {
+  const problem = dns1123LabelProblem(name);
+  if (problem) throw new InputError(kind, problem);
+  return name;
+}
+
+export class StatePaths {
+  constructor(readonly root: string) {}
+
+  /** The monitor's control socket (HTTP with JSON bodies). */
+  get socket(): string {
+    return `${this.root}/monitor.sock`;
+  }
+  /** Held (flock) by the running monitor: at most one per state directory. */
+  get monitorLock(): string {
+    return `${this.root}/monitor.lock`;
+  }
+  /** The running monitor's pid and start time. */
+  get monitorFile(): string {
+    return `${this.root}/monitor.json`;
+  }
+  get monitorLog(): string {
+    return `${this.root}/monitor.log`;
+  }
+  get podsDir(): string {
+    return `${this.root}/pods`;
+  }
+  pod(name: string): string {
+    return `${this.podsDir}/${checked('pod', name)}`;
+  }
+  podFile(name: string): string {
+    return `${this.pod(name)}/pod.json`;
+  }
+  /** CRI-format log of one container. */
+  log(pod: string, container: string): string {
+    return `${this.pod(pod)}/logs/${checked('container', container)}.log`;
+  }
+  /** The infra's own output: '.infra' can never be a container's name. */
+  infraLog(pod: string): string {
+    return `${this.pod(pod)}/logs/.infra.log`;
+  }
+  /** FIFOs that carry a container's stdout and stderr to whoever supervises it. */
+  fifo(pod: string, container: string | null, stream: 'stdout' | 'stderr'): string {
+    const who = container === null ? '.infra' : checked('container', container);
+    return `${this.pod(pod)}/io/${who}.${stream}`;
+  }
+}

@@ -1,0 +1,81 @@
+// What the state directory holds about a pod: one pod.json per pod, rewritten (atomically) by
+// whoever supervises the pod, and read by every command that only looks.
+import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
+
+export type { RestartPolicy };
+
+export const RECORD_VERSION = 1;
+
+/** A process, identified so that a reused pid is never mistaken for it. */
+export interface ProcessId {
+  pid: number;
+  /** Field 22 of /proc/PID/stat: clock ticks after boot at which it started. */
+  startTime: string;
+}
+
+export interface ExitRecord {
+  code: number | null;
+  /** Signal name, when a signal ended it. */
+  signal: string | null;
+  /** True when nobody could observe the status (it exited while no monitor ran). */
+  unknown?: boolean;
+  at: string;
+}
+
+/** Why a container's process could not be started (errno fields as Node's). */
+export interface StartError {
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  at: string;
+}
+
+/**
+ * running: its process runs. waiting: it will be (re)started, at nextStartAt (crash back-off).
+ * exited: it ended and will not be restarted (by its policy, or because it was stopped).
+ */
+export type ContainerState = 'running' | 'waiting' | 'exited';
+
+export interface ContainerRecord {
+  name: string;
+  spec: ContainerSpec;
+  restartPolicy: RestartPolicy;
+  state: ContainerState;
+  process?: ProcessId;
+  startedAt?: string;
+  finishedAt?: string;
+  lastExit?: ExitRecord;
+  lastError?: StartError;
+  restartCount: number;
+  /** When a waiting container will be started. */
+  nextStartAt?: string;
+  /** Stopped on request: its restart policy does not apply until it is restarted. */
+  stoppedByUser?: boolean;
+}
+
+/**
+ * creating: its name is taken, its processes are being started. running: its infra runs.
+ * completed/failed/stopped: it ended; it stays listed until rm.
+ */
+export type PodState = 'creating' | 'running' | 'completed' | 'failed' | 'stopped';
+
+export interface PodRecord {
+  version: typeof RECORD_VERSION;
+  name: string;
+  spec: Omit<PodSpec, 'containers'>;
+  createdAt: string;
+  /** The process that supervises the pod: the monitor, or a foreground tspod run. */
+  supervisor: ProcessId & { kind: 'monitor' | 'foreground' };
+  /** Created by `pod create`: the pod lives until stopped, whatever its containers do. */
+  persistent: boolean;
+  state: PodState;
+  reason?: string;
+  endedAt?: string;
+  infra?: {
+    process: ProcessId;
+    exit?: ExitRecord;
+  };
+  containers: ContainerRecord[];
+}

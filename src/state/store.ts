@@ -1,0 +1,93 @@
+// Reading and writing the state directory. Directories are 0700 and files 0600 (root only);
+// pod.json is replaced by rename, so a reader sees the old or the new record, never half of
+// one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { TspodError } from '../errors.js';
+import { StatePaths } from './paths.js';
+import { RECORD_VERSION, type PodRecord } from './records.js';
+
+export class StateStore {
+  readonly paths: StatePaths;
+
+  constructor(root: string) {
+    this.paths = new StatePaths(root);
+  }
+
+  get root(): string {
+    return this.paths.root;
+  }
+
+  /** Creates the state root (0700) if needed; refuses one that others could write or read. */
+  ensureRoot(): void {
+    mkdirSync(this.paths.podsDir, { recursive: true, mode: 0o700 });
+    for (const dir of [this.root, this.paths.podsDir]) {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.geteuid?.()) {
+        throw new TspodError(`state directory ${dir} is not a directory owned by this user: refusing to use it`);
+      }
+      if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    }
+  }
+
+  /** Takes a pod's name: exactly one caller wins. Returns false when the name is taken. */
+  reserve(name: string): boolean {
+    this.ensureRoot();
+    try {
+      mkdirSync(this.paths.pod(name), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    mkdirSync(`${this.paths.pod(name)}/logs`, { mode: 0o700 });
+    mkdirSync(`${this.paths.pod(name)}/io`, { mode: 0o700 });
+    return true;
+  }
+
+  write(record: PodRecord): void {
+    const file = this.paths.podFile(record.name);
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+
+  /** The pod's record; undefined when there is no such pod (or it is still being reserved). */
+  read(name: string): PodRecord | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.paths.podFile(name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let record: PodRecord;
+    try {
+      record = JSON.parse(text) as PodRecord;
+    } catch (err) {
+      throw new TspodError(`${this.paths.podFile(name)}: unreadable state: ${(err as Error).message}`);
+    }
+    if (record.version !== RECORD_VERSION) {
+      throw new TspodError(`${this.paths.podFile(name)}: state version ${record.version}, this tspod reads ${RECORD_VERSION}`);
+    }
+    return record;
+  }
+
+  /** Names of every pod directory, in name order. */
+  names(): string[] {
+    try {
+      return readdirSync(this.paths.podsDir).filter((n) => !n.startsWith('.')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Every pod with a record. */
+  list(): PodRecord[] {
+    return this.names().flatMap((n) => this.read(n) ?? []);
+  }
+
+  remove(name: string): void {
+    rmSync(this.paths.pod(name), { recursive: true, force: true });
+  }
+}
