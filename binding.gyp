@@ -12,7 +12,8 @@
         "native/spawn.cc",
         "native/child.cc",
         "native/exit_watch.cc",
-        "native/ns.cc"
+        "native/ns.cc",
+        "native/pty.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

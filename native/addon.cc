@@ -46,6 +46,10 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("pidfdOpen", Napi::Function::New (env, PidfdOpen, "pidfdOpen"));
   exports.Set ("pidfdSendSignal", Napi::Function::New (env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set ("pipe", Napi::Function::New (env, Pipe, "pipe"));
+  exports.Set ("flock", Napi::Function::New (env, Flock, "flock"));
+  exports.Set ("setChildSubreaper", Napi::Function::New (env, SetChildSubreaper, "setChildSubreaper"));
+  exports.Set ("openPty", Napi::Function::New (env, OpenPty, "openPty"));
+  exports.Set ("setWindowSize", Napi::Function::New (env, SetWindowSize, "setWindowSize"));
   exports.Set ("constants", Constants (env));
   ExitWatch::Init (env, exports);
   return exports;

@@ -39,6 +39,7 @@ StepSyscall (int32_t step)
     case STEP_MOUNT: return "mount";
     case STEP_CHDIR: return "chdir";
     case STEP_DUP: return "dup2";
+    case STEP_SETCTTY: return "ioctl";
     case STEP_CLOSE_FDS: return "close_range";
     case STEP_SIGNALS: return "rt_sigaction";
     case STEP_EXECVE: return "execve";
@@ -202,6 +203,12 @@ RunFinalStage (const SpawnPlan &plan)
     Fail (plan, STEP_CHDIR);
 
   SetUpStdio (plan);
+
+  // Only a session leader without a terminal may take one, so this comes after setsid; and
+  // after the dup2s, so it is the terminal the program reads. Its own shell then gets job
+  // control, and SIGHUP/SIGWINCH from the terminal reach its foreground process group.
+  if (plan.controlling_terminal && ioctl (0, TIOCSCTTY, 0) < 0)
+    Fail (plan, STEP_SETCTTY);
 
   sigset_t none;
   sigemptyset (&none);

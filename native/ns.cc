@@ -8,6 +8,8 @@
 #include <csignal>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -82,6 +84,33 @@ Pipe (const Napi::CallbackInfo &info)
   a.Set (0u, fds[0]);
   a.Set (1u, fds[1]);
   return a;
+}
+
+// flock(fd, exclusive, wait): false when !wait and someone else holds it. The kernel drops the
+// lock with the last fd of the open file, so a holder that dies never leaves it behind.
+Napi::Value
+Flock (const Napi::CallbackInfo &info)
+{
+  int fd = IntArg (info, 0, "flock", "fd");
+  int op = (info[1].ToBoolean ().Value () ? LOCK_EX : LOCK_SH) | (info[2].ToBoolean ().Value () ? 0 : LOCK_NB);
+  while (flock (fd, op) < 0)
+    {
+      if (errno == EINTR)
+        continue;
+      if (errno == EWOULDBLOCK)
+        return Napi::Boolean::New (info.Env (), false);
+      ThrowErrno (info.Env (), errno, "flock");
+    }
+  return Napi::Boolean::New (info.Env (), true);
+}
+
+// setChildSubreaper(on)
+Napi::Value
+SetChildSubreaper (const Napi::CallbackInfo &info)
+{
+  if (prctl (PR_SET_CHILD_SUBREAPER, info[0].ToBoolean ().Value () ? 1 : 0, 0, 0, 0) < 0)
+    ThrowErrno (info.Env (), errno, "prctl", "PR_SET_CHILD_SUBREAPER");
+  return info.Env ().Undefined ();
 }
 
 } // namespace tspod

@@ -9,6 +9,10 @@ Napi::Value Setns (const Napi::CallbackInfo &info);
 Napi::Value PidfdOpen (const Napi::CallbackInfo &info);
 Napi::Value PidfdSendSignal (const Napi::CallbackInfo &info);
 Napi::Value Pipe (const Napi::CallbackInfo &info);
-Napi::Value Spawn (const Napi::CallbackInfo &info); // spawn.cc
+Napi::Value Flock (const Napi::CallbackInfo &info);
+Napi::Value SetChildSubreaper (const Napi::CallbackInfo &info);
+Napi::Value Spawn (const Napi::CallbackInfo &info);         // spawn.cc
+Napi::Value OpenPty (const Napi::CallbackInfo &info);       // pty.cc
+Napi::Value SetWindowSize (const Napi::CallbackInfo &info); // pty.cc
 
 } // namespace tspod

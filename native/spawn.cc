@@ -197,6 +197,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.parent_death_signal = (int) Integer (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, false);
   plan.new_session = Bool (req, "newSession");
   plan.new_process_group = Bool (req, "newProcessGroup");
+  plan.controlling_terminal = Bool (req, "controllingTerminal");
 
   // Every vector is final: now take pointers.
   for (size_t ix : argv_ix)
@@ -267,6 +268,9 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     case STEP_DUP:
       buf = "stdio[" + std::to_string (r.index) + "]";
       path = buf.c_str ();
+      break;
+    case STEP_SETCTTY:
+      path = "TIOCSCTTY";
       break;
     }
   Napi::Error e = ErrnoError (env, r.err, StepSyscall (r.step), path);

@@ -44,6 +44,7 @@ struct SpawnPlan
   int parent_pidfd;              // our own pidfd, to notice a parent that died before prctl
   bool new_session;
   bool new_process_group;
+  bool controlling_terminal;     // make stdio 0 (a terminal) the new session's controlling one
   int report_fd;                 // write end of the report pipe (O_CLOEXEC)
 };
 
@@ -61,6 +62,7 @@ enum ChildStep : int32_t
   STEP_MOUNT,
   STEP_CHDIR,
   STEP_DUP,
+  STEP_SETCTTY,
   STEP_CLOSE_FDS,
   STEP_SIGNALS,
   STEP_EXECVE,

@@ -50,6 +50,11 @@ export interface SpawnRequest {
   parentDeathSignal?: number;
   newSession?: boolean;
   newProcessGroup?: boolean;
+  /**
+   * Make the child's stdin, a terminal, its controlling terminal (ioctl TIOCSCTTY, after the
+   * stdio is in place). Needs newSession: only a session leader can take a terminal.
+   */
+  controllingTerminal?: boolean;
 }
 
 export interface SpawnedProcess {
@@ -67,6 +72,16 @@ export interface ExitStatus {
   coreDumped: boolean;
   /** Set when the status could not be read (waitid ECHILD: not our child). */
   error?: NodeJS.ErrnoException;
+}
+
+/** Both ends of a new pseudo-terminal. */
+export interface PtyPair {
+  /** O_CLOEXEC, O_NONBLOCK, O_NOCTTY: the side tspod reads and writes. */
+  master: number;
+  /** O_CLOEXEC, O_NOCTTY: becomes the command's stdio (and controlling terminal). */
+  slave: number;
+  /** The slave's name, '/dev/pts/N'. */
+  path: string;
 }
 
 export interface ExitWatchHandle {
@@ -115,6 +130,17 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** [readFd, writeFd], both O_CLOEXEC. */
   pipe(): [number, number];
+  /** flock(2): false when `wait` is false and another holder has it. */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
+  /**
+   * prctl(PR_SET_CHILD_SUBREAPER): orphans of our descendants become our children instead of
+   * init's (and are ours to reap).
+   */
+  setChildSubreaper(on: boolean): void;
+  /** A new pty (open /dev/ptmx, unlock, TIOCGPTPEER for the slave). */
+  openPty(): PtyPair;
+  /** TIOCSWINSZ on either side of a pty; the foreground process group gets SIGWINCH. */
+  setWindowSize(fd: number, cols: number, rows: number): void;
   /** Calls onExit once, when the process behind pidfd has exited; never uses SIGCHLD. */
   ExitWatch: new (pidfd: number, onExit: (status: ExitStatus) => void) => ExitWatchHandle;
   constants: NativeConstants;
@@ -125,7 +151,7 @@ const buildDir = fileURLToPath(new URL('../../build/Release/', import.meta.url))
 /** The pause program built next to the addon. */
 export const bundledPausePath = buildDir + 'pause';
 
-let loaded: NativeBinding | undefined;
+let loaded: (NativeBinding) | undefined;
 
 export function loadBinding(): NativeBinding {
   if (loaded) return loaded;

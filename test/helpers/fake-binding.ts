@@ -36,6 +36,12 @@ export class FakeBinding implements NativeBinding {
   };
 
   unshare = (): void => {};
+  flock = (): boolean => true;
+  setChildSubreaper = (): void => {};
+  openPty = (): never => {
+    throw new Error('the fake binding has no terminals');
+  };
+  setWindowSize = (): void => {};
   setns = (): void => {};
   /** Adoption: the process becomes a fake one that exit() can end. */
   pidfdOpen = (pid: number): number => {
