@@ -10,38 +10,140 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 const program = new Command('tspod')
   .description('Kubernetes-style pods on a bare Linux host: a pause process holds the namespaces, containers join them')
   .version(version, '-v, --version')
+  .option('--root <dir>', 'state directory (default: $TSPOD_ROOT or /run/tspod)')
   .enablePositionalOptions()
   .showHelpAfterError('(tspod --help for usage)');
 
+/** Runs a command's module function and exits with the status it returns. */
+function action<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number>>) {
+  return async (...args: A) => {
+    const fn = await load();
+    process.exit(await fn(...args));
+  };
+}
+
+/** The command's own options plus the program's (--root). */
+const withRoot = <T extends object>(opts: T) => ({ ...opts, root: program.opts<{ root?: string }>().root });
+
 program
   .command('run')
-  .description('run a pod in the foreground: one command (after --), or a manifest (-f)')
+  .description('run a pod: one command (after --) or a manifest (-f); in the foreground, or detached with -d')
   .argument('[command...]', 'the command and its arguments (after --)')
   .option('-f, --file <manifest>', 'a Pod manifest (Kubernetes Pod v1 subset), YAML or JSON')
-  .option('--name <name>', 'pod name (a DNS-1123 label); also the container name for a command')
+  .option('-d, --detach', 'return once every container has started; the monitor supervises the pod')
+  .option('--pod <pod>', 'with -d: add the container to this running pod instead (needs --name)')
+  .option('--name <name>', 'pod name (a DNS-1123 label); with --pod, the container name')
   .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
   .option('--share <list>', 'namespaces the containers share with the infra: net,ipc,uts,pid (default: all four)')
-  .option('--pause <path>', 'a custom infra program instead of tspod\'s pause')
+  .option('--pause <path>', "a custom infra program instead of tspod's pause")
   .option('-e, --env <KEY=VALUE>', 'set an environment variable in every container (repeatable)', collect, [])
   .option('-w, --workdir <dir>', 'working directory of the command (default: the current one)')
+  .option('--restart <policy>', 'Always, OnFailure or Never (default: Never for a command, the manifest\'s for -f)')
   .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
   .passThroughOptions()
   .addHelpText(
     'after',
     `
-Exit status: the container's own (128+N if a signal N ended it) for a single command; for a
-manifest, 0 when every container exited 0, else the status of the first that did not;
-130/143 when stopped by Ctrl-C/SIGTERM; 125 for an error of tspod; 126/127 when a container's
-command cannot be run/found.
+Exit status (foreground): the container's own (128+N if a signal N ended it) for a single
+command; for a manifest, 0 when every container exited 0, else the status of the first that
+did not; 130/143 when stopped by Ctrl-C/SIGTERM; 125 for an error of tspod; 126/127 when a
+container's command cannot be run/found.
 
 Examples:
   sudo tspod run -- sh -c 'hostname; ps'
-  sudo tspod run -f examples/seed/pod.yaml`,
+  sudo tspod run -f examples/seed/pod.yaml
+  sudo tspod run -d --pod blog --name ghost -- node examples/seed/ghost.js`,
   )
-  .action(async (command: string[], opts) => {
-    const { run } = await import('./run.js');
-    process.exit(await run(command, opts));
-  });
+  .action(async (command: string[], opts) => action(async () => (await import('./run.js')).run)(command, withRoot(opts)));
+
+const pod = program.command('pod').description('pods as a whole: create, ls');
+pod
+  .command('create')
+  .description('create a pod with only its infra process; add containers with run -d --pod')
+  .argument('<name>', 'pod name (a DNS-1123 label)')
+  .option('--share <list>', 'namespaces its containers will share: net,ipc,uts,pid (default: all four)')
+  .option('--pause <path>', "a custom infra program instead of tspod's pause")
+  .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
+  .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
+  .action(async (name: string, opts) => action(async () => (await import('./pods.js')).podCreate)(name, withRoot(opts)));
+pod
+  .command('ls')
+  .description('list pods: state, infra pid, containers, shared namespaces')
+  .option('--json', 'as JSON')
+  .action(async (opts) => action(async () => (await import('./pods.js')).podList)(withRoot(opts)));
+
+program
+  .command('ps')
+  .description('list containers, and the infra process of each pod')
+  .option('-a, --all', 'also exited containers and ended pods')
+  .option('--pod <pod>', 'only this pod')
+  .option('--json', 'as JSON')
+  .action(async (opts) => action(async () => (await import('./ps.js')).ps)(withRoot(opts)));
+
+program
+  .command('logs')
+  .description("a container's output, from its log file")
+  .argument('<pod>')
+  .argument('<container>')
+  .option('-f, --follow', 'keep printing new lines until the container ends')
+  .option('--tail <lines>', 'only the last N lines')
+  .action(async (podName: string, ctr: string, opts) => action(async () => (await import('./logs.js')).logs)(podName, ctr, withRoot(opts)));
+
+program
+  .command('exec')
+  .description('run a command in a running container: in all its namespaces, as a child of tspod')
+  .argument('<pod>')
+  .argument('<container>')
+  .argument('<command...>', 'the command and its arguments (after --)')
+  .option('-i, --interactive', "pass tspod's stdin to the command (default: /dev/null)")
+  .option('-t, --tty', 'give the command a pseudo-terminal')
+  .passThroughOptions()
+  .action(async (podName: string, ctr: string, command: string[], opts) =>
+    action(async () => (await import('./exec.js')).exec)(podName, ctr, command, withRoot(opts)),
+  );
+
+program
+  .command('inspect')
+  .description('a pod or one container: pids, states, and namespace inodes')
+  .argument('<pod>')
+  .argument('[container]')
+  .option('--json', 'as JSON')
+  .action(async (podName: string, ctr: string | undefined, opts) =>
+    action(async () => (await import('./inspect.js')).inspect)(podName, ctr, withRoot(opts)),
+  );
+
+program
+  .command('restart')
+  .description('stop a container (SIGTERM, grace, SIGKILL) and start it again; the pod and its infra stay')
+  .argument('<pod>')
+  .argument('<container>')
+  .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
+  .action(async (podName: string, ctr: string, opts) => action(async () => (await import('./control.js')).restart)(podName, ctr, withRoot(opts)));
+
+program
+  .command('stop')
+  .description('stop a pod (its containers, then its infra) or one container: SIGTERM, grace, SIGKILL')
+  .argument('<pod>')
+  .argument('[container]')
+  .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
+  .action(async (podName: string, ctr: string | undefined, opts) =>
+    action(async () => (await import('./control.js')).stop)(podName, ctr, withRoot(opts)),
+  );
+
+program
+  .command('rm')
+  .description('remove a stopped pod, or one container; -f stops them first (SIGKILL)')
+  .argument('<pod>')
+  .argument('[container]')
+  .option('-f, --force', 'remove even if running')
+  .action(async (podName: string, ctr: string | undefined, opts) =>
+    action(async () => (await import('./control.js')).rm)(podName, ctr, withRoot(opts)),
+  );
+
+program
+  .command('monitor')
+  .description('run the monitor in the foreground (the other commands start it on demand)')
+  .action(async (opts) => action(async () => (await import('./monitor.js')).monitor)(withRoot(opts)));
 
 try {
   await program.parseAsync();

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from '../pod/names.js';
 import { SHAREABLE, type EnvVar, type SharedNamespace } from '../pod/spec.js';
+import type { HostOptions } from '../monitor/host.js';
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -59,4 +60,25 @@ export function programOption(option: string, value: string): string {
     throw new InputError(option, `${path} is not executable`);
   }
   return path;
+}
+
+/**
+ * Knobs for tests and experiments, read by whichever process supervises pods (a foreground
+ * tspod run, or the monitor, which inherits them from the command that started it):
+ * TSPOD_BACKOFF_MS (first crash back-off; the cap is 30 times it, the reset after 60 times it),
+ * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES.
+ */
+export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
+  const num = (name: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (!/^\d+$/.test(v)) throw new InputError(name, `"${v}" is not a whole number`);
+    return Number(v);
+  };
+  const backoff = num('TSPOD_BACKOFF_MS');
+  return {
+    ...(backoff !== undefined ? { backoff: { initialMs: backoff, maxMs: backoff * 30, resetMs: backoff * 60 } } : {}),
+    logMaxBytes: num('TSPOD_LOG_MAX_BYTES'),
+    logMaxFiles: num('TSPOD_LOG_MAX_FILES'),
+  };
 }

@@ -1,73 +1,40 @@
-// Foreground output: each container's stdout and stderr arrive on pipes of their own and are
-// shown line by line, prefixed with the container's name (the infra's stderr as "infra").
-// Workloads never write to tspod's own stdout: Node may have made it non-blocking.
-import { closeSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
-import type { Writable } from 'node:stream';
-import type { NativeBinding } from '../native/binding.js';
-import type { PodIO, ProcessIO } from '../runtime/pod.js';
+// Foreground output: every line a pod process writes is shown on tspod's own stdout or stderr,
+// prefixed with the container's name (the infra's as "infra"). The processes write into
+// pipes (runtime/io.ts), never into tspod's stdio: Node may have made those non-blocking.
+import { StringDecoder } from 'node:string_decoder';
+import type { OutputTee, Stream } from '../runtime/io.js';
 
-/** How long output may still arrive after the pod ended (an orphan could hold a pipe). */
-const DRAIN_MS = 1000;
-
-export class PrefixedOutput implements PodIO {
-  private readonly binding: NativeBinding;
+export class TerminalTee implements OutputTee {
   private readonly width: number;
-  private readonly devNull: number;
-  private readonly readers: Promise<void>[] = [];
-  private readonly sockets: Socket[] = [];
+  /** Per process stream: a decoder (a character may span chunks) and the unfinished line. */
+  private readonly open = new Map<string, { decoder: StringDecoder; partial: string }>();
 
-  constructor(binding: NativeBinding, names: string[]) {
-    this.binding = binding;
+  constructor(names: string[]) {
     this.width = Math.max(5, ...names.map((n) => n.length));
-    this.devNull = openSync('/dev/null', 'r+');
   }
 
-  open(who: string | null): ProcessIO {
-    const label = `${(who ?? 'infra').padEnd(this.width)} | `;
-    const err = this.pipeTo(label, process.stderr);
-    if (who === null) {
-      return { stdio: [this.devNull, this.devNull, err], release: () => closeSync(err) };
-    }
-    const out = this.pipeTo(label, process.stdout);
-    return {
-      stdio: [this.devNull, out, err],
-      release: () => {
-        closeSync(out);
-        closeSync(err);
-      },
-    };
+  data(who: string | null, stream: Stream, chunk: Buffer): void {
+    const key = `${who ?? ''}\0${stream}`;
+    let state = this.open.get(key);
+    if (!state) this.open.set(key, (state = { decoder: new StringDecoder('utf8'), partial: '' }));
+    const lines = (state.partial + state.decoder.write(chunk)).split('\n');
+    state.partial = lines.pop()!;
+    if (lines.length) this.dest(stream).write(lines.map((l) => this.label(who) + l + '\n').join(''));
   }
 
-  /** Returns the write end of a pipe whose lines go to `dest`, prefixed. */
-  private pipeTo(label: string, dest: Writable): number {
-    const [readEnd, writeEnd] = this.binding.pipe();
-    const socket = new Socket({ fd: readEnd, readable: true, writable: false });
-    let partial = '';
-    this.sockets.push(socket);
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop()!;
-      if (lines.length) dest.write(lines.map((l) => label + l + '\n').join(''));
-    });
-    this.readers.push(
-      new Promise((resolve) =>
-        socket.once('close', () => {
-          if (partial) dest.write(label + partial + '\n');
-          resolve();
-        }),
-      ),
-    );
-    return writeEnd;
+  end(who: string | null, stream: Stream): void {
+    const key = `${who ?? ''}\0${stream}`;
+    const state = this.open.get(key);
+    this.open.delete(key);
+    const rest = state ? state.partial + state.decoder.end() : '';
+    if (rest) this.dest(stream).write(this.label(who) + rest + '\n');
   }
 
-  async close(): Promise<void> {
-    const drained = Promise.all(this.readers);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, DRAIN_MS)))]);
-    clearTimeout(timer);
-    for (const s of this.sockets) s.destroy();
-    closeSync(this.devNull);
+  private label(who: string | null): string {
+    return `${(who ?? 'infra').padEnd(this.width)} | `;
+  }
+
+  private dest(stream: Stream): NodeJS.WriteStream {
+    return stream === 'stdout' ? process.stdout : process.stderr;
   }
 }

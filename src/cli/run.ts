@@ -5,10 +5,14 @@ import { InputError, TspodError } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
 import { loadManifest, restartPolicyValue } from '../pod/manifest.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
-import { Pod, type PodResult } from '../runtime/pod.js';
-import { describeExit, statusCode } from '../runtime/process.js';
-import { envOption, labelOption, programOption, secondsOption, shareOption } from './options.js';
-import { PrefixedOutput } from './output.js';
+import { PodHost } from '../monitor/host.js';
+import { ensureMonitor } from '../monitor/client.js';
+import type { Pod, PodResult } from '../runtime/pod.js';
+import { describeExit, startTimeOf, statusCode } from '../runtime/process.js';
+import { stateRoot } from '../state/paths.js';
+import { StateStore } from '../state/store.js';
+import { envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { TerminalTee } from './output.js';
 
 export interface RunOptions {
   file?: string;
@@ -20,6 +24,10 @@ export interface RunOptions {
   grace?: string;
   workdir?: string;
   restart?: string;
+  detach?: boolean;
+  /** Join this running pod instead of making one (with -d). */
+  pod?: string;
+  root?: string;
 }
 
 /** Command-line words are taken literally: escape them from Kubernetes' $(VAR) expansion. */
@@ -60,6 +68,8 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');
   if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
+  // Containers see the host's file system: relative paths mean what they mean here.
+  for (const c of spec.containers) c.workingDir ??= process.cwd();
   return spec;
 }
 
@@ -87,10 +97,47 @@ export function requireRoot(what: string): void {
 }
 
 export async function run(command: string[], o: RunOptions): Promise<number> {
+  if (o.pod !== undefined) return runInPod(command, o);
   const spec = await podFromRunOptions(command, o);
   requireRoot('tspod run');
+  const store = new StateStore(stateRoot(o.root));
+  if (o.detach) {
+    const client = await ensureMonitor(store);
+    await client.call('POST', '/pods', { spec });
+    process.stdout.write(`${spec.name}\n`);
+    return 0;
+  }
+  return runForeground(spec, store);
+}
+
+/** `run -d --pod POD --name CTR -- CMD`: a container joins a pod that is already running. */
+async function runInPod(command: string[], o: RunOptions): Promise<number> {
+  const pod = labelOption('--pod', o.pod!);
+  for (const [option, given] of [['-f', o.file], ['--hostname', o.hostname], ['--share', o.share], ['--pause', o.pause], ['--grace', o.grace]] as const) {
+    if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);
+  }
+  if (!o.detach) throw new InputError('--pod', 'adds a container to a running pod: use it with -d');
+  if (!o.name) throw new InputError('--name', 'names the container that joins the pod: it is required with --pod');
+  if (!command.length) throw new InputError('run', 'give the container\'s command after --');
+  const spec = await podFromRunOptions(command, { ...o, pod: undefined, restart: o.restart ?? 'Never' });
+  requireRoot('tspod run');
+  const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
+  await client.call('POST', `/pods/${pod}/containers`, {
+    container: spec.containers[0],
+    ...(o.restart !== undefined ? { restartPolicy: spec.restartPolicy } : {}),
+  });
+  process.stdout.write(`${spec.containers[0].name}\n`);
+  return 0;
+}
+
+/** The pod runs as long as this tspod; its output is shown, and logged as for any pod. */
+async function runForeground(spec: PodSpec, store: StateStore): Promise<number> {
   const binding = loadBinding();
-  const io = new PrefixedOutput(binding, spec.containers.map((c) => c.name));
+  const host = new PodHost(store, binding, {
+    kind: 'foreground',
+    pid: process.pid,
+    startTime: startTimeOf(process.pid) ?? '',
+  }, hostOptionsFromEnv());
 
   // Installed before the pod starts, so Ctrl-C during the start is not lost.
   let stopSignal: number | undefined;
@@ -111,14 +158,13 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
   try {
-    pod = await Pod.start(spec, {
-      binding,
-      io,
-      cwd: process.cwd(),
+    pod = await host.create(spec, {
       // Nothing of a foreground pod may outlive tspod, even a tspod killed with SIGKILL.
       parentDeathSignal: osConstants.signals.SIGKILL,
+      tee: new TerminalTee(spec.containers.map((c) => c.name)),
     });
     pod.on('container-exit', (name, status) => process.stderr.write(`tspod: container ${name} ${describeExit(status)}\n`));
+    pod.on('container-error', (name, err) => process.stderr.write(`tspod: container ${name} could not start: ${err.message}\n`));
     if (stopSignal !== undefined) void pod.stop();
     const result = await pod.ended;
     if (result.reason === 'infra-exited') {
@@ -127,5 +173,7 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
     return runExitStatus(result, stopSignal);
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    // A foreground pod is listed while it runs, and leaves nothing in the state when it ends.
+    if (pod) await host.remove(spec.name, true);
   }
 }

@@ -24,6 +24,7 @@ import type {
 } from '../state/records.js';
 import { RECORD_VERSION } from '../state/records.js';
 import { startContainer, type ContainerLaunch } from './container.js';
+import type { PipeIds } from './io.js';
 import { startInfra } from './infra.js';
 import { PodProcess, describeExit, signalName, statusCode } from './process.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, resolveProgram } from './resolve.js';
@@ -49,12 +50,16 @@ export interface ProcessIO {
   stdio: [number, number, number];
   /** Called after the spawn (successful or not): closes the parent's copies of child ends. */
   release(): void;
+  /** Identifies the process's output pipes, so a later supervisor can find them (adopt). */
+  pipes?: PipeIds;
 }
 
 /** Gives every process of a pod its stdio: a terminal's prefixer, log files, /dev/null. */
 export interface PodIO {
   /** For each start of a process; `who` is a container name, or null for the infra. */
   open(who: string | null): ProcessIO;
+  /** Reads on from a process started by an earlier supervisor. */
+  adopt?(who: string | null, pid: number, pipes: PipeIds): void;
   /** A container was removed from the pod: what was kept for it can go. */
   forget?(who: string): void;
   /** After the pod has ended: waits until the output is flushed. */
@@ -98,6 +103,14 @@ export interface PodResult {
   reason: PodEndReason;
   containers: ContainerResult[];
   infraExit: ExitStatus | undefined;
+}
+
+/** A container the pod does not have. */
+export class NotFound extends TspodError {
+  constructor(message: string) {
+    super(message, 1);
+    this.name = 'NotFound';
+  }
 }
 
 /** A container that could not be started; keeps the errno fields of the cause. */
@@ -196,6 +209,7 @@ class Container {
   lastError: StartError | undefined;
   nextStartAt: string | undefined;
   stoppedByUser = false;
+  pipes: PipeIds | undefined;
   /** The last back-off delay; 0 before the first. */
   delayMs = 0;
   timer: unknown;
@@ -224,6 +238,7 @@ class Container {
       restartCount: this.restartCount,
       ...(this.state === 'waiting' && this.nextStartAt ? { nextStartAt: this.nextStartAt } : {}),
       ...(this.stoppedByUser ? { stoppedByUser: true } : {}),
+      ...(this.pipes && this.state === 'running' ? { pipes: this.pipes } : {}),
     };
   }
 }
@@ -244,6 +259,8 @@ export class Pod extends EventEmitter<PodEvents> {
   readonly infra: PodProcess;
   readonly createdAt: string;
   readonly persistent: boolean;
+  /** The infra's output pipes, as its ProcessIO named them. */
+  infraPipes: PipeIds | undefined;
   /** Resolves when the pod has ended and every one of its processes is gone. */
   readonly ended: Promise<PodResult>;
   private readonly opts: PodOptions;
@@ -298,6 +315,7 @@ export class Pod extends EventEmitter<PodEvents> {
         infraIO.release();
       }
       pod = new Pod(spec, opts, infra, now());
+      pod.infraPipes = infraIO.pipes;
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
@@ -323,6 +341,10 @@ export class Pod extends EventEmitter<PodEvents> {
     const infra = PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new TspodError(`pod ${record.name}: its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
+    if (record.infra.pipes) {
+      pod.infraPipes = record.infra.pipes;
+      opts.io.adopt?.(null, infra.pid, record.infra.pipes);
+    }
     for (const r of record.containers) {
       const slot = pod.addSlot(r.spec, planContainerLenient(spec, r.spec, opts), r.restartPolicy);
       Object.assign(slot, {
@@ -336,6 +358,8 @@ export class Pod extends EventEmitter<PodEvents> {
       });
       const proc = r.state === 'running' && r.process ? PodProcess.adopt(opts.binding, r.process) : undefined;
       if (proc) {
+        slot.pipes = r.pipes;
+        if (r.pipes) opts.io.adopt?.(r.name, proc.pid, r.pipes);
         pod.watch(slot, proc);
       } else if (r.state === 'running') {
         pod.exited(slot, { code: null, signal: null, coreDumped: false, error: new Error('exited unobserved') });
@@ -350,7 +374,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): Container {
     if (this.slots.some((s) => s.name === c.name)) {
-      throw new TspodError(`pod ${this.spec.name} already has a container named ${c.name}`);
+      throw new TspodError(`pod "${this.spec.name}" already has a container "${c.name}"`);
     }
     const slot = new Container(c, launch, policy);
     this.slots.push(slot);
@@ -360,7 +384,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   private slot(name: string): Container {
     const s = this.slots.find((c) => c.name === name);
-    if (!s) throw new TspodError(`pod ${this.spec.name} has no container named ${name}`, 1);
+    if (!s) throw new NotFound(`pod "${this.spec.name}" has no container "${name}"`);
     return s;
   }
 
@@ -379,6 +403,7 @@ export class Pod extends EventEmitter<PodEvents> {
       io.release();
     }
     slot.lastError = undefined;
+    slot.pipes = io.pipes;
     slot.startedAt = now();
     slot.startedAtMs = this.clock.now();
     this.watch(slot, proc);
@@ -541,6 +566,7 @@ export class Pod extends EventEmitter<PodEvents> {
       ...(this.endedAt ? { endedAt: this.endedAt } : {}),
       infra: {
         process: { pid: this.infra.pid, startTime: this.infra.startTime },
+        ...(this.infraPipes ? { pipes: this.infraPipes } : {}),
         ...(this.infra.status ? { exit: exitRecord(this.infra.status) } : {}),
       },
       containers: this.slots.map((s) => s.record()),

@@ -32,6 +32,10 @@ export class StatePaths {
   get monitorFile(): string {
     return `${this.root}/monitor.json`;
   }
+  /** Held (flock) while a name is checked and taken. */
+  get namesLock(): string {
+    return `${this.root}/names.lock`;
+  }
   get monitorLog(): string {
     return `${this.root}/monitor.log`;
   }
@@ -51,10 +55,5 @@ export class StatePaths {
   /** The infra's own output: '.infra' can never be a container's name. */
   infraLog(pod: string): string {
     return `${this.pod(pod)}/logs/.infra.log`;
-  }
-  /** FIFOs that carry a container's stdout and stderr to whoever supervises it. */
-  fifo(pod: string, container: string | null, stream: 'stdout' | 'stderr'): string {
-    const who = container === null ? '.infra' : checked('container', container);
-    return `${this.pod(pod)}/io/${who}.${stream}`;
   }
 }

@@ -1,6 +1,7 @@
 // What the state directory holds about a pod: one pod.json per pod, rewritten (atomically) by
 // whoever supervises the pod, and read by every command that only looks.
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
+import type { PipeIds } from '../runtime/io.js';
 
 export type { RestartPolicy };
 
@@ -53,6 +54,8 @@ export interface ContainerRecord {
   nextStartAt?: string;
   /** Stopped on request: its restart policy does not apply until it is restarted. */
   stoppedByUser?: boolean;
+  /** Inodes of the running process's stdout/stderr pipes (see runtime/io.ts). */
+  pipes?: PipeIds;
 }
 
 /**
@@ -75,6 +78,7 @@ export interface PodRecord {
   endedAt?: string;
   infra?: {
     process: ProcessId;
+    pipes?: PipeIds;
     exit?: ExitRecord;
   };
   containers: ContainerRecord[];

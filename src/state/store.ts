@@ -40,7 +40,6 @@ export class StateStore {
       throw err;
     }
     mkdirSync(`${this.paths.pod(name)}/logs`, { mode: 0o700 });
-    mkdirSync(`${this.paths.pod(name)}/io`, { mode: 0o700 });
     return true;
   }
 

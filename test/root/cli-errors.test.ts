@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { bundledPausePath } from '../../src/native/binding.js';
 import { NOT_ROOT, isRoot, tempDir, uniqueCopy } from '../helpers/root.js';
 import { processesRunning } from '../helpers/proc.js';
-import { runCli } from '../helpers/cli.js';
+import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -19,7 +19,8 @@ async function expectError(t: Test, args: (env: { dir: string; sleep: string }) 
   const pause = uniqueCopy(dir, bundledPausePath, 'pause');
   const sleep = uniqueCopy(dir, '/bin/sleep', 'sleep');
   const mountsBefore = hostMounts();
-  const r = await runCli(t, ['run', '--pause', pause, ...args({ dir, sleep })]);
+  const s = testState(t);
+  const r = await s.cli(['run', '--pause', pause, ...args({ dir, sleep })]);
   t.equal(r.code, code, 'exit status');
   t.match(r.stderr, message);
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
@@ -27,6 +28,7 @@ async function expectError(t: Test, args: (env: { dir: string; sleep: string }) 
   t.same(processesRunning(pause), [], 'no infra process is left');
   t.same(processesRunning(sleep), [], 'no container process is left');
   t.equal(hostMounts(), mountsBefore, 'the host mount table is unchanged');
+  t.same(s.store.names(), [], 'and nothing in the state directory');
 }
 
 function manifest(dir: string, spec: unknown, name = 'pod.yaml'): string {
@@ -36,7 +38,7 @@ function manifest(dir: string, spec: unknown, name = 'pod.yaml'): string {
 }
 
 t.test('not root: says root is needed, and why', async (t) => {
-  const r = await runCli(t, ['run', '--', 'true'], { uid: 65534, gid: 65534 });
+  const r = await testState(t).cli(['run', '--', 'true'], { uid: 65534, gid: 65534 });
   t.equal(r.code, 125);
   t.match(r.stderr, /^tspod: tspod run needs root: it creates network, IPC, UTS and PID namespaces .*; run it with sudo\n$/);
 });

@@ -5,7 +5,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, childrenOf, waitFor, type ProcInfo } from '../helpers/proc.js';
-import { runCli, startCli, type CliRun } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
+import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -23,19 +24,18 @@ async function noneAlive(t: Test, procs: ProcInfo[], what: string) {
 }
 
 t.test('a command: output prefixed with its name, its exit status is tspod\'s', async (t) => {
-  const r = await runCli(t, ['run', '--name', 'out1', '--', 'sh', '-c', 'echo hi; echo oops >&2; printf partial; exit 3']);
+  const r = await testState(t).cli(['run', '--name', 'out1', '--', 'sh', '-c', 'echo hi; echo oops >&2; printf partial; exit 3']);
   t.equal(r.code, 3);
   t.equal(r.stdout, 'out1  | hi\nout1  | partial\n');
   t.match(r.stderr, 'out1  | oops\n');
   t.match(r.stderr, 'tspod: container out1 exited with status 3');
-  const killed = await runCli(t, ['run', '--', 'sh', '-c', 'kill -KILL $$']);
+  const killed = await testState(t).cli(['run', '--', 'sh', '-c', 'kill -KILL $$']);
   t.equal(killed.code, 137, 'a container killed by SIGKILL: 128+9');
 });
 
 t.test('the environment is clean, and -e and --hostname apply', async (t) => {
-  const r = await runCli(t, ['run', '--name', 'envpod', '--hostname', 'h-x', '-e', 'GREETING=hi $(HOME)', '--', 'env'], {
-    env: { ...process.env, SECRET_OF_TSPOD: 'leak' },
-  });
+  const s = testState(t, { SECRET_OF_TSPOD: 'leak' });
+  const r = await s.cli(['run', '--name', 'envpod', '--hostname', 'h-x', '-e', 'GREETING=hi $(HOME)', '--', 'env']);
   t.equal(r.code, 0);
   const env = r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^envpod +\| /, '')).sort();
   t.same(env, ['GREETING=hi $(HOME)', 'HOME=/root', 'HOSTNAME=h-x', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
@@ -43,7 +43,7 @@ t.test('the environment is clean, and -e and --hostname apply', async (t) => {
 
 for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
   t.test(`${signal} stops the pod: containers, then the infra; tspod exits ${code}`, async (t) => {
-    const run = startCli(t, ['run', '--name', `stop-${code}`, '--', 'sleep', '1000']);
+    const run = testState(t).start(['run', '--name', `stop-${code}`, '--', 'sleep', '1000']);
     const procs = await podProcesses(run, 1);
     t.same(procs.map((p) => p.comm).sort(), ['pause', 'sleep']);
     run.child.kill(signal);
@@ -54,7 +54,7 @@ for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
 }
 
 t.test('a container that ignores SIGTERM is killed after the grace period', async (t) => {
-  const run = startCli(t, ['run', '--name', 'stubborn', '--grace', '1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']);
+  const run = testState(t).start(['run', '--name', 'stubborn', '--grace', '1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']);
   const procs = await podProcesses(run, 1);
   run.child.kill('SIGTERM');
   t.equal(await run.done, 143);
@@ -64,16 +64,22 @@ t.test('a container that ignores SIGTERM is killed after the grace period', asyn
 
 for (const share of ['net,ipc,uts,pid', 'net,ipc,uts']) {
   t.test(`SIGKILL of tspod itself leaves no process of the pod (--share ${share})`, async (t) => {
-    const run = startCli(t, ['run', '--name', `killed-${share.length}`, '--share', share, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & wait']);
+    const s = testState(t);
+    const name = `killed-${share.length}`;
+    const run = s.start(['run', '--name', name, '--share', share, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & wait']);
     const procs = await podProcesses(run, 1);
     run.child.kill('SIGKILL');
     t.equal(await run.done, 137);
     await noneAlive(t, procs, 'the infra and the container died with tspod');
+    t.equal(s.store.read(name)?.supervisor.pid, run.child.pid, 'its record stays behind, stale');
+    const again = await s.cli(['run', '--name', name, '--', 'true']);
+    t.equal(again.code, 0, `the name is free again: ${again.stderr}`);
+    t.equal(s.store.read(name), undefined);
   });
 }
 
 t.test('the seed pod: the proxy reaches the blog over the pod\'s 127.0.0.1', async (t) => {
-  const run = startCli(t, ['run', '-f', 'examples/seed/pod.yaml', '--name', 'seed-test']);
+  const run = testState(t).start(['run', '-f', 'examples/seed/pod.yaml', '--name', 'seed-test']);
   await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
   t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
   t.match(run.stdout(), /nginx {3}\| \S+ "GET \/" 200/);
@@ -84,7 +90,7 @@ t.test('the seed pod: the proxy reaches the blog over the pod\'s 127.0.0.1', asy
 
 const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 t.test('the seed pod with the real nginx and the seed\'s nginx.conf', { skip: nginx ? false : 'nginx is not installed (apt-get install nginx-light)' }, async (t) => {
-  const run = startCli(t, ['run', '-f', 'examples/seed/pod-nginx.yaml']);
+  const run = testState(t).start(['run', '-f', 'examples/seed/pod-nginx.yaml']);
   await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
   t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
   t.match(run.stdout(), /nginx {3}\| 127\.0\.0\.1 - - \[.*\] "GET \/ HTTP\/1\.1" 200/, 'nginx logged the request to its stdout');
@@ -103,6 +109,6 @@ t.test('exit status of a pod of several containers: the first that failed', asyn
       { name: 'worse', command: ['sh', '-c', 'exit 5'] },
     ] },
   }));
-  const r = await runCli(t, ['run', '-f', join(dir, 'pod.json')]);
+  const r = await testState(t).cli(['run', '-f', join(dir, 'pod.json')]);
   t.equal(r.code, 4, 'bad comes before worse in the manifest');
 });

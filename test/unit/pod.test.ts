@@ -262,7 +262,7 @@ t.test('restart, stop, add and remove one container; the infra and the others st
   t.same(pod.containers.map((c) => c.name), ['web']);
   await pod.addContainer({ name: 'extra', command: ['true'], args: [], env: [] }, 'Never');
   t.same(pod.containers.map((c) => c.name), ['web', 'extra']);
-  await t.rejects(pod.addContainer({ name: 'web', command: ['true'], args: [], env: [] }), { message: /already has a container named web/ });
+  await t.rejects(pod.addContainer({ name: 'web', command: ['true'], args: [], env: [] }), { message: /already has a container "web"/ });
   await pod.kill();
 });
 

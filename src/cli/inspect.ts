@@ -1,0 +1,60 @@
+// tspod inspect: a pod's (or one container's) record as it is now, with the namespace inodes
+// of every running process, read from /proc, so a user can check the sharing.
+import { statSync } from 'node:fs';
+import { TspodError } from '../errors.js';
+import { stateRoot } from '../state/paths.js';
+import type { ProcessId } from '../state/records.js';
+import { StateStore } from '../state/store.js';
+import { observed } from '../state/view.js';
+import { isRunning } from '../runtime/process.js';
+
+const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;
+
+/** Inodes of /proc/PID/ns/*, while that process (pid and start time) still runs. */
+function namespaces(p: ProcessId | undefined): Record<string, number> | null {
+  if (!p || !isRunning(p)) return null;
+  const out: Record<string, number> = {};
+  try {
+    for (const ns of NAMESPACES) out[ns] = statSync(`/proc/${p.pid}/ns/${ns}`).ino;
+  } catch {
+    return null;
+  }
+  return out;
+}
+
+function nsLine(ns: Record<string, number> | null): string {
+  return ns ? NAMESPACES.map((n) => `${n}:[${ns[n]}]`).join(' ') : '-';
+}
+
+export async function inspect(pod: string, container: string | undefined, o: { json?: boolean; root?: string }): Promise<number> {
+  const store = new StateStore(stateRoot(o.root));
+  const raw = store.read(pod);
+  if (!raw) throw new TspodError(`pod "${pod}" does not exist`, 1);
+  const record = observed(raw);
+  const infraNs = namespaces(record.infra?.process);
+  const containers = record.containers
+    .filter((c) => container === undefined || c.name === container)
+    .map((c) => ({ ...c, namespaces: c.state === 'running' ? namespaces(c.process) : null }));
+  if (container !== undefined && containers.length === 0) {
+    throw new TspodError(`pod "${pod}" has no container "${container}" (it has: ${record.containers.map((c) => c.name).join(', ') || 'none'})`, 1);
+  }
+  const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
+  if (o.json) {
+    process.stdout.write(JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [
+    `pod ${record.name}: ${record.state}${record.reason ? ` (${record.reason})` : ''}, supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, created ${record.createdAt}`,
+    `  hostname ${record.spec.hostname}; shares ${record.spec.share.join(',') || 'nothing'}; restartPolicy ${record.spec.restartPolicy}; grace ${record.spec.terminationGracePeriodSeconds}s${record.spec.pause ? `; infra program ${record.spec.pause}` : ''}`,
+    `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
+  ];
+  for (const c of containers) {
+    lines.push(`  container ${c.name}: ${c.state}${c.process && c.state === 'running' ? `, pid ${c.process.pid}` : ''}, restarts ${c.restartCount}, policy ${c.restartPolicy}`);
+    lines.push(`    command: ${[...c.spec.command, ...c.spec.args].join(' ')}`);
+    lines.push(`    namespaces: ${nsLine(c.namespaces)}`);
+    if (c.lastExit) lines.push(`    last exit: ${c.lastExit.unknown ? 'unknown' : c.lastExit.code !== null ? `status ${c.lastExit.code}` : `signal ${c.lastExit.signal}`} at ${c.lastExit.at}`);
+    if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,80 @@
+// tspod pod create / pod ls.
+import { InputError } from '../errors.js';
+import { ensureMonitor } from '../monitor/client.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
+import { stateRoot } from '../state/paths.js';
+import { StateStore } from '../state/store.js';
+import { observed } from '../state/view.js';
+import { kickMonitor } from './monitor-kick.js';
+import { labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { requireRoot } from './run.js';
+import { age, formatTable } from './table.js';
+
+export interface PodCreateOptions {
+  share?: string;
+  pause?: string;
+  hostname?: string;
+  grace?: string;
+  root?: string;
+}
+
+/** A pod with only its infra process, which lives until it is stopped or removed. */
+export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
+  const spec: PodSpec = {
+    name: labelOption('NAME', name),
+    hostname: o.hostname === undefined ? name : labelOption('--hostname', o.hostname),
+    share: o.share === undefined ? [...DEFAULT_SHARE] : shareOption(o.share),
+    terminationGracePeriodSeconds: o.grace === undefined ? DEFAULT_GRACE_SECONDS : secondsOption('--grace', o.grace),
+    restartPolicy: 'Never',
+    labels: {},
+    annotations: {},
+    containers: [],
+  };
+  if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
+  requireRoot('tspod pod create');
+  const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
+  await client.call('POST', '/pods', { spec, persistent: true });
+  process.stdout.write(`${name}\n`);
+  return 0;
+}
+
+export async function podList(o: { json?: boolean; root?: string }): Promise<number> {
+  const store = new StateStore(stateRoot(o.root));
+  const records = store.list();
+  await kickMonitor(store.paths, records);
+  const pods = records.map(observed).map((r) => ({
+    name: r.name,
+    state: r.state,
+    infraPid: r.infra && (r.state === 'running' || r.state === 'creating') ? r.infra.process.pid : null,
+    containers: r.containers.length,
+    running: r.containers.filter((c) => c.state === 'running').length,
+    share: r.spec.share,
+    supervisor: r.supervisor.kind,
+    createdAt: r.createdAt,
+    reason: r.reason ?? null,
+  }));
+  if (o.json) {
+    process.stdout.write(JSON.stringify(pods, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    formatTable(
+      ['NAME', 'STATE', 'INFRA PID', 'CONTAINERS', 'SHARED', 'SUPERVISOR', 'AGE', 'REASON'],
+      pods.map((p) => [
+        p.name,
+        p.state,
+        p.infraPid === null ? '-' : String(p.infraPid),
+        `${p.running}/${p.containers}`,
+        p.share.join(',') || '-',
+        p.supervisor,
+        age(p.createdAt),
+        p.reason ?? '',
+      ]),
+    ),
+  );
+  return 0;
+}
+
+export function noExtraArgs(command: string, args: string[]): void {
+  if (args.length) throw new InputError(command, `unexpected argument "${args[0]}"`);
+}

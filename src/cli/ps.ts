@@ -1,0 +1,108 @@
+// tspod ps: containers and the infra process of each pod, from the state on disk (no monitor
+// needed), each "running" process checked against /proc first.
+import { InputError } from '../errors.js';
+import { stateRoot } from '../state/paths.js';
+import type { ContainerRecord, PodRecord } from '../state/records.js';
+import { StateStore } from '../state/store.js';
+import { observed } from '../state/view.js';
+import { kickMonitor } from './monitor-kick.js';
+import { age, formatTable } from './table.js';
+
+export interface PsRow {
+  pod: string;
+  container: string;
+  infra: boolean;
+  pid: number | null;
+  state: string;
+  exitCode: number | null;
+  signal: string | null;
+  exitUnknown: boolean;
+  restarts: number;
+  startedAt: string | null;
+  info: string;
+}
+
+function exitText(r: PsRow): string {
+  if (r.state === 'running') return '-';
+  if (r.exitUnknown) return '?';
+  if (r.exitCode !== null) return String(r.exitCode);
+  return r.signal ?? '-';
+}
+
+function containerInfo(c: ContainerRecord): string {
+  if (c.state === 'waiting' && c.lastError) return `start failed: ${c.lastError.code ?? ''} ${c.lastError.syscall ?? ''} ${c.lastError.path ?? ''}`.replace(/\s+/g, ' ').trim();
+  if (c.lastError) return c.lastError.message;
+  if (c.state === 'waiting' && c.nextStartAt) return `restart in ${Math.max(0, Math.ceil((Date.parse(c.nextStartAt) - Date.now()) / 1000))}s`;
+  if (c.stoppedByUser) return 'stopped';
+  if (c.lastExit?.unknown) return 'exit status unknown (its parent was an earlier monitor)';
+  return '';
+}
+
+export function psRows(records: PodRecord[], all: boolean): PsRow[] {
+  const rows: PsRow[] = [];
+  for (const record of records.map(observed)) {
+    const live = record.state === 'running' || record.state === 'creating';
+    if (!all && !live) continue;
+    if (record.infra) {
+      const exit = record.infra.exit;
+      rows.push({
+        pod: record.name,
+        container: '(infra)',
+        infra: true,
+        pid: live ? record.infra.process.pid : null,
+        state: live ? 'running' : 'exited',
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        exitUnknown: exit?.unknown ?? false,
+        restarts: 0,
+        startedAt: record.createdAt,
+        info: record.reason ?? '',
+      });
+    }
+    for (const c of record.containers) {
+      if (!all && c.state === 'exited') continue;
+      rows.push({
+        pod: record.name,
+        container: c.name,
+        infra: false,
+        pid: c.state === 'running' ? (c.process?.pid ?? null) : null,
+        state: c.state,
+        exitCode: c.lastExit?.code ?? null,
+        signal: c.lastExit?.signal ?? null,
+        exitUnknown: c.lastExit?.unknown ?? false,
+        restarts: c.restartCount,
+        startedAt: c.startedAt ?? null,
+        info: containerInfo(c),
+      });
+    }
+  }
+  return rows;
+}
+
+export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; root?: string }): Promise<number> {
+  const store = new StateStore(stateRoot(opts.root));
+  if (opts.pod !== undefined && !store.read(opts.pod)) throw new InputError('--pod', `pod "${opts.pod}" does not exist`);
+  const records = opts.pod !== undefined ? [store.read(opts.pod)!] : store.list();
+  await kickMonitor(store.paths, records);
+  const rows = psRows(records, opts.all ?? false);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    formatTable(
+      ['POD', 'CONTAINER', 'PID', 'STATE', 'EXIT', 'RESTARTS', 'AGE', 'INFO'],
+      rows.map((r) => [
+        r.pod,
+        r.container,
+        r.pid === null ? '-' : String(r.pid),
+        r.state,
+        exitText(r),
+        r.infra ? '-' : String(r.restarts),
+        age(r.startedAt ?? undefined),
+        r.info,
+      ]),
+    ),
+  );
+  return 0;
+}

@@ -1,0 +1,136 @@
+// The monitor's control API: HTTP over a root-only Unix socket, JSON bodies. Routes are listed
+// in docs/MONITOR-API.md. This file checks request bodies (the socket may be spoken to with
+// curl, so nothing is trusted) and maps errors to statuses and back.
+import { InputError, TspodError } from '../errors.js';
+import {
+  containerSpec,
+  graceSeconds,
+  label,
+  list,
+  mapping,
+  onlyFields,
+  restartPolicyValue,
+  string,
+  stringMap,
+  uniqueNames,
+} from '../pod/fields.js';
+import { SHAREABLE, type ContainerSpec, type PodSpec, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
+import { ContainerStartError, NotFound } from '../runtime/pod.js';
+import { ConflictError } from './host.js';
+
+export const API_VERSION = 'v1';
+
+/** POST /v1/pods */
+export interface CreatePodRequest {
+  spec: PodSpec;
+  /** Lives until stopped, whatever its containers do (`pod create`). */
+  persistent?: boolean;
+}
+
+/** POST /v1/pods/NAME/containers */
+export interface AddContainerRequest {
+  container: ContainerSpec;
+  restartPolicy?: RestartPolicy;
+}
+
+function share(v: unknown, path: string): SharedNamespace[] {
+  const items = list(v, path).map((s, i) => string(s, `${path}[${i}]`));
+  items.forEach((s, i) => {
+    if (!(SHAREABLE as readonly string[]).includes(s)) {
+      throw new InputError(`${path}[${i}]`, `"${s}" is not a namespace a pod can share (${SHAREABLE.join(', ')})`);
+    }
+  });
+  return SHAREABLE.filter((ns) => items.includes(ns));
+}
+
+function absolutePath(v: unknown, path: string): string {
+  const s = string(v, path);
+  if (!s.startsWith('/')) throw new InputError(path, `"${s}" must be an absolute path`);
+  return s;
+}
+
+export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
+  const o = mapping(v, path);
+  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'pause', 'labels', 'annotations', 'containers']);
+  for (const key of ['name', 'containers'] as const) {
+    if (o[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
+  }
+  const name = label(o.name, `${path}.name`);
+  const containers = list(o.containers, `${path}.containers`).map((c, i) => containerSpec(c, `${path}.containers[${i}]`));
+  uniqueNames(containers, `${path}.containers`);
+  const spec: PodSpec = {
+    name,
+    hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
+    share: o.share === undefined ? [...SHAREABLE] : share(o.share, `${path}.share`),
+    terminationGracePeriodSeconds: o.terminationGracePeriodSeconds === undefined ? 30 : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
+    restartPolicy: o.restartPolicy === undefined ? 'Always' : restartPolicyValue(o.restartPolicy, `${path}.restartPolicy`),
+    labels: o.labels === undefined ? {} : stringMap(o.labels, `${path}.labels`),
+    annotations: o.annotations === undefined ? {} : stringMap(o.annotations, `${path}.annotations`),
+    containers,
+  };
+  if (o.pause !== undefined) spec.pause = absolutePath(o.pause, `${path}.pause`);
+  return spec;
+}
+
+export function createPodFromBody(v: unknown): CreatePodRequest {
+  const o = mapping(v, 'request body');
+  onlyFields(o, '', ['spec', 'persistent']);
+  if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new InputError('persistent', 'must be true or false');
+  return { spec: podSpecFromBody(o.spec), persistent: o.persistent === true };
+}
+
+export function addContainerFromBody(v: unknown): AddContainerRequest {
+  const o = mapping(v, 'request body');
+  onlyFields(o, '', ['container', 'restartPolicy']);
+  if (o.container === undefined) throw new InputError('container', 'is required');
+  return {
+    container: containerSpec(o.container, 'container'),
+    ...(o.restartPolicy === undefined ? {} : { restartPolicy: restartPolicyValue(o.restartPolicy, 'restartPolicy') }),
+  };
+}
+
+export function graceFromBody(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = mapping(v, 'request body');
+  onlyFields(o, '', ['grace']);
+  return o.grace === undefined ? undefined : graceSeconds(o.grace, 'grace');
+}
+
+/** An error as the API sends it: the message, and the fields that say more. */
+export interface ErrorBody {
+  error: string;
+  /** The CLI's exit status for it. */
+  exitCode: number;
+  field?: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+export function errorStatus(err: unknown): number {
+  if (err instanceof InputError) return 400;
+  if (err instanceof NotFound) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof ContainerStartError) return 422;
+  if (err instanceof TspodError) return 409;
+  return 500;
+}
+
+export function errorBody(err: unknown): ErrorBody {
+  const e = err as NodeJS.ErrnoException & { exitCode?: number; field?: string };
+  const body: ErrorBody = { error: e instanceof Error ? e.message : String(err), exitCode: e.exitCode ?? 125 };
+  for (const key of ['field', 'code', 'errno', 'syscall', 'path'] as const) {
+    if (e[key] !== undefined) (body as unknown as Record<string, unknown>)[key] = e[key];
+  }
+  return body;
+}
+
+/** The CLI side: the API's error as an error to throw, with the same message and fields. */
+export function errorFromBody(body: ErrorBody): TspodError {
+  const err = new TspodError(body.error, body.exitCode);
+  for (const key of ['field', 'code', 'errno', 'syscall', 'path'] as const) {
+    if (body[key] !== undefined) (err as unknown as Record<string, unknown>)[key] = body[key];
+  }
+  return err;
+}

@@ -1,0 +1,111 @@
+// The CLI's side of the monitor: requests over the control socket, and starting a monitor when
+// none answers. The monitor is started detached (its own session, its output in monitor.log),
+// so it outlives the command that started it and holds none of that command's fds.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { TspodError } from '../errors.js';
+import type { StatePaths } from '../state/paths.js';
+import type { StateStore } from '../state/store.js';
+import { API_VERSION, errorFromBody, type ErrorBody } from './api.js';
+
+/** dist/cli/main.js, from either src/monitor or dist/monitor. */
+const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** How long a command waits for a monitor it started to answer. */
+const START_TIMEOUT_MS = 10_000;
+
+export class MonitorUnavailable extends TspodError {
+  constructor(socket: string, cause: string) {
+    super(`the monitor does not answer on ${socket} (${cause})`);
+    this.name = 'MonitorUnavailable';
+  }
+}
+
+export class MonitorClient {
+  constructor(readonly paths: StatePaths) {}
+
+  /** One request; the API's errors come back as TspodErrors with its message and fields. */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.paths.socket,
+          method,
+          path: `/${API_VERSION}${path}`,
+          headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let payload: unknown;
+            try {
+              payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
+            }
+            if ((res.statusCode ?? 500) >= 300) return reject(errorFromBody(payload as ErrorBody));
+            resolve(payload as T);
+          });
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message)));
+      req.end(text);
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.call('GET', '/version');
+      return true;
+    } catch (err) {
+      if (err instanceof MonitorUnavailable) return false;
+      throw err;
+    }
+  }
+}
+
+/** Starts `tspod monitor` in the background for this state directory. */
+export function spawnMonitor(paths: StatePaths): ReturnType<typeof spawn> {
+  const out = openSync(paths.monitorLog, 'a', 0o600);
+  try {
+    const child = spawn(process.execPath, [cliPath, '--root', paths.root, 'monitor'], {
+      detached: true,
+      cwd: '/',
+      stdio: ['ignore', out, out],
+    });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** A client for a monitor that answers: the running one, or one started now. */
+export async function ensureMonitor(store: StateStore): Promise<MonitorClient> {
+  const paths = store.paths;
+  const client = new MonitorClient(paths);
+  if (await client.ping()) return client;
+  store.ensureRoot();
+  const child = spawnMonitor(paths);
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (await client.ping()) return client;
+    // Exit 0: another command's monitor won the lock; it will answer shortly.
+    if ((exited !== null && exited !== 0) || Date.now() > deadline) {
+      let tail = '';
+      try {
+        tail = readFileSync(paths.monitorLog, 'utf8').trim().split('\n').slice(-3).join(' | ');
+      } catch {
+        // no log
+      }
+      throw new TspodError(`could not start the monitor for ${paths.root}${tail ? `: ${tail}` : ''}`);
+    }
+  }
+}

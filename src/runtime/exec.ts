@@ -1,0 +1,169 @@
+// A command run inside a running container (`tspod exec`): it joins every namespace of the
+// container's process (net, ipc, uts and pid, shared with the pod or not, and the container's
+// own mount namespace with its /proc) in one setns on the container's pidfd, and is spawned as
+// a child of the caller (the spawn path's CLONE_PARENT), so its real exit status is the
+// caller's to read. Nothing is created: no namespace, no mount.
+import { TspodError } from '../errors.js';
+import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
+import type { ContainerSpec, PodSpec } from '../pod/spec.js';
+import type { ContainerRecord, PodRecord } from '../state/records.js';
+import { PodProcess } from './process.js';
+import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND } from './resolve.js';
+
+export interface ExecRequestOptions {
+  argv: string[];
+  /** The program: with a '/', as given (relative to cwd); without, searched on env's PATH. */
+  path: string;
+  /** 'NAME=value' strings: the whole environment. */
+  env: string[];
+  cwd: string;
+  /** Caller fds that become the command's 0, 1, 2. */
+  stdio: number[];
+  /** stdio[0] is a terminal that becomes the command's controlling terminal. */
+  tty: boolean;
+  parentDeathSignal?: number;
+}
+
+/** The PATH search the child does itself: the program lives in the container's mount namespace. */
+function searchPathOf(env: string[]): string[] {
+  const path = env.filter((e) => e.startsWith('PATH=')).pop()?.slice('PATH='.length) ?? DEFAULT_PATH;
+  return path.split(':');
+}
+
+export function execRequest(
+  c: NativeConstants,
+  target: { pid: number; pidfd: number },
+  opts: ExecRequestOptions,
+): SpawnRequest {
+  return {
+    path: opts.path,
+    searchPath: opts.path.includes('/') ? undefined : searchPathOf(opts.env),
+    argv: opts.argv,
+    env: opts.env,
+    cwd: opts.cwd,
+    stdio: opts.stdio,
+    // One setns on the pidfd enters all of them at once, and a pid reused since the pidfd was
+    // opened cannot lead the command elsewhere.
+    joinNamespaces: [
+      {
+        fd: target.pidfd,
+        type: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID | c.CLONE_NEWNS,
+        label: `container pid ${target.pid} (net+ipc+uts+pid+mnt)`,
+      },
+    ],
+    newNamespaces: 0,
+    parentDeathSignal: opts.parentDeathSignal,
+    // Its own session: signals meant for the caller's terminal do not reach it, and a tty can
+    // become its controlling terminal.
+    newSession: true,
+    controllingTerminal: opts.tty,
+  };
+}
+
+/** Runs in a container: the environment is the container's own, plus TERM on a terminal. */
+export function execEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, term: string | undefined): string[] {
+  const env = containerEnv(pod, c);
+  if (term !== undefined && !env.has('TERM')) env.set('TERM', term);
+  return envStrings(env);
+}
+
+/** An error of exec that keeps the errno fields of its cause (code, errno, syscall, path). */
+export class ExecError extends TspodError {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  constructor(message: string, exitCode: number, cause?: NodeJS.ErrnoException) {
+    super(message, exitCode);
+    this.name = 'ExecError';
+    for (const key of ['code', 'errno', 'syscall', 'path'] as const) {
+      if (cause?.[key] !== undefined) (this as Record<string, unknown>)[key] = cause[key];
+    }
+  }
+}
+
+/** The container to exec in; throws (125) when it is not there or not running. */
+export function execTarget(pod: Pick<PodRecord, 'name' | 'state' | 'containers'>, name: string): ContainerRecord {
+  const container = pod.containers.find((c) => c.name === name);
+  if (!container) {
+    const names = pod.containers.map((c) => c.name).join(', ') || 'none';
+    throw new TspodError(`pod ${pod.name} has no container named ${name} (its containers: ${names})`);
+  }
+  if (pod.state !== 'running' && pod.state !== 'creating') {
+    throw new TspodError(`container ${name} of pod ${pod.name} is not running: the pod is ${pod.state}`);
+  }
+  if (container.state !== 'running' || !container.process) {
+    throw new TspodError(`container ${name} of pod ${pod.name} is not running (it is ${container.state})`);
+  }
+  return container;
+}
+
+export interface ExecOptions {
+  command: string[];
+  /** The command's 0, 1, 2. */
+  stdio: number[];
+  /** stdio[0] is a pty slave: it becomes the controlling terminal, and TERM is set. */
+  tty: boolean;
+  /** TERM with tty when the container does not set one (the caller's, or xterm). */
+  term?: string;
+  parentDeathSignal?: number;
+}
+
+/**
+ * Starts `opts.command` in the running container `containerName` of `pod`. The container's
+ * process is opened by pidfd and checked against its recorded start time first, so a pid reused
+ * since the record was written is never entered. The command's program is found by the child
+ * on the container's PATH, in the container's mount namespace; errors say which container.
+ */
+export function execInContainer(
+  binding: NativeBinding,
+  pod: Pick<PodRecord, 'name' | 'spec' | 'state' | 'containers'>,
+  containerName: string,
+  opts: ExecOptions,
+): PodProcess {
+  const container = execTarget(pod, containerName);
+  const who = `container ${containerName} of pod ${pod.name}`;
+  if (!opts.command.length) throw new TspodError(`${who}: no command to run`);
+  const target = PodProcess.adopt(binding, container.process!);
+  if (!target) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
+  const env = execEnv(pod.spec, container.spec, opts.tty ? (opts.term ?? 'xterm') : undefined);
+  const request = execRequest(binding.constants, target, {
+    argv: opts.command,
+    path: opts.command[0],
+    env,
+    cwd: container.spec.workingDir ?? '/',
+    stdio: opts.stdio,
+    tty: opts.tty,
+    parentDeathSignal: opts.parentDeathSignal,
+  });
+  try {
+    return new PodProcess(binding, binding.spawn(request));
+  } catch (err) {
+    throw execFailure(err, who, request);
+  } finally {
+    // Only its pidfd was needed, for the join; its exit is the supervisor's to see.
+    target.unref();
+  }
+}
+
+/** A failed spawn as the user should read it: 127 not found, 126 cannot run, else 125. */
+function execFailure(err: unknown, who: string, request: SpawnRequest): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || e.syscall === undefined) return err;
+  if (e.syscall === 'setns' && e.code === 'ESRCH') {
+    return new ExecError(`${who} is not running: its process has exited`, 125, e);
+  }
+  if (e.syscall !== 'execve') return new ExecError(`${who}: ${e.message}`, 125, e);
+  const program = request.path;
+  if (e.code === 'ENOENT') {
+    const where = program.includes('/')
+      ? `${program} does not exist in the container`
+      : `"${program}" is not in the container's PATH=${request.searchPath!.join(':')}`;
+    return new ExecError(`${who}: command not found: ${where}`, EXIT_NOT_FOUND, e);
+  }
+  if (e.code === 'EACCES') {
+    return new ExecError(`${who}: cannot run ${e.path ?? program}: permission denied (not executable, or a directory)`, EXIT_CANNOT_RUN, e);
+  }
+  return new ExecError(`${who}: cannot run ${e.path ?? program}: ${e.message}`, EXIT_CANNOT_RUN, e);
+}

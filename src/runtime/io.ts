@@ -1,0 +1,162 @@
+// The stdio of a supervised pod: each process writes its stdout and stderr into pipes whose
+// other ends the supervisor reads, line by line, into the container's CRI log file (and, in
+// the foreground, onto the terminal).
+//
+// The pipes outlive their reader. A container's stdout is not the plain write end but the pipe
+// opened again read-write (through /proc/self/fd), so the container itself always counts as a
+// reader: if the supervisor dies, its writes never fail with EPIPE or kill it with SIGPIPE;
+// they wait in the pipe buffer. A new supervisor opens /proc/PID/fd/1 and /proc/PID/fd/2 of the
+// running process (checking they are the same pipes, by inode) and reads on.
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { CriLogWriter } from '../logs/cri.js';
+import type { NativeBinding } from '../native/binding.js';
+import type { PodIO, ProcessIO } from './pod.js';
+
+export type Stream = 'stdout' | 'stderr';
+
+/** Sees every chunk a pod process writes (the foreground's terminal output). */
+export interface OutputTee {
+  data(who: string | null, stream: Stream, chunk: Buffer): void;
+  /** One process's stream has ended. */
+  end(who: string | null, stream: Stream): void;
+}
+
+/** Inodes of a process's stdout and stderr pipes, kept in its record to find them again. */
+export interface PipeIds {
+  stdout: number;
+  stderr: number;
+}
+
+export interface LoggingOptions {
+  /** The log file of a container, or of the infra (who = null). */
+  logPath(who: string | null): string;
+  tee?: OutputTee;
+  maxBytes?: number;
+  maxFiles?: number;
+  /** A log write failed (ENOSPC, say); the output keeps being read. */
+  onError?: (who: string | null, err: Error) => void;
+}
+
+/** How long output may still arrive after the pod ended (an orphan could hold a pipe). */
+const DRAIN_MS = 1000;
+
+export class LoggingIO implements PodIO {
+  private readonly binding: NativeBinding;
+  private readonly opts: LoggingOptions;
+  private readonly writers = new Map<string | null, CriLogWriter>();
+  private readonly readers = new Set<{ who: string | null; socket: Socket; done: Promise<void> }>();
+  private devNull: number | undefined;
+  /** Whose log writes are failing: reported once until one succeeds again. */
+  private readonly failing = new Set<string | null>();
+
+  constructor(binding: NativeBinding, opts: LoggingOptions) {
+    this.binding = binding;
+    this.opts = opts;
+  }
+
+  open(who: string | null): ProcessIO & { pipes: PipeIds } {
+    this.devNull ??= openSync('/dev/null', 'r');
+    const out = this.pipe(who, 'stdout');
+    const err = this.pipe(who, 'stderr');
+    return {
+      stdio: [this.devNull, out.childEnd, err.childEnd],
+      pipes: { stdout: out.ino, stderr: err.ino },
+      release: () => {
+        closeSync(out.childEnd);
+        closeSync(err.childEnd);
+      },
+    };
+  }
+
+  /** Reads on from the pipes of a process started by an earlier supervisor. */
+  adopt(who: string | null, pid: number, pipes: PipeIds): void {
+    for (const [fd, stream] of [[1, 'stdout'], [2, 'stderr']] as const) {
+      let readEnd: number;
+      try {
+        readEnd = openSync(`/proc/${pid}/fd/${fd}`, 'r');
+      } catch {
+        continue; // gone, or closed by the process itself
+      }
+      const st = fstatSync(readEnd);
+      // The process may have pointed its stdout elsewhere since: read only our own pipe.
+      if (!st.isFIFO() || st.ino !== pipes[stream]) {
+        closeSync(readEnd);
+        continue;
+      }
+      this.read(who, stream, readEnd);
+    }
+  }
+
+  /** A container left the pod: its readers stop and its log file is closed. */
+  forget(who: string): void {
+    for (const r of this.readers) if (r.who === who) r.socket.destroy();
+    this.writers.get(who)?.close();
+    this.writers.delete(who);
+  }
+
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const readers = [...this.readers];
+    await Promise.race([Promise.all(readers.map((r) => r.done)), new Promise((r) => (timer = setTimeout(r, DRAIN_MS)))]);
+    clearTimeout(timer);
+    for (const r of readers) r.socket.destroy();
+    for (const w of this.writers.values()) w.close();
+    this.writers.clear();
+    if (this.devNull !== undefined) closeSync(this.devNull);
+    this.devNull = undefined;
+  }
+
+  private writer(who: string | null): CriLogWriter {
+    let w = this.writers.get(who);
+    if (!w) {
+      w = new CriLogWriter(this.opts.logPath(who), { maxBytes: this.opts.maxBytes, maxFiles: this.opts.maxFiles });
+      this.writers.set(who, w);
+    }
+    return w;
+  }
+
+  /** A pipe for one stream: we keep the read end; the child gets it opened read-write. */
+  private pipe(who: string | null, stream: Stream): { childEnd: number; ino: number } {
+    const [readEnd, writeEnd] = this.binding.pipe();
+    let childEnd: number;
+    try {
+      childEnd = openSync(`/proc/self/fd/${writeEnd}`, 'r+');
+    } finally {
+      closeSync(writeEnd);
+    }
+    const ino = fstatSync(readEnd).ino;
+    this.read(who, stream, readEnd);
+    return { childEnd, ino };
+  }
+
+  private read(who: string | null, stream: Stream, fd: number): void {
+    const socket = new Socket({ fd, readable: true, writable: false });
+    const tee = this.opts.tee;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.writer(who).write(stream, chunk);
+        this.failing.delete(who);
+      } catch (err) {
+        // A full disk must not take the supervisor down: the pod matters more than its log.
+        if (!this.failing.has(who)) this.opts.onError?.(who, err as Error);
+        this.failing.add(who);
+      }
+      tee?.data(who, stream, chunk);
+    });
+    socket.on('error', () => socket.destroy());
+    const reader = {
+      who,
+      socket,
+      done: new Promise<void>((resolve) =>
+        socket.once('close', () => {
+          this.readers.delete(reader);
+          this.writers.get(who)?.end(stream);
+          tee?.end(who, stream);
+          resolve();
+        }),
+      ),
+    };
+    this.readers.add(reader);
+  }
+}

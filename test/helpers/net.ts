@@ -1,0 +1,16 @@
+// Requests from inside a pod's network namespace, for tests that check a pod serves.
+import { execFileSync } from 'node:child_process';
+
+/**
+ * GET http://127.0.0.1:PORT/ from inside the network namespace of `pid` (nsenter -n): "200
+ * <title>" on an answer, the error code (ECONNREFUSED...) otherwise.
+ */
+export function fetchInPod(pid: number, port: number): string {
+  // agent: false, so no keep-alive socket keeps this node running for seconds after the answer.
+  const script = `require('http').get({ host: '127.0.0.1', port: ${port}, agent: false }, (r) => {
+    let b = '';
+    r.on('data', (c) => (b += c));
+    r.on('end', () => console.log(r.statusCode, /<title>(.*)<\\/title>/.exec(b)?.[1] ?? ''));
+  }).on('error', (e) => console.log(e.code));`;
+  return execFileSync('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', script], { encoding: 'utf8' }).trim();
+}

@@ -1,0 +1,100 @@
+// A private state directory per test, with its own monitor: everything the test started there
+// (monitor, pods, foreground tspods) is killed and the directory removed when the test ends,
+// also when it fails.
+import { closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { SpawnOptions } from 'node:child_process';
+import type { Test } from 'tap';
+import { loadBinding } from '../../src/native/binding.js';
+import { killRecorded } from '../../src/monitor/host.js';
+import { PodProcess } from '../../src/runtime/process.js';
+import { StateStore } from '../../src/state/store.js';
+import { runCli, spawnedChildren, startCli } from './cli.js';
+import { childrenOf } from './proc.js';
+
+export interface TestState {
+  root: string;
+  store: StateStore;
+  env: NodeJS.ProcessEnv;
+  /** Runs tspod with this state directory to the end. */
+  cli(args: string[], opts?: SpawnOptions): ReturnType<typeof runCli>;
+  /** Starts tspod with this state directory (a foreground run, say). */
+  start(args: string[], opts?: SpawnOptions): ReturnType<typeof startCli>;
+  /** The running monitor's pid, from monitor.json. */
+  monitorPid(): number | undefined;
+}
+
+/** Kills the monitor of `root` and every process its pods' records name. */
+export async function tearDownState(root: string): Promise<void> {
+  const store = new StateStore(root);
+  const binding = loadBinding();
+  try {
+    const m = JSON.parse(readFileSync(store.paths.monitorFile, 'utf8')) as { pid: number; startTime: string };
+    const monitor = PodProcess.adopt(binding, m);
+    if (monitor) {
+      monitor.signal(9);
+      await monitor.exited;
+    }
+  } catch {
+    // no monitor ran
+  }
+  for (const name of store.names()) {
+    const record = store.read(name);
+    if (!record) continue;
+    if (record.supervisor.kind === 'foreground') {
+      const sup = PodProcess.adopt(binding, record.supervisor);
+      sup?.signal(9);
+      await sup?.exited;
+    }
+    await killRecorded(binding, record);
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
+let reaping = false;
+
+/**
+ * Monitors outlive the commands that start them, and pods outlive a killed monitor. Left to the
+ * host's init, their zombies can wait tens of seconds on some machines (this one), and a pod's
+ * pause cannot finish exiting until the containers of its PID namespace are reaped. So the test
+ * process becomes a subreaper: they are reparented to it, and it reaps every zombie child of
+ * its own that child_process did not start (libuv reaps those).
+ */
+function reapOrphans(): void {
+  if (reaping) return;
+  reaping = true;
+  const binding = loadBinding();
+  binding.setChildSubreaper(true);
+  setInterval(() => {
+    for (const p of childrenOf(process.pid)) {
+      if (p.state !== 'Z' || spawnedChildren.has(p.pid)) continue;
+      try {
+        const fd = binding.pidfdOpen(p.pid);
+        new binding.ExitWatch(fd, () => closeSync(fd));
+      } catch {
+        // reaped meanwhile
+      }
+    }
+  }, 100).unref();
+}
+
+export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}): TestState {
+  reapOrphans();
+  const root = mkdtempSync('/tmp/tspod-state-');
+  t.teardown(() => tearDownState(root));
+  const env = { ...process.env, TSPOD_ROOT: root, TSPOD_BACKOFF_MS: '200', ...extraEnv };
+  const store = new StateStore(root);
+  return {
+    root,
+    store,
+    env,
+    cli: (args, opts = {}) => runCli(t, args, { env, ...opts }),
+    start: (args, opts = {}) => startCli(t, args, { env, ...opts }),
+    monitorPid: () => {
+      try {
+        return (JSON.parse(readFileSync(store.paths.monitorFile, 'utf8')) as { pid: number }).pid;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// The control socket and the state directory: root only; bad requests get clear errors and
+// change nothing; concurrent commands keep the state consistent; names are taken once.
+import t from 'tap';
+import { request } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { testState, type TestState } from '../helpers/state.js';
+
+if (!isRoot) t.plan(0, NOT_ROOT);
+
+/** A raw request on the monitor's socket, as curl --unix-socket would send it. */
+function raw(s: TestState, method: string, path: string, body?: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: s.store.paths.socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+t.test('the socket and the state directory are root-only', async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'perm'])).code, 0);
+  t.equal(statSync(s.root).mode & 0o777, 0o700, 'state root 0700');
+  t.equal(statSync(s.store.paths.pod('perm')).mode & 0o777, 0o700, 'pod directory 0700');
+  t.equal(statSync(s.store.paths.podFile('perm')).mode & 0o777, 0o600, 'pod.json 0600');
+  t.equal(statSync(s.store.paths.socket).mode & 0o777, 0o600, 'socket 0600');
+  // As nobody: connecting to the socket and reading the state both fail.
+  const probe = `
+    const fs = require('fs');
+    let read = 'readable'; try { fs.readdirSync(${JSON.stringify(s.root)}); } catch (e) { read = e.code; }
+    require('net').connect(${JSON.stringify(s.store.paths.socket)})
+      .on('connect', () => { console.log(read, 'connected'); process.exit(0); })
+      .on('error', (e) => { console.log(read, e.code); process.exit(0); });`;
+  const r = spawnSync(process.execPath, ['-e', probe], { uid: 65534, gid: 65534, encoding: 'utf8' });
+  t.equal(r.stdout.trim(), 'EACCES EACCES', 'a non-root user can neither list the state nor connect');
+  const cli = await s.cli(['ps'], { uid: 65534, gid: 65534 });
+  t.not(cli.code, 0, 'tspod ps as nobody fails');
+});
+
+t.test('bad requests to the socket: clear errors, nothing changed', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'keep']);
+  const before = JSON.stringify(s.store.list());
+  const cases: [string, string, string | undefined, number, RegExp][] = [
+    ['POST', '/v1/pods', '{not json', 400, /^request body: invalid JSON/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "ports": []}}', 400, /^spec\.ports: field is not supported/],
+    ['POST', '/v1/pods', '{"spec": {"name": "Bad_Name", "containers": []}}', 400, /^spec\.name: "Bad_Name" is not a DNS-1123 label/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [{"name": "a"}]}}', 400, /^spec\.containers\[0\]\.command: is required/],
+    ['POST', '/v1/pods', '{"spec": {"name": "keep", "containers": []}}', 409, /^pod "keep" already exists$/],
+    ['POST', '/v1/pods/keep/containers', '{"container": {"name": "a", "command": ["/nonexistent"]}}', 409, /command not found/],
+    ['GET', '/v1/pods/nope', undefined, 404, /^pod "nope" does not exist$/],
+    ['POST', '/v1/pods/keep/containers/nope/restart', undefined, 404, /^pod "keep" has no container "nope"$/],
+    ['GET', '/v1/nothing-here', undefined, 404, /^no route GET \/v1\/nothing-here$/],
+    ['PUT', '/v1/pods', undefined, 405, /^no route PUT/],
+  ];
+  for (const [method, path, body, status, message] of cases) {
+    const r = await raw(s, method, path, body);
+    t.equal(r.status, status, `${method} ${path} ${body ?? ''}: status`);
+    t.match(r.body.error, message, `${method} ${path}: message`);
+  }
+  t.equal(JSON.stringify(s.store.list()), before, 'the state is as it was');
+  t.same(s.store.names(), ['keep'], 'no half-created pod directory');
+});
+
+t.test('bad input on the command line: unknown pod or container, a name in use', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'p']);
+  const cases: [string[], RegExp][] = [
+    [['restart', 'nope', 'x'], /^tspod: pod "nope" does not exist$/m],
+    [['restart', 'p', 'x'], /^tspod: pod "p" has no container "x"$/m],
+    [['logs', 'p', 'x'], /^tspod: pod "p" has no container "x"/m],
+    [['inspect', 'nope'], /^tspod: pod "nope" does not exist$/m],
+    [['pod', 'create', 'p'], /^tspod: pod "p" already exists$/m],
+    [['run', '-d', '--name', 'p', '--', 'true'], /^tspod: pod "p" already exists$/m],
+    [['run', '-d', '--pod', 'p', '--', 'true'], /^tspod: --name: names the container that joins the pod/m],
+    [['run', '-d', '--pod', 'nope', '--name', 'a', '--', 'true'], /^tspod: pod "nope" does not exist$/m],
+    [['run', '--pod', 'p', '--name', 'a', '--', 'true'], /^tspod: --pod: adds a container to a running pod: use it with -d$/m],
+  ];
+  const before = JSON.stringify(s.store.list());
+  for (const [args, message] of cases) {
+    const r = await s.cli(args);
+    t.not(r.code, 0, `${args.join(' ')}: non-zero status`);
+    t.match(r.stderr, message, `${args.join(' ')}: message`);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line`);
+  }
+  t.equal(JSON.stringify(s.store.list()), before, 'nothing changed');
+});
+
+t.test('20 run -d at once: 20 pods, consistent; one name twice at once: exactly one wins', async (t) => {
+  const s = testState(t);
+  const runs = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => s.cli(['run', '-d', '--name', `many-${i}`, '--restart', 'Always', '--', 'sleep', '1000'])),
+  );
+  t.same(runs.map((r) => r.code), Array(20).fill(0), runs.map((r) => r.stderr).join(''));
+  const records = s.store.list();
+  t.equal(records.length, 20);
+  t.ok(records.every((r) => r.state === 'running' && r.containers[0].state === 'running'), 'all running');
+  t.equal(new Set(records.map((r) => r.infra!.process.pid)).size, 20, '20 distinct infra processes');
+  t.equal(new Set(records.map((r) => r.supervisor.pid)).size, 1, 'one monitor for all of them');
+
+  const twice = await Promise.all([0, 1].map(() => s.cli(['run', '-d', '--name', 'same', '--', 'sleep', '1000'])));
+  t.same(twice.map((r) => r.code).sort(), [0, 125], 'one succeeds, one fails');
+  t.match(twice.find((r) => r.code !== 0)!.stderr, /^tspod: pod "same" already exists$/m);
+  t.equal(s.store.list().filter((r) => r.name === 'same').length, 1);
+});

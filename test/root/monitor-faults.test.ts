@@ -1,0 +1,133 @@
+// Faults: the monitor killed with SIGKILL, an infra killed, rm -f without a monitor, a
+// container whose program disappears, and restart policies run by the real monitor.
+import t from 'tap';
+import { copyFileSync, chmodSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchInPod } from '../helpers/net.js';
+import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { alive, procInfo, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import type { PodRecord } from '../../src/state/records.js';
+
+if (!isRoot) t.plan(0, NOT_ROOT);
+
+const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
+const ctr = (s: TestState, pod: string, name: string) => record(s, pod).containers.find((c) => c.name === name)!;
+const idOf = (pid: number) => ({ pid, startTime: procInfo(pid)!.startTime });
+
+
+t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts them', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'web']);
+  await s.cli(['run', '-d', '--pod', 'web', '--name', 'ghost', '--restart', 'Always', '--', 'node', 'examples/seed/ghost.js']);
+  await s.cli(['run', '-d', '--pod', 'web', '--name', 'echo', '--restart', 'Always', '--', 'sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
+  const before = record(s, 'web');
+  const infra = before.infra!.process.pid;
+  const ghost = ctr(s, 'web', 'ghost').process!.pid;
+  await waitFor('ghost serving', () => fetchInPod(infra, 2368) === '200 Ghost (tspod stand-in)');
+
+  const monitor = s.monitorPid()!;
+  process.kill(monitor, 'SIGKILL');
+  await waitFor('the monitor to die', () => !alive(idOf(monitor)) || undefined);
+  t.equal(fetchInPod(infra, 2368), '200 Ghost (tspod stand-in)', 'the pod keeps serving without a monitor');
+  t.ok(alive(idOf(ghost)), 'its containers keep running');
+
+  const ps = await s.cli(['ps', '--json']);
+  t.same(JSON.parse(ps.stdout).map((r: { container: string; pid: number }) => [r.container, r.pid]), [
+    ['(infra)', infra],
+    ['ghost', ghost],
+    ['echo', ctr(s, 'web', 'echo').process!.pid],
+  ], 'ps is right from the state alone');
+  const newMonitor = await waitFor('a new monitor', () => {
+    const pid = s.monitorPid();
+    return pid && pid !== monitor ? pid : undefined;
+  });
+  t.not(newMonitor, monitor);
+  await waitFor('the pod re-adopted', () => record(s, 'web').supervisor.pid === newMonitor);
+  t.equal(record(s, 'web').infra!.process.pid, infra, 'the same infra');
+
+  // The new monitor runs the restart policy: a killed container comes back.
+  const echoPid = ctr(s, 'web', 'echo').process!.pid;
+  process.kill(echoPid, 'SIGKILL');
+  const restarted = await waitFor('echo restarted by the new monitor', () => {
+    const c = ctr(s, 'web', 'echo');
+    return c.state === 'running' && c.process!.pid !== echoPid ? c : undefined;
+  });
+  t.equal(restarted.restartCount, 1);
+  t.equal(restarted.lastExit?.unknown, true, 'its status, seen by nobody, is unknown: not invented');
+  const logs = await s.cli(['logs', 'web', 'echo']);
+  t.match(logs.stdout, /^(tick\n)+$/, 'its output kept reaching the log');
+});
+
+t.test('kill -9 of the infra: the containers are stopped and the pod is marked failed', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'fragile', '--share', 'net,ipc,uts', '--grace', '1']);
+  await s.cli(['run', '-d', '--pod', 'fragile', '--name', 'a', '--restart', 'Always', '--', 'sleep', '1000']);
+  const rec = record(s, 'fragile');
+  const a = idOf(ctr(s, 'fragile', 'a').process!.pid);
+  process.kill(rec.infra!.process.pid, 'SIGKILL');
+  const failed = await waitFor('the pod to fail', () => {
+    const r = record(s, 'fragile');
+    return r.state === 'failed' ? r : undefined;
+  });
+  t.match(failed.reason, /^infra process \(pid \d+\) killed by SIGKILL$/);
+  t.notOk(alive(a), 'its container (in a PID namespace of its own) was stopped too');
+  t.equal(failed.containers[0].state, 'exited', 'and is not restarted');
+  t.match((await s.cli(['pod', 'ls'])).stdout, /fragile +failed +- +0\/1 .*infra process/);
+});
+
+t.test('rm -f works when the monitor is gone, and does not need one', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'orphaned']);
+  await s.cli(['run', '-d', '--pod', 'orphaned', '--name', 'a', '--', 'sleep', '1000']);
+  const rec = record(s, 'orphaned');
+  const procs = [idOf(rec.infra!.process.pid), idOf(rec.containers[0].process!.pid)];
+  const monitor = s.monitorPid()!;
+  process.kill(monitor, 'SIGKILL');
+  await waitFor('the monitor to die', () => !alive(idOf(monitor)) || undefined);
+  rmSync(s.store.paths.monitorFile);
+  const r = await s.cli(['rm', '-f', 'orphaned']);
+  t.equal(r.code, 0, r.stderr);
+  t.ok(procs.every((p) => !alive(p)), 'infra and container are gone');
+  t.equal(s.store.read('orphaned'), undefined, 'and so is its state');
+  t.equal(s.monitorPid(), undefined, 'no monitor was started for it');
+});
+
+t.test('restart policies under the monitor', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'pol']);
+  await s.cli(['run', '-d', '--pod', 'pol', '--name', 'crash', '--restart', 'OnFailure', '--', 'sh', '-c', 'exit 3']);
+  await s.cli(['run', '-d', '--pod', 'pol', '--name', 'done', '--restart', 'OnFailure', '--', 'true']);
+  await s.cli(['run', '-d', '--pod', 'pol', '--name', 'once', '--restart', 'Never', '--', 'sh', '-c', 'exit 2']);
+  const crash = await waitFor('two restarts of the crashing container', () => {
+    const c = ctr(s, 'pol', 'crash');
+    return c.restartCount >= 2 ? c : undefined;
+  });
+  t.equal(crash.lastExit?.code, 3);
+  t.equal(ctr(s, 'pol', 'done').state, 'exited', 'OnFailure: a success is not restarted');
+  t.equal(ctr(s, 'pol', 'done').restartCount, 0);
+  t.equal(ctr(s, 'pol', 'once').restartCount, 0, 'Never: not restarted');
+  t.equal(ctr(s, 'pol', 'once').lastExit?.code, 2);
+  t.equal(record(s, 'pol').state, 'running', 'a crash-looping container does not touch the pod');
+});
+
+t.test('a container whose program is gone is reported with errno and path, and backed off', async (t) => {
+  const s = testState(t);
+  const dir = tempDir(t, 'gone');
+  const program = join(dir, 'prog');
+  copyFileSync('/bin/sleep', program);
+  chmodSync(program, 0o755);
+  await s.cli(['pod', 'create', 'gone']);
+  await s.cli(['run', '-d', '--pod', 'gone', '--name', 'p', '--restart', 'Always', '--', program, '1000']);
+  rmSync(program);
+  process.kill(ctr(s, 'gone', 'p').process!.pid, 'SIGKILL');
+  const c = await waitFor('a failed restart', () => {
+    const x = ctr(s, 'gone', 'p');
+    return x.lastError ? x : undefined;
+  });
+  t.match(c.lastError, { code: 'ENOENT', syscall: 'execve', path: program });
+  t.equal(c.state, 'waiting', 'it counts as a failure: waiting for the next try');
+  const ps = await s.cli(['ps']);
+  t.match(ps.stdout, new RegExp(`gone +p +- +waiting .*start failed: ENOENT execve ${program.replace(/[/.]/g, '\\$&')}`));
+  t.match((await s.cli(['inspect', 'gone', 'p'])).stdout, `last start error: ENOENT: no such file or directory, execve '${program}'`);
+});

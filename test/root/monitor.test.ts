@@ -1,0 +1,121 @@
+// Detached pods and the monitor, through the CLI: the seed's three steps, ps and pod ls,
+// restart of one container, stop and rm, and foreground pods seen by the other commands.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { fetchInPod } from '../helpers/net.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { nsInode, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import type { PodRecord } from '../../src/state/records.js';
+import type { PsRow } from '../../src/cli/ps.js';
+
+if (!isRoot) t.plan(0, NOT_ROOT);
+
+const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
+const pidOf = (s: TestState, pod: string, ctr: string) => record(s, pod).containers.find((c) => c.name === ctr)!.process!.pid;
+
+/** What a container sees as PID 1: /proc/PID/root leads into its own mount namespace. */
+const pid1Of = (pid: number) => readFileSync(`/proc/${pid}/root/proc/1/comm`, 'utf8').trim();
+
+
+t.test("the seed's flow: pod create, then two containers joined with run -d --pod", async (t) => {
+  const s = testState(t);
+  const created = await s.cli(['pod', 'create', 'seed']);
+  t.equal(created.code, 0, created.stderr);
+  t.equal(created.stdout, 'seed\n');
+  for (const [name, script] of [['ghost', 'ghost.js'], ['nginx', 'proxy.js']]) {
+    const r = await s.cli(['run', '-d', '--pod', 'seed', '--name', name, '--', 'node', `examples/seed/${script}`]);
+    t.equal(r.code, 0, r.stderr);
+    t.equal(r.stdout, `${name}\n`);
+  }
+  const rec = record(s, 'seed');
+  const infra = rec.infra!.process.pid;
+  for (const name of ['ghost', 'nginx']) {
+    const pid = pidOf(s, 'seed', name);
+    t.equal(nsInode(pid, 'net'), nsInode(infra, 'net'), `${name} is in the pod's network`);
+    t.equal(pid1Of(pid), 'pause', `${name} sees pause as PID 1`);
+  }
+  const page = await waitFor('the proxy to reach the blog', () => {
+    const out = fetchInPod(infra, 80);
+    return out.startsWith('200') ? out : undefined;
+  });
+  t.equal(page, '200 Ghost (tspod stand-in)', 'port 80 of the pod proxies to 127.0.0.1:2368');
+
+  const ps = await s.cli(['ps', '--json']);
+  const rows = JSON.parse(ps.stdout) as PsRow[];
+  t.same(rows.map((r) => [r.pod, r.container, r.infra, r.state]), [
+    ['seed', '(infra)', true, 'running'],
+    ['seed', 'ghost', false, 'running'],
+    ['seed', 'nginx', false, 'running'],
+  ]);
+  t.equal(rows[0].pid, infra);
+  const table = (await s.cli(['ps'])).stdout.split('\n');
+  t.match(table[0], /^POD +CONTAINER +PID +STATE +EXIT +RESTARTS +AGE +INFO$/);
+  t.match(table[1], new RegExp(`^seed +\\(infra\\) +${infra} +running `));
+  const ls = JSON.parse((await s.cli(['pod', 'ls', '--json'])).stdout);
+  t.match(ls, [{ name: 'seed', state: 'running', infraPid: infra, containers: 2, running: 2, share: ['net', 'ipc', 'uts', 'pid'], supervisor: 'monitor' }]);
+});
+
+t.test('restart of one container: new pid, same infra and network, the other one still serving', async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'rp'])).code, 0);
+  await s.cli(['run', '-d', '--pod', 'rp', '--name', 'ghost', '--', 'node', 'examples/seed/ghost.js']);
+  await s.cli(['run', '-d', '--pod', 'rp', '--name', 'nginx', '--', 'node', 'examples/seed/proxy.js']);
+  const before = record(s, 'rp');
+  const infra = before.infra!.process.pid;
+  const netBefore = nsInode(infra, 'net');
+  const ghostBefore = pidOf(s, 'rp', 'ghost');
+  const nginxBefore = pidOf(s, 'rp', 'nginx');
+  await waitFor('serving', () => fetchInPod(infra, 80).startsWith('200'));
+
+  const r = await s.cli(['restart', 'rp', 'nginx', '--grace', '2']);
+  t.equal(r.code, 0, r.stderr);
+  const after = record(s, 'rp');
+  t.not(pidOf(s, 'rp', 'nginx'), nginxBefore, 'a new container process');
+  t.equal(after.infra!.process.pid, infra, 'the same infra process');
+  t.equal(nsInode(infra, 'net'), netBefore, 'the same network namespace');
+  t.equal(nsInode(pidOf(s, 'rp', 'nginx'), 'net'), netBefore, 'which the new process joined');
+  t.equal(pidOf(s, 'rp', 'ghost'), ghostBefore, 'the other container untouched');
+  t.equal(after.containers.find((c) => c.name === 'nginx')!.restartCount, 1);
+  t.equal(await waitFor('serving again', () => fetchInPod(infra, 2368).startsWith('200') && fetchInPod(infra, 80)), '200 Ghost (tspod stand-in)');
+});
+
+t.test('run -d of a manifest; stop and rm', async (t) => {
+  const s = testState(t);
+  const r = await s.cli(['run', '-d', '-f', 'examples/seed/pod.yaml', '--name', 'blog']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'blog\n');
+  const rec = record(s, 'blog');
+  t.same(rec.containers.map((c) => c.state), ['running', 'running', 'running'], 'every container was started before run -d returned');
+  const infra = rec.infra!.process;
+
+  t.match((await s.cli(['rm', 'blog'])).stderr, /pod "blog" is running: stop it first, or use rm -f/);
+  const stopped = await s.cli(['stop', 'blog', '--grace', '2']);
+  t.equal(stopped.code, 0, stopped.stderr);
+  const after = record(s, 'blog');
+  t.equal(after.state, 'stopped');
+  t.ok(after.containers.every((c) => c.state === 'exited'));
+  t.throws(() => readFileSync(`/proc/${infra.pid}/stat`), 'the infra is gone');
+  t.match((await s.cli(['ps'])).stdout.trim().split('\n'), [/^POD/], 'ps hides an ended pod');
+  t.match((await s.cli(['ps', '-a'])).stdout, /blog +ghost +- +exited/);
+  t.equal((await s.cli(['rm', 'blog'])).code, 0);
+  t.equal(s.store.read('blog'), undefined, 'its state is gone');
+});
+
+t.test('a foreground pod is listed, inspected and stopped like the others, and vanishes when it ends', async (t) => {
+  const s = testState(t);
+  const fg = s.start(['run', '--name', 'fg', '--', 'sleep', '1000']);
+  const rec = await waitFor('the foreground pod in the state', () => {
+    const r = s.store.read('fg');
+    return r?.state === 'running' && r.containers[0]?.state === 'running' ? r : undefined;
+  });
+  t.equal(rec.supervisor.kind, 'foreground');
+  t.equal(rec.supervisor.pid, fg.child.pid);
+  t.match(JSON.parse((await s.cli(['ps', '--json'])).stdout), [{ pod: 'fg', infra: true }, { pod: 'fg', container: 'fg', state: 'running' }]);
+  t.match((await s.cli(['inspect', 'fg'])).stdout, /supervised by foreground pid/);
+  const stop = await s.cli(['stop', 'fg']);
+  t.equal(stop.code, 0, stop.stderr);
+  t.equal(await fg.done, 143, 'its tspod ended as on SIGTERM');
+  t.equal(s.store.read('fg'), undefined, 'and left nothing in the state');
+  t.equal(s.monitorPid(), undefined, 'no monitor was needed');
+});
