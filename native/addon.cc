@@ -5,6 +5,7 @@
 
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 
 namespace tspod {
 namespace {
@@ -27,6 +28,8 @@ Constants (Napi::Env env)
     { "MS_REMOUNT", MS_REMOUNT },           { "MS_BIND", MS_BIND },
     { "MS_REC", MS_REC },                   { "MS_PRIVATE", MS_PRIVATE },
     { "MS_SLAVE", MS_SLAVE },               { "MS_SHARED", MS_SHARED },
+    { "AF_INET", AF_INET },                 { "AF_INET6", AF_INET6 },
+    { "SOCK_STREAM", SOCK_STREAM },         { "SOCK_DGRAM", SOCK_DGRAM },
   };
   for (const auto &e : table)
     c.Set (e.name, Napi::Number::New (env, e.value));
@@ -47,6 +50,7 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("pidfdSendSignal", Napi::Function::New (env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set ("pipe", Napi::Function::New (env, Pipe, "pipe"));
   exports.Set ("flock", Napi::Function::New (env, Flock, "flock"));
+  exports.Set ("socketInNetns", Napi::Function::New (env, SocketInNetns, "socketInNetns"));
   exports.Set ("setChildSubreaper", Napi::Function::New (env, SetChildSubreaper, "setChildSubreaper"));
   exports.Set ("openPty", Napi::Function::New (env, OpenPty, "openPty"));
   exports.Set ("setWindowSize", Napi::Function::New (env, SetWindowSize, "setWindowSize"));

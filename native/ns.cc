@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -102,6 +103,31 @@ Flock (const Napi::CallbackInfo &info)
       ThrowErrno (info.Env (), errno, "flock");
     }
   return Napi::Boolean::New (info.Env (), true);
+}
+
+// socketInNetns(nsFd, domain, type): a socket (SOCK_NONBLOCK | SOCK_CLOEXEC) created inside the
+// network namespace nsFd refers to. A socket belongs for life to the namespace it was created
+// in, so only the creation needs the setns: the main thread enters, creates, and comes back.
+Napi::Value
+SocketInNetns (const Napi::CallbackInfo &info)
+{
+  int nsfd = IntArg (info, 0, "socketInNetns", "nsFd");
+  int domain = IntArg (info, 1, "socketInNetns", "domain");
+  int type = IntArg (info, 2, "socketInNetns", "type");
+  // Our own namespace, opened once: the way back.
+  static int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0)
+    ThrowErrno (info.Env (), errno, "open", "/proc/thread-self/ns/net");
+  if (setns (nsfd, CLONE_NEWNET) < 0)
+    ThrowErrno (info.Env (), errno, "setns", "network namespace");
+  int fd = socket (domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int err = errno;
+  // Left in the pod's namespace, every socket Node makes later would be the pod's.
+  if (setns (home, CLONE_NEWNET) < 0)
+    abort ();
+  if (fd < 0)
+    ThrowErrno (info.Env (), err, "socket");
+  return Napi::Number::New (info.Env (), fd);
 }
 
 // setChildSubreaper(on)

@@ -39,6 +39,8 @@ program
   .option('-e, --env <KEY=VALUE>', 'set an environment variable in every container (repeatable)', collect, [])
   .option('-w, --workdir <dir>', 'working directory of the command (default: the current one)')
   .option('--restart <policy>', 'Always, OnFailure or Never (default: Never for a command, the manifest\'s for -f)')
+  .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
+  .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
   .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
   .passThroughOptions()
   .addHelpText(
@@ -65,6 +67,8 @@ pod
   .option('--pause <path>', "a custom infra program instead of tspod's pause")
   .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
   .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
+  .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
+  .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
   .action(async (name: string, opts) => action(async () => (await import('./pods.js')).podCreate)(name, withRoot(opts)));
 pod
   .command('ls')

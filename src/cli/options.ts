@@ -3,7 +3,8 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from '../pod/names.js';
-import { SHAREABLE, type EnvVar, type SharedNamespace } from '../pod/spec.js';
+import { SHAREABLE, type EnvVar, type PodSpec, type PortMapping, type SharedNamespace } from '../pod/spec.js';
+import { ipAddress, networkValue, port, uniqueHostPorts } from '../pod/fields.js';
 import type { HostOptions } from '../monitor/host.js';
 
 export function collect(value: string, previous: string[]): string[] {
@@ -66,7 +67,7 @@ export function programOption(option: string, value: string): string {
  * Knobs for tests and experiments, read by whichever process supervises pods (a foreground
  * tspod run, or the monitor, which inherits them from the command that started it):
  * TSPOD_BACKOFF_MS (first crash back-off; the cap is 30 times it, the reset after 60 times it),
- * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES.
+ * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES, TSPOD_UDP_IDLE_MS (a published UDP port's flows).
  */
 export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
   const num = (name: string) => {
@@ -80,5 +81,25 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     ...(backoff !== undefined ? { backoff: { initialMs: backoff, maxMs: backoff * 30, resetMs: backoff * 60 } } : {}),
     logMaxBytes: num('TSPOD_LOG_MAX_BYTES'),
     logMaxFiles: num('TSPOD_LOG_MAX_FILES'),
+    udpIdleMs: num('TSPOD_UDP_IDLE_MS'),
   };
+}
+
+/** -p [hostIP:]hostPort:podPort[/tcp|/udp]; an IPv6 host address goes in brackets. */
+export function publishOption(value: string): PortMapping {
+  const m = /^(?:(\[[^\]]+\]|[^:\[\]]+):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(value);
+  if (!m) throw new InputError('-p', `"${value}" is not [hostIP:]hostPort:podPort[/tcp|/udp]`);
+  const [, ip, host, pod, proto] = m;
+  const out: PortMapping = { hostPort: port(Number(host), '-p'), containerPort: port(Number(pod), '-p'), protocol: proto === 'udp' ? 'udp' : 'tcp' };
+  if (ip !== undefined) out.hostIP = ipAddress(ip.replace(/^\[|\]$/g, ''), '-p');
+  return out;
+}
+
+/** --network and -p, onto a pod's spec. */
+export function applyNetworkOptions(spec: PodSpec, network: string | undefined, publish: string[]): void {
+  if (network !== undefined) spec.network = networkValue(network, '--network');
+  if (publish.length) {
+    spec.ports = [...spec.ports, ...publish.map(publishOption)];
+    uniqueHostPorts(spec.ports, () => '-p');
+  }
 }

@@ -6,7 +6,7 @@ import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
-import { labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { applyNetworkOptions, labelOption, programOption, secondsOption, shareOption } from './options.js';
 import { requireRoot } from './run.js';
 import { age, formatTable } from './table.js';
 
@@ -15,6 +15,8 @@ export interface PodCreateOptions {
   pause?: string;
   hostname?: string;
   grace?: string;
+  network?: string;
+  publish: string[];
   root?: string;
 }
 
@@ -26,11 +28,14 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
     share: o.share === undefined ? [...DEFAULT_SHARE] : shareOption(o.share),
     terminationGracePeriodSeconds: o.grace === undefined ? DEFAULT_GRACE_SECONDS : secondsOption('--grace', o.grace),
     restartPolicy: 'Never',
+    network: { mode: 'pod' },
+    ports: [],
     labels: {},
     annotations: {},
     containers: [],
   };
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
+  applyNetworkOptions(spec, o.network, o.publish ?? []);
   requireRoot('tspod pod create');
   const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
   await client.call('POST', '/pods', { spec, persistent: true });

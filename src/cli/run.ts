@@ -11,7 +11,7 @@ import type { Pod, PodResult } from '../runtime/pod.js';
 import { describeExit, startTimeOf, statusCode } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { applyNetworkOptions, envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
 import { TerminalTee } from './output.js';
 
 export interface RunOptions {
@@ -24,6 +24,8 @@ export interface RunOptions {
   grace?: string;
   workdir?: string;
   restart?: string;
+  network?: string;
+  publish: string[];
   detach?: boolean;
   /** Join this running pod instead of making one (with -d). */
   pod?: string;
@@ -53,6 +55,8 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
       terminationGracePeriodSeconds: DEFAULT_GRACE_SECONDS,
       // A command runs once, as with docker run; a manifest keeps Kubernetes' default.
       restartPolicy: 'Never',
+      network: { mode: 'pod' },
+      ports: [],
       labels: {},
       annotations: {},
       containers: [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }],
@@ -66,6 +70,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
   else if (o.name && !o.file) spec.hostname = spec.name;
   if (o.share !== undefined) spec.share = shareOption(o.share);
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');
+  applyNetworkOptions(spec, o.network, o.publish ?? []);
   if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
   // Containers see the host's file system: relative paths mean what they mean here.
@@ -113,7 +118,8 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
 /** `run -d --pod POD --name CTR -- CMD`: a container joins a pod that is already running. */
 async function runInPod(command: string[], o: RunOptions): Promise<number> {
   const pod = labelOption('--pod', o.pod!);
-  for (const [option, given] of [['-f', o.file], ['--hostname', o.hostname], ['--share', o.share], ['--pause', o.pause], ['--grace', o.grace]] as const) {
+  const podOptions = [['-f', o.file], ['--hostname', o.hostname], ['--share', o.share], ['--pause', o.pause], ['--grace', o.grace], ['--network', o.network], ['-p', o.publish?.length ? o.publish : undefined]] as const;
+  for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);
   }
   if (!o.detach) throw new InputError('--pod', 'adds a container to a running pod: use it with -d');

@@ -5,16 +5,20 @@ import { InputError, TspodError } from '../errors.js';
 import {
   containerSpec,
   graceSeconds,
+  ipAddress,
   label,
   list,
   mapping,
+  networkValue,
   onlyFields,
+  port,
   restartPolicyValue,
   string,
   stringMap,
+  uniqueHostPorts,
   uniqueNames,
 } from '../pod/fields.js';
-import { SHAREABLE, type ContainerSpec, type PodSpec, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
+import { SHAREABLE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
 import { ContainerStartError, NotFound } from '../runtime/pod.js';
 import { ConflictError } from './host.js';
 
@@ -49,27 +53,52 @@ function absolutePath(v: unknown, path: string): string {
   return s;
 }
 
+function portMapping(v: unknown, path: string): PortMapping {
+  const o = mapping(v, path);
+  onlyFields(o, path, ['hostPort', 'containerPort', 'protocol', 'hostIP']);
+  for (const key of ['hostPort', 'containerPort'] as const) {
+    if (o[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
+  }
+  const protocol = o.protocol === undefined ? 'tcp' : string(o.protocol, `${path}.protocol`);
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new InputError(`${path}.protocol`, `must be tcp or udp, not "${protocol}"`);
+  const out: PortMapping = { hostPort: port(o.hostPort, `${path}.hostPort`), containerPort: port(o.containerPort, `${path}.containerPort`), protocol };
+  if (o.hostIP !== undefined) out.hostIP = ipAddress(o.hostIP, `${path}.hostIP`);
+  return out;
+}
+
 export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const o = mapping(v, path);
-  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'pause', 'labels', 'annotations', 'containers']);
+  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'network', 'ports', 'pause', 'labels', 'annotations', 'containers']);
   for (const key of ['name', 'containers'] as const) {
     if (o[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
   }
   const name = label(o.name, `${path}.name`);
   const containers = list(o.containers, `${path}.containers`).map((c, i) => containerSpec(c, `${path}.containers[${i}]`));
   uniqueNames(containers, `${path}.containers`);
+  const ports = o.ports === undefined ? [] : list(o.ports, `${path}.ports`).map((p, i) => portMapping(p, `${path}.ports[${i}]`));
+  uniqueHostPorts(ports, (i) => `${path}.ports[${i}].hostPort`);
   const spec: PodSpec = {
     name,
     hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
     share: o.share === undefined ? [...SHAREABLE] : share(o.share, `${path}.share`),
     terminationGracePeriodSeconds: o.terminationGracePeriodSeconds === undefined ? 30 : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
     restartPolicy: o.restartPolicy === undefined ? 'Always' : restartPolicyValue(o.restartPolicy, `${path}.restartPolicy`),
+    network: o.network === undefined ? { mode: 'pod' } : networkBody(o.network, `${path}.network`),
+    ports,
     labels: o.labels === undefined ? {} : stringMap(o.labels, `${path}.labels`),
     annotations: o.annotations === undefined ? {} : stringMap(o.annotations, `${path}.annotations`),
     containers,
   };
   if (o.pause !== undefined) spec.pause = absolutePath(o.pause, `${path}.pause`);
   return spec;
+}
+
+function networkBody(v: unknown, path: string): PodSpec['network'] {
+  const o = mapping(v, path);
+  onlyFields(o, path, ['mode', 'name']);
+  const mode = string(o.mode, `${path}.mode`);
+  if (o.name !== undefined && mode !== 'cni') throw new InputError(`${path}.name`, 'names a CNI network: only with mode "cni"');
+  return networkValue(o.name === undefined ? mode : `cni:${string(o.name, `${path}.name`)}`, `${path}.mode`);
 }
 
 export function createPodFromBody(v: unknown): CreatePodRequest {

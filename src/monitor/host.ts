@@ -6,6 +6,7 @@ import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { PodSpec } from '../pod/spec.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
+import { PodNetwork } from '../net/network.js';
 import { NotFound, Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { PodProcess } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
@@ -17,6 +18,7 @@ export interface HostOptions {
   clock?: Clock;
   logMaxBytes?: number;
   logMaxFiles?: number;
+  udpIdleMs?: number;
   /** Called for each pod the host takes: created or adopted. */
   onPod?: (pod: Pod, how: 'created' | 'adopted') => void;
 }
@@ -115,7 +117,9 @@ export class PodHost {
     });
     let pod: Pod;
     try {
+      const network = await PodNetwork.prepare(this.binding, spec, this.opts);
       pod = await Pod.start(spec, {
+        network,
         binding: this.binding,
         io: this.io(spec.name, opts.tee),
         cwd: '/',
@@ -133,8 +137,10 @@ export class PodHost {
   }
 
   /** Takes over a running pod from its record (a new monitor after the old one died). */
-  adopt(record: PodRecord): Pod {
+  async adopt(record: PodRecord): Promise<Pod> {
+    const network = await this.adoptNetwork(record);
     const pod = Pod.adopt(record, {
+      network,
       binding: this.binding,
       io: this.io(record.name),
       cwd: '/',
@@ -143,6 +149,18 @@ export class PodHost {
     });
     this.track(pod, 'adopted');
     return pod;
+  }
+
+  /** The pod's network again; its published ports are left closed if they cannot be bound. */
+  private async adoptNetwork(record: PodRecord): Promise<PodNetwork> {
+    const saved = record.network ?? { mode: 'pod', ports: [] };
+    const infraPid = record.infra!.process.pid;
+    try {
+      return await PodNetwork.adopt(this.binding, saved, infraPid, this.opts);
+    } catch (err) {
+      process.stderr.write(`tspod: pod ${record.name}: its published ports stay closed: ${(err as Error).message}\n`);
+      return PodNetwork.adopt(this.binding, { ...saved, ports: [] }, infraPid);
+    }
   }
 
   get(name: string): Pod {

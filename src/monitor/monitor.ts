@@ -70,7 +70,7 @@ export async function adoptAll(host: PodHost, store: StateStore, binding: Native
     if (record.supervisor.kind === 'foreground' || record.state === 'creating') continue;
     if (record.state !== 'running') continue;
     try {
-      host.adopt(record);
+      await host.adopt(record);
     } catch (err) {
       await killRecorded(binding, record);
       store.write({

@@ -110,6 +110,10 @@ export interface NativeConstants {
   MS_PRIVATE: number;
   MS_SLAVE: number;
   MS_SHARED: number;
+  AF_INET: number;
+  AF_INET6: number;
+  SOCK_STREAM: number;
+  SOCK_DGRAM: number;
 }
 
 export interface NativeBinding {
@@ -130,6 +134,12 @@ export interface NativeBinding {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** [readFd, writeFd], both O_CLOEXEC. */
   pipe(): [number, number];
+  /**
+   * A socket (non-blocking, close-on-exec) created inside the network namespace of nsFd: the
+   * main thread enters it, creates the socket, and comes back. Wrap it with net.Socket({ fd })
+   * (TCP) or dgram's bind({ fd }) (UDP).
+   */
+  socketInNetns(nsFd: number, domain: number, type: number): number;
   /** flock(2): false when `wait` is false and another holder has it. */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   /**

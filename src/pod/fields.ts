@@ -2,7 +2,8 @@
 // names the path of the field (spec.containers[1].name) and what is wrong with it.
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
-import { RESTART_POLICIES, type ContainerSpec, type EnvVar, type RestartPolicy } from './spec.js';
+import { isIP } from 'node:net';
+import { RESTART_POLICIES, type ContainerSpec, type EnvVar, type NetworkSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
 export type Mapping = Record<string, unknown>;
 
@@ -58,9 +59,10 @@ export function label(v: unknown, path: string): string {
   return s;
 }
 
-export function containerSpec(v: unknown, path: string): ContainerSpec {
+/** `extra`: fields the caller reads itself (a manifest's ports). */
+export function containerSpec(v: unknown, path: string, extra: readonly string[] = []): ContainerSpec {
   const c = mapping(v, path);
-  onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir']);
+  onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir', ...extra]);
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(c.name, `${path}.name`);
   if (c.command === undefined) {
@@ -112,4 +114,34 @@ export function uniqueNames(containers: ContainerSpec[], path: string): void {
       throw new InputError(`${path}[${i}].name`, `duplicate container name "${c.name}"`);
     }
   });
+}
+
+export function port(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
+    throw new InputError(path, `must be a port number from 1 to 65535, not ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+export function ipAddress(v: unknown, path: string): string {
+  const s = string(v, path);
+  if (isIP(s) === 0) throw new InputError(path, `"${s}" is not an IP address`);
+  return s;
+}
+
+/** Two mappings may not take the same host port (and protocol) on the same address. */
+export function uniqueHostPorts(ports: PortMapping[], path: (i: number) => string): void {
+  ports.forEach((p, i) => {
+    const j = ports.findIndex((o) => o.hostPort === p.hostPort && o.protocol === p.protocol && (o.hostIP ?? '0.0.0.0') === (p.hostIP ?? '0.0.0.0'));
+    if (j !== i) throw new InputError(path(i), `host port ${p.hostPort}/${p.protocol} is published twice`);
+  });
+}
+
+/** tspod's own forms, as the API and the CLI use them: pod, host, cni or cni:NAME. */
+export function networkValue(v: unknown, path: string): NetworkSpec {
+  const s = string(v, path);
+  if (s === 'pod' || s === 'host' || s === 'cni') return { mode: s };
+  const m = /^cni:(.+)$/.exec(s);
+  if (m) return { mode: 'cni', name: m[1] };
+  throw new InputError(path, `"${s}" is not a network: pod, host, cni, or cni:NAME`);
 }

@@ -2,10 +2,49 @@
 // JSON. Every field is checked against that subset; a field tspod does not support is an error
 // that names its path (spec.containers[1].ports), never silently ignored.
 import { InputError } from '../errors.js';
-import { containerSpec, graceSeconds, label, list, mapping, onlyFields, restartPolicyValue, stringMap, uniqueNames } from './fields.js';
-import { DEFAULT_GRACE_SECONDS, type PodSpec, type RestartPolicy } from './spec.js';
+import {
+  containerSpec,
+  graceSeconds,
+  ipAddress,
+  label,
+  list,
+  mapping,
+  networkValue,
+  onlyFields,
+  port,
+  restartPolicyValue,
+  string,
+  stringMap,
+  uniqueHostPorts,
+  uniqueNames,
+} from './fields.js';
+import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
 export { restartPolicyValue };
+
+/** The annotation that puts a pod on a CNI network (or in the pod or host mode). */
+export const NETWORK_ANNOTATION = 'tspod.io/network';
+
+/** A container's ports; those with a hostPort are published. */
+function containerPorts(v: unknown, path: string): PortMapping[] {
+  return list(v, path).flatMap((item, i) => {
+    const where = `${path}[${i}]`;
+    const p = mapping(item, where);
+    onlyFields(p, where, ['containerPort', 'hostPort', 'protocol', 'hostIP', 'name']);
+    if (p.containerPort === undefined) throw new InputError(`${where}.containerPort`, 'is required');
+    const containerPort = port(p.containerPort, `${where}.containerPort`);
+    const protocol = p.protocol === undefined ? 'TCP' : string(p.protocol, `${where}.protocol`);
+    if (protocol !== 'TCP' && protocol !== 'UDP') throw new InputError(`${where}.protocol`, `must be TCP or UDP, not "${protocol}"`);
+    if (p.name !== undefined) label(p.name, `${where}.name`);
+    if (p.hostPort === undefined) {
+      if (p.hostIP !== undefined) throw new InputError(`${where}.hostIP`, 'needs a hostPort');
+      return [];
+    }
+    const mapping_: PortMapping = { hostPort: port(p.hostPort, `${where}.hostPort`), containerPort, protocol: protocol === 'TCP' ? 'tcp' : 'udp' };
+    if (p.hostIP !== undefined) mapping_.hostIP = ipAddress(p.hostIP, `${where}.hostIP`);
+    return [mapping_];
+  });
+}
 
 /** Checks a parsed manifest document and returns the pod it describes. */
 export function podFromManifest(doc: unknown): PodSpec {
@@ -21,13 +60,26 @@ export function podFromManifest(doc: unknown): PodSpec {
 
   if (root.spec === undefined) throw new InputError('spec', 'is required');
   const spec = mapping(root.spec, 'spec');
-  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy']);
+  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy', 'hostNetwork']);
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
   const items = list(spec.containers, 'spec.containers');
   if (items.length === 0) throw new InputError('spec.containers', 'must hold at least one container');
-  const containers = items.map((c, i) => containerSpec(c, `spec.containers[${i}]`));
+  const containers = items.map((c, i) => containerSpec(c, `spec.containers[${i}]`, ['ports']));
   uniqueNames(containers, 'spec.containers');
+  // Where each published port came from, for errors: spec.containers[1].ports[0].
+  const ports: PortMapping[] = [];
+  const portPaths: string[] = [];
+  items.forEach((c, i) => {
+    const raw = (c as Record<string, unknown>).ports;
+    if (raw === undefined) return;
+    let j = 0;
+    for (const p of containerPorts(raw, `spec.containers[${i}].ports`)) {
+      ports.push(p);
+      portPaths.push(`spec.containers[${i}].ports[${j++}].hostPort`);
+    }
+  });
+  uniqueHostPorts(ports, (k) => portPaths[k]);
 
   const grace =
     spec.terminationGracePeriodSeconds === undefined
@@ -36,6 +88,18 @@ export function podFromManifest(doc: unknown): PodSpec {
   // Kubernetes' default: Always.
   let restartPolicy: RestartPolicy = 'Always';
   if (spec.restartPolicy !== undefined) restartPolicy = restartPolicyValue(spec.restartPolicy, 'spec.restartPolicy');
+  const annotations = meta.annotations === undefined ? {} : stringMap(meta.annotations, 'metadata.annotations');
+  let network: NetworkSpec = { mode: 'pod' };
+  if (annotations[NETWORK_ANNOTATION] !== undefined) {
+    network = networkValue(annotations[NETWORK_ANNOTATION], `metadata.annotations["${NETWORK_ANNOTATION}"]`);
+  }
+  if (spec.hostNetwork !== undefined) {
+    if (typeof spec.hostNetwork !== 'boolean') throw new InputError('spec.hostNetwork', `must be true or false, not ${JSON.stringify(spec.hostNetwork)}`);
+    if (spec.hostNetwork && network.mode !== 'pod' && network.mode !== 'host') {
+      throw new InputError('spec.hostNetwork', `contradicts the annotation ${NETWORK_ANNOTATION}: ${annotations[NETWORK_ANNOTATION]}`);
+    }
+    if (spec.hostNetwork) network = { mode: 'host' };
+  }
   const sharePid = spec.shareProcessNamespace;
   if (sharePid !== undefined && typeof sharePid !== 'boolean') {
     throw new InputError('spec.shareProcessNamespace', `must be true or false, not ${JSON.stringify(sharePid)}`);
@@ -48,8 +112,10 @@ export function podFromManifest(doc: unknown): PodSpec {
     share: sharePid ? ['net', 'ipc', 'uts', 'pid'] : ['net', 'ipc', 'uts'],
     terminationGracePeriodSeconds: grace,
     restartPolicy,
+    network,
+    ports,
     labels: meta.labels === undefined ? {} : stringMap(meta.labels, 'metadata.labels'),
-    annotations: meta.annotations === undefined ? {} : stringMap(meta.annotations, 'metadata.annotations'),
+    annotations,
     containers,
   };
 }

@@ -31,6 +31,22 @@ export interface ContainerSpec {
 export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
+/** A host port forwarded to a port of the pod (Kubernetes hostPort/containerPort). */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  /** The host address to listen on; unset: every address (0.0.0.0). */
+  hostIP?: string;
+}
+
+/**
+ * pod: a network namespace of its own with only lo; published ports are forwarded in user
+ * space. host: the host's network namespace. cni: a namespace of its own attached by CNI
+ * plugins (an IP on a bridge, say); published ports through the portmap plugin.
+ */
+export type NetworkSpec = { mode: 'pod' } | { mode: 'host' } | { mode: 'cni'; name?: string };
+
 export interface PodSpec {
   name: string;
   hostname: string;
@@ -38,6 +54,8 @@ export interface PodSpec {
   share: SharedNamespace[];
   terminationGracePeriodSeconds: number;
   restartPolicy: RestartPolicy;
+  network: NetworkSpec;
+  ports: PortMapping[];
   /** A custom infra program (like the kubelet's --pod-infra-container-image); unset: tspod's pause. */
   pause?: string;
   labels: Record<string, string>;

@@ -14,6 +14,8 @@ export interface InfraOptions {
   /** fds for the infra's stdin, stdout, stderr. */
   stdio: [number, number, number];
   parentDeathSignal?: number;
+  /** False for a pod on the host's network: no network namespace of its own. */
+  ownNetwork?: boolean;
 }
 
 /** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
@@ -27,9 +29,9 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     env: custom ? [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${opts.hostname}`] : [],
     cwd: '/',
     stdio: readyFd === undefined ? [...opts.stdio] : [...opts.stdio, readyFd],
-    newNamespaces: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
+    newNamespaces: (opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
     hostname: opts.hostname,
-    loopbackUp: true,
+    loopbackUp: opts.ownNetwork !== false,
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,
   };

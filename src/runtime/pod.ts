@@ -25,6 +25,7 @@ import type {
 import { RECORD_VERSION } from '../state/records.js';
 import { startContainer, type ContainerLaunch } from './container.js';
 import type { PipeIds } from './io.js';
+import type { PodNetwork } from '../net/network.js';
 import { startInfra } from './infra.js';
 import { PodProcess, describeExit, signalName, statusCode } from './process.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, resolveProgram } from './resolve.js';
@@ -90,6 +91,8 @@ export interface PodOptions {
   /** Lives until stopped, whatever its containers do (`pod create`). */
   persistent?: boolean;
   clock?: Clock;
+  /** Attached once the infra runs, detached when the pod has ended. */
+  network?: PodNetwork;
 }
 
 export type PodEndReason = 'completed' | 'stopped' | 'infra-exited';
@@ -310,12 +313,14 @@ export class Pod extends EventEmitter<PodEvents> {
           pause: spec.pause,
           stdio: infraIO.stdio,
           parentDeathSignal: opts.parentDeathSignal,
+          ownNetwork: opts.network?.ownNamespace ?? true,
         });
       } finally {
         infraIO.release();
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
+      await opts.network?.attach(infra.pid);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
@@ -323,8 +328,12 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       return pod;
     } catch (err) {
-      if (pod) await pod.kill(); // also closes the IO
-      else await opts.io.close();
+      if (pod) {
+        await pod.kill(); // also closes the IO and detaches the network
+      } else {
+        await opts.io.close();
+        await opts.network?.detach();
+      }
       if (starting === undefined || err instanceof TspodError) throw err;
       throw new ContainerStartError(starting, err as Error);
     }
@@ -569,6 +578,7 @@ export class Pod extends EventEmitter<PodEvents> {
         ...(this.infraPipes ? { pipes: this.infraPipes } : {}),
         ...(this.infra.status ? { exit: exitRecord(this.infra.status) } : {}),
       },
+      ...(this.opts.network ? { network: this.opts.network.record() } : {}),
       containers: this.slots.map((s) => s.record()),
     };
   }
@@ -599,6 +609,7 @@ export class Pod extends EventEmitter<PodEvents> {
       );
       // tspod's pause exits at once on SIGTERM; a custom infra program may not.
       await terminate([this.infra], INFRA_GRACE_MS);
+      await this.opts.network?.detach();
       await this.opts.io.close();
       this.podState = reason === 'stopped' ? 'stopped' : reason === 'infra-exited' || this.reason ? 'failed' : 'completed';
       this.endedAt = now();

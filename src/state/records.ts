@@ -2,6 +2,7 @@
 // whoever supervises the pod, and read by every command that only looks.
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { PipeIds } from '../runtime/io.js';
+import type { NetworkRecord } from '../net/network.js';
 
 export type { RestartPolicy };
 
@@ -82,4 +83,6 @@ export interface PodRecord {
     exit?: ExitRecord;
   };
   containers: ContainerRecord[];
+  /** Absent for pods made by an older tspod: their network is the pod mode without ports. */
+  network?: NetworkRecord;
 }

@@ -64,8 +64,8 @@ t.test('a failure in the child after the first container started: everything is 
 });
 
 t.test('manifest errors name the field path', async (t) => {
-  await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'a', command: ['true'] }, { name: 'b', command: ['true'], ports: [] }] })],
-    125, /pod\.yaml: spec\.containers\[1\]\.ports: field is not supported by tspod/);
+  await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'a', command: ['true'] }, { name: 'b', command: ['true'], livenessProbe: {} }] })],
+    125, /pod\.yaml: spec\.containers\[1\]\.livenessProbe: field is not supported by tspod/);
   await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'a', command: ['true'] }, { name: 'a', command: ['true'] }] })],
     125, /spec\.containers\[1\]\.name: duplicate container name "a"/);
   await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'Not_DNS', command: ['true'] }] })],

@@ -79,6 +79,8 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
     share,
     terminationGracePeriodSeconds: 5,
     restartPolicy: 'Never',
+    network: { mode: 'pod' },
+    ports: [],
     labels: {},
     annotations: {},
     containers: containers(dir),

@@ -48,7 +48,7 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
   const before = JSON.stringify(s.store.list());
   const cases: [string, string, string | undefined, number, RegExp][] = [
     ['POST', '/v1/pods', '{not json', 400, /^request body: invalid JSON/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "ports": []}}', 400, /^spec\.ports: field is not supported/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "volumes": []}}', 400, /^spec\.volumes: field is not supported/],
     ['POST', '/v1/pods', '{"spec": {"name": "Bad_Name", "containers": []}}', 400, /^spec\.name: "Bad_Name" is not a DNS-1123 label/],
     ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [{"name": "a"}]}}', 400, /^spec\.containers\[0\]\.command: is required/],
     ['POST', '/v1/pods', '{"spec": {"name": "keep", "containers": []}}', 409, /^pod "keep" already exists$/],

@@ -27,7 +27,7 @@ t.test('option checks name the option', async (t) => {
 });
 
 t.test('a command becomes a one-container pod; its words are literal', async (t) => {
-  const spec = await podFromRunOptions(['sh', '-c', 'echo $$ $(HOME)'], { env: ['X=$(PATH)'], name: 'web', share: 'net,pid', grace: '3' });
+  const spec = await podFromRunOptions(['sh', '-c', 'echo $$ $(HOME)'], { env: ['X=$(PATH)'], publish: [], name: 'web', share: 'net,pid', grace: '3' });
   t.equal(spec.name, 'web');
   t.equal(spec.hostname, 'web');
   t.same(spec.share, ['net', 'pid']);
@@ -35,11 +35,11 @@ t.test('a command becomes a one-container pod; its words are literal', async (t)
   t.same(spec.containers[0].command, ['sh']);
   t.same(spec.containers[0].args, ['-c', 'echo $$$$ $$(HOME)'], 'escaped from $(VAR) expansion');
   t.same(spec.containers[0].env, [{ name: 'X', value: '$$(PATH)' }]);
-  const anon = await podFromRunOptions(['true'], { env: [] });
+  const anon = await podFromRunOptions(['true'], { env: [], publish: [] });
   t.match(anon.name, /^tspod-[0-9a-f]{6}$/);
-  await t.rejects(podFromRunOptions([], { env: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
-  await t.rejects(podFromRunOptions(['true'], { env: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
-  await t.rejects(podFromRunOptions(['true'], { env: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
+  await t.rejects(podFromRunOptions([], { env: [], publish: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
+  await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
+  await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
 });
 
 t.test('exit status of tspod run', async (t) => {
@@ -55,4 +55,20 @@ t.test('exit status of tspod run', async (t) => {
   t.equal(runExitStatus(result('completed', exit(0), exit(2), exit(5))), 2, 'the first that failed');
   t.equal(runExitStatus(result('stopped', exit(0)), 15), 143, 'stopped by SIGTERM');
   t.equal(runExitStatus(result('infra-exited', exit(0))), 125);
+});
+
+t.test('-p and --network', async (t) => {
+  const { publishOption, applyNetworkOptions } = await import('../../src/cli/options.js');
+  t.same(publishOption('8880:80'), { hostPort: 8880, containerPort: 80, protocol: 'tcp' });
+  t.same(publishOption('127.0.0.2:53:5353/udp'), { hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '127.0.0.2' });
+  t.same(publishOption('[::1]:8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '::1' });
+  t.throws(() => publishOption('80'), { name: 'InputError', field: '-p', problem: /is not \[hostIP:\]hostPort:podPort/ });
+  t.throws(() => publishOption('0:80'), { name: 'InputError', field: '-p', problem: /port number/ });
+  t.throws(() => publishOption('8080:80/sctp'), { name: 'InputError', field: '-p' });
+  t.throws(() => publishOption('nohost:8080:80'), { name: 'InputError', field: '-p', problem: /not an IP address/ });
+  const spec = await podFromRunOptions(['true'], { env: [], publish: ['8880:80', '8881:81/udp'], network: 'cni:lab' });
+  t.same(spec.network, { mode: 'cni', name: 'lab' });
+  t.equal(spec.ports.length, 2);
+  t.throws(() => applyNetworkOptions(spec, 'bridge', []), { name: 'InputError', field: '--network' });
+  t.throws(() => applyNetworkOptions(spec, undefined, ['8880:90']), { name: 'InputError', problem: /8880\/tcp is published twice/ });
 });

@@ -54,7 +54,7 @@ t.test('unsupported fields are errors that name their path', async (t) => {
     f(d);
     return d;
   };
-  fieldError(t, mutate((d) => (d.spec.containers[1].ports = [{ containerPort: 80 }])), 'spec.containers[1].ports', /not supported/);
+  fieldError(t, mutate((d) => ((d.spec.containers[1] as any).livenessProbe = {})), 'spec.containers[1].livenessProbe', /not supported/);
   fieldError(t, mutate((d) => (d.spec.nodeName = 'x')), 'spec.nodeName', /not supported/);
   fieldError(t, mutate((d) => (d.metadata.namespace = 'default')), 'metadata.namespace', /not supported/);
   fieldError(t, mutate((d) => (d.status = {})), 'status', /not supported/);
@@ -101,7 +101,44 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-manifest-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'pod.yaml');
-  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], image: busybox}\n');
-  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].image: field is not supported by tspod (supported here: name, command, args, env, workingDir)` });
+  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n');
+  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, ports)` });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
+});
+
+t.test('ports, hostNetwork and the network annotation', async (t) => {
+  const doc = base() as any;
+  doc.spec.containers[1].ports = [{ containerPort: 80, hostPort: 8880 }, { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' }, { containerPort: 9000 }];
+  const pod = podFromManifest(doc);
+  t.same(pod.ports, [
+    { hostPort: 8880, containerPort: 80, protocol: 'tcp' },
+    { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '127.0.0.1' },
+  ], 'only ports with a hostPort are published');
+  t.same(pod.network, { mode: 'pod' }, 'the default: a network namespace of its own');
+
+  const host = base() as any;
+  host.spec.hostNetwork = true;
+  t.same(podFromManifest(host).network, { mode: 'host' });
+  const cni = base() as any;
+  cni.metadata.annotations = { 'tspod.io/network': 'cni:lab' };
+  t.same(podFromManifest(cni).network, { mode: 'cni', name: 'lab' });
+
+  const mutate = (f: (d: any) => void) => {
+    const d = base();
+    f(d);
+    return d;
+  };
+  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 70000 }])), 'spec.containers[0].ports[0].hostPort', /port number from 1 to 65535/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, protocol: 'SCTP' }])), 'spec.containers[0].ports[0].protocol', /TCP or UDP/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ hostPort: 80 }])), 'spec.containers[0].ports[0].containerPort', /is required/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 80, hostIP: 'localhost' }])), 'spec.containers[0].ports[0].hostIP', /not an IP address/);
+  fieldError(t, mutate((d) => {
+    d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 8080 }];
+    d.spec.containers[1].ports = [{ containerPort: 81, hostPort: 8080 }];
+  }), 'spec.containers[1].ports[0].hostPort', /host port 8080\/tcp is published twice/);
+  fieldError(t, mutate((d) => ((d.metadata as any).annotations = { 'tspod.io/network': 'bridge' })), 'metadata.annotations["tspod.io/network"]', /not a network/);
+  fieldError(t, mutate((d) => {
+    (d.metadata as any).annotations = { 'tspod.io/network': 'cni' };
+    (d.spec as any).hostNetwork = true;
+  }), 'spec.hostNetwork', /contradicts the annotation/);
 });

@@ -16,6 +16,8 @@ function spec(over: Partial<PodSpec> = {}): PodSpec {
     share: ['net', 'ipc', 'uts', 'pid'],
     terminationGracePeriodSeconds: 0.05,
     restartPolicy: 'Never',
+    network: { mode: 'pod' },
+    ports: [],
     labels: {},
     annotations: {},
     containers: [
@@ -286,7 +288,7 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   const record: PodRecord = {
     version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
     supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
-    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', labels: {}, annotations: {} },
+    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], labels: {}, annotations: {} },
     infra: { process: self },
     containers: [
       { name: 'alive', spec: { name: 'alive', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: self, restartCount: 2 },
