@@ -13,6 +13,7 @@
         "native/child.cc",
         "native/exit_watch.cc",
         "native/ns.cc",
+        "native/fs.cc",
         "native/pty.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 namespace tspod {
 namespace {
@@ -30,6 +31,8 @@ Constants (Napi::Env env)
     { "MS_SLAVE", MS_SLAVE },               { "MS_SHARED", MS_SHARED },
     { "AF_INET", AF_INET },                 { "AF_INET6", AF_INET6 },
     { "SOCK_STREAM", SOCK_STREAM },         { "SOCK_DGRAM", SOCK_DGRAM },
+    { "S_IFCHR", S_IFCHR },                 { "S_IFBLK", S_IFBLK },
+    { "S_IFIFO", S_IFIFO },
   };
   for (const auto &e : table)
     c.Set (e.name, Napi::Number::New (env, e.value));
@@ -54,6 +57,9 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("setChildSubreaper", Napi::Function::New (env, SetChildSubreaper, "setChildSubreaper"));
   exports.Set ("openPty", Napi::Function::New (env, OpenPty, "openPty"));
   exports.Set ("setWindowSize", Napi::Function::New (env, SetWindowSize, "setWindowSize"));
+  exports.Set ("mknod", Napi::Function::New (env, Mknod, "mknod"));
+  exports.Set ("lsetxattr", Napi::Function::New (env, Lsetxattr, "lsetxattr"));
+  exports.Set ("lgetxattr", Napi::Function::New (env, Lgetxattr, "lgetxattr"));
   exports.Set ("constants", Constants (env));
   ExitWatch::Init (env, exports);
   return exports;

@@ -15,5 +15,8 @@ Napi::Value SocketInNetns (const Napi::CallbackInfo &info);
 Napi::Value Spawn (const Napi::CallbackInfo &info);         // spawn.cc
 Napi::Value OpenPty (const Napi::CallbackInfo &info);       // pty.cc
 Napi::Value SetWindowSize (const Napi::CallbackInfo &info); // pty.cc
+Napi::Value Mknod (const Napi::CallbackInfo &info);         // fs.cc
+Napi::Value Lsetxattr (const Napi::CallbackInfo &info);     // fs.cc
+Napi::Value Lgetxattr (const Napi::CallbackInfo &info);     // fs.cc
 
 } // namespace tspod

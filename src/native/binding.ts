@@ -114,6 +114,9 @@ export interface NativeConstants {
   AF_INET6: number;
   SOCK_STREAM: number;
   SOCK_DGRAM: number;
+  S_IFCHR: number;
+  S_IFBLK: number;
+  S_IFIFO: number;
 }
 
 export interface NativeBinding {
@@ -147,6 +150,12 @@ export interface NativeBinding {
    * init's (and are ours to reap).
    */
   setChildSubreaper(on: boolean): void;
+  /** mknod(2): `mode` holds the file type (S_IFCHR, ...) and the permission bits. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2): on the path itself, never through a symlink. */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** lgetxattr(2): null when the attribute is not set. */
+  lgetxattr(path: string, name: string): Buffer | null;
   /** A new pty (open /dev/ptmx, unlock, TIOCGPTPEER for the slave). */
   openPty(): PtyPair;
   /** TIOCSWINSZ on either side of a pty; the foreground process group gets SIGWINCH. */
