@@ -9,7 +9,9 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <poll.h>
@@ -18,6 +20,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,7 +40,10 @@ StepSyscall (int32_t step)
     case STEP_SETHOSTNAME: return "sethostname";
     case STEP_LO_SOCKET: return "socket";
     case STEP_LO_IOCTL: return "ioctl";
-    case STEP_MOUNT: return "mount";
+    case STEP_FS: return "mount";
+    case STEP_SETGROUPS: return "setgroups";
+    case STEP_SETGID: return "setresgid";
+    case STEP_SETUID: return "setresuid";
     case STEP_CHDIR: return "chdir";
     case STEP_DUP: return "dup2";
     case STEP_SETCTTY: return "ioctl";
@@ -45,6 +52,22 @@ StepSyscall (int32_t step)
     case STEP_EXECVE: return "execve";
     }
   return "spawn";
+}
+
+const char *
+FsOpSyscall (int32_t op)
+{
+  switch (op)
+    {
+    case FS_MOUNT: return "mount";
+    case FS_MKDIR: return "mkdir";
+    case FS_MKNOD: return "mknod";
+    case FS_SYMLINK: return "symlink";
+    case FS_TOUCH: return "open";
+    case FS_OPEN_ROOT: return "open";
+    case FS_PIVOT: return "pivot_root";
+    }
+  return "mount";
 }
 
 pid_t
@@ -157,6 +180,109 @@ SetUpStdio (const SpawnPlan &plan)
   CloseOnExecFrom (plan, plan.nstdio);
 }
 
+// openat2 with RESOLVE_IN_ROOT: `path` as if `root` were "/", symlinks and ".." included.
+int
+OpenInRoot (int root, const char *path, int flags)
+{
+  struct open_how how;
+  memset (&how, 0, sizeof how);
+  how.flags = (uint64_t) (flags | O_CLOEXEC);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return (int) syscall (SYS_openat2, root, path, &how, sizeof how);
+}
+
+// "/proc/self/fd/N": how mount(2) is handed a target that was resolved to an fd.
+void
+FdPath (int fd, char *buf)
+{
+  const char prefix[] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  do
+    digits[n++] = (char) ('0' + fd % 10);
+  while ((fd /= 10) > 0);
+  memcpy (buf, prefix, sizeof prefix - 1);
+  char *p = buf + sizeof prefix - 1;
+  while (n)
+    *p++ = digits[--n];
+  *p = '\0';
+}
+
+// One step; -1 with errno set on failure.
+int
+RunFsStep (const FsStep &st, int *root)
+{
+  int dir = AT_FDCWD, fd = -1, rc = 0;
+  const char *name = st.target;
+  char fdpath[32];
+  if (st.in_root && st.op != FS_MOUNT)
+    {
+      // Resolve the parent inside the root; the last name is created (or opened) there.
+      dir = OpenInRoot (*root, st.parent, O_PATH | O_DIRECTORY);
+      if (dir < 0)
+        return -1;
+      name = st.base;
+    }
+  switch (st.op)
+    {
+    case FS_MOUNT:
+      if (st.in_root)
+        {
+          if ((fd = OpenInRoot (*root, st.target, O_PATH)) < 0)
+            return -1;
+          FdPath (fd, fdpath);
+          rc = mount (st.source, fdpath, st.fstype, st.flags, st.data);
+        }
+      else
+        rc = mount (st.source, st.target, st.fstype, st.flags, st.data);
+      break;
+    case FS_MKDIR:
+      rc = mkdirat (dir, name, st.mode);
+      if (rc < 0 && errno == EEXIST)
+        rc = 0;
+      break;
+    case FS_MKNOD:
+      rc = mknodat (dir, name, st.mode, makedev (st.major, st.minor));
+      break;
+    case FS_SYMLINK:
+      rc = symlinkat (st.source, dir, name);
+      break;
+    case FS_TOUCH:
+      fd = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, st.mode);
+      rc = fd < 0 ? -1 : 0;
+      break;
+    case FS_OPEN_ROOT:
+      if (*root >= 0)
+        close (*root);
+      *root = open (st.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      rc = *root < 0 ? -1 : 0;
+      break;
+    case FS_PIVOT:
+      // pivot_root(".", "."): the old root ends up stacked on the new one, and is detached.
+      if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0 || chdir ("/") < 0)
+        rc = -1;
+      break;
+    }
+  int err = errno;
+  if (fd >= 0)
+    close (fd);
+  if (dir >= 0)
+    close (dir);
+  errno = err;
+  return rc;
+}
+
+void
+SetUser (const SpawnPlan &plan)
+{
+  if (setgroups ((size_t) plan.ngroups, (const gid_t *) plan.groups) < 0)
+    Fail (plan, STEP_SETGROUPS);
+  if (setresgid (plan.gid, plan.gid, plan.gid) < 0)
+    Fail (plan, STEP_SETGID);
+  if (setresuid (plan.uid, plan.uid, plan.uid) < 0)
+    Fail (plan, STEP_SETUID);
+}
+
 bool
 SkippableExecError (int err)
 {
@@ -192,13 +318,17 @@ RunFinalStage (const SpawnPlan &plan)
   if (plan.loopback_up)
     BringLoopbackUp (plan);
 
-  for (int i = 0; i < plan.nmounts; i++)
-    {
-      const MountStep &m = plan.mounts[i];
-      if (mount (m.source, m.target, m.fstype, m.flags, m.data) < 0)
-        Fail (plan, STEP_MOUNT, i);
-    }
+  int root = -1;
+  for (int i = 0; i < plan.nfs; i++)
+    if (RunFsStep (plan.fs[i], &root) < 0)
+      Fail (plan, STEP_FS, i);
+  if (root >= 0)
+    close (root);
 
+  // After the mounts (which need root), and before chdir, so the directory is checked with
+  // the permissions of the user that will run there.
+  if (plan.set_user)
+    SetUser (plan);
   if (plan.cwd && chdir (plan.cwd) < 0)
     Fail (plan, STEP_CHDIR);
 

@@ -27,9 +27,10 @@ struct PlanStorage
   std::vector<int> stdio;
   std::vector<NsJoin> joins;
   std::vector<std::string> join_labels;
-  std::vector<MountStep> mounts;
-  std::vector<std::string> mount_strings; // source, target, fstype, data per mount
-  std::vector<bool> mount_has;            // which of those four were given
+  std::vector<FsStep> fs;
+  std::vector<std::string> fs_strings; // source, target, fstype, data, parent, base per step
+  std::vector<bool> fs_has;            // which of those six are set
+  std::vector<uint32_t> groups;
   std::string file, cwd, hostname;
 };
 
@@ -171,25 +172,69 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       st.joins.push_back (join);
     }
 
-  Napi::Array mounts = Array (env, req, "mounts", false);
-  for (uint32_t i = 0; i < mounts.Length (); i++)
+  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot" };
+  Napi::Array fs = Array (env, req, "fs", false);
+  for (uint32_t i = 0; i < fs.Length (); i++)
     {
-      std::string where = "mounts[" + std::to_string (i) + "]";
-      if (! mounts.Get (i).IsObject ())
+      std::string where = "fs[" + std::to_string (i) + "]";
+      if (! fs.Get (i).IsObject ())
         TypeError (env, where + " must be an object");
-      Napi::Object m = mounts.Get (i).As<Napi::Object> ();
-      for (const char *key : { "source", "target", "fstype", "data" })
+      Napi::Object f = fs.Get (i).As<Napi::Object> ();
+      FsStep step = {};
+      std::string op = String (env, f, "op");
+      step.op = -1;
+      for (int k = 0; k < (int) (sizeof ops / sizeof *ops); k++)
+        if (op == ops[k])
+          step.op = k;
+      if (step.op < 0)
+        TypeError (env, where + ".op: unknown operation " + op);
+      step.in_root = Bool (f, "inRoot");
+      step.flags = (unsigned long) Integer (env, f.Get ("flags"), where + ".flags", 0, false);
+      step.mode = (uint32_t) Integer (env, f.Get ("mode"), where + ".mode", 0755, false);
+      step.major = (uint32_t) Integer (env, f.Get ("major"), where + ".major", 0, false);
+      step.minor = (uint32_t) Integer (env, f.Get ("minor"), where + ".minor", 0, false);
+      std::string target;
+      if (! OptionalString (env, f, "target", &target))
+        TypeError (env, where + ".target must be a string");
+      // An in-root step that creates a name does it in its parent, resolved in the root.
+      std::string parent, base;
+      bool split = step.in_root && step.op != FS_MOUNT;
+      if (split)
         {
-          std::string s;
-          bool has = OptionalString (env, m, key, &s);
-          if (! has && std::string (key) == "target")
-            TypeError (env, where + ".target must be a string");
-          st.mount_strings.push_back (s);
-          st.mount_has.push_back (has);
+          size_t slash = target.find_last_of ('/');
+          parent = slash == std::string::npos ? "." : target.substr (0, slash);
+          base = target.substr (slash == std::string::npos ? 0 : slash + 1);
+          if (parent.empty ())
+            parent = "/";
+          if (base.empty () || base == "." || base == "..")
+            TypeError (env, where + ".target must end in a name");
         }
-      MountStep step = {};
-      step.flags = (unsigned long) Integer (env, m.Get ("flags"), where + ".flags", 0, false);
-      st.mounts.push_back (step);
+      std::string fields[4];
+      bool has[4];
+      const char *keys[] = { "source", "fstype", "data" };
+      for (int k = 0; k < 3; k++)
+        has[k] = OptionalString (env, f, keys[k], &fields[k]);
+      for (const auto &[value, present] : { std::pair{ fields[0], has[0] }, std::pair{ target, true }, std::pair{ fields[1], has[1] },
+                                            std::pair{ fields[2], has[2] }, std::pair{ parent, split }, std::pair{ base, split } })
+        {
+          st.fs_strings.push_back (value);
+          st.fs_has.push_back (present);
+        }
+      st.fs.push_back (step);
+    }
+
+  Napi::Value user = req.Get ("user");
+  if (! user.IsUndefined () && ! user.IsNull ())
+    {
+      if (! user.IsObject ())
+        TypeError (env, "user must be an object");
+      Napi::Object u = user.As<Napi::Object> ();
+      plan.set_user = true;
+      plan.uid = (uint32_t) Integer (env, u.Get ("uid"), "user.uid", 0, true);
+      plan.gid = (uint32_t) Integer (env, u.Get ("gid"), "user.gid", 0, true);
+      Napi::Array groups = Array (env, u, "groups", false);
+      for (uint32_t i = 0; i < groups.Length (); i++)
+        st.groups.push_back ((uint32_t) Integer (env, groups.Get (i), "user.groups[" + std::to_string (i) + "]", 0, true));
     }
 
   plan.new_namespaces = (int) Integer (env, req.Get ("newNamespaces"), "newNamespaces", 0, false);
@@ -210,12 +255,12 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     st.candidates.push_back (st.strings[ix].c_str ());
   for (size_t i = 0; i < st.joins.size (); i++)
     st.joins[i].label = st.join_labels[i].c_str ();
-  for (size_t i = 0; i < st.mounts.size (); i++)
+  for (size_t i = 0; i < st.fs.size (); i++)
     {
-      const char **fields[] = { &st.mounts[i].source, &st.mounts[i].target, &st.mounts[i].fstype,
-                                &st.mounts[i].data };
-      for (int k = 0; k < 4; k++)
-        *fields[k] = st.mount_has[i * 4 + k] ? st.mount_strings[i * 4 + k].c_str () : nullptr;
+      FsStep &f = st.fs[i];
+      const char **fields[] = { &f.source, &f.target, &f.fstype, &f.data, &f.parent, &f.base };
+      for (int k = 0; k < 6; k++)
+        *fields[k] = st.fs_has[i * 6 + k] ? st.fs_strings[i * 6 + k].c_str () : nullptr;
     }
 
   plan.argv = st.argv.data ();
@@ -227,8 +272,10 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.nstdio = (int) st.stdio.size ();
   plan.joins = st.joins.data ();
   plan.njoins = (int) st.joins.size ();
-  plan.mounts = st.mounts.data ();
-  plan.nmounts = (int) st.mounts.size ();
+  plan.fs = st.fs.data ();
+  plan.nfs = (int) st.fs.size ();
+  plan.groups = st.groups.data ();
+  plan.ngroups = (int) st.groups.size ();
 }
 
 // Our own pidfd, opened once: the child polls it to see whether we died before its prctl.
@@ -250,8 +297,8 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     case STEP_SETNS:
       path = plan.joins[r.index].label;
       break;
-    case STEP_MOUNT:
-      path = plan.mounts[r.index].target;
+    case STEP_FS:
+      path = plan.fs[r.index].target;
       break;
     case STEP_CHDIR:
       path = plan.cwd;
@@ -273,7 +320,8 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
       path = "TIOCSCTTY";
       break;
     }
-  Napi::Error e = ErrnoError (env, r.err, StepSyscall (r.step), path);
+  const char *syscall = r.step == STEP_FS ? FsOpSyscall (plan.fs[r.index].op) : StepSyscall (r.step);
+  Napi::Error e = ErrnoError (env, r.err, syscall, path);
   e.Value ().Set ("childStep", Napi::Boolean::New (env, true));
   return e;
 }

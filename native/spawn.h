@@ -17,10 +17,30 @@ struct NsJoin
   const char *label; // what the fd is, for errors ("/proc/42/ns/net")
 };
 
-struct MountStep
+// One step of setting up the process's view of the file system, done in order in its own
+// mount namespace. A step "in root" names its path inside the root opened by FS_OPEN_ROOT and is
+// resolved there with openat2(RESOLVE_IN_ROOT): a symlink in a container's root file system can
+// never lead a mount or a mkdir out onto the host.
+enum FsOp : int32_t
 {
+  FS_MOUNT,     // mount(source, target, fstype, flags, data)
+  FS_MKDIR,     // mkdir(target, mode); an existing one is fine
+  FS_MKNOD,     // mknod(target, mode, makedev(major, minor))
+  FS_SYMLINK,   // symlink(source, target)
+  FS_TOUCH,     // open(target, O_CREAT): a file to bind-mount onto
+  FS_OPEN_ROOT, // the directory later in-root steps resolve in
+  FS_PIVOT,     // pivot_root into target; the old root is detached
+};
+
+struct FsStep
+{
+  int32_t op;
+  bool in_root;
   const char *source, *target, *fstype, *data;
+  // For in-root steps that create something: target split into its parent and last name.
+  const char *parent, *base;
   unsigned long flags;
+  uint32_t mode, major, minor;
 };
 
 struct SpawnPlan
@@ -38,8 +58,13 @@ struct SpawnPlan
   int new_namespaces;            // CLONE_NEW* flags of the clone that makes the process
   const char *hostname;          // nullptr: leave the UTS name alone
   bool loopback_up;
-  const MountStep *mounts;
-  int nmounts;
+  const FsStep *fs;
+  int nfs;
+  // Identity to take after the file system is set up (set_user false: stay root).
+  bool set_user;
+  uint32_t uid, gid;
+  const uint32_t *groups;
+  int ngroups;
   int parent_death_signal;       // 0: none
   int parent_pidfd;              // our own pidfd, to notice a parent that died before prctl
   bool new_session;
@@ -59,7 +84,10 @@ enum ChildStep : int32_t
   STEP_SETHOSTNAME,
   STEP_LO_SOCKET,
   STEP_LO_IOCTL,
-  STEP_MOUNT,
+  STEP_FS, // the syscall and path come from plan.fs[index]
+  STEP_SETGROUPS,
+  STEP_SETGID,
+  STEP_SETUID,
   STEP_CHDIR,
   STEP_DUP,
   STEP_SETCTTY,
@@ -69,6 +97,7 @@ enum ChildStep : int32_t
 };
 
 const char *StepSyscall (int32_t step);
+const char *FsOpSyscall (int32_t op);
 
 // The report protocol on the O_CLOEXEC pipe from the child(ren) to the parent. EOF without an
 // error report means the process reached execve and the kernel closed the pipe there.

@@ -1,7 +1,7 @@
 // tspod pod create / pod ls.
 import { InputError } from '../errors.js';
 import { ensureMonitor } from '../monitor/client.js';
-import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
+import { newPodSpec } from '../pod/spec.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { observed } from '../state/view.js';
@@ -22,18 +22,10 @@ export interface PodCreateOptions {
 
 /** A pod with only its infra process, which lives until it is stopped or removed. */
 export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
-  const spec: PodSpec = {
-    name: labelOption('NAME', name),
-    hostname: o.hostname === undefined ? name : labelOption('--hostname', o.hostname),
-    share: o.share === undefined ? [...DEFAULT_SHARE] : shareOption(o.share),
-    terminationGracePeriodSeconds: o.grace === undefined ? DEFAULT_GRACE_SECONDS : secondsOption('--grace', o.grace),
-    restartPolicy: 'Never',
-    network: { mode: 'pod' },
-    ports: [],
-    labels: {},
-    annotations: {},
-    containers: [],
-  };
+  const spec = newPodSpec(labelOption('NAME', name));
+  if (o.hostname !== undefined) spec.hostname = labelOption('--hostname', o.hostname);
+  if (o.share !== undefined) spec.share = shareOption(o.share);
+  if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
   applyNetworkOptions(spec, o.network, o.publish ?? []);
   requireRoot('tspod pod create');

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { InputError, TspodError } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
 import { loadManifest, restartPolicyValue } from '../pod/manifest.js';
-import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type PodSpec } from '../pod/spec.js';
+import { newPodSpec, type PodSpec } from '../pod/spec.js';
 import { PodHost } from '../monitor/host.js';
 import { ensureMonitor } from '../monitor/client.js';
 import type { Pod, PodResult } from '../runtime/pod.js';
@@ -48,19 +48,9 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
     for (const c of spec.containers) c.env = [...c.env, ...env];
   } else {
     const name = o.name ? labelOption('--name', o.name) : `tspod-${randomBytes(3).toString('hex')}`;
-    spec = {
-      name,
-      hostname: name,
-      share: [...DEFAULT_SHARE],
-      terminationGracePeriodSeconds: DEFAULT_GRACE_SECONDS,
-      // A command runs once, as with docker run; a manifest keeps Kubernetes' default.
-      restartPolicy: 'Never',
-      network: { mode: 'pod' },
-      ports: [],
-      labels: {},
-      annotations: {},
-      containers: [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }],
-    };
+    // A command runs once, as with docker run (newPodSpec's Never); a manifest keeps Kubernetes'
+    // default.
+    spec = newPodSpec(name, [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }]);
     if (o.workdir !== undefined) {
       if (!o.workdir.startsWith('/')) throw new InputError('--workdir', `"${o.workdir}" must be an absolute path`);
       spec.containers[0].workingDir = o.workdir;

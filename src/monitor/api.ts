@@ -3,6 +3,7 @@
 // curl, so nothing is trusted) and maps errors to statuses and back.
 import { InputError, TspodError } from '../errors.js';
 import {
+  checkVolumes,
   containerSpec,
   graceSeconds,
   ipAddress,
@@ -17,6 +18,7 @@ import {
   stringMap,
   uniqueHostPorts,
   uniqueNames,
+  volume,
 } from '../pod/fields.js';
 import { SHAREABLE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
 import { ContainerStartError, NotFound } from '../runtime/pod.js';
@@ -68,7 +70,7 @@ function portMapping(v: unknown, path: string): PortMapping {
 
 export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const o = mapping(v, path);
-  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'network', 'ports', 'pause', 'labels', 'annotations', 'containers']);
+  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'network', 'ports', 'volumes', 'pause', 'labels', 'annotations', 'containers']);
   for (const key of ['name', 'containers'] as const) {
     if (o[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
   }
@@ -77,6 +79,8 @@ export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   uniqueNames(containers, `${path}.containers`);
   const ports = o.ports === undefined ? [] : list(o.ports, `${path}.ports`).map((p, i) => portMapping(p, `${path}.ports[${i}]`));
   uniqueHostPorts(ports, (i) => `${path}.ports[${i}].hostPort`);
+  const volumes = o.volumes === undefined ? [] : list(o.volumes, `${path}.volumes`).map((v, i) => volume(v, `${path}.volumes[${i}]`));
+  checkVolumes(volumes, containers, path);
   const spec: PodSpec = {
     name,
     hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
@@ -85,6 +89,7 @@ export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     restartPolicy: o.restartPolicy === undefined ? 'Always' : restartPolicyValue(o.restartPolicy, `${path}.restartPolicy`),
     network: o.network === undefined ? { mode: 'pod' } : networkBody(o.network, `${path}.network`),
     ports,
+    volumes,
     labels: o.labels === undefined ? {} : stringMap(o.labels, `${path}.labels`),
     annotations: o.annotations === undefined ? {} : stringMap(o.annotations, `${path}.annotations`),
     containers,

@@ -13,19 +13,26 @@ export interface NamespaceJoin {
   label?: string;
 }
 
-export interface MountRequest {
-  source?: string | null;
-  target: string;
-  fstype?: string | null;
-  flags?: number;
-  data?: string | null;
-}
+/**
+ * One step of setting up a process's view of the file system, run in order in its mount
+ * namespace. With inRoot, `target` is a path inside the directory of the last openRoot step,
+ * resolved there with openat2(RESOLVE_IN_ROOT), so a symlink in a container's root file system
+ * cannot lead the step out of it.
+ */
+export type FsStep =
+  | { op: 'mount'; source?: string | null; target: string; fstype?: string | null; flags?: number; data?: string | null; inRoot?: boolean }
+  | { op: 'mkdir'; target: string; mode?: number; inRoot?: boolean }
+  | { op: 'mknod'; target: string; mode: number; major: number; minor: number; inRoot?: boolean }
+  | { op: 'symlink'; source: string; target: string; inRoot?: boolean }
+  | { op: 'touch'; target: string; mode?: number; inRoot?: boolean }
+  | { op: 'openRoot'; target: string }
+  | { op: 'pivot'; target: string };
 
 /**
  * A process to create. The order in the child is fixed: join namespaces (in an intermediate
  * process that clones the final one with CLONE_PARENT), create new ones (clone3 flags), reset
- * signal dispositions, new session/group, parent-death signal, hostname, lo up, mounts, cwd,
- * stdio, execve. spawn() returns once execve has succeeded, or throws the step that failed.
+ * signal dispositions, new session/group, parent-death signal, hostname, lo up, file-system
+ * steps, user, cwd, stdio, execve. spawn() returns once execve has succeeded, or throws the step that failed.
  */
 export interface SpawnRequest {
   /** The program. Without a '/', each of searchPath is tried in turn, as execvp does. */
@@ -44,8 +51,10 @@ export interface SpawnRequest {
   hostname?: string;
   /** Bring lo up in the process's network namespace. */
   loopbackUp?: boolean;
-  /** mount(2) calls, in order, in the process's mount namespace. */
-  mounts?: MountRequest[];
+  /** File-system steps, in order, in the process's mount namespace. */
+  fs?: FsStep[];
+  /** Identity taken after the file-system steps, before chdir: setgroups, setresgid, setresuid. */
+  user?: { uid: number; gid: number; groups?: number[] };
   /** Signal the process gets when the thread that spawned it dies (prctl PR_SET_PDEATHSIG). */
   parentDeathSignal?: number;
   newSession?: boolean;

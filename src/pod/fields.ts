@@ -3,7 +3,19 @@
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
 import { isIP } from 'node:net';
-import { RESTART_POLICIES, type ContainerSpec, type EnvVar, type NetworkSpec, type PortMapping, type RestartPolicy } from './spec.js';
+import {
+  HOST_PATH_TYPES,
+  RESTART_POLICIES,
+  type ContainerSpec,
+  type EnvVar,
+  type HostPathType,
+  type NetworkSpec,
+  type PortMapping,
+  type RestartPolicy,
+  type SecurityContext,
+  type Volume,
+  type VolumeMount,
+} from './spec.js';
 
 export type Mapping = Record<string, unknown>;
 
@@ -59,29 +71,146 @@ export function label(v: unknown, path: string): string {
   return s;
 }
 
+function absolutePath(v: unknown, path: string): string {
+  const s = string(v, path);
+  if (!s.startsWith('/')) throw new InputError(path, `"${s}" must be an absolute path`);
+  return s;
+}
+
+/** A path inside a volume: relative, and never climbing out of it. */
+function subPath(v: unknown, path: string): string {
+  const s = string(v, path);
+  if (s.startsWith('/') || s.split('/').includes('..') || s === '') throw new InputError(path, `"${s}" must be a relative path inside the volume, without ".."`);
+  return s;
+}
+
+function boolean(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') throw new InputError(path, `must be true or false, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+function id(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
+    throw new InputError(path, `must be a numeric id from 0 to 4294967294, not ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function volumeMount(v: unknown, path: string): VolumeMount {
+  const m = mapping(v, path);
+  onlyFields(m, path, ['name', 'mountPath', 'readOnly', 'subPath']);
+  for (const key of ['name', 'mountPath'] as const) if (m[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
+  const out: VolumeMount = { name: label(m.name, `${path}.name`), mountPath: absolutePath(m.mountPath, `${path}.mountPath`) };
+  if (m.readOnly !== undefined) out.readOnly = boolean(m.readOnly, `${path}.readOnly`);
+  if (m.subPath !== undefined) out.subPath = subPath(m.subPath, `${path}.subPath`);
+  return out;
+}
+
+function securityContext(v: unknown, path: string): SecurityContext {
+  const c = mapping(v, path);
+  onlyFields(c, path, ['runAsUser', 'runAsGroup', 'readOnlyRootFilesystem']);
+  const out: SecurityContext = {};
+  if (c.runAsUser !== undefined) out.runAsUser = id(c.runAsUser, `${path}.runAsUser`);
+  if (c.runAsGroup !== undefined) out.runAsGroup = id(c.runAsGroup, `${path}.runAsGroup`);
+  if (c.readOnlyRootFilesystem !== undefined) out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
+  return out;
+}
+
 /** `extra`: fields the caller reads itself (a manifest's ports). */
 export function containerSpec(v: unknown, path: string, extra: readonly string[] = []): ContainerSpec {
   const c = mapping(v, path);
-  onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir', ...extra]);
+  onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir', 'image', 'rootfs', 'volumeMounts', 'securityContext', ...extra]);
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(c.name, `${path}.name`);
-  if (c.command === undefined) {
-    throw new InputError(`${path}.command`, 'is required (tspod runs host programs: there is no image to take an entrypoint from)');
+  if (c.image !== undefined && c.rootfs !== undefined) throw new InputError(`${path}.rootfs`, 'and image cannot both be given: an image is its own root file system');
+  if (c.command === undefined && c.image === undefined) {
+    throw new InputError(`${path}.command`, 'is required without an image (there is no Entrypoint to take it from)');
   }
-  const command = stringList(c.command, `${path}.command`);
-  if (command.length === 0 || command[0] === '') throw new InputError(`${path}.command`, 'must name a program');
+  const command = c.command === undefined ? [] : stringList(c.command, `${path}.command`);
+  if (c.command !== undefined && (command.length === 0 || command[0] === '')) throw new InputError(`${path}.command`, 'must name a program');
   const spec: ContainerSpec = {
     name,
     command,
     args: c.args === undefined ? [] : stringList(c.args, `${path}.args`),
     env: c.env === undefined ? [] : list(c.env, `${path}.env`).map((e, i) => envVar(e, `${path}.env[${i}]`)),
   };
-  if (c.workingDir !== undefined) {
-    const dir = string(c.workingDir, `${path}.workingDir`);
-    if (!dir.startsWith('/')) throw new InputError(`${path}.workingDir`, `"${dir}" must be an absolute path`);
-    spec.workingDir = dir;
+  if (c.workingDir !== undefined) spec.workingDir = absolutePath(c.workingDir, `${path}.workingDir`);
+  if (c.image !== undefined) {
+    const image = string(c.image, `${path}.image`);
+    if (!IMAGE_REF.test(image)) throw new InputError(`${path}.image`, `"${image}" is not an image name (NAME[:TAG])`);
+    spec.image = image;
   }
+  if (c.rootfs !== undefined) spec.rootfs = absolutePath(c.rootfs, `${path}.rootfs`);
+  if (c.volumeMounts !== undefined) {
+    spec.volumeMounts = list(c.volumeMounts, `${path}.volumeMounts`).map((m, i) => volumeMount(m, `${path}.volumeMounts[${i}]`));
+    spec.volumeMounts.forEach((m, i) => {
+      if (spec.volumeMounts!.findIndex((o) => o.mountPath === m.mountPath) !== i) {
+        throw new InputError(`${path}.volumeMounts[${i}].mountPath`, `"${m.mountPath}" is mounted twice`);
+      }
+    });
+  }
+  if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`);
   return spec;
+}
+
+/** NAME[:TAG] as docker and OCI write them: lower-case path components, an optional tag. */
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
+
+/** A Kubernetes quantity for sizeLimit: 64Mi, 1G, 500000. */
+export function quantityBytes(v: string, path: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(v);
+  if (!m) throw new InputError(path, `"${v}" is not a size (a number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+export function volume(v: unknown, path: string): Volume {
+  const o = mapping(v, path);
+  onlyFields(o, path, ['name', 'emptyDir', 'hostPath']);
+  if (o.name === undefined) throw new InputError(`${path}.name`, 'is required');
+  const name = label(o.name, `${path}.name`);
+  if ((o.emptyDir === undefined) === (o.hostPath === undefined)) throw new InputError(path, 'needs exactly one of emptyDir and hostPath (the volume types tspod supports)');
+  if (o.emptyDir !== undefined) {
+    const e = o.emptyDir === null ? {} : mapping(o.emptyDir, `${path}.emptyDir`);
+    onlyFields(e, `${path}.emptyDir`, ['medium', 'sizeLimit']);
+    const out: { medium?: '' | 'Memory'; sizeLimit?: string } = {};
+    if (e.medium !== undefined) {
+      const medium = string(e.medium, `${path}.emptyDir.medium`);
+      if (medium !== '' && medium !== 'Memory') throw new InputError(`${path}.emptyDir.medium`, `must be "" or "Memory", not "${medium}"`);
+      out.medium = medium;
+    }
+    if (e.sizeLimit !== undefined) {
+      out.sizeLimit = typeof e.sizeLimit === 'number' ? String(e.sizeLimit) : string(e.sizeLimit, `${path}.emptyDir.sizeLimit`);
+      quantityBytes(out.sizeLimit, `${path}.emptyDir.sizeLimit`);
+    }
+    return { name, emptyDir: out };
+  }
+  const h = mapping(o.hostPath, `${path}.hostPath`);
+  onlyFields(h, `${path}.hostPath`, ['path', 'type']);
+  if (h.path === undefined) throw new InputError(`${path}.hostPath.path`, 'is required');
+  const out: { path: string; type?: HostPathType } = { path: absolutePath(h.path, `${path}.hostPath.path`) };
+  if (h.type !== undefined) {
+    const type = string(h.type, `${path}.hostPath.type`);
+    if (!(HOST_PATH_TYPES as readonly string[]).includes(type)) {
+      throw new InputError(`${path}.hostPath.type`, `must be one of ${HOST_PATH_TYPES.filter(Boolean).join(', ')} (or empty), not "${type}"`);
+    }
+    out.type = type as HostPathType;
+  }
+  return { name, hostPath: out };
+}
+
+/** Volumes have unique names, and every volumeMount names one of them. */
+export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], path: string): void {
+  volumes.forEach((v, i) => {
+    if (volumes.findIndex((o) => o.name === v.name) !== i) throw new InputError(`${path}.volumes[${i}].name`, `duplicate volume name "${v.name}"`);
+  });
+  containers.forEach((c, i) =>
+    c.volumeMounts?.forEach((m, j) => {
+      if (!volumes.some((v) => v.name === m.name)) {
+        throw new InputError(`${path}.containers[${i}].volumeMounts[${j}].name`, `no volume named "${m.name}" in ${path}.volumes`);
+      }
+    }),
+  );
 }
 
 export function envVar(v: unknown, path: string): EnvVar {

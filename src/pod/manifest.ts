@@ -3,6 +3,7 @@
 // that names its path (spec.containers[1].ports), never silently ignored.
 import { InputError } from '../errors.js';
 import {
+  checkVolumes,
   containerSpec,
   graceSeconds,
   ipAddress,
@@ -17,6 +18,7 @@ import {
   stringMap,
   uniqueHostPorts,
   uniqueNames,
+  volume,
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
@@ -60,7 +62,7 @@ export function podFromManifest(doc: unknown): PodSpec {
 
   if (root.spec === undefined) throw new InputError('spec', 'is required');
   const spec = mapping(root.spec, 'spec');
-  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy', 'hostNetwork']);
+  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy', 'hostNetwork', 'volumes']);
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
   const items = list(spec.containers, 'spec.containers');
@@ -80,6 +82,8 @@ export function podFromManifest(doc: unknown): PodSpec {
     }
   });
   uniqueHostPorts(ports, (k) => portPaths[k]);
+  const volumes = spec.volumes === undefined ? [] : list(spec.volumes, 'spec.volumes').map((v, i) => volume(v, `spec.volumes[${i}]`));
+  checkVolumes(volumes, containers, 'spec');
 
   const grace =
     spec.terminationGracePeriodSeconds === undefined
@@ -114,6 +118,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     restartPolicy,
     network,
     ports,
+    volumes,
     labels: meta.labels === undefined ? {} : stringMap(meta.labels, 'metadata.labels'),
     annotations,
     containers,

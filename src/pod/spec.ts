@@ -16,16 +16,52 @@ export interface EnvVar {
   value: string;
 }
 
+export interface VolumeMount {
+  /** The pod volume's name. */
+  name: string;
+  /** Absolute path in the container. */
+  mountPath: string;
+  readOnly?: boolean;
+  /** A path inside the volume to mount instead of its root. */
+  subPath?: string;
+}
+
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  readOnlyRootFilesystem?: boolean;
+}
+
 export interface ContainerSpec {
   name: string;
-  /** Kubernetes `command`: the program and its first arguments. */
+  /**
+   * Kubernetes `command`: the program and its first arguments (replaces an image's
+   * Entrypoint). Required without an image.
+   */
   command: string[];
-  /** Kubernetes `args`: appended to command. */
+  /** Kubernetes `args`: appended to command (replaces an image's Cmd). */
   args: string[];
   env: EnvVar[];
-  /** Absolute; unset means the directory tspod was started from. */
+  /**
+   * Absolute. Unset: the image's WorkingDir, or / in a root file system; a container on the
+   * host's file system runs in the directory tspod was started from.
+   */
   workingDir?: string;
+  /** An image from the local store, NAME[:TAG]: its layers, under a writable layer, are the root. */
+  image?: string;
+  /** A directory that is the container's root file system (tspod's own field). */
+  rootfs?: string;
+  volumeMounts?: VolumeMount[];
+  securityContext?: SecurityContext;
 }
+
+/** Kubernetes' hostPath types that tspod checks. */
+export const HOST_PATH_TYPES = ['', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket', 'CharDevice', 'BlockDevice'] as const;
+export type HostPathType = (typeof HOST_PATH_TYPES)[number];
+
+export type Volume =
+  | { name: string; emptyDir: { medium?: '' | 'Memory'; sizeLimit?: string } }
+  | { name: string; hostPath: { path: string; type?: HostPathType } };
 
 /** Kubernetes' restartPolicy; for a pod it applies to each of its containers. */
 export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
@@ -56,9 +92,27 @@ export interface PodSpec {
   restartPolicy: RestartPolicy;
   network: NetworkSpec;
   ports: PortMapping[];
+  volumes: Volume[];
   /** A custom infra program (like the kubelet's --pod-infra-container-image); unset: tspod's pause. */
   pause?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   containers: ContainerSpec[];
+}
+
+/** A pod with tspod's defaults: all four namespaces shared, its own network, nothing else. */
+export function newPodSpec(name: string, containers: ContainerSpec[] = []): PodSpec {
+  return {
+    name,
+    hostname: name,
+    share: [...DEFAULT_SHARE],
+    terminationGracePeriodSeconds: DEFAULT_GRACE_SECONDS,
+    restartPolicy: 'Never',
+    network: { mode: 'pod' },
+    ports: [],
+    volumes: [],
+    labels: {},
+    annotations: {},
+    containers,
+  };
 }

@@ -47,11 +47,11 @@ export function containerRequest(
     newNamespaces: own.reduce((f, ns) => f | namespaceFlag(c, ns), c.CLONE_NEWNS),
     hostname: launch.share.includes('uts') ? undefined : launch.hostname,
     loopbackUp: !launch.share.includes('net'),
-    mounts: [
+    fs: [
       // Nothing mounted in the container may reach the host, where / is often shared.
-      { target: '/', flags: c.MS_REC | c.MS_SLAVE },
+      { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
       // A /proc of the PID namespace the process lives in: ps shows the pod, not the host.
-      { source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
+      { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
     ],
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,

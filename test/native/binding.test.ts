@@ -99,7 +99,7 @@ t.test('child-side failures come back as Node-style errors naming step and objec
   t.match(attempt({ path: 'no-such-prog', searchPath: ['/usr/bin', '/bin'] }), { code: 'ENOENT', syscall: 'execve', path: 'no-such-prog' });
   t.match(attempt({ path: '/tmp' }), { message: "EACCES: permission denied, execve '/tmp'", code: 'EACCES' });
   t.match(attempt({ cwd: '/nonexistent' }), { message: "ENOENT: no such file or directory, chdir '/nonexistent'", syscall: 'chdir' });
-  t.match(attempt({ newNamespaces: C.CLONE_NEWNS, mounts: [{ source: 'tmpfs', target: '/nonexistent-target', fstype: 'tmpfs' }] }), {
+  t.match(attempt({ newNamespaces: C.CLONE_NEWNS, fs: [{ op: 'mount', source: 'tmpfs', target: '/nonexistent-target', fstype: 'tmpfs' }] }), {
     message: "ENOENT: no such file or directory, mount '/nonexistent-target'", syscall: 'mount', path: '/nonexistent-target',
   });
   const devnull = openSync('/dev/null', 'r');

@@ -81,6 +81,7 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
     restartPolicy: 'Never',
     network: { mode: 'pod' },
     ports: [],
+    volumes: [],
     labels: {},
     annotations: {},
     containers: containers(dir),
@@ -120,7 +121,7 @@ t.test('the request: one setns on the pidfd into all five namespaces, nothing cr
   const withSlash = execRequest(C, { pid: 42, pidfd: 9 }, { ...base, path: './run', tty: false });
   t.equal(withSlash.searchPath, undefined, 'a path with a slash is not searched');
   t.equal(withSlash.controllingTerminal, false);
-  t.notOk(withSlash.mounts?.length, 'no mounts: the container\'s own /proc is already there');
+  t.notOk(withSlash.fs?.length, 'no mounts: the container\'s own /proc is already there');
 });
 
 t.test('a pod sharing net, ipc, uts and pid', async (t) => {

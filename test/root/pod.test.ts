@@ -27,6 +27,7 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
     restartPolicy: 'Never',
     network: { mode: 'pod' },
     ports: [],
+    volumes: [],
     labels: {},
     annotations: {},
     containers: containers(dir),

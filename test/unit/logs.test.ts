@@ -277,7 +277,7 @@ function podWithLog(t: Test, process?: ProcessId) {
   store.write({
     version: RECORD_VERSION,
     name: 'web',
-    spec: { name: 'web', hostname: 'web', share: [], terminationGracePeriodSeconds: 1, restartPolicy: 'Never', network: { mode: 'pod' }, ports: [], labels: {}, annotations: {} },
+    spec: { name: 'web', hostname: 'web', share: [], terminationGracePeriodSeconds: 1, restartPolicy: 'Never', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
     createdAt: new Date().toISOString(),
     supervisor: { pid: 1, startTime: '0', kind: 'monitor' },
     persistent: false,

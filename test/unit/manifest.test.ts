@@ -71,7 +71,7 @@ t.test('invalid values name their path', async (t) => {
   fieldError(t, mutate((d) => (d.spec.containers[1].name = 'Web_1')), 'spec.containers[1].name', /not a DNS-1123 label/);
   fieldError(t, mutate((d) => (d.metadata.name = 'a'.repeat(64))), 'metadata.name', /longer than 63/);
   fieldError(t, mutate((d) => delete d.metadata.name), 'metadata.name', /is required/);
-  fieldError(t, mutate((d) => delete d.spec.containers[0].command), 'spec.containers[0].command', /is required/);
+  fieldError(t, mutate((d) => delete d.spec.containers[0].command), 'spec.containers[0].command', /is required without an image/);
   fieldError(t, mutate((d) => (d.spec.containers[0].command = [])), 'spec.containers[0].command', /must name a program/);
   fieldError(t, mutate((d) => (d.spec.containers[0].args = 'x')), 'spec.containers[0].args', /must be a list/);
   fieldError(t, mutate((d) => (d.spec.containers[0].args = [1])), 'spec.containers[0].args[0]', /must be a string/);
@@ -102,7 +102,7 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'pod.yaml');
   writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n');
-  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, ports)` });
+  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)` });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
 });
 

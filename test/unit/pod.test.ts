@@ -18,6 +18,7 @@ function spec(over: Partial<PodSpec> = {}): PodSpec {
     restartPolicy: 'Never',
     network: { mode: 'pod' },
     ports: [],
+    volumes: [],
     labels: {},
     annotations: {},
     containers: [
@@ -66,8 +67,8 @@ t.test('the infra starts first with new namespaces, then each container joins it
   ]);
   t.equal(web.request.newNamespaces, c.CLONE_NEWNS, 'only a mount namespace of its own');
   t.equal(web.request.hostname, undefined, 'hostname comes with the shared UTS namespace');
-  t.same(web.request.mounts?.map((m) => m.target), ['/', '/proc']);
-  t.equal(web.request.mounts?.[0].flags, c.MS_REC | c.MS_SLAVE, 'no mount propagates to the host');
+  t.same(web.request.fs?.map((m) => m.target), ['/', '/proc']);
+  t.match(web.request.fs?.[0], { op: 'mount', flags: c.MS_REC | c.MS_PRIVATE }, 'no mount propagates to the host');
   t.same(side.request.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=p1-host', 'HOME=/root', 'A=x']);
   t.same(pod.containers.map((x) => [x.name, x.pid, x.running]), [['web', web.pid, true], ['side', side.pid, true]]);
   await pod.kill();
@@ -288,7 +289,7 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   const record: PodRecord = {
     version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
     supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
-    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], labels: {}, annotations: {} },
+    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
     infra: { process: self },
     containers: [
       { name: 'alive', spec: { name: 'alive', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: self, restartCount: 2 },
