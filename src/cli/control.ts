@@ -12,18 +12,12 @@ import type { PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
 import { inForeground } from '../state/view.js';
 import { secondsOption } from './options.js';
-import { requireRoot } from './run.js';
+import { requireRoot } from './errors.js';
 
 interface ControlOptions {
   grace?: string;
   force?: boolean;
   root?: string;
-}
-
-function existing(store: StateStore, pod: string): PodRecord {
-  const record = store.read(pod);
-  if (!record) throw new TspodError(`pod "${pod}" does not exist`, 1);
-  return record;
 }
 
 function graceBody(o: ControlOptions): { grace?: number } {
@@ -45,7 +39,7 @@ async function signalForeground(store: StateStore, record: PodRecord, signal: nu
 export async function restart(pod: string, container: string, o: ControlOptions): Promise<number> {
   requireRoot('tspod restart');
   const store = new StateStore(stateRoot(o.root));
-  const record = existing(store, pod);
+  const record = store.need(pod);
   if (inForeground(record)) throw new TspodError(`pod "${pod}" runs in the foreground of tspod pid ${record.supervisor.pid}: restart it there`);
   const client = await ensureMonitor(store);
   await client.call('POST', `/pods/${pod}/containers/${container}/restart`, graceBody(o));
@@ -55,7 +49,7 @@ export async function restart(pod: string, container: string, o: ControlOptions)
 export async function stop(pod: string, container: string | undefined, o: ControlOptions): Promise<number> {
   requireRoot('tspod stop');
   const store = new StateStore(stateRoot(o.root));
-  const record = existing(store, pod);
+  const record = store.need(pod);
   if (inForeground(record)) {
     if (container !== undefined) throw new TspodError(`pod "${pod}" runs in the foreground of tspod pid ${record.supervisor.pid}: it stops as a whole`);
     await signalForeground(store, record, osConstants.signals.SIGTERM);
@@ -70,7 +64,7 @@ export async function stop(pod: string, container: string | undefined, o: Contro
 export async function rm(pod: string, container: string | undefined, o: ControlOptions): Promise<number> {
   requireRoot('tspod rm');
   const store = new StateStore(stateRoot(o.root));
-  const record = existing(store, pod);
+  const record = store.need(pod);
   const force = o.force ? '?force=true' : '';
   if (inForeground(record)) {
     if (container !== undefined) throw new TspodError(`pod "${pod}" runs in the foreground of tspod pid ${record.supervisor.pid}: its containers cannot be removed`);

@@ -12,6 +12,7 @@ import type { PodProcess } from '../runtime/process.js';
 import { statusCode } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
+import { requireRoot } from './errors.js';
 import type { PodRecord } from '../state/records.js';
 
 export interface ExecCliOptions {
@@ -47,14 +48,11 @@ const COMMAND_DEATH_SIGNAL = osConstants.signals.SIGKILL;
  * so `tspod exec P C -- ls -l` and `tspod exec P C ls -l` mean the same.
  */
 export async function exec(pod: string, container: string, command: string[], opts: ExecCliOptions): Promise<number> {
-  if (process.geteuid?.() !== 0) {
-    throw new TspodError("tspod exec needs root: it joins a container's namespaces with setns (CAP_SYS_ADMIN); run it with sudo");
-  }
+  requireRoot('tspod exec', "it joins a container's namespaces with setns (CAP_SYS_ADMIN)");
   if (command[0] === '--') command = command.slice(1);
   if (!command.length) throw new InputError('exec', 'give a command after -- (tspod exec POD CONTAINER -- CMD ARGS)');
   const store = new StateStore(stateRoot(opts.root));
-  const record = store.read(pod);
-  if (!record) throw new TspodError(`no pod named ${pod} (in ${store.root})`);
+  const record = store.need(pod);
   // Before anything is opened: an unknown or stopped container is a plain error.
   execTarget(record, container);
   const binding = loadBinding();

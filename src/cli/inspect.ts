@@ -1,12 +1,12 @@
 // tspod inspect: a pod's (or one container's) record as it is now, with the namespace inodes
 // of every running process, read from /proc, so a user can check the sharing.
 import { statSync } from 'node:fs';
-import { TspodError } from '../errors.js';
 import { stateRoot } from '../state/paths.js';
 import type { ProcessId } from '../state/records.js';
-import { StateStore } from '../state/store.js';
+import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { isRunning } from '../runtime/process.js';
+import { READ_WHY, requireRoot } from './errors.js';
 
 const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;
 
@@ -27,17 +27,14 @@ function nsLine(ns: Record<string, number> | null): string {
 }
 
 export async function inspect(pod: string, container: string | undefined, o: { json?: boolean; root?: string }): Promise<number> {
+  requireRoot('tspod inspect', READ_WHY);
   const store = new StateStore(stateRoot(o.root));
-  const raw = store.read(pod);
-  if (!raw) throw new TspodError(`pod "${pod}" does not exist`, 1);
-  const record = observed(raw);
+  const record = observed(store.need(pod));
+  if (container !== undefined) containerOf(record, container);
   const infraNs = namespaces(record.infra?.process);
   const containers = record.containers
     .filter((c) => container === undefined || c.name === container)
     .map((c) => ({ ...c, namespaces: c.state === 'running' ? namespaces(c.process) : null }));
-  if (container !== undefined && containers.length === 0) {
-    throw new TspodError(`pod "${pod}" has no container "${container}" (it has: ${record.containers.map((c) => c.name).join(', ') || 'none'})`, 1);
-  }
   const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
   if (o.json) {
     process.stdout.write(JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n');

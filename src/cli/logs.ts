@@ -1,11 +1,12 @@
 // tspod logs POD CONTAINER: a container's log, as kubectl logs shows it. Lines written to stdout
 // go to stdout and lines written to stderr to stderr, as crictl and podman do.
-import { InputError, TspodError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { followLog, readLog, type FollowOptions, type LogLine } from '../logs/reader.js';
 import { isRunning } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import type { ProcessId } from '../state/records.js';
-import { StateStore } from '../state/store.js';
+import { StateStore, containerOf } from '../state/store.js';
+import { READ_WHY, requireRoot } from './errors.js';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -28,14 +29,10 @@ function tailOption(value: string): number {
 
 export async function logs(pod: string, container: string, opts: LogsOptions): Promise<number> {
   const tail = opts.tail === undefined ? undefined : tailOption(opts.tail);
+  requireRoot('tspod logs', READ_WHY);
   const store = new StateStore(stateRoot(opts.root));
-  const record = store.read(pod);
-  if (!record) throw new TspodError(`pod "${pod}" does not exist`, 1);
-  const c = record.containers.find((c) => c.name === container);
-  if (!c) {
-    const names = record.containers.map((c) => c.name).join(', ') || 'none';
-    throw new TspodError(`pod "${pod}" has no container "${container}" (its containers: ${names})`, 1);
-  }
+  const record = store.need(pod);
+  const c = containerOf(record, container);
   const path = store.paths.log(pod, container);
 
   // A reader that went away (| head) is the end of the output, not an error.

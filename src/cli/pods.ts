@@ -7,7 +7,7 @@ import { StateStore } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { applyNetworkOptions, labelOption, programOption, secondsOption, shareOption } from './options.js';
-import { requireRoot } from './run.js';
+import { READ_WHY, requireRoot } from './errors.js';
 import { age, formatTable } from './table.js';
 
 export interface PodCreateOptions {
@@ -36,6 +36,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
 }
 
 export async function podList(o: { json?: boolean; root?: string }): Promise<number> {
+  requireRoot('tspod pod ls', READ_WHY);
   const store = new StateStore(stateRoot(o.root));
   const records = store.list();
   await kickMonitor(store.paths, records);

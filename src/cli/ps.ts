@@ -1,6 +1,7 @@
 // tspod ps: containers and the infra process of each pod, from the state on disk (no monitor
 // needed), each "running" process checked against /proc first.
-import { InputError } from '../errors.js';
+import { READ_WHY, requireRoot } from './errors.js';
+import { labelOption } from './options.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
@@ -81,8 +82,8 @@ export function psRows(records: PodRecord[], all: boolean): PsRow[] {
 
 export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; root?: string }): Promise<number> {
   const store = new StateStore(stateRoot(opts.root));
-  if (opts.pod !== undefined && !store.read(opts.pod)) throw new InputError('--pod', `pod "${opts.pod}" does not exist`);
-  const records = opts.pod !== undefined ? [store.read(opts.pod)!] : store.list();
+  requireRoot('tspod ps', READ_WHY);
+  const records = opts.pod !== undefined ? [store.need(labelOption('--pod', opts.pod))] : store.list();
   await kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {

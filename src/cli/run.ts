@@ -1,7 +1,8 @@
 // tspod run: a whole pod in the foreground, from a manifest (-f) or from one command.
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
-import { InputError, TspodError } from '../errors.js';
+import { InputError } from '../errors.js';
+import { requireRoot } from './errors.js';
 import { loadBinding } from '../native/binding.js';
 import { loadManifest, restartPolicyValue } from '../pod/manifest.js';
 import { newPodSpec, type PodSpec } from '../pod/spec.js';
@@ -81,14 +82,6 @@ export function runExitStatus(result: PodResult, stopSignal?: number): number {
     if (code !== 0 || result.containers.length === 1) return code;
   }
   return 0;
-}
-
-export function requireRoot(what: string): void {
-  if (process.geteuid?.() !== 0) {
-    throw new TspodError(
-      `${what} needs root: it creates network, IPC, UTS and PID namespaces and joins them (CAP_SYS_ADMIN); run it with sudo`,
-    );
-  }
 }
 
 export async function run(command: string[], o: RunOptions): Promise<number> {

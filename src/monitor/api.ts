@@ -1,7 +1,7 @@
 // The monitor's control API: HTTP over a root-only Unix socket, JSON bodies. Routes are listed
 // in docs/MONITOR-API.md. This file checks request bodies (the socket may be spoken to with
 // curl, so nothing is trusted) and maps errors to statuses and back.
-import { InputError, TspodError } from '../errors.js';
+import { InputError, NotFound, StartFailed, TspodError } from '../errors.js';
 import {
   checkVolumes,
   containerSpec,
@@ -21,10 +21,7 @@ import {
   volume,
 } from '../pod/fields.js';
 import { SHAREABLE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
-import { ContainerStartError, NotFound } from '../runtime/pod.js';
-import { ConflictError } from './host.js';
 
-export const API_VERSION = 'v1';
 
 /** POST /v1/pods */
 export interface CreatePodRequest {
@@ -130,41 +127,11 @@ export function graceFromBody(v: unknown): number | undefined {
   return o.grace === undefined ? undefined : graceSeconds(o.grace, 'grace');
 }
 
-/** An error as the API sends it: the message, and the fields that say more. */
-export interface ErrorBody {
-  error: string;
-  /** The CLI's exit status for it. */
-  exitCode: number;
-  field?: string;
-  code?: string;
-  errno?: number;
-  syscall?: string;
-  path?: string;
-}
-
+/** The HTTP status of an error (docs/MONITOR-API.md). */
 export function errorStatus(err: unknown): number {
   if (err instanceof InputError) return 400;
   if (err instanceof NotFound) return 404;
-  if (err instanceof ConflictError) return 409;
-  if (err instanceof ContainerStartError) return 422;
+  if (err instanceof StartFailed) return 422;
   if (err instanceof TspodError) return 409;
   return 500;
-}
-
-export function errorBody(err: unknown): ErrorBody {
-  const e = err as NodeJS.ErrnoException & { exitCode?: number; field?: string };
-  const body: ErrorBody = { error: e instanceof Error ? e.message : String(err), exitCode: e.exitCode ?? 125 };
-  for (const key of ['field', 'code', 'errno', 'syscall', 'path'] as const) {
-    if (e[key] !== undefined) (body as unknown as Record<string, unknown>)[key] = e[key];
-  }
-  return body;
-}
-
-/** The CLI side: the API's error as an error to throw, with the same message and fields. */
-export function errorFromBody(body: ErrorBody): TspodError {
-  const err = new TspodError(body.error, body.exitCode);
-  for (const key of ['field', 'code', 'errno', 'syscall', 'path'] as const) {
-    if (body[key] !== undefined) (err as unknown as Record<string, unknown>)[key] = body[key];
-  }
-  return err;
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { TspodError } from '../errors.js';
 import type { StatePaths } from '../state/paths.js';
 import type { StateStore } from '../state/store.js';
-import { API_VERSION, errorFromBody, type ErrorBody } from './api.js';
+import { API_VERSION, errorFromBody, type ErrorBody } from './protocol.js';
 
 /** dist/cli/main.js, from either src/monitor or dist/monitor. */
 const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));

@@ -2,12 +2,12 @@
 // `tspod run` (its one pod). It takes a pod's name in the state directory, starts the pod,
 // keeps its record on disk up to date, and removes it.
 import { closeSync, openSync } from 'node:fs';
-import { TspodError } from '../errors.js';
+import { Conflict, NotFound, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { PodSpec } from '../pod/spec.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { PodNetwork } from '../net/network.js';
-import { NotFound, Pod, type Backoff, type Clock } from '../runtime/pod.js';
+import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { PodProcess } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
@@ -31,13 +31,6 @@ export interface CreateOptions {
 }
 
 
-/** Thrown when a name is taken. */
-export class ConflictError extends TspodError {
-  constructor(message: string) {
-    super(message, 125);
-    this.name = 'ConflictError';
-  }
-}
 
 /**
  * Ends every process a record names that still runs (checked by pid and start time), with
@@ -96,7 +89,7 @@ export class PodHost {
     await withNamesLock(this.store, this.binding, async () => {
       if (this.store.reserve(name)) return;
       if (!(await removeIfStale(this.store, this.binding, name)) || !this.store.reserve(name)) {
-        throw new ConflictError(`pod "${name}" already exists`);
+        throw new Conflict(`pod "${name}" already exists`);
       }
     });
   }

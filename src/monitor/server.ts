@@ -2,7 +2,8 @@
 // pod host and answers with JSON: a pod's record, or an error body with a status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
-import { API_VERSION, addContainerFromBody, createPodFromBody, errorBody, errorStatus, graceFromBody } from './api.js';
+import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody } from './api.js';
+import { API_VERSION, errorBody } from './protocol.js';
 import type { PodHost } from './host.js';
 import type { StateStore } from '../state/store.js';
 

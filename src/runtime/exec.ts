@@ -3,13 +3,13 @@
 // own mount namespace with its /proc) in one setns on the container's pidfd, and is spawned as
 // a child of the caller (the spawn path's CLONE_PARENT), so its real exit status is the
 // caller's to read. Nothing is created: no namespace, no mount.
-import { TspodError } from '../errors.js';
+import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
 import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec } from '../pod/spec.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
+import { containerOf } from '../state/store.js';
 import { PodProcess } from './process.js';
-import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND } from './resolve.js';
 
 export interface ExecRequestOptions {
   argv: string[];
@@ -68,28 +68,9 @@ export function execEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, term: 
   return envStrings(env);
 }
 
-/** An error of exec that keeps the errno fields of its cause (code, errno, syscall, path). */
-export class ExecError extends TspodError {
-  code?: string;
-  errno?: number;
-  syscall?: string;
-  path?: string;
-  constructor(message: string, exitCode: number, cause?: NodeJS.ErrnoException) {
-    super(message, exitCode);
-    this.name = 'ExecError';
-    for (const key of ['code', 'errno', 'syscall', 'path'] as const) {
-      if (cause?.[key] !== undefined) (this as Record<string, unknown>)[key] = cause[key];
-    }
-  }
-}
-
 /** The container to exec in; throws (125) when it is not there or not running. */
 export function execTarget(pod: Pick<PodRecord, 'name' | 'state' | 'containers'>, name: string): ContainerRecord {
-  const container = pod.containers.find((c) => c.name === name);
-  if (!container) {
-    const names = pod.containers.map((c) => c.name).join(', ') || 'none';
-    throw new TspodError(`pod ${pod.name} has no container named ${name} (its containers: ${names})`);
-  }
+  const container = containerOf(pod, name);
   if (pod.state !== 'running' && pod.state !== 'creating') {
     throw new TspodError(`container ${name} of pod ${pod.name} is not running: the pod is ${pod.state}`);
   }
@@ -152,18 +133,18 @@ function execFailure(err: unknown, who: string, request: SpawnRequest): unknown 
   const e = err as NodeJS.ErrnoException;
   if (!(err instanceof Error) || e.syscall === undefined) return err;
   if (e.syscall === 'setns' && e.code === 'ESRCH') {
-    return new ExecError(`${who} is not running: its process has exited`, 125, e);
+    return new StartFailed(`${who} is not running: its process has exited`, 125, e);
   }
-  if (e.syscall !== 'execve') return new ExecError(`${who}: ${e.message}`, 125, e);
+  if (e.syscall !== 'execve') return new StartFailed(`${who}: ${e.message}`, 125, e);
   const program = request.path;
   if (e.code === 'ENOENT') {
     const where = program.includes('/')
       ? `${program} does not exist in the container`
       : `"${program}" is not in the container's PATH=${request.searchPath!.join(':')}`;
-    return new ExecError(`${who}: command not found: ${where}`, EXIT_NOT_FOUND, e);
+    return new StartFailed(`${who}: command not found: ${where}`, EXIT_NOT_FOUND, e);
   }
   if (e.code === 'EACCES') {
-    return new ExecError(`${who}: cannot run ${e.path ?? program}: permission denied (not executable, or a directory)`, EXIT_CANNOT_RUN, e);
+    return new StartFailed(`${who}: cannot run ${e.path ?? program}: permission denied (not executable, or a directory)`, EXIT_CANNOT_RUN, e);
   }
-  return new ExecError(`${who}: cannot run ${e.path ?? program}: ${e.message}`, EXIT_CANNOT_RUN, e);
+  return new StartFailed(`${who}: cannot run ${e.path ?? program}: ${e.message}`, EXIT_CANNOT_RUN, e);
 }

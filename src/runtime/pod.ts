@@ -8,7 +8,7 @@
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { TspodError } from '../errors.js';
+import { Conflict, NotFound, StartFailed, TspodError, errnoFields } from '../errors.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec } from '../pod/spec.js';
@@ -28,7 +28,7 @@ import type { PipeIds } from './io.js';
 import type { PodNetwork } from '../net/network.js';
 import { startInfra } from './infra.js';
 import { PodProcess, describeExit, signalName, statusCode } from './process.js';
-import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, resolveProgram } from './resolve.js';
+import { resolveProgram } from './resolve.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;
 
@@ -108,33 +108,6 @@ export interface PodResult {
   infraExit: ExitStatus | undefined;
 }
 
-/** A container the pod does not have. */
-export class NotFound extends TspodError {
-  constructor(message: string) {
-    super(message, 1);
-    this.name = 'NotFound';
-  }
-}
-
-/** A container that could not be started; keeps the errno fields of the cause. */
-export class ContainerStartError extends TspodError {
-  readonly container: string;
-  code?: string;
-  errno?: number;
-  syscall?: string;
-  path?: string;
-  constructor(container: string, cause: Error) {
-    const e = cause as NodeJS.ErrnoException;
-    const status = e.syscall === 'execve' ? (e.code === 'ENOENT' ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN) : 125;
-    super(`container ${container}: ${cause.message}`, cause instanceof TspodError ? cause.exitCode : status);
-    this.name = 'ContainerStartError';
-    this.container = container;
-    for (const key of ['code', 'errno', 'syscall', 'path'] as const) {
-      if (e[key] !== undefined) (this as Record<string, unknown>)[key] = e[key];
-    }
-  }
-}
-
 /** Works out a container's program, argv, environment and directory. Throws on bad input. */
 export function planContainer(
   spec: Pick<PodSpec, 'hostname' | 'share'>,
@@ -187,12 +160,7 @@ function exitRecord(s: ExitStatus): ExitRecord {
 }
 
 function startError(err: Error): StartError {
-  const e = err as NodeJS.ErrnoException;
-  const out: StartError = { message: e.message, at: now() };
-  for (const key of ['code', 'errno', 'syscall', 'path'] as const) {
-    if (e[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = e[key];
-  }
-  return out;
+  return { message: err.message, ...errnoFields(err), at: now() };
 }
 
 /** One container of the pod, across its restarts. */
@@ -334,8 +302,8 @@ export class Pod extends EventEmitter<PodEvents> {
         await opts.io.close();
         await opts.network?.detach();
       }
-      if (starting === undefined || err instanceof TspodError) throw err;
-      throw new ContainerStartError(starting, err as Error);
+      if (starting === undefined) throw err;
+      throw StartFailed.from(`container ${starting}`, err as Error);
     }
   }
 
@@ -383,7 +351,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): Container {
     if (this.slots.some((s) => s.name === c.name)) {
-      throw new TspodError(`pod "${this.spec.name}" already has a container "${c.name}"`);
+      throw new Conflict(`pod "${this.spec.name}" already has a container "${c.name}"`);
     }
     const slot = new Container(c, launch, policy);
     this.slots.push(slot);
@@ -498,7 +466,7 @@ export class Pod extends EventEmitter<PodEvents> {
       this.slots.splice(this.slots.indexOf(slot), 1);
       this.spec.containers.splice(this.spec.containers.indexOf(c), 1);
       this.opts.io.forget?.(c.name);
-      throw err instanceof TspodError ? err : new ContainerStartError(c.name, err as Error);
+      throw StartFailed.from(`container ${c.name}`, err as Error);
     }
   }
 
@@ -527,7 +495,7 @@ export class Pod extends EventEmitter<PodEvents> {
       this.run(slot);
     } catch (err) {
       this.failedStart(slot, err as Error);
-      throw new ContainerStartError(name, err as Error);
+      throw StartFailed.from(`container ${name}`, err as Error);
     }
   }
 

@@ -2,11 +2,7 @@
 // clear error that leaves nothing behind. (The child searches the same way at execve.)
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { TspodError } from '../errors.js';
-
-/** Exit statuses of a container that could not be started, as docker and podman use them. */
-export const EXIT_NOT_FOUND = 127;
-export const EXIT_CANNOT_RUN = 126;
+import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed } from '../errors.js';
 
 function executableProblem(path: string): 'missing' | 'directory' | 'not executable' | null {
   let st;
@@ -32,8 +28,8 @@ export function resolveProgram(program: string, searchPath: string, cwd: string,
   if (program.includes('/')) {
     const path = resolvePath(cwd, program);
     const problem = executableProblem(path);
-    if (problem === 'missing') throw new TspodError(`${who}: command not found: ${path} does not exist`, EXIT_NOT_FOUND);
-    if (problem) throw new TspodError(`${who}: cannot run ${path}: it is ${problem === 'directory' ? 'a directory' : 'not executable'}`, EXIT_CANNOT_RUN);
+    if (problem === 'missing') throw new StartFailed(`${who}: command not found: ${path} does not exist`, EXIT_NOT_FOUND);
+    if (problem) throw new StartFailed(`${who}: cannot run ${path}: it is ${problem === 'directory' ? 'a directory' : 'not executable'}`, EXIT_CANNOT_RUN);
     return path;
   }
   let denied: string | undefined;
@@ -43,6 +39,6 @@ export function resolveProgram(program: string, searchPath: string, cwd: string,
     if (!problem) return path;
     if (problem === 'not executable') denied ??= path;
   }
-  if (denied) throw new TspodError(`${who}: cannot run ${denied}: it is not executable`, EXIT_CANNOT_RUN);
-  throw new TspodError(`${who}: command not found: "${program}" is not in PATH=${searchPath}`, EXIT_NOT_FOUND);
+  if (denied) throw new StartFailed(`${who}: cannot run ${denied}: it is not executable`, EXIT_CANNOT_RUN);
+  throw new StartFailed(`${who}: command not found: "${program}" is not in PATH=${searchPath}`, EXIT_NOT_FOUND);
 }

@@ -3,9 +3,9 @@
 // one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { TspodError } from '../errors.js';
+import { NotFound, TspodError } from '../errors.js';
 import { StatePaths } from './paths.js';
-import { RECORD_VERSION, type PodRecord } from './records.js';
+import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
 
 export class StateStore {
   readonly paths: StatePaths;
@@ -71,6 +71,13 @@ export class StateStore {
     return record;
   }
 
+  /** The pod's record; NotFound naming the pod when it does not exist. */
+  need(name: string): PodRecord {
+    const record = this.read(name);
+    if (!record) throw new NotFound(`pod "${name}" does not exist`);
+    return record;
+  }
+
   /** Names of every pod directory, in name order. */
   names(): string[] {
     try {
@@ -89,4 +96,14 @@ export class StateStore {
   remove(name: string): void {
     rmSync(this.paths.pod(name), { recursive: true, force: true });
   }
+}
+
+/** The container of a pod's record; NotFound naming both when the pod has no such container. */
+export function containerOf(record: Pick<PodRecord, 'name' | 'containers'>, name: string): ContainerRecord {
+  const c = record.containers.find((x) => x.name === name);
+  if (!c) {
+    const names = record.containers.map((x) => x.name).join(', ') || 'none';
+    throw new NotFound(`pod "${record.name}" has no container "${name}" (its containers: ${names})`);
+  }
+  return c;
 }

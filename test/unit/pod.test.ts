@@ -110,7 +110,7 @@ t.test('a container that fails to start: everything started is killed, the error
   const err = await Pod.start(spec(), { binding: b, io, cwd: '/' }).catch((e) => e);
   t.type(err, TspodError);
   t.equal(err.message, "container side: ENOENT: no such file or directory, execve '/bin/sh'");
-  t.match(err, { container: 'side', code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sh', exitCode: 127 });
+  t.match(err, { name: 'StartFailed', code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sh', exitCode: 127 });
   const [infra, web] = b.spawned;
   t.ok(web.signals.includes(SIGKILL) && infra.signals.includes(SIGKILL), 'infra and the first container killed');
   t.ok(infra.exited && web.exited, 'and reaped before the error is thrown');
