@@ -1,6 +1,7 @@
 // File-system calls Node does not offer, for unpacking image layers into overlayfs form:
 // mknod (a whiteout is a character device 0:0) and extended attributes
 // (trusted.overlay.opaque marks an opaque directory).
+#include "args.h"
 #include "errors.h"
 #include "ns.h"
 
@@ -11,28 +12,14 @@
 #include <sys/xattr.h>
 
 namespace tspod {
-namespace {
-
-std::string
-StringArg (const Napi::CallbackInfo &info, size_t i, const char *fn, const char *name)
-{
-  if (! info[i].IsString ())
-    throw Napi::TypeError::New (info.Env (), std::string (fn) + ": " + name + " must be a string");
-  return info[i].As<Napi::String> ().Utf8Value ();
-}
-
-} // namespace
 
 // mknod(path, mode, major, minor): mode holds the type (S_IFCHR...) and the permission bits.
 Napi::Value
 Mknod (const Napi::CallbackInfo &info)
 {
   std::string path = StringArg (info, 0, "mknod", "path");
-  for (size_t i = 1; i <= 3; i++)
-    if (! info[i].IsNumber ())
-      throw Napi::TypeError::New (info.Env (), "mknod: mode, major and minor must be numbers");
-  mode_t mode = info[1].As<Napi::Number> ().Uint32Value ();
-  dev_t dev = makedev (info[2].As<Napi::Number> ().Uint32Value (), info[3].As<Napi::Number> ().Uint32Value ());
+  mode_t mode = (mode_t) IntArg (info, 1, "mknod", "mode", 0, UINT_MAX);
+  dev_t dev = makedev ((unsigned) IntArg (info, 2, "mknod", "major", 0, UINT_MAX), (unsigned) IntArg (info, 3, "mknod", "minor", 0, UINT_MAX));
   if (mknod (path.c_str (), mode, dev) < 0)
     ThrowErrno (info.Env (), errno, "mknod", path.c_str ());
   return info.Env ().Undefined ();

@@ -2,6 +2,7 @@
 // namespace experiments from Node. They act on the calling (main) thread of Node; see
 // docs/ARCHITECTURE.md for the namespace types that cannot be joined from there.
 #include "ns.h"
+#include "args.h"
 #include "errors.h"
 
 #include <cerrno>
@@ -15,23 +16,12 @@
 #include <unistd.h>
 
 namespace tspod {
-namespace {
-
-int
-IntArg (const Napi::CallbackInfo &info, size_t i, const char *fn, const char *name)
-{
-  if (! info[i].IsNumber ())
-    throw Napi::TypeError::New (info.Env (), std::string (fn) + ": " + name + " must be a number");
-  return info[i].As<Napi::Number> ().Int32Value ();
-}
-
-} // namespace
 
 // unshare(flags)
 Napi::Value
 Unshare (const Napi::CallbackInfo &info)
 {
-  int flags = IntArg (info, 0, "unshare", "flags");
+  int flags = (int) IntArg (info, 0, "unshare", "flags");
   if (unshare (flags) < 0)
     ThrowErrno (info.Env (), errno, "unshare");
   return info.Env ().Undefined ();
@@ -41,8 +31,8 @@ Unshare (const Napi::CallbackInfo &info)
 Napi::Value
 Setns (const Napi::CallbackInfo &info)
 {
-  int fd = IntArg (info, 0, "setns", "fd");
-  int type = info[1].IsUndefined () ? 0 : IntArg (info, 1, "setns", "nstype");
+  int fd = (int) IntArg (info, 0, "setns", "fd", 0);
+  int type = info[1].IsUndefined () ? 0 : (int) IntArg (info, 1, "setns", "nstype");
   std::string label = info[2].IsString () ? info[2].As<Napi::String> ().Utf8Value () : "";
   if (setns (fd, type) < 0)
     ThrowErrno (info.Env (), errno, "setns", label.empty () ? nullptr : label.c_str ());
@@ -53,7 +43,7 @@ Setns (const Napi::CallbackInfo &info)
 Napi::Value
 PidfdOpen (const Napi::CallbackInfo &info)
 {
-  int pid = IntArg (info, 0, "pidfdOpen", "pid");
+  int pid = (int) IntArg (info, 0, "pidfdOpen", "pid", 1);
   int fd = (int) syscall (SYS_pidfd_open, pid, 0);
   if (fd < 0)
     {
@@ -67,8 +57,8 @@ PidfdOpen (const Napi::CallbackInfo &info)
 Napi::Value
 PidfdSendSignal (const Napi::CallbackInfo &info)
 {
-  int fd = IntArg (info, 0, "pidfdSendSignal", "pidfd");
-  int sig = IntArg (info, 1, "pidfdSendSignal", "signal");
+  int fd = (int) IntArg (info, 0, "pidfdSendSignal", "pidfd", 0);
+  int sig = (int) IntArg (info, 1, "pidfdSendSignal", "signal", 0, 64);
   if (syscall (SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0)
     ThrowErrno (info.Env (), errno, "pidfd_send_signal");
   return info.Env ().Undefined ();
@@ -92,7 +82,7 @@ Pipe (const Napi::CallbackInfo &info)
 Napi::Value
 Flock (const Napi::CallbackInfo &info)
 {
-  int fd = IntArg (info, 0, "flock", "fd");
+  int fd = (int) IntArg (info, 0, "flock", "fd", 0);
   int op = (info[1].ToBoolean ().Value () ? LOCK_EX : LOCK_SH) | (info[2].ToBoolean ().Value () ? 0 : LOCK_NB);
   while (flock (fd, op) < 0)
     {
@@ -111,9 +101,9 @@ Flock (const Napi::CallbackInfo &info)
 Napi::Value
 SocketInNetns (const Napi::CallbackInfo &info)
 {
-  int nsfd = IntArg (info, 0, "socketInNetns", "nsFd");
-  int domain = IntArg (info, 1, "socketInNetns", "domain");
-  int type = IntArg (info, 2, "socketInNetns", "type");
+  int nsfd = (int) IntArg (info, 0, "socketInNetns", "nsFd", 0);
+  int domain = (int) IntArg (info, 1, "socketInNetns", "domain");
+  int type = (int) IntArg (info, 2, "socketInNetns", "type");
   // Our own namespace, opened once: the way back.
   static int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0)

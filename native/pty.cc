@@ -1,6 +1,7 @@
 // Pseudo-terminals, for `tspod exec -t`: tspod keeps the master and relays it to its own
 // terminal; the command gets the slave as its stdio and, through spawn's controllingTerminal,
 // as its controlling terminal. When to size it and what to relay is decided in TypeScript.
+#include "args.h"
 #include "errors.h"
 
 #include <cerrno>
@@ -14,19 +15,6 @@
 
 namespace tspod {
 namespace {
-
-int
-IntArg (const Napi::CallbackInfo &info, size_t i, const char *fn, const char *name, int64_t min, int64_t max)
-{
-  Napi::Env env = info.Env ();
-  if (! info[i].IsNumber ())
-    throw Napi::TypeError::New (env, std::string (fn) + ": " + name + " must be a number");
-  double d = info[i].As<Napi::Number> ().DoubleValue ();
-  if (d != (double) (int64_t) d || d < (double) min || d > (double) max)
-    throw Napi::RangeError::New (env, std::string (fn) + ": " + name + " must be an integer from "
-                                          + std::to_string (min) + " to " + std::to_string (max));
-  return (int) d;
-}
 
 [[noreturn]] void
 CloseAndThrow (Napi::Env env, int fd, const char *syscall, const char *path)
@@ -75,7 +63,7 @@ OpenPty (const Napi::CallbackInfo &info)
 Napi::Value
 SetWindowSize (const Napi::CallbackInfo &info)
 {
-  int fd = IntArg (info, 0, "setWindowSize", "fd", 0, INT_MAX);
+  int fd = (int) IntArg (info, 0, "setWindowSize", "fd", 0);
   struct winsize ws = {};
   ws.ws_col = (unsigned short) IntArg (info, 1, "setWindowSize", "cols", 0, USHRT_MAX);
   ws.ws_row = (unsigned short) IntArg (info, 2, "setWindowSize", "rows", 0, USHRT_MAX);

@@ -5,6 +5,8 @@
 #include "errors.h"
 
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <csignal>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -70,15 +72,17 @@ OptionalString (Napi::Env env, const Napi::Object &o, const char *key, std::stri
 }
 
 int64_t
-Integer (Napi::Env env, const Napi::Value &v, const std::string &what, int64_t dflt, bool required)
+Integer (Napi::Env env, const Napi::Value &v, const std::string &what, int64_t dflt, bool required, int64_t min = INT_MIN,
+         int64_t max = INT_MAX)
 {
   if (v.IsUndefined () && ! required)
     return dflt;
   if (! v.IsNumber ())
     TypeError (env, what + " must be a number");
   double d = v.As<Napi::Number> ().DoubleValue ();
-  if (d != (double) (int64_t) d)
-    TypeError (env, what + " must be an integer");
+  if (! std::isfinite (d) || d != std::trunc (d) || d < (double) min || d > (double) max)
+    throw Napi::RangeError::New (env, "spawn: " + what + " must be an integer from " + std::to_string (min) + " to "
+                                          + std::to_string (max));
   return (int64_t) d;
 }
 
@@ -153,7 +157,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   if (stdio.Length () > 16)
     TypeError (env, "stdio may name at most 16 fds");
   for (uint32_t i = 0; i < stdio.Length (); i++)
-    st.stdio.push_back ((int) Integer (env, stdio.Get (i), "stdio[" + std::to_string (i) + "]", 0, true));
+    st.stdio.push_back ((int) Integer (env, stdio.Get (i), "stdio[" + std::to_string (i) + "]", 0, true, 0));
 
   Napi::Array joins = Array (env, req, "joinNamespaces", false);
   for (uint32_t i = 0; i < joins.Length (); i++)
@@ -163,7 +167,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         TypeError (env, where + " must be an object");
       Napi::Object j = joins.Get (i).As<Napi::Object> ();
       NsJoin join;
-      join.fd = (int) Integer (env, j.Get ("fd"), where + ".fd", 0, true);
+      join.fd = (int) Integer (env, j.Get ("fd"), where + ".fd", 0, true, 0);
       join.type = (int) Integer (env, j.Get ("type"), where + ".type", 0, false);
       std::string label;
       if (! OptionalString (env, j, "label", &label))
@@ -189,10 +193,10 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       if (step.op < 0)
         TypeError (env, where + ".op: unknown operation " + op);
       step.in_root = Bool (f, "inRoot");
-      step.flags = (unsigned long) Integer (env, f.Get ("flags"), where + ".flags", 0, false);
-      step.mode = (uint32_t) Integer (env, f.Get ("mode"), where + ".mode", 0755, false);
-      step.major = (uint32_t) Integer (env, f.Get ("major"), where + ".major", 0, false);
-      step.minor = (uint32_t) Integer (env, f.Get ("minor"), where + ".minor", 0, false);
+      step.flags = (unsigned long) Integer (env, f.Get ("flags"), where + ".flags", 0, false, 0, UINT_MAX);
+      step.mode = (uint32_t) Integer (env, f.Get ("mode"), where + ".mode", 0755, false, 0, UINT_MAX);
+      step.major = (uint32_t) Integer (env, f.Get ("major"), where + ".major", 0, false, 0, UINT_MAX);
+      step.minor = (uint32_t) Integer (env, f.Get ("minor"), where + ".minor", 0, false, 0, UINT_MAX);
       std::string target;
       if (! OptionalString (env, f, "target", &target))
         TypeError (env, where + ".target must be a string");
@@ -230,16 +234,16 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         TypeError (env, "user must be an object");
       Napi::Object u = user.As<Napi::Object> ();
       plan.set_user = true;
-      plan.uid = (uint32_t) Integer (env, u.Get ("uid"), "user.uid", 0, true);
-      plan.gid = (uint32_t) Integer (env, u.Get ("gid"), "user.gid", 0, true);
+      plan.uid = (uint32_t) Integer (env, u.Get ("uid"), "user.uid", 0, true, 0, UINT_MAX - 1);
+      plan.gid = (uint32_t) Integer (env, u.Get ("gid"), "user.gid", 0, true, 0, UINT_MAX - 1);
       Napi::Array groups = Array (env, u, "groups", false);
       for (uint32_t i = 0; i < groups.Length (); i++)
-        st.groups.push_back ((uint32_t) Integer (env, groups.Get (i), "user.groups[" + std::to_string (i) + "]", 0, true));
+        st.groups.push_back ((uint32_t) Integer (env, groups.Get (i), "user.groups[" + std::to_string (i) + "]", 0, true, 0, UINT_MAX - 1));
     }
 
   plan.new_namespaces = (int) Integer (env, req.Get ("newNamespaces"), "newNamespaces", 0, false);
   plan.loopback_up = Bool (req, "loopbackUp");
-  plan.parent_death_signal = (int) Integer (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, false);
+  plan.parent_death_signal = (int) Integer (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, false, 0, 64);
   plan.new_session = Bool (req, "newSession");
   plan.new_process_group = Bool (req, "newProcessGroup");
   plan.controlling_terminal = Bool (req, "controllingTerminal");
@@ -425,7 +429,7 @@ Spawn (const Napi::CallbackInfo &info)
       if (pidfd >= 0)
         close (pidfd);
       if (error.kind == 0)
-        throw Napi::Error::New (env, "spawn: the intermediate process ended before it reported");
+        throw Napi::Error::New (env, std::string ("spawn ") + plan.file + ": the intermediate process ended before it reported");
       throw ChildError (env, plan, error);
     }
 

@@ -30,8 +30,12 @@ export interface ExecCliOptions {
  */
 const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
-/** How long the pty's output may still arrive after the command exited (an orphan can hold it). */
-const DRAIN_MS = 1000;
+/**
+ * How long the pty's output may still arrive after the command exited. Normally the end (EIO)
+ * comes at once; the cap is for an orphan that holds the terminal open, and is generous because
+ * a loaded machine can take a while to hand over what the command wrote last.
+ */
+const DRAIN_MS = 5000;
 
 /** How soon to write to the pty again when the command is not reading (its queue is full). */
 const RETRY_MS = 10;

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The tspod command. Each command's module is loaded only when that command runs.
 import { createRequire } from 'node:module';
-import { Command } from 'commander';
-import { collect } from './options.js';
+import { Command, CommanderError } from 'commander';
 import { handleError } from './errors.js';
+
+/** Repeatable options collect their values. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -12,7 +14,9 @@ const program = new Command('tspod')
   .version(version, '-v, --version')
   .option('--root <dir>', 'state directory (default: $TSPOD_ROOT or /run/tspod)')
   .enablePositionalOptions()
-  .showHelpAfterError('(tspod --help for usage)');
+  // Usage errors as every other error: one line, and status 125 (they are tspod's, not a pod's).
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '')} (tspod --help for usage)\n`) });
 
 /** Runs a command's module function and exits with the status it returns. */
 function action<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number>>) {
@@ -152,5 +156,7 @@ program
 try {
   await program.parseAsync();
 } catch (err) {
+  // --help and --version end parsing with a CommanderError too, status 0.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 125);
   process.exit(handleError(err));
 }

@@ -1,15 +1,10 @@
 // Checks of CLI option values, in one place. Each error names the option.
-import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from '../pod/names.js';
-import { SHAREABLE, type EnvVar, type PodSpec, type PortMapping, type SharedNamespace } from '../pod/spec.js';
-import { ipAddress, networkValue, port, uniqueHostPorts } from '../pod/fields.js';
+import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace } from '../pod/spec.js';
+import { executableFile, graceSeconds, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
 import type { HostOptions } from '../monitor/host.js';
-
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function labelOption(option: string, value: string): string {
   const problem = dns1123LabelProblem(value);
@@ -18,13 +13,7 @@ export function labelOption(option: string, value: string): string {
 }
 
 export function shareOption(value: string): SharedNamespace[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const item of items) {
-    if (!(SHAREABLE as readonly string[]).includes(item)) {
-      throw new InputError('--share', `"${item}" is not a namespace a pod can share (${SHAREABLE.join(', ')})`);
-    }
-  }
-  return SHAREABLE.filter((ns) => items.includes(ns));
+  return shareList(value.split(',').map((s) => s.trim()).filter(Boolean), () => '--share');
 }
 
 export function envOption(values: string[]): EnvVar[] {
@@ -39,28 +28,13 @@ export function envOption(values: string[]): EnvVar[] {
 }
 
 export function secondsOption(option: string, value: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new InputError(option, `"${value}" is not a whole number of seconds`);
-  }
-  return Number(value);
+  if (!/^\d+$/.test(value)) throw new InputError(option, `"${value}" is not a whole number of seconds`);
+  return graceSeconds(Number(value), option);
 }
 
 /** An executable file, as an absolute path. */
 export function programOption(option: string, value: string): string {
-  const path = resolve(value);
-  let isFile = false;
-  try {
-    isFile = statSync(path).isFile();
-  } catch {
-    throw new InputError(option, `${path} does not exist`);
-  }
-  if (!isFile) throw new InputError(option, `${path} is not a regular file`);
-  try {
-    accessSync(path, constants.X_OK);
-  } catch {
-    throw new InputError(option, `${path} is not executable`);
-  }
-  return path;
+  return executableFile(resolve(value), option);
 }
 
 /**
@@ -70,18 +44,19 @@ export function programOption(option: string, value: string): string {
  * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES, TSPOD_UDP_IDLE_MS (a published UDP port's flows).
  */
 export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
-  const num = (name: string) => {
+  const num = (name: string, min: number, max: number) => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
-    if (!/^\d+$/.test(v)) throw new InputError(name, `"${v}" is not a whole number`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InputError(name, `"${v}" is not a whole number from ${min} to ${max}`);
     return Number(v);
   };
-  const backoff = num('TSPOD_BACKOFF_MS');
+  // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
+  const backoff = num('TSPOD_BACKOFF_MS', 1, 60_000_000);
   return {
     ...(backoff !== undefined ? { backoff: { initialMs: backoff, maxMs: backoff * 30, resetMs: backoff * 60 } } : {}),
-    logMaxBytes: num('TSPOD_LOG_MAX_BYTES'),
-    logMaxFiles: num('TSPOD_LOG_MAX_FILES'),
-    udpIdleMs: num('TSPOD_UDP_IDLE_MS'),
+    logMaxBytes: num('TSPOD_LOG_MAX_BYTES', 1024, 2 ** 40),
+    logMaxFiles: num('TSPOD_LOG_MAX_FILES', 1, 1000),
+    udpIdleMs: num('TSPOD_UDP_IDLE_MS', 1, 2 ** 31 - 1),
   };
 }
 

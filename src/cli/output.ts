@@ -9,8 +9,17 @@ export class TerminalTee implements OutputTee {
   /** Per process stream: a decoder (a character may span chunks) and the unfinished line. */
   private readonly open = new Map<string, { decoder: StringDecoder; partial: string }>();
 
+  /** Streams whose reader went away (tspod run | head): the pod goes on, unseen. */
+  private readonly gone = new Set<Stream>();
+
   constructor(names: string[]) {
     this.width = Math.max(5, ...names.map((n) => n.length));
+    for (const stream of ['stdout', 'stderr'] as const) {
+      this.dest(stream).on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        this.gone.add(stream);
+      });
+    }
   }
 
   data(who: string | null, stream: Stream, chunk: Buffer): void {
@@ -19,7 +28,7 @@ export class TerminalTee implements OutputTee {
     if (!state) this.open.set(key, (state = { decoder: new StringDecoder('utf8'), partial: '' }));
     const lines = (state.partial + state.decoder.write(chunk)).split('\n');
     state.partial = lines.pop()!;
-    if (lines.length) this.dest(stream).write(lines.map((l) => this.label(who) + l + '\n').join(''));
+    if (lines.length && !this.gone.has(stream)) this.dest(stream).write(lines.map((l) => this.label(who) + l + '\n').join(''));
   }
 
   end(who: string | null, stream: Stream): void {
@@ -27,7 +36,7 @@ export class TerminalTee implements OutputTee {
     const state = this.open.get(key);
     this.open.delete(key);
     const rest = state ? state.partial + state.decoder.end() : '';
-    if (rest) this.dest(stream).write(this.label(who) + rest + '\n');
+    if (rest && !this.gone.has(stream)) this.dest(stream).write(this.label(who) + rest + '\n');
   }
 
   private label(who: string | null): string {

@@ -35,7 +35,7 @@ function containerInfo(c: ContainerRecord): string {
   if (c.lastError) return c.lastError.message;
   if (c.state === 'waiting' && c.nextStartAt) return `restart in ${Math.max(0, Math.ceil((Date.parse(c.nextStartAt) - Date.now()) / 1000))}s`;
   if (c.stoppedByUser) return 'stopped';
-  if (c.lastExit?.unknown) return 'exit status unknown (its parent was an earlier monitor)';
+  if (c.lastExit?.unknown) return 'exit status not observed (its parent was a supervisor that has gone)';
   return '';
 }
 

@@ -3,7 +3,10 @@
 // curl, so nothing is trusted) and maps errors to statuses and back.
 import { InputError, NotFound, StartFailed, TspodError } from '../errors.js';
 import {
+  shareList,
+  stringList,
   checkVolumes,
+  executableFile,
   containerSpec,
   graceSeconds,
   ipAddress,
@@ -20,7 +23,7 @@ import {
   uniqueNames,
   volume,
 } from '../pod/fields.js';
-import { SHAREABLE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy, type SharedNamespace } from '../pod/spec.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy } from '../pod/spec.js';
 
 
 /** POST /v1/pods */
@@ -34,22 +37,6 @@ export interface CreatePodRequest {
 export interface AddContainerRequest {
   container: ContainerSpec;
   restartPolicy?: RestartPolicy;
-}
-
-function share(v: unknown, path: string): SharedNamespace[] {
-  const items = list(v, path).map((s, i) => string(s, `${path}[${i}]`));
-  items.forEach((s, i) => {
-    if (!(SHAREABLE as readonly string[]).includes(s)) {
-      throw new InputError(`${path}[${i}]`, `"${s}" is not a namespace a pod can share (${SHAREABLE.join(', ')})`);
-    }
-  });
-  return SHAREABLE.filter((ns) => items.includes(ns));
-}
-
-function absolutePath(v: unknown, path: string): string {
-  const s = string(v, path);
-  if (!s.startsWith('/')) throw new InputError(path, `"${s}" must be an absolute path`);
-  return s;
 }
 
 function portMapping(v: unknown, path: string): PortMapping {
@@ -81,8 +68,8 @@ export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const spec: PodSpec = {
     name,
     hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
-    share: o.share === undefined ? [...SHAREABLE] : share(o.share, `${path}.share`),
-    terminationGracePeriodSeconds: o.terminationGracePeriodSeconds === undefined ? 30 : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
+    share: o.share === undefined ? [...DEFAULT_SHARE] : shareList(stringList(o.share, `${path}.share`), (i) => `${path}.share[${i}]`),
+    terminationGracePeriodSeconds: o.terminationGracePeriodSeconds === undefined ? DEFAULT_GRACE_SECONDS : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
     restartPolicy: o.restartPolicy === undefined ? 'Always' : restartPolicyValue(o.restartPolicy, `${path}.restartPolicy`),
     network: o.network === undefined ? { mode: 'pod' } : networkBody(o.network, `${path}.network`),
     ports,
@@ -91,7 +78,7 @@ export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     annotations: o.annotations === undefined ? {} : stringMap(o.annotations, `${path}.annotations`),
     containers,
   };
-  if (o.pause !== undefined) spec.pause = absolutePath(o.pause, `${path}.pause`);
+  if (o.pause !== undefined) spec.pause = executableFile(o.pause, `${path}.pause`);
   return spec;
 }
 
@@ -107,7 +94,10 @@ export function createPodFromBody(v: unknown): CreatePodRequest {
   const o = mapping(v, 'request body');
   onlyFields(o, '', ['spec', 'persistent']);
   if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new InputError('persistent', 'must be true or false');
-  return { spec: podSpecFromBody(o.spec), persistent: o.persistent === true };
+  const req = { spec: podSpecFromBody(o.spec), persistent: o.persistent === true };
+  // A pod that ends when its containers have all ended would never end without any.
+  if (!req.persistent && req.spec.containers.length === 0) throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
+  return req;
 }
 
 export function addContainerFromBody(v: unknown): AddContainerRequest {

@@ -1,11 +1,12 @@
 // The CLI's side of the monitor: requests over the control socket, and starting a monitor when
 // none answers. The monitor is started detached (its own session, its output in monitor.log),
 // so it outlives the command that started it and holds none of that command's fds.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { TspodError } from '../errors.js';
+import { loadBinding, type ExitStatus } from '../native/binding.js';
+import { DEFAULT_PATH } from '../pod/env.js';
 import type { StatePaths } from '../state/paths.js';
 import type { StateStore } from '../state/store.js';
 import { API_VERSION, errorFromBody, type ErrorBody } from './protocol.js';
@@ -68,19 +69,36 @@ export class MonitorClient {
   }
 }
 
-/** Starts `tspod monitor` in the background for this state directory. */
-export function spawnMonitor(paths: StatePaths): ReturnType<typeof spawn> {
-  const out = openSync(paths.monitorLog, 'a', 0o600);
+/**
+ * Starts `tspod monitor` in the background for this state directory: in a session of its own,
+ * its output in monitor.log, and through the addon's spawn, which closes every other fd (a
+ * command's pipe held by the monitor would keep whoever reads it waiting). Its environment is
+ * PATH and the TSPOD_* knobs, nothing else of the command that started it.
+ */
+export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<ExitStatus> } {
+  const binding = loadBinding();
+  const devNull = openSync('/dev/null', 'r');
+  const log = openSync(paths.monitorLog, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [cliPath, '--root', paths.root, 'monitor'], {
-      detached: true,
+    const env = [`PATH=${DEFAULT_PATH}`, ...Object.entries(process.env).filter(([k]) => k.startsWith('TSPOD_')).map(([k, v]) => `${k}=${v}`)];
+    const { pid, pidfd } = binding.spawn({
+      path: process.execPath,
+      argv: [process.execPath, cliPath, '--root', paths.root, 'monitor'],
+      env,
       cwd: '/',
-      stdio: ['ignore', out, out],
+      stdio: [devNull, log, log],
+      newSession: true,
     });
-    child.unref();
-    return child;
+    const exited = new Promise<ExitStatus>((resolve) => {
+      new binding.ExitWatch(pidfd, (status) => {
+        closeSync(pidfd);
+        resolve(status);
+      }).unref();
+    });
+    return { pid, exited };
   } finally {
-    closeSync(out);
+    closeSync(devNull);
+    closeSync(log);
   }
 }
 
@@ -90,9 +108,8 @@ export async function ensureMonitor(store: StateStore): Promise<MonitorClient> {
   const client = new MonitorClient(paths);
   if (await client.ping()) return client;
   store.ensureRoot();
-  const child = spawnMonitor(paths);
   let exited: number | null = null;
-  child.once('exit', (code) => (exited = code ?? 1));
+  void spawnMonitor(paths).exited.then((s) => (exited = s.code ?? 1));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));

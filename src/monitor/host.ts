@@ -2,23 +2,23 @@
 // `tspod run` (its one pod). It takes a pod's name in the state directory, starts the pod,
 // keeps its record on disk up to date, and removes it.
 import { closeSync, openSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Conflict, NotFound, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { PodSpec } from '../pod/spec.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
-import { PodNetwork } from '../net/network.js';
+import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
-import { PodProcess } from '../runtime/process.js';
+import { PodProcess, isRunning } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { isStale } from '../state/view.js';
 
-export interface HostOptions {
+export interface HostOptions extends NetworkOptions {
   backoff?: Backoff;
   clock?: Clock;
   logMaxBytes?: number;
   logMaxFiles?: number;
-  udpIdleMs?: number;
   /** Called for each pod the host takes: created or adopted. */
   onPod?: (pod: Pod, how: 'created' | 'adopted') => void;
 }
@@ -30,13 +30,14 @@ export interface CreateOptions {
   tee?: OutputTee;
 }
 
-
+/** How long a name is waited for when another process holds the names lock. */
+const NAMES_LOCK_TIMEOUT_MS = 30_000;
 
 /**
- * Ends every process a record names that still runs (checked by pid and start time), with
- * SIGKILL, and waits until they are gone. For pods whose supervisor is gone.
+ * Ends what a record names and no supervisor looks after any more: every process that still
+ * runs (checked by pid and start time) gets SIGKILL, and is waited for.
  */
-export async function killRecorded(binding: NativeBinding, record: PodRecord): Promise<void> {
+export async function releaseRecorded(binding: NativeBinding, record: PodRecord): Promise<void> {
   const ids: ProcessId[] = [
     ...record.containers.flatMap((c) => (c.state === 'running' && c.process ? [c.process] : [])),
     ...(record.infra ? [record.infra.process] : []),
@@ -46,23 +47,35 @@ export async function killRecorded(binding: NativeBinding, record: PodRecord): P
   await Promise.all(procs.map((p) => p.exited));
 }
 
-/** Runs `fn` holding the state directory's names lock (see PodHost.reserve). */
+/**
+ * Runs `fn` holding the state directory's names lock: taking a name, or removing a pod that
+ * is not ours, happens under it. The lock is polled, never waited for, so a monitor's event
+ * loop (every pod's output, the API) never stops behind another command.
+ */
 export async function withNamesLock<T>(store: StateStore, binding: NativeBinding, fn: () => Promise<T>): Promise<T> {
   store.ensureRoot();
   const lock = openSync(store.paths.namesLock, 'a', 0o600);
   try {
-    binding.flock(lock, true, true);
+    const deadline = Date.now() + NAMES_LOCK_TIMEOUT_MS;
+    while (!binding.flock(lock, true, false)) {
+      if (Date.now() > deadline) throw new TspodError(`timed out waiting for ${store.paths.namesLock}, held by another tspod`);
+      await sleep(10);
+    }
     return await fn();
   } finally {
     closeSync(lock);
   }
 }
 
-/** Under the names lock: removes the pod if it is stale (kills what is left of it first). */
+/**
+ * Under the names lock: removes the pod if it is stale (its supervisor died; what is left of it
+ * is killed first). A directory without a record is stale too: under the lock, a name is never
+ * taken without its record being written.
+ */
 export async function removeIfStale(store: StateStore, binding: NativeBinding, name: string): Promise<boolean> {
   const record = store.read(name);
-  if (!record || !isStale(record)) return false;
-  await killRecorded(binding, record);
+  if (record && !isStale(record)) return false;
+  if (record) await releaseRecorded(binding, record);
   store.remove(name);
   return true;
 }
@@ -73,6 +86,8 @@ export class PodHost {
   private readonly binding: NativeBinding;
   private readonly self: PodRecord['supervisor'];
   private readonly opts: HostOptions;
+  /** Names taken whose pods are still starting: requests about them wait for nothing, they fail. */
+  private readonly creating = new Set<string>();
 
   constructor(store: StateStore, binding: NativeBinding, self: PodRecord['supervisor'], opts: HostOptions = {}) {
     this.store = store;
@@ -82,113 +97,144 @@ export class PodHost {
   }
 
   /**
-   * Takes a pod's name. A name held by a stale pod (its foreground tspod was killed) is taken
-   * over; under a lock, so two takers can never both clean it away and both win.
+   * Takes a pod's name and writes its first record, both under the names lock. A name held by
+   * a stale pod (its foreground tspod was killed) is taken over.
    */
-  private async reserve(name: string): Promise<void> {
+  private async reserve(spec: PodSpec, persistent: boolean): Promise<void> {
+    const { containers: _, ...podSpec } = spec;
     await withNamesLock(this.store, this.binding, async () => {
-      if (this.store.reserve(name)) return;
-      if (!(await removeIfStale(this.store, this.binding, name)) || !this.store.reserve(name)) {
-        throw new Conflict(`pod "${name}" already exists`);
+      if (!this.store.reserve(spec.name)) {
+        if (!(await removeIfStale(this.store, this.binding, spec.name)) || !this.store.reserve(spec.name)) {
+          throw new Conflict(`pod "${spec.name}" already exists`);
+        }
+      }
+      try {
+        this.store.write({
+          version: RECORD_VERSION,
+          name: spec.name,
+          spec: podSpec,
+          createdAt: new Date().toISOString(),
+          supervisor: this.self,
+          persistent,
+          state: 'creating',
+          containers: [],
+        });
+      } catch (err) {
+        this.store.remove(spec.name);
+        throw err;
       }
     });
   }
 
   /** Takes the name, starts the pod, and records it; on failure nothing of it remains. */
   async create(spec: PodSpec, opts: CreateOptions = {}): Promise<Pod> {
-    await this.reserve(spec.name);
-    const { containers: _, ...podSpec } = spec;
-    this.store.write({
-      version: RECORD_VERSION,
-      name: spec.name,
-      spec: podSpec,
-      createdAt: new Date().toISOString(),
-      supervisor: this.self,
-      persistent: opts.persistent ?? false,
-      state: 'creating',
-      containers: [],
-    });
-    let pod: Pod;
+    if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
+    this.creating.add(spec.name);
     try {
-      const network = await PodNetwork.prepare(this.binding, spec, this.opts);
-      pod = await Pod.start(spec, {
-        network,
-        binding: this.binding,
-        io: this.io(spec.name, opts.tee),
-        cwd: '/',
-        parentDeathSignal: opts.parentDeathSignal,
-        persistent: opts.persistent,
-        backoff: this.opts.backoff,
-        clock: this.opts.clock,
-      });
-    } catch (err) {
-      this.store.remove(spec.name);
-      throw err;
+      await this.reserve(spec, opts.persistent ?? false);
+      let pod: Pod;
+      try {
+        const network = await PodNetwork.prepare(this.binding, spec, this.opts);
+        pod = await Pod.start(spec, {
+          network,
+          binding: this.binding,
+          io: this.io(spec.name, opts.tee),
+          cwd: '/',
+          parentDeathSignal: opts.parentDeathSignal,
+          persistent: opts.persistent,
+          backoff: this.opts.backoff,
+          clock: this.opts.clock,
+        });
+      } catch (err) {
+        this.store.remove(spec.name);
+        throw err;
+      }
+      this.track(pod, 'created');
+      return pod;
+    } finally {
+      this.creating.delete(spec.name);
     }
-    this.track(pod, 'created');
-    return pod;
   }
 
-  /** Takes over a running pod from its record (a new monitor after the old one died). */
+  /**
+   * Takes over a running pod from its record (a new monitor after the old one died). The infra
+   * is found again first (pidfd, then start time): nothing of the pod, its network namespace
+   * included, is touched through a pid that may have been reused.
+   */
   async adopt(record: PodRecord): Promise<Pod> {
-    const network = await this.adoptNetwork(record);
-    const pod = Pod.adopt(record, {
-      network,
-      binding: this.binding,
-      io: this.io(record.name),
-      cwd: '/',
-      backoff: this.opts.backoff,
-      clock: this.opts.clock,
-    });
+    const infra = record.infra && PodProcess.adopt(this.binding, record.infra.process);
+    if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra?.process.pid}) is gone`);
+    const network = await this.adoptNetwork(record, infra);
+    const pod = Pod.adopt(
+      record,
+      { network, binding: this.binding, io: this.io(record.name), cwd: '/', backoff: this.opts.backoff, clock: this.opts.clock },
+      infra,
+    );
     this.track(pod, 'adopted');
     return pod;
   }
 
   /** The pod's network again; its published ports are left closed if they cannot be bound. */
-  private async adoptNetwork(record: PodRecord): Promise<PodNetwork> {
+  private async adoptNetwork(record: PodRecord, infra: ProcessId): Promise<PodNetwork> {
     const saved = record.network ?? { mode: 'pod', ports: [] };
-    const infraPid = record.infra!.process.pid;
     try {
-      return await PodNetwork.adopt(this.binding, saved, infraPid, this.opts);
+      return await PodNetwork.adopt(this.binding, saved, infra, this.opts);
     } catch (err) {
       process.stderr.write(`tspod: pod ${record.name}: its published ports stay closed: ${(err as Error).message}\n`);
-      return PodNetwork.adopt(this.binding, { ...saved, ports: [] }, infraPid);
+      return PodNetwork.adopt(this.binding, { ...saved, ports: [] }, infra);
     }
   }
 
+  /** A pod this host runs; a pod that exists but is not running here is a Conflict saying so. */
   get(name: string): Pod {
     const pod = this.pods.get(name);
-    if (!pod) throw new NotFound(`pod "${name}" does not exist`);
-    return pod;
+    if (pod) return pod;
+    if (this.creating.has(name)) throw new Conflict(`pod "${name}" is being created`);
+    const record = this.store.need(name);
+    if (record.supervisor.kind === 'foreground' && isRunning(record.supervisor)) {
+      throw new Conflict(`pod "${name}" runs in the foreground of tspod pid ${record.supervisor.pid}`);
+    }
+    throw new Conflict(`pod "${name}" is ${record.state === 'running' ? 'not supervised' : record.state}`);
+  }
+
+  /** The pod's record: as it is now for a pod this host runs, as on disk for any other. */
+  record(name: string): PodRecord {
+    const pod = this.pods.get(name);
+    return pod ? pod.toRecord(this.self) : this.store.need(name);
   }
 
   /** Forgets a pod and deletes its state; a running pod only with force (killed first). */
   async remove(name: string, force: boolean): Promise<void> {
+    if (this.creating.has(name)) throw new Conflict(`pod "${name}" is being created`);
     const pod = this.pods.get(name);
     if (pod) {
-      if (pod.state === 'running' && !force) {
-        throw new TspodError(`pod "${name}" is running: stop it first, or use rm -f`);
-      }
+      if (pod.state === 'running' && !force) throw new Conflict(`pod "${name}" is running: stop it first, or use rm -f`);
       await pod.kill();
       this.pods.delete(name);
-    } else {
-      const record = this.store.read(name);
-      if (!record) throw new NotFound(`pod "${name}" does not exist`);
-      await killRecorded(this.binding, record);
+      this.store.remove(name);
+      return;
     }
-    this.store.remove(name);
+    await withNamesLock(this.store, this.binding, async () => {
+      const record = this.store.need(name);
+      if (isRunning(record.supervisor) && record.supervisor.pid !== this.self.pid) {
+        throw new Conflict(`pod "${name}" is supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, not by this monitor`);
+      }
+      await releaseRecorded(this.binding, record);
+      this.store.remove(name);
+    });
   }
 
-  /** Writes the pod's record now. */
+  /** Writes the pod's record. A failure (a full /run, say) is reported; the pod goes on. */
   save(pod: Pod): void {
-    if (this.pods.get(pod.spec.name) === pod) this.store.write(pod.toRecord(this.self));
-  }
-
-  /** The pod's record, as now (and written). */
-  record(name: string): PodRecord {
-    const record = this.get(name).toRecord(this.self);
-    this.store.write(record);
-    return record;
+    const name = pod.spec.name;
+    if (this.pods.get(name) !== pod) return;
+    try {
+      this.store.write(pod.toRecord(this.self));
+    } catch (err) {
+      process.stderr.write(`tspod: pod ${name}: cannot write its record: ${(err as Error).message}\n`);
+      // Its directory was removed under us: whoever did that also ended it.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.pods.delete(name);
+    }
   }
 
   private track(pod: Pod, how: 'created' | 'adopted'): void {

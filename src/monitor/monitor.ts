@@ -8,20 +8,17 @@ import { closeSync, openSync, unlinkSync, writeFileSync, chmodSync } from 'node:
 import type { Server } from 'node:http';
 import { TspodError } from '../errors.js';
 import { loadBinding, type NativeBinding } from '../native/binding.js';
-import { Pod, type Backoff } from '../runtime/pod.js';
-import { describeExit, startTimeOf } from '../runtime/process.js';
-import type { PodRecord } from '../state/records.js';
+import type { Pod } from '../runtime/pod.js';
+import { describeExit, isRunning, startTimeOf } from '../runtime/process.js';
 import { StateStore } from '../state/store.js';
 import { isStale } from '../state/view.js';
-import { PodHost, killRecorded, removeIfStale, withNamesLock } from './host.js';
+import { PodHost, releaseRecorded, removeIfStale, withNamesLock, type HostOptions } from './host.js';
+import { MonitorClient } from './client.js';
 import { monitorServer } from './server.js';
 
-export interface MonitorOptions {
+export interface MonitorOptions extends HostOptions {
   root: string;
   version: string;
-  backoff?: Backoff;
-  logMaxBytes?: number;
-  logMaxFiles?: number;
 }
 
 export interface RunningMonitor {
@@ -52,37 +49,65 @@ function narrate(pod: Pod, how: 'created' | 'adopted'): void {
  */
 export async function adoptAll(host: PodHost, store: StateStore, binding: NativeBinding): Promise<void> {
   for (const name of store.names()) {
-    let record: PodRecord | undefined;
+    // One pod's trouble (an unreadable record, a failed adoption) is logged; the others go on.
     try {
-      record = store.read(name);
+      await adoptOne(host, store, binding, name);
     } catch (err) {
-      log(`pod ${name}: ${(err as Error).message}`);
-      continue;
-    }
-    if (!record || host.pods.has(name)) continue;
-    if (isStale(record)) {
-      if (await withNamesLock(store, binding, () => removeIfStale(store, binding, name))) {
-        log(`pod ${name}: its ${record.supervisor.kind} supervisor (pid ${record.supervisor.pid}) is gone: removed it`);
-      }
-      continue;
-    }
-    // A foreground pod, or one being created by a live process: not ours.
-    if (record.supervisor.kind === 'foreground' || record.state === 'creating') continue;
-    if (record.state !== 'running') continue;
-    try {
-      await host.adopt(record);
-    } catch (err) {
-      await killRecorded(binding, record);
-      store.write({
-        ...record,
-        state: 'failed',
-        reason: `${(err as Error).message} (it ended while no monitor was running)`,
-        endedAt: new Date().toISOString(),
-        containers: record.containers.map((c) => (c.state === 'exited' ? c : { ...c, state: 'exited', process: undefined })),
-      });
-      log(`pod ${name}: failed: ${(err as Error).message}`);
+      log(`pod ${name}: not adopted: ${(err as Error).message}`);
     }
   }
+}
+
+async function adoptOne(host: PodHost, store: StateStore, binding: NativeBinding, name: string): Promise<void> {
+  const record = store.read(name);
+  if (!record || host.pods.has(name)) return;
+  if (isStale(record)) {
+    if (await withNamesLock(store, binding, () => removeIfStale(store, binding, name))) {
+      log(`pod ${name}: its ${record.supervisor.kind} supervisor (pid ${record.supervisor.pid}) is gone: removed it`);
+    }
+    return;
+  }
+  // A foreground pod, or one being created by a live process: not ours.
+  if (record.supervisor.kind === 'foreground' || record.state === 'creating' || record.state !== 'running') return;
+  if (record.infra && isRunning(record.infra.process)) {
+    await host.adopt(record);
+    return;
+  }
+  // Only a pod whose infra is verifiably gone is failed: what is left of it is ended.
+  await releaseRecorded(binding, record);
+  const at = new Date().toISOString();
+  store.write({
+    ...record,
+    state: 'failed',
+    reason: `its infra process (pid ${record.infra?.process.pid}) ended while no monitor was running`,
+    endedAt: at,
+    containers: record.containers.map((c) =>
+      c.state === 'exited' ? c : { ...c, state: 'exited', process: undefined, lastExit: { code: null, signal: null, unknown: true, at } },
+    ),
+  });
+  log(`pod ${name}: failed: its infra process ended while no monitor was running`);
+}
+
+/**
+ * The state directory's monitor lock, held for the monitor's life (the kernel drops it when the
+ * process dies). A monitor that answers means this one is not needed; a lock held by no monitor
+ * is a command's (rm without a monitor holds it while it removes), and is waited for.
+ */
+async function takeMonitorLock(store: StateStore, binding: NativeBinding): Promise<number> {
+  const fd = openSync(store.paths.monitorLock, 'a', 0o600);
+  const deadline = Date.now() + 10_000;
+  while (!binding.flock(fd, true, false)) {
+    if (await new MonitorClient(store.paths).ping()) {
+      closeSync(fd);
+      throw new TspodError(`a monitor is already running for ${store.root}`, 0);
+    }
+    if (Date.now() > deadline) {
+      closeSync(fd);
+      throw new TspodError(`${store.paths.monitorLock} is held, but no monitor answers on ${store.paths.socket}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return fd;
 }
 
 export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor> {
@@ -91,14 +116,17 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   const binding = loadBinding();
   const paths = store.paths;
 
-  const lockFd = openSync(paths.monitorLock, 'a', 0o600);
-  if (!binding.flock(lockFd, true, false)) {
-    closeSync(lockFd);
-    throw new TspodError(`a monitor is already running for ${opts.root}`, 0);
-  }
+  const lockFd = await takeMonitorLock(store, binding);
   const self = { kind: 'monitor' as const, pid: process.pid, startTime: startTimeOf(process.pid) ?? '' };
   writeFileSync(paths.monitorFile, JSON.stringify({ pid: self.pid, startTime: self.startTime, version: opts.version }) + '\n', { mode: 0o600 });
 
+  const knobs = [
+    opts.backoff && `crash back-off ${opts.backoff.initialMs} ms`,
+    opts.logMaxBytes && `logs rotated at ${opts.logMaxBytes} bytes`,
+    opts.logMaxFiles && `${opts.logMaxFiles} log files kept`,
+    opts.udpIdleMs && `UDP flows closed after ${opts.udpIdleMs} ms`,
+  ].filter(Boolean);
+  if (knobs.length) log(`monitor ${self.pid}: ${knobs.join(', ')} (from TSPOD_* in its environment)`);
   const host = new PodHost(store, binding, self, { ...opts, onPod: narrate });
   await adoptAll(host, store, binding);
   const server = monitorServer(host, store, opts.version);

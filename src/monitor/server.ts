@@ -9,6 +9,14 @@ import type { StateStore } from '../state/store.js';
 
 const MAX_BODY = 1 << 20;
 
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InputError('path', `"${segment}" is not a valid URL segment`);
+  }
+}
+
 type Handler = (params: string[], body: unknown, query: URLSearchParams) => Promise<unknown>;
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -94,9 +102,14 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
   ];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://monitor');
+    // Routes are matched on the path as sent, before any decoding or dot-segment folding:
+    // an encoded "/" or ".." inside a name can only be a (bad) name, never another route.
+    const raw = req.url ?? '/';
+    const query = raw.indexOf('?');
+    const rawPath = query < 0 ? raw : raw.slice(0, query);
+    const searchParams = new URLSearchParams(query < 0 ? '' : raw.slice(query + 1));
     const prefix = `/${API_VERSION}`;
-    const path = url.pathname.startsWith(prefix + '/') ? url.pathname.slice(prefix.length) : undefined;
+    const path = rawPath.startsWith(prefix + '/') ? rawPath.slice(prefix.length) : undefined;
     let status = 200;
     let payload: unknown;
     try {
@@ -104,16 +117,16 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
       const route = matching.find(([method]) => method === req.method);
       if (!route) {
         status = matching.length ? 405 : 404;
-        payload = { error: `no route ${req.method} ${url.pathname}`, exitCode: 125 };
+        payload = { error: `no route ${req.method} ${rawPath}`, exitCode: 125 };
       } else {
-        const params = route[1].exec(path!)!.slice(1).map(decodeURIComponent);
-        payload = await route[2](params, await readBody(req), url.searchParams);
+        const params = route[1].exec(path!)!.slice(1).map(decodeSegment);
+        payload = await route[2](params, await readBody(req), searchParams);
         if (req.method === 'POST' && route[1].source === '^\\/pods$') status = 201;
       }
     } catch (err) {
       status = errorStatus(err);
       payload = errorBody(err);
-      if (status === 500) console.error(`monitor: ${req.method} ${url.pathname}:`, err);
+      if (status === 500) console.error(`monitor: ${req.method} ${rawPath}:`, err);
     }
     const text = JSON.stringify(payload ?? null);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

@@ -5,7 +5,9 @@
 //   host  the host's namespace: nothing to set up, ports are the host's own;
 //   cni   the infra's own namespace, attached by CNI plugins; ports through portmap.
 import { closeSync, openSync } from 'node:fs';
-import { InputError, TspodError } from '../errors.js';
+import { Conflict, InputError, TspodError } from '../errors.js';
+import { startTimeOf } from '../runtime/process.js';
+import type { ProcessId } from '../state/records.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NetworkSpec, PodSpec, PortMapping } from '../pod/spec.js';
 import { PortForwarder } from './forwarder.js';
@@ -54,9 +56,9 @@ export class PodNetwork {
 
   /** A pod taken over from its record: its host ports are bound again (they closed with the
    *  supervisor that had them), and it is attached to the running infra's namespace. */
-  static async adopt(binding: NativeBinding, record: NetworkRecord, infraPid: number, opts: NetworkOptions = {}): Promise<PodNetwork> {
+  static async adopt(binding: NativeBinding, record: NetworkRecord, infra: ProcessId, opts: NetworkOptions = {}): Promise<PodNetwork> {
     const net = await PodNetwork.prepare(binding, { network: { mode: record.mode } as NetworkSpec, ports: record.ports }, opts);
-    await net.attach(infraPid);
+    await net.attach(infra);
     return net;
   }
 
@@ -66,9 +68,15 @@ export class PodNetwork {
   }
 
   /** Once the infra runs: forwards the published ports into its network namespace. */
-  async attach(infraPid: number): Promise<void> {
+  async attach(infra: ProcessId): Promise<void> {
     if (this.spec.mode === 'host') return;
-    this.netns = openSync(`/proc/${infraPid}/ns/net`, 'r');
+    this.netns = openSync(`/proc/${infra.pid}/ns/net`, 'r');
+    // Checked after the open: had the pid been reused, this would be someone else's network.
+    if (startTimeOf(infra.pid) !== infra.startTime) {
+      closeSync(this.netns);
+      this.netns = undefined;
+      throw new Conflict(`the infra process (pid ${infra.pid}) is gone`);
+    }
     if (this.spec.mode === 'cni') throw new TspodError('CNI networks are not available yet');
     this.forwarder?.attach(this.binding, this.netns);
   }

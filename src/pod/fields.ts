@@ -2,10 +2,12 @@
 // names the path of the field (spec.containers[1].name) and what is wrong with it.
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
+import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
   HOST_PATH_TYPES,
   RESTART_POLICIES,
+  SHAREABLE,
   type ContainerSpec,
   type EnvVar,
   type HostPathType,
@@ -13,6 +15,7 @@ import {
   type PortMapping,
   type RestartPolicy,
   type SecurityContext,
+  type SharedNamespace,
   type Volume,
   type VolumeMount,
 } from './spec.js';
@@ -229,9 +232,12 @@ export function restartPolicyValue(v: unknown, path: string): RestartPolicy {
   return v as RestartPolicy;
 }
 
+/** Timers take at most 2^31-1 ms; a longer grace period would fire at once. */
+export const MAX_GRACE_SECONDS = 2_147_483;
+
 export function graceSeconds(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new InputError(path, `must be a whole number of seconds >= 0, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_GRACE_SECONDS) {
+    throw new InputError(path, `must be a whole number of seconds from 0 to ${MAX_GRACE_SECONDS}, not ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -273,4 +279,32 @@ export function networkValue(v: unknown, path: string): NetworkSpec {
   const m = /^cni:(.+)$/.exec(s);
   if (m) return { mode: 'cni', name: m[1] };
   throw new InputError(path, `"${s}" is not a network: pod, host, cni, or cni:NAME`);
+}
+
+/** An absolute path to an executable regular file (a custom infra program). */
+export function executableFile(v: unknown, path: string): string {
+  const file = absolutePath(v, path);
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new InputError(path, `${file} does not exist`);
+  }
+  if (!st.isFile()) throw new InputError(path, `${file} is not a regular file`);
+  try {
+    accessSync(file, constants.X_OK);
+  } catch {
+    throw new InputError(path, `${file} is not executable`);
+  }
+  return file;
+}
+
+/** Namespaces to share, in the canonical order; each item checked (`at(i)` names it). */
+export function shareList(items: string[], at: (i: number) => string): SharedNamespace[] {
+  items.forEach((s, i) => {
+    if (!(SHAREABLE as readonly string[]).includes(s)) {
+      throw new InputError(at(i), `"${s}" is not a namespace a pod can share (${SHAREABLE.join(', ')})`);
+    }
+  });
+  return SHAREABLE.filter((ns) => items.includes(ns));
 }

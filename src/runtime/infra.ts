@@ -52,12 +52,16 @@ export async function startInfra(binding: NativeBinding, opts: InfraOptions): Pr
   } finally {
     closeSync(writeEnd);
   }
+  let ready = false;
   try {
     // pause writes the byte microseconds after exec; EOF means it died first.
-    if (readSync(readEnd, Buffer.alloc(1)) === 1) return infra;
+    ready = readSync(readEnd, Buffer.alloc(1)) === 1;
+  } catch {
+    infra.signal(9);
   } finally {
     closeSync(readEnd);
   }
+  if (ready) return infra;
   const status = await infra.exited;
   throw new TspodError(`infra process ${bundledPausePath} ${describeExit(status)} before it was ready`);
 }

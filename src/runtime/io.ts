@@ -58,7 +58,14 @@ export class LoggingIO implements PodIO {
   open(who: string | null): ProcessIO & { pipes: PipeIds } {
     this.devNull ??= openSync('/dev/null', 'r');
     const out = this.pipe(who, 'stdout');
-    const err = this.pipe(who, 'stderr');
+    let err;
+    try {
+      err = this.pipe(who, 'stderr');
+    } catch (e) {
+      closeSync(out.childEnd);
+      out.reader.destroy();
+      throw e;
+    }
     return {
       stdio: [this.devNull, out.childEnd, err.childEnd],
       pipes: { stdout: out.ino, stderr: err.ino },
@@ -101,7 +108,13 @@ export class LoggingIO implements PodIO {
     await Promise.race([Promise.all(readers.map((r) => r.done)), new Promise((r) => (timer = setTimeout(r, DRAIN_MS)))]);
     clearTimeout(timer);
     for (const r of readers) r.socket.destroy();
-    for (const w of this.writers.values()) w.close();
+    for (const [who, w] of this.writers) {
+      try {
+        w.close();
+      } catch (err) {
+        this.opts.onError?.(who, err as Error);
+      }
+    }
     this.writers.clear();
     if (this.devNull !== undefined) closeSync(this.devNull);
     this.devNull = undefined;
@@ -117,20 +130,22 @@ export class LoggingIO implements PodIO {
   }
 
   /** A pipe for one stream: we keep the read end; the child gets it opened read-write. */
-  private pipe(who: string | null, stream: Stream): { childEnd: number; ino: number } {
+  private pipe(who: string | null, stream: Stream): { childEnd: number; ino: number; reader: Socket } {
     const [readEnd, writeEnd] = this.binding.pipe();
     let childEnd: number;
     try {
       childEnd = openSync(`/proc/self/fd/${writeEnd}`, 'r+');
+    } catch (err) {
+      closeSync(readEnd);
+      throw err;
     } finally {
       closeSync(writeEnd);
     }
     const ino = fstatSync(readEnd).ino;
-    this.read(who, stream, readEnd);
-    return { childEnd, ino };
+    return { childEnd, ino, reader: this.read(who, stream, readEnd) };
   }
 
-  private read(who: string | null, stream: Stream, fd: number): void {
+  private read(who: string | null, stream: Stream, fd: number): Socket {
     const socket = new Socket({ fd, readable: true, writable: false });
     const tee = this.opts.tee;
     socket.on('data', (chunk: Buffer) => {
@@ -151,12 +166,17 @@ export class LoggingIO implements PodIO {
       done: new Promise<void>((resolve) =>
         socket.once('close', () => {
           this.readers.delete(reader);
-          this.writers.get(who)?.end(stream);
+          try {
+            this.writers.get(who)?.end(stream);
+          } catch (err) {
+            this.opts.onError?.(who, err as Error);
+          }
           tee?.end(who, stream);
           resolve();
         }),
       ),
     };
     this.readers.add(reader);
+    return socket;
   }
 }

@@ -109,17 +109,28 @@ export interface PodResult {
 }
 
 /** Works out a container's program, argv, environment and directory. Throws on bad input. */
+/**
+ * Without `resolve`, a program that is not there is left for the start to report (adoption:
+ * it may have gone while nobody watched; the restart says so, with errno and path).
+ */
 export function planContainer(
   spec: Pick<PodSpec, 'hostname' | 'share'>,
   c: ContainerSpec,
   opts: Pick<PodOptions, 'cwd' | 'parentDeathSignal'>,
+  resolve = true,
 ): ContainerLaunch {
   const env = containerEnv(spec, c);
   const argv = containerArgv(c, env);
   const cwd = c.workingDir ?? opts.cwd;
+  let path = argv[0];
+  try {
+    path = resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`);
+  } catch (err) {
+    if (resolve) throw err;
+  }
   return {
     name: c.name,
-    path: resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`),
+    path,
     argv,
     env: envStrings(env),
     cwd,
@@ -159,6 +170,13 @@ function exitRecord(s: ExitStatus): ExitRecord {
   return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now() };
 }
 
+/** A recorded exit as the status it was (unknown: a status with `error`). */
+function exitStatus(e: ExitRecord | undefined): ExitStatus | undefined {
+  if (!e) return undefined;
+  if (e.unknown) return { code: null, signal: null, coreDumped: false, error: Object.assign(new Error('not observed'), { code: 'ECHILD' }) };
+  return { code: e.code, signal: e.signal === null ? null : (osConstants.signals[e.signal as NodeJS.Signals] ?? null), coreDumped: false };
+}
+
 function startError(err: Error): StartError {
   return { message: err.message, ...errnoFields(err), at: now() };
 }
@@ -184,6 +202,8 @@ class Container {
   /** The last back-off delay; 0 before the first. */
   delayMs = 0;
   timer: unknown;
+  /** Requests about this container (restart, stop, remove) run one after the other. */
+  busy: Promise<unknown> = Promise.resolve();
 
   constructor(spec: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy) {
     this.spec = spec;
@@ -210,6 +230,7 @@ class Container {
       ...(this.state === 'waiting' && this.nextStartAt ? { nextStartAt: this.nextStartAt } : {}),
       ...(this.stoppedByUser ? { stoppedByUser: true } : {}),
       ...(this.pipes && this.state === 'running' ? { pipes: this.pipes } : {}),
+      ...(this.delayMs ? { backoffMs: this.delayMs } : {}),
     };
   }
 }
@@ -221,12 +242,10 @@ export interface PodEvents {
   'container-exit': [name: string, status: ExitStatus];
   /** A restart failed before execve; the restart policy goes on. */
   'container-error': [name: string, error: Error];
-  'infra-exit': [status: ExitStatus];
   end: [result: PodResult];
 }
 
 export class Pod extends EventEmitter<PodEvents> {
-  readonly spec: PodSpec;
   readonly infra: PodProcess;
   readonly createdAt: string;
   readonly persistent: boolean;
@@ -234,6 +253,7 @@ export class Pod extends EventEmitter<PodEvents> {
   infraPipes: PipeIds | undefined;
   /** Resolves when the pod has ended and every one of its processes is gone. */
   readonly ended: Promise<PodResult>;
+  private readonly podSpec: Omit<PodSpec, 'containers'>;
   private readonly opts: PodOptions;
   private readonly backoff: Backoff;
   private readonly clock: Clock;
@@ -247,7 +267,8 @@ export class Pod extends EventEmitter<PodEvents> {
 
   private constructor(spec: PodSpec, opts: PodOptions, infra: PodProcess, createdAt: string) {
     super();
-    this.spec = { ...spec, containers: [] };
+    const { containers: _, ...podSpec } = spec;
+    this.podSpec = podSpec;
     this.opts = opts;
     this.backoff = opts.backoff ?? KUBELET_BACKOFF;
     this.clock = opts.clock ?? realClock;
@@ -256,7 +277,6 @@ export class Pod extends EventEmitter<PodEvents> {
     this.createdAt = createdAt;
     this.ended = new Promise((r) => (this.resolveEnded = r));
     void infra.exited.then((status) => {
-      this.emit('infra-exit', status);
       if (!this.stopping) {
         this.reason = `infra process (pid ${infra.pid}) ${describeExit(status)}`;
         void this.end('infra-exited', spec.terminationGracePeriodSeconds);
@@ -288,7 +308,7 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
-      await opts.network?.attach(infra.pid);
+      await opts.network?.attach(infra);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
@@ -312,23 +332,28 @@ export class Pod extends EventEmitter<PodEvents> {
    * again (pid and start time), waiting containers get their timers back, and a container that
    * ended while nobody watched has an unknown exit status and goes through its restart policy.
    */
-  static adopt(record: PodRecord, opts: PodOptions): Pod {
-    if (!record.infra || record.state !== 'running') throw new TspodError(`pod ${record.name} is not running`);
+  static adopt(record: PodRecord, opts: PodOptions, adoptedInfra?: PodProcess): Pod {
+    if (!record.infra || record.state !== 'running') throw new Conflict(`pod "${record.name}" is not running`);
     const spec: PodSpec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
-    const infra = PodProcess.adopt(opts.binding, record.infra.process);
-    if (!infra) throw new TspodError(`pod ${record.name}: its infra process (pid ${record.infra.process.pid}) is gone`);
+    const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
+    if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
     if (record.infra.pipes) {
       pod.infraPipes = record.infra.pipes;
       opts.io.adopt?.(null, infra.pid, record.infra.pipes);
     }
     for (const r of record.containers) {
-      const slot = pod.addSlot(r.spec, planContainerLenient(spec, r.spec, opts), r.restartPolicy);
+      const slot = pod.addSlot(r.spec, planContainer(spec, r.spec, opts, false), r.restartPolicy);
+      const clock = opts.clock ?? realClock;
       Object.assign(slot, {
         restartCount: r.restartCount,
         startedAt: r.startedAt,
+        // The back-off goes on where the earlier supervisor left it.
+        startedAtMs: r.startedAt ? clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
+        delayMs: r.backoffMs ?? 0,
         finishedAt: r.finishedAt,
         lastExit: r.lastExit,
+        lastStatus: exitStatus(r.lastExit),
         lastError: r.lastError,
         stoppedByUser: r.stoppedByUser ?? false,
         state: r.state,
@@ -349,29 +374,34 @@ export class Pod extends EventEmitter<PodEvents> {
     return pod;
   }
 
+  /** The pod's spec, with its containers as they are now. */
+  get spec(): PodSpec {
+    return { ...this.podSpec, containers: this.slots.map((s) => s.spec) };
+  }
+
   private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): Container {
     if (this.slots.some((s) => s.name === c.name)) {
-      throw new Conflict(`pod "${this.spec.name}" already has a container "${c.name}"`);
+      throw new Conflict(`pod "${this.podSpec.name}" already has a container "${c.name}"`);
     }
     const slot = new Container(c, launch, policy);
     this.slots.push(slot);
-    this.spec.containers.push(c);
     return slot;
   }
 
   private slot(name: string): Container {
     const s = this.slots.find((c) => c.name === name);
-    if (!s) throw new NotFound(`pod "${this.spec.name}" has no container "${name}"`);
+    if (!s) throw new NotFound(`pod "${this.podSpec.name}" has no container "${name}"`);
     return s;
   }
 
   private assertRunning(): void {
-    if (this.stopping || !this.infra.running) throw new TspodError(`pod ${this.spec.name} is ${this.podState === 'running' ? 'stopping' : this.podState}`);
+    if (this.stopping || !this.infra.running) throw new Conflict(`pod "${this.podSpec.name}" is ${this.podState === 'running' ? 'stopping' : this.podState}`);
   }
 
   /** Starts a container's process now; throws what the spawn threw. */
   private run(slot: Container): void {
-    if (!this.infra.running) throw new TspodError(`infra process ${describeExit(this.infra.status!)}`);
+    if (!this.slots.includes(slot)) throw new NotFound(`pod "${this.podSpec.name}" has no container "${slot.name}" any more`);
+    if (!this.infra.running) throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
     try {
@@ -409,6 +439,8 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** A container's process could not be started: a failure, for its restart policy too. */
   private failedStart(slot: Container, err: Error): void {
+    // An attempt that failed is not a run: the back-off keeps growing.
+    slot.startedAtMs = this.clock.now();
     slot.lastError = startError(err);
     slot.finishedAt = now();
     this.emit('container-error', slot.name, err);
@@ -436,7 +468,7 @@ export class Pod extends EventEmitter<PodEvents> {
     this.clock.clearTimeout(slot.timer);
     slot.timer = this.clock.setTimeout(() => {
       slot.timer = undefined;
-      if (this.stopping || slot.state !== 'waiting') return;
+      if (this.stopping || slot.state !== 'waiting' || !this.slots.includes(slot)) return;
       slot.restartCount++;
       try {
         this.run(slot);
@@ -457,22 +489,33 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Adds a container to the running pod and starts it; on failure the pod is as before. */
-  async addContainer(c: ContainerSpec, policy: RestartPolicy = this.spec.restartPolicy): Promise<void> {
+  async addContainer(c: ContainerSpec, policy: RestartPolicy = this.podSpec.restartPolicy): Promise<void> {
     this.assertRunning();
-    const slot = this.addSlot(c, planContainer(this.spec, c, this.opts), policy);
+    const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts), policy);
     try {
       this.run(slot);
     } catch (err) {
       this.slots.splice(this.slots.indexOf(slot), 1);
-      this.spec.containers.splice(this.spec.containers.indexOf(c), 1);
       this.opts.io.forget?.(c.name);
       throw StartFailed.from(`container ${c.name}`, err as Error);
     }
   }
 
+  /** Runs requests about one container one after the other: two restarts at once, or a
+   *  restart and a remove, would otherwise both act on a half-changed container. */
+  private serial<T>(slot: Container, fn: () => Promise<T>): Promise<T> {
+    const result = slot.busy.then(fn);
+    slot.busy = result.catch(() => undefined);
+    return result;
+  }
+
   /** Stops one container (SIGTERM, grace, SIGKILL); its policy does not restart it. */
-  async stopContainer(name: string, graceSeconds = this.spec.terminationGracePeriodSeconds): Promise<void> {
+  stopContainer(name: string, graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<void> {
     const slot = this.slot(name);
+    return this.serial(slot, () => this.stopSlot(slot, graceSeconds));
+  }
+
+  private async stopSlot(slot: Container, graceSeconds: number): Promise<void> {
     slot.stoppedByUser = true;
     this.clock.clearTimeout(slot.timer);
     if (slot.state === 'waiting') {
@@ -483,10 +526,15 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Stops a container if it runs, and starts it again at once. The infra is not touched. */
-  async restartContainer(name: string, graceSeconds = this.spec.terminationGracePeriodSeconds): Promise<void> {
+  restartContainer(name: string, graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<void> {
     this.assertRunning();
     const slot = this.slot(name);
-    await this.stopContainer(name, graceSeconds);
+    return this.serial(slot, () => this.restartSlot(slot, graceSeconds));
+  }
+
+  private async restartSlot(slot: Container, graceSeconds: number): Promise<void> {
+    const name = slot.name;
+    await this.stopSlot(slot, graceSeconds);
     this.assertRunning();
     slot.stoppedByUser = false;
     slot.delayMs = 0;
@@ -500,14 +548,18 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Removes a container from the pod; a running one only with force (it is killed first). */
-  async removeContainer(name: string, force = false): Promise<void> {
+  removeContainer(name: string, force = false): Promise<void> {
     const slot = this.slot(name);
+    return this.serial(slot, () => this.removeSlot(slot, force));
+  }
+
+  private async removeSlot(slot: Container, force: boolean): Promise<void> {
+    const name = slot.name;
     if (slot.process && !force) throw new TspodError(`container ${name} of pod ${this.spec.name} is running: stop it first, or use -f`);
     slot.stoppedByUser = true;
     this.clock.clearTimeout(slot.timer);
     if (slot.process) await terminate([slot.process], 0);
     this.slots.splice(this.slots.indexOf(slot), 1);
-    this.spec.containers.splice(this.spec.containers.indexOf(slot.spec), 1);
     this.opts.io.forget?.(name);
     this.emit('change');
   }
@@ -530,11 +582,10 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** The record the state directory keeps for this pod. */
   toRecord(supervisor: PodRecord['supervisor']): PodRecord {
-    const { containers: _, ...spec } = this.spec;
     return {
       version: RECORD_VERSION,
-      name: this.spec.name,
-      spec,
+      name: this.podSpec.name,
+      spec: this.podSpec,
       createdAt: this.createdAt,
       supervisor,
       persistent: this.persistent,
@@ -552,7 +603,7 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** SIGTERM, then SIGKILL after the grace period (default: the pod's). Idempotent. */
-  stop(graceSeconds = this.spec.terminationGracePeriodSeconds): Promise<PodResult> {
+  stop(graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<PodResult> {
     return this.end('stopped', graceSeconds);
   }
 
@@ -563,6 +614,15 @@ export class Pod extends EventEmitter<PodEvents> {
     return this.end('stopped', 0);
   }
 
+  /** Runs a clean-up step; a failure is reported and does not stop the others. */
+  private async release(what: string, step: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      process.stderr.write(`tspod: pod ${this.podSpec.name}: releasing its ${what}: ${(err as Error).message}\n`);
+    }
+  }
+
   private end(reason: PodEndReason, graceSeconds: number): Promise<PodResult> {
     this.stopping ??= (async () => {
       this.endReason = reason;
@@ -571,14 +631,18 @@ export class Pod extends EventEmitter<PodEvents> {
         if (s.state === 'waiting') s.state = 'exited';
       }
       this.emit('change');
-      await terminate(
-        this.slots.flatMap((s) => s.process ?? []),
-        graceSeconds * 1000,
-      );
-      // tspod's pause exits at once on SIGTERM; a custom infra program may not.
-      await terminate([this.infra], INFRA_GRACE_MS);
-      await this.opts.network?.detach();
-      await this.opts.io.close();
+      try {
+        await terminate(
+          this.slots.flatMap((s) => s.process ?? []),
+          graceSeconds * 1000,
+        );
+        // tspod's pause exits at once on SIGTERM; a custom infra program may not.
+        await terminate([this.infra], INFRA_GRACE_MS);
+      } finally {
+        // Whatever failed above, the pod's resources are released and its end is told.
+        await this.release('network', () => this.opts.network?.detach());
+        await this.release('output', () => this.opts.io.close());
+      }
       this.podState = reason === 'stopped' ? 'stopped' : reason === 'infra-exited' || this.reason ? 'failed' : 'completed';
       this.endedAt = now();
       const result: PodResult = {
@@ -592,17 +656,6 @@ export class Pod extends EventEmitter<PodEvents> {
       return result;
     })();
     return this.stopping;
-  }
-}
-
-/** For adoption: a container's program may have gone since; the restart will say so. */
-function planContainerLenient(spec: PodSpec, c: ContainerSpec, opts: PodOptions): ContainerLaunch {
-  try {
-    return planContainer(spec, c, opts);
-  } catch {
-    const env = containerEnv(spec, c);
-    const argv = containerArgv(c, env);
-    return { name: c.name, path: argv[0], argv, env: envStrings(env), cwd: c.workingDir ?? opts.cwd, share: spec.share, hostname: spec.hostname, parentDeathSignal: opts.parentDeathSignal };
   }
 }
 

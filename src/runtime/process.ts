@@ -57,13 +57,14 @@ export class PodProcess {
   private readonly binding: NativeBinding;
   private readonly watch: ExitWatchHandle;
 
-  constructor(binding: NativeBinding, spawned: SpawnedProcess) {
+  /** `startTime`: already known (adopt checked it); read from /proc otherwise. */
+  constructor(binding: NativeBinding, spawned: SpawnedProcess, startTime?: string) {
     this.binding = binding;
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
     // Read while the pidfd pins the process: it cannot be reaped (and its pid reused) before
     // the exit watch runs on a later turn of the event loop.
-    this.startTime = startTimeOf(spawned.pid) ?? '';
+    this.startTime = startTime ?? startTimeOf(spawned.pid) ?? '';
     let resolve!: (s: ExitStatus) => void;
     this.exited = new Promise((r) => (resolve = r));
     this.watch = new binding.ExitWatch(this.pidfd, (status) => {
@@ -106,7 +107,7 @@ export class PodProcess {
       closeSync(pidfd);
       return undefined;
     }
-    return new PodProcess(binding, { pid: id.pid, pidfd });
+    return new PodProcess(binding, { pid: id.pid, pidfd }, id.startTime);
   }
 
   /** Lets the event loop end while this process still runs. */

@@ -57,6 +57,8 @@ export interface ContainerRecord {
   stoppedByUser?: boolean;
   /** Inodes of the running process's stdout/stderr pipes (see runtime/io.ts). */
   pipes?: PipeIds;
+  /** The last crash back-off delay, so a new supervisor goes on doubling it. */
+  backoffMs?: number;
 }
 
 /**

@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { SpawnOptions } from 'node:child_process';
 import type { Test } from 'tap';
 import { loadBinding } from '../../src/native/binding.js';
-import { killRecorded } from '../../src/monitor/host.js';
+import { releaseRecorded } from '../../src/monitor/host.js';
 import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import { runCli, spawnedChildren, startCli } from './cli.js';
@@ -45,7 +45,7 @@ export async function tearDownState(root: string): Promise<void> {
       sup?.signal(9);
       await sup?.exited;
     }
-    await killRecorded(binding, record);
+    await releaseRecorded(binding, record);
   }
   rmSync(root, { recursive: true, force: true });
 }

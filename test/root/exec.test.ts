@@ -268,8 +268,8 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
 
   t.test('tspod\'s own errors: one line naming the culprit, status 125', async (t) => {
     const cases: [string[], RegExp][] = [
-      [['no-such-pod', 'app', '--', 'true'], /^tspod: no pod named no-such-pod \(in .*\/state\)\n$/],
-      [['exec-shared', 'zzz', '--', 'true'], /^tspod: pod exec-shared has no container named zzz \(its containers: app, once\)\n$/],
+      [['no-such-pod', 'app', '--', 'true'], /^tspod: pod "no-such-pod" does not exist\n$/],
+      [['exec-shared', 'zzz', '--', 'true'], /^tspod: pod "exec-shared" has no container "zzz" \(its containers: app, once\)\n$/],
       [['exec-shared', 'once', '--', 'true'], /^tspod: container once of pod exec-shared is not running \(it is exited\)\n$/],
       [['Bad_Name', 'app', '--', 'true'], /^tspod: pod: .*\n$/],
     ];
@@ -295,7 +295,7 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
   });
 
   t.test('exec() takes the state directory from its root option', async (t) => {
-    await t.rejects(exec('no-such-pod', 'app', ['true'], { root }), { message: `no pod named no-such-pod (in ${root})`, exitCode: 125 });
+    await t.rejects(exec('no-such-pod', 'app', ['true'], { root }), { message: 'pod "no-such-pod" does not exist', exitCode: 125 });
   });
 
   t.test('not root: says root is needed, and why', async (t) => {

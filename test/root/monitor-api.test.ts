@@ -48,11 +48,15 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
   const before = JSON.stringify(s.store.list());
   const cases: [string, string, string | undefined, number, RegExp][] = [
     ['POST', '/v1/pods', '{not json', 400, /^request body: invalid JSON/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "volumes": []}}', 400, /^spec\.volumes: field is not supported/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "initContainers": []}}', 400, /^spec\.initContainers: field is not supported/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": []}}', 400, /^spec\.containers: must hold at least one container \(or set persistent: true\)$/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "pause": "/nonexistent"}, "persistent": true}', 400, /^spec\.pause: \/nonexistent does not exist$/],
+    ['POST', '/v1/pods/a%2F..%2F..%2Fx/stop', undefined, 400, /^pod: "a\/..\/..\/x" is not a DNS-1123 label/],
+    ['DELETE', '/v1/pods/%E0%A4%A', undefined, 400, /^path: "%E0%A4%A" is not a valid URL segment$/],
     ['POST', '/v1/pods', '{"spec": {"name": "Bad_Name", "containers": []}}', 400, /^spec\.name: "Bad_Name" is not a DNS-1123 label/],
     ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [{"name": "a"}]}}', 400, /^spec\.containers\[0\]\.command: is required/],
-    ['POST', '/v1/pods', '{"spec": {"name": "keep", "containers": []}}', 409, /^pod "keep" already exists$/],
-    ['POST', '/v1/pods/keep/containers', '{"container": {"name": "a", "command": ["/nonexistent"]}}', 409, /command not found/],
+    ['POST', '/v1/pods', '{"spec": {"name": "keep", "containers": []}, "persistent": true}', 409, /^pod "keep" already exists$/],
+    ['POST', '/v1/pods/keep/containers', '{"container": {"name": "a", "command": ["/nonexistent"]}}', 422, /command not found/],
     ['GET', '/v1/pods/nope', undefined, 404, /^pod "nope" does not exist$/],
     ['POST', '/v1/pods/keep/containers/nope/restart', undefined, 404, /^pod "keep" has no container "nope"$/],
     ['GET', '/v1/nothing-here', undefined, 404, /^no route GET \/v1\/nothing-here$/],

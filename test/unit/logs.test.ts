@@ -317,8 +317,8 @@ t.test('tspod logs: stdout lines to stdout, stderr lines to stderr; --tail', asy
 
 t.test('tspod logs: errors name the pod, the container, the option', async (t) => {
   const { root } = podWithLog(t);
-  await t.rejects(logs('nope', 'app', { root }), { name: 'TspodError', message: 'pod "nope" does not exist', exitCode: 1 });
-  await t.rejects(logs('web', 'db', { root }), { name: 'TspodError', message: 'pod "web" has no container "db" (its containers: app)', exitCode: 1 });
+  await t.rejects(logs('nope', 'app', { root }), { name: 'NotFound', message: 'pod "nope" does not exist', exitCode: 125 });
+  await t.rejects(logs('web', 'db', { root }), { name: 'NotFound', message: 'pod "web" has no container "db" (its containers: app)', exitCode: 125 });
   for (const bad of ['-1', '1.5', 'ten', '']) {
     await t.rejects(logs('web', 'app', { root, tail: bad }), { name: 'InputError', field: '--tail' });
   }
