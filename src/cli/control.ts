@@ -50,7 +50,7 @@ async function signalForeground(store: StateStore, record: PodRecord, signal: nu
   await withNamesLock(store, binding, async () => {
     const now = store.read(record.name);
     if (!now || now.supervisor.pid !== record.supervisor.pid || now.supervisor.startTime !== record.supervisor.startTime) return;
-    await releaseRecorded(binding, now);
+    await releaseRecorded(binding, store, now);
     store.remove(record.name);
   });
 }
@@ -108,7 +108,7 @@ async function removeWithoutMonitor(store: StateStore, pod: string, force: boole
     await withNamesLock(store, binding, async () => {
       const record = observed(store.need(pod));
       if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);
-      await releaseRecorded(binding, record);
+      await releaseRecorded(binding, store, record);
       store.remove(pod);
     });
     return true;

@@ -43,6 +43,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
   const lines = [
     `pod ${record.name}: ${record.state}${record.reason ? ` (${record.reason})` : ''}, supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, created ${record.createdAt}`,
     `  hostname ${record.spec.hostname}; shares ${record.spec.share.join(',') || 'nothing'}; restartPolicy ${record.spec.restartPolicy}; grace ${record.spec.terminationGracePeriodSeconds}s${record.spec.pause ? `; infra program ${record.spec.pause}` : ''}`,
+    `  network ${record.network?.mode ?? 'pod'}${record.network?.podIP ? `, IP ${record.network.podIP}` : ''}${record.network?.ports.length ? `, ports ${record.network.ports.map((p) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`).join(' ')}` : ''}`,
     `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
   ];
   for (const c of containers) {

@@ -16,7 +16,7 @@ const program = new Command('tspod')
   .enablePositionalOptions()
   // Usage errors as every other error: one line, and status 125 (they are tspod's, not a pod's).
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '')} (tspod --help for usage)\n`) });
+  .configureOutput({ outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`) });
 
 /** Runs a command's module function and exits with the status it returns. */
 function action<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<number>>) {
@@ -62,7 +62,7 @@ Examples:
   )
   .action(async (command: string[], opts) => action(async () => (await import('./run.js')).run)(command, withRoot(opts)));
 
-const pod = program.command('pod').description('pods as a whole: create, ls');
+const pod = program.command('pod').description('pods as a whole: create, ls, check');
 pod
   .command('create')
   .description('create a pod with only its infra process; add containers with run -d --pod')
@@ -74,6 +74,11 @@ pod
   .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
   .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
   .action(async (name: string, opts) => action(async () => (await import('./pods.js')).podCreate)(name, withRoot(opts)));
+pod
+  .command('check')
+  .description("CNI CHECK of a pod's network attachment (pods on --network cni)")
+  .argument('<name>')
+  .action(async (name: string, opts) => action(async () => (await import('./pods.js')).podCheck)(name, withRoot(opts)));
 pod
   .command('ls')
   .description('list pods: state, infra pid, containers, shared namespaces')
@@ -152,6 +157,27 @@ program
   .command('monitor')
   .description('run the monitor in the foreground (the other commands start it on demand)')
   .action(async (opts) => action(async () => (await import('./monitor.js')).monitor)(withRoot(opts)));
+
+const image = program.command('image').description('the local image store: import from files (never a registry), ls, rm');
+image
+  .command('import')
+  .description('import an OCI image layout (directory or tar) or a docker save tarball; every blob is checked against its digest')
+  .argument('<file>', 'the image: a directory or a tar file (gzip too)')
+  .option('--name <name[:tag]>', "the image's name instead of the file's own")
+  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
+  .action(async (file: string, opts) => action(async () => (await import('./image.js')).imageImport)(file, opts));
+image
+  .command('ls')
+  .description('list images: name:tag, id, created, size')
+  .option('--json', 'as JSON')
+  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
+  .action(async (opts) => action(async () => (await import('./image.js')).imageList)(opts));
+image
+  .command('rm')
+  .description('remove images (NAME[:TAG] or id) and the layers no other image uses')
+  .argument('<image...>', 'NAME[:TAG] or image id')
+  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
+  .action(async (refs: string[], opts) => action(async () => (await import('./image.js')).imageRemove)(refs, opts));
 
 try {
   await program.parseAsync();

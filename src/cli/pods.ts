@@ -1,5 +1,6 @@
 // tspod pod create / pod ls.
-import { InputError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { Conflict } from '../errors.js';
 import { ensureMonitor } from '../monitor/client.js';
 import { newPodSpec } from '../pod/spec.js';
 import { stateRoot } from '../state/paths.js';
@@ -48,6 +49,8 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
     running: r.containers.filter((c) => c.state === 'running').length,
     share: r.spec.share,
     supervisor: r.supervisor.kind,
+    network: r.network?.mode ?? 'pod',
+    ip: r.network?.podIP ?? null,
     createdAt: r.createdAt,
     reason: r.reason ?? null,
   }));
@@ -57,13 +60,15 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
   }
   process.stdout.write(
     formatTable(
-      ['NAME', 'STATE', 'INFRA PID', 'CONTAINERS', 'SHARED', 'SUPERVISOR', 'AGE', 'REASON'],
+      ['NAME', 'STATE', 'INFRA PID', 'CONTAINERS', 'SHARED', 'NETWORK', 'IP', 'SUPERVISOR', 'AGE', 'REASON'],
       pods.map((p) => [
         p.name,
         p.state,
         p.infraPid === null ? '-' : String(p.infraPid),
         `${p.running}/${p.containers}`,
         p.share.join(',') || '-',
+        p.network,
+        p.ip ?? '-',
         p.supervisor,
         age(p.createdAt),
         p.reason ?? '',
@@ -73,6 +78,21 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
   return 0;
 }
 
-export function noExtraArgs(command: string, args: string[]): void {
-  if (args.length) throw new InputError(command, `unexpected argument "${args[0]}"`);
+/** tspod pod check: CNI CHECK of the pod's attachment, from its cache (no monitor needed). */
+export async function podCheck(name: string, o: { root?: string }): Promise<number> {
+  requireRoot('tspod pod check', 'CNI plugins run as root');
+  const store = new StateStore(stateRoot(o.root));
+  const record = store.need(name);
+  if (record.network?.mode !== 'cni') throw new Conflict(`pod "${name}" is not on a CNI network (its network: ${record.network?.mode ?? 'pod'})`);
+  const cni = await import('../net/cni.js');
+  const cache = store.paths.podNetwork(name);
+  let text: string;
+  try {
+    text = readFileSync(cache, 'utf8');
+  } catch {
+    throw new Conflict(`pod "${name}" has no CNI attachment (${cache}): it is not attached`);
+  }
+  await cni.check(cni.fromCache(text, cache));
+  process.stdout.write(`pod ${name}: its CNI attachment${record.network.podIP ? ` (${record.network.podIP})` : ''} is intact\n`);
+  return 0;
 }

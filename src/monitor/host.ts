@@ -1,13 +1,13 @@
 // The pods one supervising process holds: the monitor (every detached pod) or a foreground
 // `tspod run` (its one pod). It takes a pod's name in the state directory, starts the pod,
 // keeps its record on disk up to date, and removes it.
-import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Conflict, NotFound, TspodError } from '../errors.js';
+import { Conflict } from '../errors.js';
+import { withLock } from '../state/lock.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { PodSpec } from '../pod/spec.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
-import { PodNetwork, type NetworkOptions } from '../net/network.js';
+import { PodNetwork, releaseCni, type CniPaths, type NetworkOptions } from '../net/network.js';
 import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { PodProcess, isRunning } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
@@ -30,41 +30,40 @@ export interface CreateOptions {
   tee?: OutputTee;
 }
 
-/** How long a name is waited for when another process holds the names lock. */
-const NAMES_LOCK_TIMEOUT_MS = 30_000;
+/** How long releaseRecorded waits for what it killed to finish exiting. */
+const RELEASE_WAIT_MS = 3000;
+
+/** Where a pod's CNI attachment is cached, and the lock CNI calls take. */
+export function cniPaths(store: StateStore, name: string): CniPaths {
+  return { cache: store.paths.podNetwork(name), lock: store.paths.cniLock };
+}
 
 /**
  * Ends what a record names and no supervisor looks after any more: every process that still
- * runs (checked by pid and start time) gets SIGKILL, and is waited for.
+ * runs (checked by pid and start time) gets SIGKILL, and is waited for; then its CNI attachment,
+ * if it has one, is deleted.
  */
-export async function releaseRecorded(binding: NativeBinding, record: PodRecord): Promise<void> {
+export async function releaseRecorded(binding: NativeBinding, store: StateStore, record: PodRecord): Promise<void> {
   const ids: ProcessId[] = [
     ...record.containers.flatMap((c) => (c.state === 'running' && c.process ? [c.process] : [])),
     ...(record.infra ? [record.infra.process] : []),
   ];
   const procs = ids.flatMap((id) => PodProcess.adopt(binding, id) ?? []);
   for (const p of procs) p.signal(9);
-  await Promise.all(procs.map((p) => p.exited));
+  // A killed PID 1 finishes exiting only once every process of its namespace is reaped, which,
+  // for processes whose supervisor is gone, is the host init's job (tens of seconds on some
+  // hosts). Killed is enough: the wait for the last of them is bounded.
+  const allGone = Promise.all(procs.map((p) => p.exited));
+  await Promise.race([allGone, sleep(RELEASE_WAIT_MS)]);
+  for (const p of procs) p.unref();
+  await releaseCni(binding, cniPaths(store, record.name));
 }
 
-/**
- * Runs `fn` holding the state directory's names lock: taking a name, or removing a pod that
- * is not ours, happens under it. The lock is polled, never waited for, so a monitor's event
- * loop (every pod's output, the API) never stops behind another command.
- */
+/** Runs `fn` holding the state directory's names lock: taking a name, or removing a pod that
+ *  is not ours, happens under it. */
 export async function withNamesLock<T>(store: StateStore, binding: NativeBinding, fn: () => Promise<T>): Promise<T> {
   store.ensureRoot();
-  const lock = openSync(store.paths.namesLock, 'a', 0o600);
-  try {
-    const deadline = Date.now() + NAMES_LOCK_TIMEOUT_MS;
-    while (!binding.flock(lock, true, false)) {
-      if (Date.now() > deadline) throw new TspodError(`timed out waiting for ${store.paths.namesLock}, held by another tspod`);
-      await sleep(10);
-    }
-    return await fn();
-  } finally {
-    closeSync(lock);
-  }
+  return withLock(binding, store.paths.namesLock, fn);
 }
 
 /**
@@ -75,7 +74,7 @@ export async function withNamesLock<T>(store: StateStore, binding: NativeBinding
 export async function removeIfStale(store: StateStore, binding: NativeBinding, name: string): Promise<boolean> {
   const record = store.read(name);
   if (record && !isStale(record)) return false;
-  if (record) await releaseRecorded(binding, record);
+  if (record) await releaseRecorded(binding, store, record);
   store.remove(name);
   return true;
 }
@@ -134,7 +133,7 @@ export class PodHost {
       await this.reserve(spec, opts.persistent ?? false);
       let pod: Pod;
       try {
-        const network = await PodNetwork.prepare(this.binding, spec, this.opts);
+        const network = await PodNetwork.prepare(this.binding, spec, this.opts, cniPaths(this.store, spec.name));
         pod = await Pod.start(spec, {
           network,
           binding: this.binding,
@@ -177,11 +176,12 @@ export class PodHost {
   /** The pod's network again; its published ports are left closed if they cannot be bound. */
   private async adoptNetwork(record: PodRecord, infra: ProcessId): Promise<PodNetwork> {
     const saved = record.network ?? { mode: 'pod', ports: [] };
+    const paths = cniPaths(this.store, record.name);
     try {
-      return await PodNetwork.adopt(this.binding, saved, infra, this.opts);
+      return await PodNetwork.adopt(this.binding, record, saved, infra, this.opts, paths);
     } catch (err) {
       process.stderr.write(`tspod: pod ${record.name}: its published ports stay closed: ${(err as Error).message}\n`);
-      return PodNetwork.adopt(this.binding, { ...saved, ports: [] }, infra);
+      return PodNetwork.adopt(this.binding, record, { ...saved, ports: saved.mode === 'cni' ? saved.ports : [] }, infra, this.opts, paths);
     }
   }
 
@@ -219,7 +219,7 @@ export class PodHost {
       if (isRunning(record.supervisor) && record.supervisor.pid !== this.self.pid) {
         throw new Conflict(`pod "${name}" is supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, not by this monitor`);
       }
-      await releaseRecorded(this.binding, record);
+      await releaseRecorded(this.binding, this.store, record);
       this.store.remove(name);
     });
   }

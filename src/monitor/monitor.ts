@@ -74,7 +74,7 @@ async function adoptOne(host: PodHost, store: StateStore, binding: NativeBinding
     return;
   }
   // Only a pod whose infra is verifiably gone is failed: what is left of it is ended.
-  await releaseRecorded(binding, record);
+  await releaseRecorded(binding, store, record);
   const at = new Date().toISOString();
   store.write({
     ...record,

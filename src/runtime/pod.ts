@@ -555,7 +555,7 @@ export class Pod extends EventEmitter<PodEvents> {
 
   private async removeSlot(slot: Container, force: boolean): Promise<void> {
     const name = slot.name;
-    if (slot.process && !force) throw new TspodError(`container ${name} of pod ${this.spec.name} is running: stop it first, or use -f`);
+    if (slot.process && !force) throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
     slot.stoppedByUser = true;
     this.clock.clearTimeout(slot.timer);
     if (slot.process) await terminate([slot.process], 0);

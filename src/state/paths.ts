@@ -32,6 +32,10 @@ export class StatePaths {
   get monitorFile(): string {
     return `${this.root}/monitor.json`;
   }
+  /** Held (flock) while CNI plugins run: an ADD and the clean-up of shared chains never overlap. */
+  get cniLock(): string {
+    return `${this.root}/cni.lock`;
+  }
   /** Held (flock) while a name is checked and taken. */
   get namesLock(): string {
     return `${this.root}/names.lock`;
@@ -51,6 +55,10 @@ export class StatePaths {
   /** CRI-format log of one container. */
   log(pod: string, container: string): string {
     return `${this.pod(pod)}/logs/${checked('container', container)}.log`;
+  }
+  /** The pod's CNI attachment, cached so DEL works without the process that did the ADD. */
+  podNetwork(pod: string): string {
+    return `${this.pod(pod)}/network.json`;
   }
   /** The infra's own output: '.infra' can never be a container's name. */
   infraLog(pod: string): string {

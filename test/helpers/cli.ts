@@ -6,9 +6,6 @@ import type { Test } from 'tap';
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const cliPath = repoRoot + 'dist/cli/main.js';
 
-/** Children started through child_process (libuv reaps those): see helpers/state.ts. */
-export const spawnedChildren = new Set<number>();
-
 export interface CliRun {
   child: ChildProcess;
   stdout(): string;
@@ -23,8 +20,6 @@ export function startCli(t: Test, args: string[], opts: SpawnOptions = {}): CliR
   // starts (and execs, so the pid stays tspod's).
   const argv = ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args];
   const child = spawn('/usr/bin/env', argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  if (child.pid) spawnedChildren.add(child.pid);
-  child.on('exit', () => spawnedChildren.delete(child.pid!));
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));

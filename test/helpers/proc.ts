@@ -75,10 +75,11 @@ export function alive(p: { pid: number; startTime: string }): boolean {
   return !!now && now.startTime === p.startTime && now.state !== 'Z';
 }
 
-export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
+/** Polls `check` (sync or async) until it gives a truthy value; throws after the deadline. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));

@@ -1,15 +1,14 @@
 // A private state directory per test, with its own monitor: everything the test started there
 // (monitor, pods, foreground tspods) is killed and the directory removed when the test ends,
 // also when it fails.
-import { closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { SpawnOptions } from 'node:child_process';
 import type { Test } from 'tap';
 import { loadBinding } from '../../src/native/binding.js';
 import { releaseRecorded } from '../../src/monitor/host.js';
 import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
-import { runCli, spawnedChildren, startCli } from './cli.js';
-import { childrenOf } from './proc.js';
+import { runCli, startCli } from './cli.js';
 
 export interface TestState {
   root: string;
@@ -45,40 +44,12 @@ export async function tearDownState(root: string): Promise<void> {
       sup?.signal(9);
       await sup?.exited;
     }
-    await releaseRecorded(binding, record);
+    await releaseRecorded(binding, store, record);
   }
   rmSync(root, { recursive: true, force: true });
 }
 
-let reaping = false;
-
-/**
- * Monitors outlive the commands that start them, and pods outlive a killed monitor. Left to the
- * host's init, their zombies can wait tens of seconds on some machines (this one), and a pod's
- * pause cannot finish exiting until the containers of its PID namespace are reaped. So the test
- * process becomes a subreaper: they are reparented to it, and it reaps every zombie child of
- * its own that child_process did not start (libuv reaps those).
- */
-function reapOrphans(): void {
-  if (reaping) return;
-  reaping = true;
-  const binding = loadBinding();
-  binding.setChildSubreaper(true);
-  setInterval(() => {
-    for (const p of childrenOf(process.pid)) {
-      if (p.state !== 'Z' || spawnedChildren.has(p.pid)) continue;
-      try {
-        const fd = binding.pidfdOpen(p.pid);
-        new binding.ExitWatch(fd, () => closeSync(fd));
-      } catch {
-        // reaped meanwhile
-      }
-    }
-  }, 100).unref();
-}
-
 export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}): TestState {
-  reapOrphans();
   const root = mkdtempSync('/tmp/tspod-state-');
   t.teardown(() => tearDownState(root));
   const env = { ...process.env, TSPOD_ROOT: root, TSPOD_BACKOFF_MS: '200', ...extraEnv };

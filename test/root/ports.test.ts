@@ -131,7 +131,9 @@ t.test('under load: 1,000 concurrent connections, 100,000 requests, no failure, 
   const s = testState(t);
   await echoPod(s, 'load', [`${BASE + 5}:7`]);
   const monitor = s.monitorPid()!;
+  const start = fds(monitor);
   t.equal(await ask('127.0.0.1', BASE + 5, 'first'), 'first');
+  await waitFor('the first connection to close', () => fds(monitor) === start + 1, 5000);
   const before = fds(monitor);
   const CONNECTIONS = 1000;
   const REQUESTS = 100;

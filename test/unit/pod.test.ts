@@ -306,3 +306,71 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   t.equal(rec.containers[2].state, 'exited', 'Never: not restarted');
   await pod.kill();
 });
+
+t.test('two restarts at once, and a restart with a remove, leave no process untracked', async (t) => {
+  const b = new FakeBinding();
+  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
+  await Promise.all([pod.restartContainer('web'), pod.restartContainer('web')]);
+  const webs = b.allByArgv0('sleep');
+  t.equal(webs.length, 3, 'started three times, one after the other');
+  t.same(webs.map((w) => w.exited), [true, true, false], 'only the last one runs');
+  t.equal(pod.containers[0].pid, webs[2].pid, 'and it is the one the pod knows');
+
+  const restart = pod.restartContainer('side');
+  const remove = pod.removeContainer('side', true);
+  await Promise.allSettled([restart, remove]);
+  t.same(pod.containers.map((c) => c.name), ['web'], 'the container is gone');
+  t.ok(b.allByArgv0('/bin/sh').every((p) => p.exited), 'and none of its processes runs');
+  await pod.kill();
+});
+
+t.test('without a backoff option, the kubelet\'s: 10 s, doubling to 5 minutes', async (t) => {
+  const b = new FakeBinding();
+  const clock = new FakeClock();
+  const s = spec({ restartPolicy: 'Always' });
+  s.containers = [s.containers[0]];
+  const pod = await Pod.start(s, { binding: b, io: fakeIO().io, cwd: '/', clock });
+  for (let i = 0; i < 7; i++) {
+    b.exit(b.allByArgv0('sleep').at(-1)!.pid, fail);
+    await tick();
+    clock.advance(clock.delays.at(-1)!);
+  }
+  t.same(clock.delays, [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+  await pod.kill();
+});
+
+t.test('adoption: statuses and the back-off come from the record', async (t) => {
+  const b = new FakeBinding();
+  const clock = new FakeClock();
+  const { startTimeOf } = await import('../../src/runtime/process.js');
+  const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
+  const at = new Date().toISOString();
+  const base: PodRecord = {
+    version: 1, name: 'p1', createdAt: at, persistent: false, state: 'running',
+    supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
+    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    infra: { process: self },
+    containers: [],
+  };
+  const done = Pod.adopt({
+    ...base,
+    containers: [{ name: 'a', spec: { name: 'a', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'exited', restartCount: 0, lastExit: { code: 0, signal: null, at } }],
+  }, { binding: b, io: fakeIO().io, cwd: '/', clock });
+  t.equal((await done.ended).reason, 'completed');
+  t.equal(done.state, 'completed', 'all its containers had succeeded: completed, not failed');
+
+  const crashing = Pod.adopt({
+    ...base,
+    containers: [{ name: 'c', spec: { name: 'c', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: { pid: process.pid, startTime: '1' }, restartCount: 3, startedAt: at, backoffMs: 20_000 }],
+  }, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
+  t.same(clock.delays, [40_000], 'the recorded 20 s back-off goes on doubling');
+  await crashing.kill();
+});
+
+t.test('the TSPOD_* knobs: bounded, and the back-off scales from one number', async (t) => {
+  const { hostOptionsFromEnv } = await import('../../src/cli/options.js');
+  t.same(hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '200' }).backoff, { initialMs: 200, maxMs: 6000, resetMs: 12000 });
+  t.equal(hostOptionsFromEnv({}).backoff, undefined, 'unset: the kubelet\'s');
+  t.throws(() => hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '0' }), { name: 'InputError', field: 'TSPOD_BACKOFF_MS' });
+  t.throws(() => hostOptionsFromEnv({ TSPOD_LOG_MAX_BYTES: '10' }), { name: 'InputError', field: 'TSPOD_LOG_MAX_BYTES' });
+});

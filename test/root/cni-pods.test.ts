@@ -1,0 +1,151 @@
+// Pods on a CNI network through tspod: addresses on a bridge, pods reaching each other,
+// portmap, CHECK, and a DEL on every way a pod can end, compared against links, iptables and
+// the IPAM leases from before. Each test runs on a network of its own (own bridge, subnet and
+// lease directory, in a conf dir of its own), and deletes its bridge at the end.
+import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { alive, procInfo, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import { exclusive } from '../helpers/exclusive.js';
+
+const skip = !isRoot ? NOT_ROOT : !existsSync('/usr/lib/cni/bridge') ? 'needs the CNI plugins (Debian: containernetworking-plugins)' : undefined;
+if (skip) t.plan(0, skip);
+else await exclusive(t, 'netfilter');
+
+const snapshot = () => ({
+  // Names only: flags such as a bridge's NO-CARRIER come and go with its ports.
+  links: execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]).filter(Boolean).sort(),
+  iptables: execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l && !l.startsWith('#')).join('\n'),
+});
+
+interface Net {
+  name: string;
+  bridge: string;
+  gateway: string;
+  leases: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A CNI network of the test's own: bridge + host-local + portmap, in its own conf dir. */
+function privateNetwork(t: Test): Net {
+  const id = randomBytes(3).toString('hex');
+  const dir = tempDir(t, 'cni');
+  const conf = join(dir, 'net.d');
+  const leases = join(dir, 'leases');
+  mkdirSync(conf);
+  const x = 1 + (randomBytes(1)[0] % 250);
+  const net = { name: `tspodt-${id}`, bridge: `tspt${id}`, gateway: `10.212.${x}.1`, leases: join(leases, `tspodt-${id}`) };
+  writeFileSync(
+    join(conf, '10-test.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: net.name,
+      plugins: [
+        { type: 'bridge', bridge: net.bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', subnet: `10.212.${x}.0/24`, dataDir: leases, routes: [{ dst: '0.0.0.0/0' }] } },
+        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      ],
+    }),
+  );
+  t.teardown(() => {
+    try {
+      execFileSync('ip', ['link', 'del', net.bridge], { stdio: 'ignore' });
+    } catch {
+      // never made, or gone
+    }
+  });
+  return { ...net, env: { TSPOD_CNI_CONF_DIR: conf } };
+}
+
+/** Leases are files named by IP in host-local's directory (its lock and last-reserved files aside). */
+const leases = (net: Net) => (existsSync(net.leases) ? readdirSync(net.leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []);
+
+async function server(s: TestState, pod: string, net: Net, extra: string[] = []) {
+  const r = await s.cli(['run', '-d', '--name', pod, '--network', `cni:${net.name}`, ...extra, '--', 'node', '-e',
+    "require('net').createServer((c) => c.end(require('os').hostname() + '\\n')).listen(80)"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return s.store.read(pod)!;
+}
+
+t.test('two pods get distinct addresses on the bridge, and reach each other', async (t) => {
+  const net = privateNetwork(t);
+  const s = testState(t, net.env);
+  const a = await server(s, 'cni-a', net);
+  const b = await server(s, 'cni-b', net);
+  const ipA = a.network?.podIP;
+  const ipB = b.network?.podIP;
+  t.match(ipA, /^10\.212\.\d+\.\d+$/);
+  t.match(ipB, /^10\.212\.\d+\.\d+$/);
+  t.not(ipA, ipB, 'distinct addresses');
+  t.same(leases(net).sort(), [ipA, ipB].sort(), 'host-local leased exactly those two');
+  const reply = await waitFor('a reaching b', async () => {
+    const r = await s.cli(['exec', 'cni-a', 'cni-a', '--', 'node', '-e', `require('net').connect(80, '${ipB}').on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log(e.code))`]);
+    return r.stdout.startsWith('cni-b') ? r.stdout : undefined;
+  }).catch((e) => String(e));
+  t.equal(reply, 'cni-b\n', "a reaches b's server at b's address");
+  t.match((await s.cli(['pod', 'ls'])).stdout, new RegExp(`cni-a +running .* cni +${ipA!.replace(/\./g, '\\.')} `), 'pod ls shows the address');
+  t.match((await s.cli(['inspect', 'cni-b'])).stdout, `network cni, IP ${ipB}`);
+  t.equal((await s.cli(['pod', 'check', 'cni-a'])).stdout, `pod cni-a: its CNI attachment (${ipA}) is intact\n`);
+});
+
+t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) => {
+  const net = privateNetwork(t);
+  const s = testState(t, net.env);
+  const port = 31000 + (process.pid % 1000);
+  const rec = await server(s, 'cni-pub', net, ['-p', `${port}:80`]);
+  const { connect } = await import('node:net');
+  const ask = () =>
+    new Promise<string>((resolve) => {
+      connect(port, net.gateway).on('data', (d) => resolve(String(d))).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+  // The server in the pod may still be starting when run -d returns.
+  const fromHost = await waitFor('the published port', async () => ((await ask()) === 'cni-pub\n' ? 'cni-pub\n' : undefined)).catch(() => ask());
+  t.equal(fromHost, 'cni-pub\n', "the host port reaches the pod (kernel DNAT on the bridge's address)");
+  execFileSync('nsenter', ['-t', String(rec.infra!.process.pid), '-n', 'ip', 'link', 'del', 'eth0']);
+  const check = await s.cli(['pod', 'check', 'cni-pub']);
+  t.equal(check.code, 125);
+  t.match(check.stderr, /^tspod: .*cni-pub|eth0|CHECK/m, 'CHECK fails, and says where');
+});
+
+t.test('DEL on every way a pod ends: nothing of it stays', async (t) => {
+  const net = privateNetwork(t);
+  const s = testState(t, net.env);
+  // The bridge and the shared chains come with the first pod: take the snapshot with them there.
+  await server(s, 'warm', net);
+  t.equal((await s.cli(['rm', '-f', 'warm'])).code, 0);
+  const before = snapshot();
+
+  const ends: [string, (pod: string) => Promise<unknown>][] = [
+    ['stop, then rm', async (pod) => { await s.cli(['stop', pod, '--grace', '1']); await s.cli(['rm', pod]); }],
+    ['rm -f', (pod) => s.cli(['rm', '-f', pod])],
+    ['its infra killed, then rm', async (pod) => {
+      process.kill(s.store.read(pod)!.infra!.process.pid, 'SIGKILL');
+      await waitFor('the pod to fail', () => s.store.read(pod)?.state === 'failed');
+      await s.cli(['rm', pod]);
+    }],
+    ['the monitor killed, then rm -f without a monitor', async (pod) => {
+      const m = s.monitorPid()!;
+      process.kill(m, 'SIGKILL');
+      await waitFor('the monitor to die', () => !procInfo(m) || procInfo(m)!.state === 'Z');
+      await s.cli(['rm', '-f', pod]);
+    }],
+  ];
+  for (const [how, end] of ends) {
+    const pod = `end-${ends.findIndex((e) => e[0] === how)}`;
+    const rec = await server(s, pod, net, ['-p', `${32000 + (process.pid % 1000)}:80`]);
+    t.equal(leases(net).length, 1, `${how}: one lease while it runs`);
+    await end(pod);
+    t.notOk(alive(rec.infra!.process), `${how}: the infra is gone`);
+    t.same(leases(net), [], `${how}: no lease left`);
+    t.same(snapshot(), before, `${how}: no link and no iptables rule left`);
+  }
+
+  // A failed start: the ADD is undone with the rest.
+  const failed = await s.cli(['run', '-d', '--name', 'end-fail', '--network', `cni:${net.name}`, '--', '/nonexistent/program']);
+  t.equal(failed.code, 127);
+  t.same(leases(net), [], 'failed start: no lease left');
+  t.same(snapshot(), before, 'failed start: no link and no rule left');
+});
