@@ -1,0 +1,79 @@
+// tspod image import / ls / rm: the local image store (src/image/). No registry, ever.
+import { TspodError } from '../errors.js';
+import { loadBinding } from '../native/binding.js';
+import { ImageStore, imageRoot } from '../image/store.js';
+import { shortId } from '../image/reference.js';
+import { age, formatTable } from './table.js';
+
+export interface ImageOptions {
+  /** The store's root (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images). */
+  imageRoot?: string;
+}
+
+function requireRoot(what: string): void {
+  if (process.geteuid?.() !== 0) {
+    throw new TspodError(`${what} needs root: layers are unpacked with their owners, device nodes and overlayfs xattrs; run it with sudo`);
+  }
+}
+
+function openStore(o: ImageOptions): ImageStore {
+  return new ImageStore(imageRoot(o.imageRoot), loadBinding());
+}
+
+/** 1.2MB, as docker shows sizes (SI units). */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  if (i === 0) return `${bytes}B`;
+  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[i]}`;
+}
+
+export async function imageImport(file: string, o: ImageOptions & { name?: string }): Promise<number> {
+  requireRoot('tspod image import');
+  const store = openStore(o);
+  const images = await store.import(file, { name: o.name, log: (line) => process.stderr.write(`${line}\n`) });
+  for (const image of images) {
+    for (const name of image.names) process.stdout.write(`imported ${name} (image ${shortId(image.id)}, ${image.platform})\n`);
+  }
+  return 0;
+}
+
+export async function imageList(o: ImageOptions & { json?: boolean }): Promise<number> {
+  const store = openStore(o);
+  const images = store.list().map((r) => ({
+    name: `${r.name}:${r.tag}`,
+    id: r.id,
+    platform: `${r.platform.os}/${r.platform.architecture}${r.platform.variant ? `/${r.platform.variant}` : ''}`,
+    layers: r.layers.length,
+    size: r.size,
+    created: r.created ?? null,
+    importedAt: r.importedAt,
+  }));
+  if (o.json) {
+    process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    formatTable(
+      ['IMAGE', 'ID', 'CREATED', 'SIZE', 'LAYERS', 'PLATFORM'],
+      images.map((i) => [i.name, shortId(i.id), i.created && !Number.isNaN(Date.parse(i.created)) ? `${age(i.created)} ago` : '-', formatSize(i.size), String(i.layers), i.platform]),
+    ),
+  );
+  return 0;
+}
+
+export async function imageRemove(refs: string[], o: ImageOptions): Promise<number> {
+  requireRoot('tspod image rm');
+  const store = openStore(o);
+  for (const ref of refs) {
+    const { untagged, deletedLayers } = await store.remove(ref);
+    for (const name of untagged) process.stdout.write(`untagged ${name}\n`);
+    for (const layer of deletedLayers) process.stdout.write(`deleted layer ${shortId(layer)}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,283 @@
+// Unpacking one image layer, as root, into a directory that overlayfs can use as a lower layer.
+//
+// The layer is untrusted input run through by root, so every path is checked before it is used:
+// no absolute paths, no '..', and no writing through a symlink: each parent component is
+// lstat'ed (a parent that is a symlink, even one the layer itself made, is an error), files are
+// created with O_EXCL|O_NOFOLLOW, and attributes go through an fd opened with O_NOFOLLOW or the
+// l* calls. The destination is a private directory that nothing else writes to while this runs.
+//
+// OCI whiteouts become what overlayfs reads in a lower layer: `.wh.NAME` a character device 0:0
+// named NAME, `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory.
+import { constants as C, lstatSync, mkdirSync, rmSync, symlinkSync, linkSync, unlinkSync, lchownSync, lutimesSync, chmodSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { TspodError } from '../errors.js';
+import type { NativeBinding } from '../native/binding.js';
+import { tarMembers, TarFormatError, type TarEntry } from './tar.js';
+
+/** What unpacking needs of the addon. */
+export type UnpackBinding = Pick<NativeBinding, 'mknod' | 'lsetxattr' | 'constants'>;
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/**
+ * xattrs from pax headers that are applied: user.* and file capabilities. trusted.* is never
+ * applied (a layer must not forge overlayfs's own metadata), nor security labels of the image
+ * builder's host.
+ */
+function xattrAllowed(name: string): boolean {
+  return name.startsWith('user.') || name === 'security.capability';
+}
+
+export interface UnpackStats {
+  /** Bytes of regular file data written. */
+  size: number;
+  entries: number;
+  whiteouts: number;
+  opaqueDirs: number;
+}
+
+/** An unsafe or malformed member: the message names it. */
+export class LayerError extends TspodError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LayerError';
+  }
+}
+
+/**
+ * The member's path as components, or why it is refused. Leading './' and '/'-runs are
+ * normalized; an absolute path or a '..' component is never accepted.
+ */
+export function memberComponents(path: string): string[] | { refused: string } {
+  if (path.startsWith('/')) return { refused: 'absolute path' };
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return { refused: "path with a '..' component" };
+  return parts;
+}
+
+interface DeferredDir {
+  entry: TarEntry;
+}
+
+class Unpacker {
+  readonly stats: UnpackStats = { size: 0, entries: 0, whiteouts: 0, opaqueDirs: 0 };
+  /** Relative paths known to be real directories of this layer (not symlinks). */
+  private dirs = new Set<string>(['']);
+  /** Directory attributes, applied at the end: writing children changes a directory's mtime. */
+  private deferred = new Map<string, DeferredDir>();
+  /** Whiteout devices this layer made, by relative path. */
+  private whiteouts = new Set<string>();
+
+  constructor(
+    private readonly root: string,
+    private readonly b: UnpackBinding,
+  ) {}
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  private fail(path: string, problem: string): never {
+    throw new LayerError(`member "${path}": ${problem}`);
+  }
+
+  private lstat(rel: string): Stats | undefined {
+    try {
+      return lstatSync(this.abs(rel));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Makes sure each of `parts` is a real directory, walking down from the root with lstat;
+   * missing ones are created (0755, root) when `create`. Returns the relative path.
+   */
+  private ensureDir(parts: string[], member: string, create: boolean): string {
+    let rel = '';
+    for (const part of parts) {
+      rel = rel ? `${rel}/${part}` : part;
+      if (this.dirs.has(rel)) continue;
+      const st = this.lstat(rel);
+      if (!st) {
+        if (!create) this.fail(member, `${rel} does not exist in the layer`);
+        mkdirSync(this.abs(rel), 0o755);
+        chmodSync(this.abs(rel), 0o755); // the umask may have taken bits
+      } else if (st.isSymbolicLink()) {
+        this.fail(member, `its parent ${rel} is a symlink: refusing to write through it`);
+      } else if (!st.isDirectory()) {
+        this.fail(member, `its parent ${rel} is not a directory`);
+      }
+      this.dirs.add(rel);
+    }
+    return rel;
+  }
+
+  /** Removes what is at `rel` (this layer's earlier entry) and everything known beneath it. */
+  private remove(rel: string, st: Stats): void {
+    if (st.isDirectory()) rmSync(this.abs(rel), { recursive: true, force: true });
+    else unlinkSync(this.abs(rel));
+    const under = `${rel}/`;
+    for (const set of [this.dirs, this.whiteouts]) for (const p of [...set]) if (p === rel || p.startsWith(under)) set.delete(p);
+    for (const p of [...this.deferred.keys()]) if (p === rel || p.startsWith(under)) this.deferred.delete(p);
+  }
+
+  async apply(entry: TarEntry, body: () => AsyncGenerator<Buffer>): Promise<void> {
+    this.stats.entries++;
+    const parts = memberComponents(entry.path);
+    if ('refused' in parts) this.fail(entry.path, parts.refused);
+    const base = parts.at(-1) ?? '';
+    const parentParts = parts.slice(0, -1);
+
+    if (base === OPAQUE_MARKER) {
+      const dir = this.ensureDir(parentParts, entry.path, true);
+      this.b.lsetxattr(this.abs(dir), OPAQUE_XATTR, Buffer.from('y'));
+      this.stats.opaqueDirs++;
+      return;
+    }
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      const name = base.slice(WHITEOUT_PREFIX.length);
+      // `.wh..wh.*` other than the opaque marker is aufs bookkeeping (.wh..wh.plnk): not a file.
+      if (name.startsWith(WHITEOUT_PREFIX)) return;
+      if (name === '' || name === '.' || name === '..') this.fail(entry.path, 'invalid whiteout name');
+      const parent = this.ensureDir(parentParts, entry.path, true);
+      const rel = parent ? `${parent}/${name}` : name;
+      // A whiteout hides the lower layers only; an entry of this same layer stays.
+      if (this.lstat(rel)) return;
+      this.b.mknod(this.abs(rel), this.b.constants.S_IFCHR | 0o000, 0, 0);
+      this.whiteouts.add(rel);
+      this.stats.whiteouts++;
+      return;
+    }
+
+    if (parts.length === 0) {
+      // './': the layer's root directory itself.
+      if (entry.type !== 'dir') this.fail(entry.path, 'the layer root must be a directory');
+      this.deferred.set('', { entry });
+      return;
+    }
+    const parent = this.ensureDir(parentParts, entry.path, true);
+    const rel = parent ? `${parent}/${base}` : base;
+    const path = this.abs(rel);
+
+    // Hardlink sources are checked before anything at `rel` is removed.
+    let linkSource: string | undefined;
+    if (entry.type === 'hardlink') {
+      const src = memberComponents(entry.linkname);
+      if ('refused' in src) this.fail(entry.path, `hardlink target "${entry.linkname}": ${src.refused}`);
+      if (src.length === 0) this.fail(entry.path, 'hardlink to the layer root');
+      const srcParent = this.ensureDir(src.slice(0, -1), entry.path, false);
+      const srcRel = srcParent ? `${srcParent}/${src.at(-1)}` : src.at(-1)!;
+      const st = this.lstat(srcRel);
+      if (!st) this.fail(entry.path, `hardlink target "${entry.linkname}" is not in the layer`);
+      if (st.isDirectory()) this.fail(entry.path, `hardlink target "${entry.linkname}" is a directory`);
+      if (srcRel === rel) return; // a link to itself: nothing to do
+      linkSource = this.abs(srcRel);
+    }
+
+    const existing = this.lstat(rel);
+    const wasWhiteout = this.whiteouts.has(rel);
+    if (existing) {
+      // Per the OCI spec: two directories merge (attributes replaced); anything else replaces.
+      if (!(existing.isDirectory() && entry.type === 'dir')) this.remove(rel, existing);
+    }
+
+    switch (entry.type) {
+      case 'dir':
+        if (!existing || !existing.isDirectory()) mkdirSync(path, 0o700);
+        this.dirs.add(rel);
+        this.deferred.set(rel, { entry });
+        // `.wh.d` then `d/` in one layer: the new directory must hide the lower one.
+        if (wasWhiteout) {
+          this.b.lsetxattr(path, OPAQUE_XATTR, Buffer.from('y'));
+          this.stats.opaqueDirs++;
+        }
+        break;
+      case 'file': {
+        const fh = await open(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of body()) {
+            await fh.write(chunk);
+            this.stats.size += chunk.length;
+          }
+          // chown before chmod: chown clears setuid and setgid.
+          await fh.chown(entry.uid, entry.gid);
+          await fh.chmod(entry.mode);
+          this.applyXattrs(path, entry);
+          await fh.utimes(entry.mtime, entry.mtime);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case 'symlink':
+        symlinkSync(entry.linkname, path);
+        lchownSync(path, entry.uid, entry.gid);
+        this.applyXattrs(path, entry);
+        lutimesSync(path, entry.mtime, entry.mtime);
+        break;
+      case 'hardlink':
+        // link(2) on Linux does not follow a symlink source: it links the symlink itself.
+        linkSync(linkSource!, path);
+        break;
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const k = this.b.constants;
+        const type = entry.type === 'char' ? k.S_IFCHR : entry.type === 'block' ? k.S_IFBLK : k.S_IFIFO;
+        this.b.mknod(path, type | (entry.mode & 0o777), entry.devmajor, entry.devminor);
+        lchownSync(path, entry.uid, entry.gid);
+        // Never opened (a fifo would block, a device would act); the node is ours, just made.
+        chmodSync(path, entry.mode);
+        this.applyXattrs(path, entry);
+        lutimesSync(path, entry.mtime, entry.mtime);
+        break;
+      }
+    }
+  }
+
+  private applyXattrs(path: string, entry: TarEntry): void {
+    for (const [name, value] of entry.xattrs) if (xattrAllowed(name)) this.b.lsetxattr(path, name, value);
+  }
+
+  /** Directory attributes, deepest first, each through an fd opened without following links. */
+  async finish(): Promise<void> {
+    const paths = [...this.deferred.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const rel of paths) {
+      const { entry } = this.deferred.get(rel)!;
+      if (rel !== '') this.ensureDir(rel.split('/'), entry.path, false);
+      const fh = await open(this.abs(rel), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
+      try {
+        await fh.chown(entry.uid, entry.gid);
+        await fh.chmod(entry.mode);
+        this.applyXattrs(this.abs(rel), entry);
+        await fh.utimes(entry.mtime, entry.mtime);
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+}
+
+/**
+ * Unpacks the tar stream `input` into `dest` (an empty directory, root's, that nothing else
+ * writes to). Throws a LayerError naming the member for anything unsafe or unsupported; what
+ * was written stays in `dest` for the caller to remove.
+ */
+export async function unpackLayer(input: AsyncIterable<Buffer>, dest: string, binding: UnpackBinding): Promise<UnpackStats> {
+  const u = new Unpacker(dest, binding);
+  try {
+    for await (const member of tarMembers(input)) {
+      if ('unsupported' in member) throw new LayerError(`member "${member.path}": ${member.unsupported}`);
+      await u.apply(member.entry, member.body);
+    }
+  } catch (err) {
+    if (err instanceof TarFormatError) throw new LayerError(err.message);
+    throw err;
+  }
+  await u.finish();
+  return u.stats;
+}
