@@ -32,7 +32,7 @@ Constants (Napi::Env env)
     { "AF_INET", AF_INET },                 { "AF_INET6", AF_INET6 },
     { "SOCK_STREAM", SOCK_STREAM },         { "SOCK_DGRAM", SOCK_DGRAM },
     { "S_IFCHR", S_IFCHR },                 { "S_IFBLK", S_IFBLK },
-    { "S_IFIFO", S_IFIFO },
+    { "S_IFIFO", S_IFIFO },                 { "MNT_DETACH", MNT_DETACH },
   };
   for (const auto &e : table)
     c.Set (e.name, Napi::Number::New (env, e.value));
@@ -60,6 +60,8 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("mknod", Napi::Function::New (env, Mknod, "mknod"));
   exports.Set ("lsetxattr", Napi::Function::New (env, Lsetxattr, "lsetxattr"));
   exports.Set ("lgetxattr", Napi::Function::New (env, Lgetxattr, "lgetxattr"));
+  exports.Set ("mount", Napi::Function::New (env, Mount, "mount"));
+  exports.Set ("umount2", Napi::Function::New (env, Umount2, "umount2"));
   exports.Set ("constants", Constants (env));
   ExitWatch::Init (env, exports);
   return exports;

@@ -318,12 +318,15 @@ RunFinalStage (const SpawnPlan &plan)
   if (plan.loopback_up)
     BringLoopbackUp (plan);
 
+  // The steps' modes are meant as given (a 0666 /dev/null), not filtered by our umask.
+  mode_t mask = umask (0);
   int root = -1;
   for (int i = 0; i < plan.nfs; i++)
     if (RunFsStep (plan.fs[i], &root) < 0)
       Fail (plan, STEP_FS, i);
   if (root >= 0)
     close (root);
+  umask (mask);
 
   // After the mounts (which need root), and before chdir, so the directory is checked with
   // the permissions of the user that will run there.

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <string>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -52,6 +53,34 @@ Lgetxattr (const Napi::CallbackInfo &info)
   if (n < 0)
     ThrowErrno (info.Env (), errno, "lgetxattr", path.c_str ());
   return Napi::Buffer<char>::Copy (info.Env (), buf, (size_t) n);
+}
+
+// mount(source, target, fstype, flags, data): for the supervisor's own mounts (a pod's shared
+// tmpfs), in its mount namespace; containers' mounts are spawn's file-system steps.
+Napi::Value
+Mount (const Napi::CallbackInfo &info)
+{
+  std::string source = StringArg (info, 0, "mount", "source");
+  std::string target = StringArg (info, 1, "mount", "target");
+  std::string fstype = StringArg (info, 2, "mount", "fstype");
+  unsigned long flags = (unsigned long) IntArg (info, 3, "mount", "flags", 0, UINT_MAX);
+  std::string data = info[4].IsUndefined () ? "" : StringArg (info, 4, "mount", "data");
+  if (mount (source.c_str (), target.c_str (), fstype.empty () ? nullptr : fstype.c_str (), flags,
+             data.empty () ? nullptr : data.c_str ())
+      < 0)
+    ThrowErrno (info.Env (), errno, "mount", target.c_str ());
+  return info.Env ().Undefined ();
+}
+
+// umount2(target, flags)
+Napi::Value
+Umount2 (const Napi::CallbackInfo &info)
+{
+  std::string target = StringArg (info, 0, "umount2", "target");
+  int flags = (int) IntArg (info, 1, "umount2", "flags", 0);
+  if (umount2 (target.c_str (), flags) < 0)
+    ThrowErrno (info.Env (), errno, "umount2", target.c_str ());
+  return info.Env ().Undefined ();
 }
 
 } // namespace tspod

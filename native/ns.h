@@ -18,5 +18,7 @@ Napi::Value SetWindowSize (const Napi::CallbackInfo &info); // pty.cc
 Napi::Value Mknod (const Napi::CallbackInfo &info);         // fs.cc
 Napi::Value Lsetxattr (const Napi::CallbackInfo &info);     // fs.cc
 Napi::Value Lgetxattr (const Napi::CallbackInfo &info);     // fs.cc
+Napi::Value Mount (const Napi::CallbackInfo &info);         // fs.cc
+Napi::Value Umount2 (const Napi::CallbackInfo &info);       // fs.cc
 
 } // namespace tspod

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from '../pod/names.js';
-import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace } from '../pod/spec.js';
+import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
 import { executableFile, graceSeconds, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
 import type { HostOptions } from '../monitor/host.js';
 
@@ -80,4 +80,40 @@ export function applyNetworkOptions(spec: PodSpec, network: string | undefined, 
     spec.ports = [...spec.ports, ...publish.map(publishOption)];
     uniqueHostPorts(spec.ports, () => '-p');
   }
+}
+
+/** -v SRC:DST[:ro]: an absolute SRC is a hostPath volume; a name, an emptyDir of that name. */
+export function volumeOption(value: string, index: number): { volume: Volume; mount: VolumeMount } {
+  const parts = value.split(':');
+  if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw')) {
+    throw new InputError('-v', `"${value}" is not SRC:DST[:ro] (SRC a host path or a volume name, DST a path in the container)`);
+  }
+  const [src, dst, mode] = parts;
+  if (!dst.startsWith('/')) throw new InputError('-v', `"${dst}" must be an absolute path in the container`);
+  const name = src.startsWith('/') ? `volume-${index}` : labelOption('-v', src);
+  const volume: Volume = src.startsWith('/') ? { name, hostPath: { path: src } } : { name, emptyDir: {} };
+  return { volume, mount: { name, mountPath: dst, ...(mode === 'ro' ? { readOnly: true } : {}) } };
+}
+
+/** --workdir, --rootfs, --image, -v, --user, --read-only: onto the one container of a command. */
+export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; rootfs?: string; image?: string; volume?: string[]; user?: string; readOnly?: boolean }): void {
+  const c = spec.containers[0];
+  if (o.workdir !== undefined) {
+    if (!o.workdir.startsWith('/')) throw new InputError('--workdir', `"${o.workdir}" must be an absolute path`);
+    c.workingDir = o.workdir;
+  }
+  if (o.rootfs !== undefined && o.image !== undefined) throw new InputError('--rootfs', 'and --image cannot both be given: an image is its own root file system');
+  if (o.rootfs !== undefined) c.rootfs = resolve(o.rootfs);
+  if (o.image !== undefined) c.image = o.image;
+  if (o.volume?.length) {
+    const vols = o.volume.map(volumeOption);
+    spec.volumes = vols.map((v) => v.volume);
+    c.volumeMounts = vols.map((v) => v.mount);
+  }
+  if (o.user !== undefined) {
+    const m = /^(\d+)(?::(\d+))?$/.exec(o.user);
+    if (!m) throw new InputError('--user', `"${o.user}" is not UID[:GID] (numbers)`);
+    c.securityContext = { ...c.securityContext, runAsUser: Number(m[1]), ...(m[2] !== undefined ? { runAsGroup: Number(m[2]) } : {}) };
+  }
+  if (o.readOnly) c.securityContext = { ...c.securityContext, readOnlyRootFilesystem: true };
 }

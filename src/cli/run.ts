@@ -12,7 +12,7 @@ import type { Pod, PodResult } from '../runtime/pod.js';
 import { describeExit, startTimeOf, statusCode } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { applyNetworkOptions, envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { applyContainerOptions, applyNetworkOptions, envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
 import { TerminalTee } from './output.js';
 
 export interface RunOptions {
@@ -25,6 +25,12 @@ export interface RunOptions {
   grace?: string;
   workdir?: string;
   restart?: string;
+  rootfs?: string;
+  image?: string;
+  /** -v SRC:DST[:ro] */
+  volume?: string[];
+  user?: string;
+  readOnly?: boolean;
   network?: string;
   publish: string[];
   detach?: boolean;
@@ -39,8 +45,12 @@ const literal = (s: string) => s.replaceAll('$', '$$$$');
 /** The pod a `tspod run` describes; every option is checked, nothing is created. */
 export async function podFromRunOptions(command: string[], o: RunOptions): Promise<PodSpec> {
   if (o.file && command.length) throw new InputError('run', 'give either a manifest (-f) or a command after --, not both');
-  if (!o.file && !command.length) throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS) or a manifest with -f');
-  if (o.file && o.workdir) throw new InputError('--workdir', 'applies to a command; a manifest sets workingDir per container');
+  if (!o.file && !command.length && !o.image) throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS), an --image, or a manifest with -f');
+  if (o.file) {
+    for (const [option, given] of [['--workdir', o.workdir], ['--rootfs', o.rootfs], ['--image', o.image], ['--user', o.user], ['--read-only', o.readOnly], ['-v', o.volume?.length ? o.volume : undefined]] as const) {
+      if (given !== undefined) throw new InputError(option, 'applies to a command; a manifest sets it per container');
+    }
+  }
   const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));
   let spec: PodSpec;
   if (o.file) {
@@ -51,11 +61,10 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
     const name = o.name ? labelOption('--name', o.name) : `tspod-${randomBytes(3).toString('hex')}`;
     // A command runs once, as with docker run (newPodSpec's Never); a manifest keeps Kubernetes'
     // default.
-    spec = newPodSpec(name, [{ name, command: command.slice(0, 1).map(literal), args: command.slice(1).map(literal), env }]);
-    if (o.workdir !== undefined) {
-      if (!o.workdir.startsWith('/')) throw new InputError('--workdir', `"${o.workdir}" must be an absolute path`);
-      spec.containers[0].workingDir = o.workdir;
-    }
+    // With an image, the words are its arguments (they replace its Cmd, as docker run's do).
+    const words = command.map(literal);
+    spec = newPodSpec(name, [o.image ? { name, command: [], args: words, env } : { name, command: words.slice(0, 1), args: words.slice(1), env }]);
+    applyContainerOptions(spec, o);
   }
   if (o.hostname !== undefined) spec.hostname = labelOption('--hostname', o.hostname);
   else if (o.name && !o.file) spec.hostname = spec.name;
@@ -64,8 +73,8 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
   applyNetworkOptions(spec, o.network, o.publish ?? []);
   if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
-  // Containers see the host's file system: relative paths mean what they mean here.
-  for (const c of spec.containers) c.workingDir ??= process.cwd();
+  // Containers on the host's file system: relative paths mean what they mean here.
+  for (const c of spec.containers) if (!c.image && !c.rootfs) c.workingDir ??= process.cwd();
   return spec;
 }
 

@@ -8,6 +8,7 @@ import type { NativeBinding } from '../native/binding.js';
 import type { PodSpec } from '../pod/spec.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { PodNetwork, releaseCni, type CniPaths, type NetworkOptions } from '../net/network.js';
+import { PodStorage, unmountUnder } from '../fs/storage.js';
 import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { PodProcess, isRunning } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
@@ -57,6 +58,8 @@ export async function releaseRecorded(binding: NativeBinding, store: StateStore,
   await Promise.race([allGone, sleep(RELEASE_WAIT_MS)]);
   for (const p of procs) p.unref();
   await releaseCni(binding, cniPaths(store, record.name));
+  // The pod's tmpfs (its /dev/shm, emptyDirs in memory) are the supervisor's mounts.
+  unmountUnder(binding, store.paths.pod(record.name));
 }
 
 /** Runs `fn` holding the state directory's names lock: taking a name, or removing a pod that
@@ -133,9 +136,17 @@ export class PodHost {
       await this.reserve(spec, opts.persistent ?? false);
       let pod: Pod;
       try {
-        const network = await PodNetwork.prepare(this.binding, spec, this.opts, cniPaths(this.store, spec.name));
+        const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name));
+        let network: PodNetwork;
+        try {
+          network = await PodNetwork.prepare(this.binding, spec, this.opts, cniPaths(this.store, spec.name));
+        } catch (err) {
+          await storage.release();
+          throw err;
+        }
         pod = await Pod.start(spec, {
           network,
+          storage,
           binding: this.binding,
           io: this.io(spec.name, opts.tee),
           cwd: '/',
@@ -164,9 +175,11 @@ export class PodHost {
     const infra = record.infra && PodProcess.adopt(this.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra?.process.pid}) is gone`);
     const network = await this.adoptNetwork(record, infra);
-    const pod = Pod.adopt(
+    const spec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
+    const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(record.name), true);
+    const pod = await Pod.adopt(
       record,
-      { network, binding: this.binding, io: this.io(record.name), cwd: '/', backoff: this.opts.backoff, clock: this.opts.clock },
+      { network, storage, binding: this.binding, io: this.io(record.name), cwd: '/', backoff: this.opts.backoff, clock: this.opts.clock },
       infra,
     );
     this.track(pod, 'adopted');

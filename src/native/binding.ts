@@ -126,6 +126,7 @@ export interface NativeConstants {
   S_IFCHR: number;
   S_IFBLK: number;
   S_IFIFO: number;
+  MNT_DETACH: number;
 }
 
 export interface NativeBinding {
@@ -165,6 +166,9 @@ export interface NativeBinding {
   lsetxattr(path: string, name: string, value: Buffer): void;
   /** lgetxattr(2): null when the attribute is not set. */
   lgetxattr(path: string, name: string): Buffer | null;
+  /** mount(2) in this process's mount namespace (a pod's shared tmpfs); '' for no fstype/data. */
+  mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  umount2(target: string, flags: number): void;
   /** A new pty (open /dev/ptmx, unlock, TIOCGPTPEER for the slave). */
   openPty(): PtyPair;
   /** TIOCSWINSZ on either side of a pty; the foreground process group gets SIGWINCH. */

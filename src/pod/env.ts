@@ -37,20 +37,34 @@ export function expandVars(text: string, vars: ReadonlyMap<string, string>): str
   return out;
 }
 
-/** The environment of a container, in order: defaults first, then its env list, expanded. */
-export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec): Map<string, string> {
+/**
+ * The environment of a container, in order: defaults, then its image's Env ("NAME=value"),
+ * then its own env list, expanded; later entries win.
+ */
+export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, imageEnv: readonly string[] = []): Map<string, string> {
   const env = new Map<string, string>([
     ['PATH', DEFAULT_PATH],
     ['HOSTNAME', pod.hostname],
     ['HOME', '/root'],
   ]);
+  for (const kv of imageEnv) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  env.set('HOSTNAME', pod.hostname);
   for (const { name, value } of c.env) env.set(name, expandVars(value, env));
   return env;
 }
 
-/** The container's argv: command then args, each with $(VAR) expanded. */
-export function containerArgv(c: ContainerSpec, env: ReadonlyMap<string, string>): string[] {
-  return [...c.command, ...c.args].map((a) => expandVars(a, env));
+/**
+ * The container's argv, by Kubernetes' rules with an image: command replaces the Entrypoint
+ * (and drops the Cmd), args replace the Cmd. Its own command and args get $(VAR) expanded.
+ */
+export function containerArgv(c: ContainerSpec, env: ReadonlyMap<string, string>, image?: { Entrypoint?: string[] | null; Cmd?: string[] | null }): string[] {
+  const command = c.command.map((a) => expandVars(a, env));
+  const args = c.args.map((a) => expandVars(a, env));
+  if (command.length || !image) return [...command, ...args];
+  return [...(image.Entrypoint ?? []), ...(args.length ? args : (image.Cmd ?? []))];
 }
 
 export function envStrings(env: ReadonlyMap<string, string>): string[] {

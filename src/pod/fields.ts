@@ -130,7 +130,10 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
     throw new InputError(`${path}.command`, 'is required without an image (there is no Entrypoint to take it from)');
   }
   const command = c.command === undefined ? [] : stringList(c.command, `${path}.command`);
-  if (c.command !== undefined && (command.length === 0 || command[0] === '')) throw new InputError(`${path}.command`, 'must name a program');
+  // An empty command with an image is no command: the image's Entrypoint is used.
+  if (c.command !== undefined && ((command.length === 0 && c.image === undefined) || command[0] === '')) {
+    throw new InputError(`${path}.command`, 'must name a program');
+  }
   const spec: ContainerSpec = {
     name,
     command,

@@ -1,15 +1,17 @@
 // A container joins its pod: it enters the infra's namespaces that the pod shares (through the
 // infra's pidfd, so a reused pid can never send it elsewhere), gets new ones for the rest, and a
 // mount namespace of its own with a /proc for the PID namespace it lives in.
-import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import { hostfsSteps } from '../fs/rootfs.js';
 import type { SharedNamespace } from '../pod/spec.js';
 import { PodProcess } from './process.js';
 
 /** Everything needed to start one container process, decided before anything is created. */
 export interface ContainerLaunch {
   name: string;
-  /** Absolute path of the program. */
+  /** The program: absolute on the host, or searched for in searchPath (in the container's root). */
   path: string;
+  searchPath?: string[];
   argv: string[];
   env: string[];
   cwd: string;
@@ -18,6 +20,9 @@ export interface ContainerLaunch {
   /** For a UTS namespace of its own: the pod's hostname still. */
   hostname: string;
   parentDeathSignal?: number;
+  /** Its view of the file system (fs/rootfs.ts); none: the host's, with its own /proc. */
+  fs?: FsStep[];
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 /** The namespaces, as a table: CLI name to clone flag. */
@@ -37,6 +42,7 @@ export function containerRequest(
   const joinFlags = joined.reduce((f, ns) => f | namespaceFlag(c, ns), 0);
   return {
     path: launch.path,
+    ...(launch.searchPath ? { searchPath: launch.searchPath } : {}),
     argv: launch.argv,
     env: launch.env,
     cwd: launch.cwd,
@@ -47,12 +53,8 @@ export function containerRequest(
     newNamespaces: own.reduce((f, ns) => f | namespaceFlag(c, ns), c.CLONE_NEWNS),
     hostname: launch.share.includes('uts') ? undefined : launch.hostname,
     loopbackUp: !launch.share.includes('net'),
-    fs: [
-      // Nothing mounted in the container may reach the host, where / is often shared.
-      { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
-      // A /proc of the PID namespace the process lives in: ps shows the pod, not the host.
-      { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
-    ],
+    fs: launch.fs ?? hostfsSteps(c, []),
+    ...(launch.user ? { user: launch.user } : {}),
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
   };

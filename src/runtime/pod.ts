@@ -8,7 +8,8 @@
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { Conflict, NotFound, StartFailed, TspodError, errnoFields } from '../errors.js';
+import { Conflict, InputError, NotFound, StartFailed, TspodError, errnoFields } from '../errors.js';
+import type { ContainerFs, PodStorage } from '../fs/storage.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec } from '../pod/spec.js';
@@ -93,6 +94,8 @@ export interface PodOptions {
   clock?: Clock;
   /** Attached once the infra runs, detached when the pod has ended. */
   network?: PodNetwork;
+  /** Volumes, root file systems; released when the pod has ended. */
+  storage?: PodStorage;
 }
 
 export type PodEndReason = 'completed' | 'stopped' | 'infra-exited';
@@ -118,25 +121,36 @@ export function planContainer(
   c: ContainerSpec,
   opts: Pick<PodOptions, 'cwd' | 'parentDeathSignal'>,
   resolve = true,
+  cfs?: ContainerFs,
 ): ContainerLaunch {
-  const env = containerEnv(spec, c);
-  const argv = containerArgv(c, env);
-  const cwd = c.workingDir ?? opts.cwd;
+  const config = cfs?.image?.config;
+  const env = containerEnv(spec, c, config?.Env ?? []);
+  const argv = containerArgv(c, env, config);
+  if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
+  // In a root of its own, the program is the root's: the child searches for it there.
+  const ownRoot = cfs?.ownRoot ?? false;
+  const cwd = c.workingDir ?? (config?.WorkingDir || undefined) ?? (ownRoot ? '/' : opts.cwd);
+  const searchPath = (env.get('PATH') ?? '').split(':');
   let path = argv[0];
-  try {
-    path = resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`);
-  } catch (err) {
-    if (resolve) throw err;
+  if (!ownRoot) {
+    try {
+      path = resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`);
+    } catch (err) {
+      if (resolve) throw err;
+    }
   }
   return {
     name: c.name,
     path,
+    ...(ownRoot && !path.includes('/') ? { searchPath } : {}),
     argv,
     env: envStrings(env),
     cwd,
     share: spec.share,
     hostname: spec.hostname,
     parentDeathSignal: opts.parentDeathSignal,
+    ...(cfs ? { fs: cfs.fs } : {}),
+    ...(cfs?.user ? { user: cfs.user } : {}),
   };
 }
 
@@ -292,7 +306,11 @@ export class Pod extends EventEmitter<PodEvents> {
     let pod: Pod | undefined;
     let starting: string | undefined;
     try {
-      const launches = spec.containers.map((c) => planContainer(spec, c, opts));
+      const launches = [];
+      for (const [i, c] of spec.containers.entries()) {
+        const cfs = await opts.storage?.container(c, `spec.containers[${i}]`);
+        launches.push(planContainer(spec, c, opts, true, cfs));
+      }
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
       try {
@@ -309,6 +327,7 @@ export class Pod extends EventEmitter<PodEvents> {
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
       await opts.network?.attach(infra);
+      opts.storage?.writeEtc(opts.network?.address);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
@@ -321,6 +340,7 @@ export class Pod extends EventEmitter<PodEvents> {
       } else {
         await opts.io.close();
         await opts.network?.detach();
+        await opts.storage?.release();
       }
       if (starting === undefined) throw err;
       throw StartFailed.from(`container ${starting}`, err as Error);
@@ -332,7 +352,7 @@ export class Pod extends EventEmitter<PodEvents> {
    * again (pid and start time), waiting containers get their timers back, and a container that
    * ended while nobody watched has an unknown exit status and goes through its restart policy.
    */
-  static adopt(record: PodRecord, opts: PodOptions, adoptedInfra?: PodProcess): Pod {
+  static async adopt(record: PodRecord, opts: PodOptions, adoptedInfra?: PodProcess): Promise<Pod> {
     if (!record.infra || record.state !== 'running') throw new Conflict(`pod "${record.name}" is not running`);
     const spec: PodSpec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
@@ -342,8 +362,9 @@ export class Pod extends EventEmitter<PodEvents> {
       pod.infraPipes = record.infra.pipes;
       opts.io.adopt?.(null, infra.pid, record.infra.pipes);
     }
-    for (const r of record.containers) {
-      const slot = pod.addSlot(r.spec, planContainer(spec, r.spec, opts, false), r.restartPolicy);
+    for (const [i, r] of record.containers.entries()) {
+      const cfs = await opts.storage?.container(r.spec, `spec.containers[${i}]`);
+      const slot = pod.addSlot(r.spec, planContainer(spec, r.spec, opts, false, cfs), r.restartPolicy);
       const clock = opts.clock ?? realClock;
       Object.assign(slot, {
         restartCount: r.restartCount,
@@ -402,6 +423,7 @@ export class Pod extends EventEmitter<PodEvents> {
   private run(slot: Container): void {
     if (!this.slots.includes(slot)) throw new NotFound(`pod "${this.podSpec.name}" has no container "${slot.name}" any more`);
     if (!this.infra.running) throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
+    this.opts.storage?.beforeStart(slot.spec);
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
     try {
@@ -491,7 +513,8 @@ export class Pod extends EventEmitter<PodEvents> {
   /** Adds a container to the running pod and starts it; on failure the pod is as before. */
   async addContainer(c: ContainerSpec, policy: RestartPolicy = this.podSpec.restartPolicy): Promise<void> {
     this.assertRunning();
-    const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts), policy);
+    const cfs = await this.opts.storage?.container(c, 'container');
+    const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts, true, cfs), policy);
     try {
       this.run(slot);
     } catch (err) {
@@ -561,6 +584,7 @@ export class Pod extends EventEmitter<PodEvents> {
     if (slot.process) await terminate([slot.process], 0);
     this.slots.splice(this.slots.indexOf(slot), 1);
     this.opts.io.forget?.(name);
+    this.opts.storage?.forget(name);
     this.emit('change');
   }
 
@@ -641,6 +665,7 @@ export class Pod extends EventEmitter<PodEvents> {
       } finally {
         // Whatever failed above, the pod's resources are released and its end is told.
         await this.release('network', () => this.opts.network?.detach());
+        await this.release('storage', () => this.opts.storage?.release());
         await this.release('output', () => this.opts.io.close());
       }
       this.podState = reason === 'stopped' ? 'stopped' : reason === 'infra-exited' || this.reason ? 'failed' : 'completed';

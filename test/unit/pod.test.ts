@@ -297,7 +297,7 @@ t.test('adoption: running processes found again, an unobserved exit goes through
       { name: 'reused', spec: { name: 'reused', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'running', process: { pid: process.pid, startTime: '999999999' }, restartCount: 0 },
     ],
   };
-  const pod = Pod.adopt(record, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
+  const pod = await Pod.adopt(record, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
   const rec = pod.toRecord(record.supervisor);
   t.equal(rec.containers[0].state, 'running', 'found by pid and start time');
   t.equal(rec.containers[0].restartCount, 2);
@@ -352,14 +352,14 @@ t.test('adoption: statuses and the back-off come from the record', async (t) => 
     infra: { process: self },
     containers: [],
   };
-  const done = Pod.adopt({
+  const done = await Pod.adopt({
     ...base,
     containers: [{ name: 'a', spec: { name: 'a', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'exited', restartCount: 0, lastExit: { code: 0, signal: null, at } }],
   }, { binding: b, io: fakeIO().io, cwd: '/', clock });
   t.equal((await done.ended).reason, 'completed');
   t.equal(done.state, 'completed', 'all its containers had succeeded: completed, not failed');
 
-  const crashing = Pod.adopt({
+  const crashing = await Pod.adopt({
     ...base,
     containers: [{ name: 'c', spec: { name: 'c', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: { pid: process.pid, startTime: '1' }, restartCount: 3, startedAt: at, backoffMs: 20_000 }],
   }, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });

@@ -1,0 +1,125 @@
+// What a container's mount namespace looks like, as a list of steps for the spawn path (run in
+// the child, in order; see native/child.cc). Paths inside the container's root are resolved
+// there by the child (openat2 RESOLVE_IN_ROOT), never on the host: a symlink in a root file
+// system cannot lead a step out of it.
+import type { FsStep, NativeConstants } from '../native/binding.js';
+
+/** A bind mount into the container: a host path (already checked) onto a path inside it. */
+export interface BindMount {
+  source: string;
+  /** Absolute, inside the container. */
+  target: string;
+  /** The source is a directory (else a file: its mount point is a file too). */
+  directory: boolean;
+  readOnly: boolean;
+}
+
+export interface RootfsPlan {
+  /** Where the root is mounted on the host, inside the container's mount namespace only. */
+  root: string;
+  /** An image: overlay of its layers (bottom first) under upper/work; or a directory, bound. */
+  source: { layers: string[]; upper: string; work: string } | { dir: string };
+  readOnly: boolean;
+  /** The pod's /dev/shm (a tmpfs shared by its containers, as POSIX IPC is). */
+  shm: string;
+  /** The pod's etc files: hostname, hosts, resolv.conf. */
+  etc: string;
+  binds: BindMount[];
+}
+
+/** /dev's nodes, as the OCI runtime spec lists the default devices. */
+const DEVICES: [name: string, major: number, minor: number][] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+
+const DEV_LINKS: [name: string, to: string][] = [
+  ['fd', '/proc/self/fd'],
+  ['stdin', '/proc/self/fd/0'],
+  ['stdout', '/proc/self/fd/1'],
+  ['stderr', '/proc/self/fd/2'],
+  ['ptmx', 'pts/ptmx'],
+];
+
+/** mkdir -p, one step a level, inside the root. */
+function mkdirs(path: string): FsStep[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.map((_, i) => ({ op: 'mkdir' as const, target: '/' + parts.slice(0, i + 1).join('/'), mode: 0o755, inRoot: true }));
+}
+
+function parent(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+/** A bind mount inside the root, made read-only by a remount when asked. */
+function bind(c: NativeConstants, m: BindMount): FsStep[] {
+  const steps: FsStep[] = m.directory
+    ? mkdirs(m.target)
+    : [...mkdirs(parent(m.target)), { op: 'touch', target: m.target, mode: 0o644, inRoot: true }];
+  steps.push({ op: 'mount', source: m.source, target: m.target, flags: c.MS_BIND | c.MS_REC, inRoot: true });
+  if (m.readOnly) steps.push({ op: 'mount', target: m.target, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY, inRoot: true });
+  return steps;
+}
+
+/** The steps for a container with a root file system of its own, ending in pivot_root. */
+export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
+  const { root } = plan;
+  const steps: FsStep[] = [
+    // Nothing mounted in the container may reach the host, where / is often shared.
+    { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
+    'layers' in plan.source
+      ? {
+          op: 'mount',
+          source: 'overlay',
+          target: root,
+          fstype: 'overlay',
+          // Layers can carry device nodes; the container's devices are /dev's, on a tmpfs.
+          flags: c.MS_NODEV,
+          data: `lowerdir=${[...plan.source.layers].reverse().join(':')},upperdir=${plan.source.upper},workdir=${plan.source.work}`,
+        }
+      : // pivot_root wants a mount point: the directory bound onto the root's place.
+        { op: 'mount', source: plan.source.dir, target: root, flags: c.MS_BIND | c.MS_REC },
+    { op: 'openRoot', target: root },
+
+    ...mkdirs('/proc'),
+    { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC, inRoot: true },
+    ...mkdirs('/sys'),
+    { op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | c.MS_RDONLY, inRoot: true },
+
+    ...mkdirs('/dev'),
+    { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: c.MS_NOSUID, data: 'mode=755,size=65536k', inRoot: true },
+    ...DEVICES.map(([name, major, minor]): FsStep => ({ op: 'mknod', target: `/dev/${name}`, mode: c.S_IFCHR | 0o666, major, minor, inRoot: true })),
+    ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
+    { op: 'mkdir', target: '/dev/pts', mode: 0o755, inRoot: true },
+    { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: c.MS_NOSUID | c.MS_NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5', inRoot: true },
+    { op: 'mkdir', target: '/dev/shm', mode: 0o1777, inRoot: true },
+    { op: 'mount', source: plan.shm, target: '/dev/shm', flags: c.MS_BIND, inRoot: true },
+
+    // The pod's own hostname, hosts and resolv.conf, as the kubelet gives each pod.
+    ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) => bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false })),
+    ...plan.binds.flatMap((m) => bind(c, m)),
+  ];
+  // After every mount point is made: the root is then read-only for everything after it.
+  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY });
+  steps.push({ op: 'pivot', target: root });
+  return steps;
+}
+
+/** The steps for a container on the host's file system: its own /proc, and its volumes. */
+export function hostfsSteps(c: NativeConstants, binds: BindMount[]): FsStep[] {
+  return [
+    // Nothing mounted in the container may reach the host, where / is often shared.
+    { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
+    // A /proc of the PID namespace the process lives in: ps shows the pod, not the host.
+    { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
+    // Mount points on the host must exist already (storage.ts checks): nothing is made there.
+    ...binds.flatMap((m): FsStep[] => [
+      { op: 'mount', source: m.source, target: m.target, flags: c.MS_BIND | c.MS_REC },
+      ...(m.readOnly ? [{ op: 'mount' as const, target: m.target, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY }] : []),
+    ]),
+  ];
+}

@@ -1,0 +1,266 @@
+// A pod's storage, around its life: its volumes (emptyDir directories, or tmpfs for medium
+// Memory; hostPath checked by its type), and for containers with a root file system of their
+// own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
+// lives under the pod's state directory; the tmpfs mounts are the supervisor's (made private so
+// nothing propagates), and are undone when the pod ends.
+import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import type { FsStep, NativeBinding } from '../native/binding.js';
+import { quantityBytes } from '../pod/fields.js';
+import type { ContainerSpec, PodSpec, Volume } from '../pod/spec.js';
+import type { ImageConfig } from '../image/formats.js';
+import type { ResolvedImage } from '../image/store.js';
+import { hostfsSteps, rootfsSteps, type BindMount } from './rootfs.js';
+import { lookupUser } from './users.js';
+
+/** The pod's /dev/shm, as Docker sizes it. */
+const SHM_SIZE = '64m';
+
+/** What a container's process needs from its pod's storage, for each start. */
+export interface ContainerFs {
+  fs: FsStep[];
+  /** It has a root of its own: its program is searched for there, not on the host. */
+  ownRoot: boolean;
+  /** Its image's config, to merge with its spec (Kubernetes' rules: runtime/pod.ts). */
+  image?: { ref: string; id: string; layers: string[]; config: ImageConfig };
+  user?: { uid: number; gid: number; groups: number[] };
+}
+
+/** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
+export function unmountUnder(binding: NativeBinding, dir: string): void {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p && (p === dir || p.startsWith(dir + '/')))
+    .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .sort((a, b) => b.length - a.length);
+  for (const p of points) binding.umount2(p, binding.constants.MNT_DETACH);
+}
+
+/** Kubernetes' hostPath type checks; the OrCreate types make what is missing. */
+function checkHostPath(v: Extract<Volume, { hostPath: unknown }>, path: string): void {
+  const { path: p, type = '' } = v.hostPath;
+  let st = (() => {
+    try {
+      return statSync(p);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!st && type === 'DirectoryOrCreate') {
+    mkdirSync(p, { recursive: true, mode: 0o755 });
+    st = statSync(p);
+  }
+  if (!st && type === 'FileOrCreate') {
+    closeSync(openSync(p, 'a', 0o644));
+    st = statSync(p);
+  }
+  const want: Record<string, [boolean | undefined, string]> = {
+    Directory: [st?.isDirectory(), 'a directory'],
+    DirectoryOrCreate: [st?.isDirectory(), 'a directory'],
+    File: [st?.isFile(), 'a file'],
+    FileOrCreate: [st?.isFile(), 'a file'],
+    Socket: [st?.isSocket(), 'a socket'],
+    CharDevice: [st?.isCharacterDevice(), 'a character device'],
+    BlockDevice: [st?.isBlockDevice(), 'a block device'],
+  };
+  if (type === '') return;
+  const [ok, what] = want[type];
+  if (!st) throw new InputError(`${path}.hostPath.path`, `${p} does not exist (type ${type})`);
+  if (!ok) throw new InputError(`${path}.hostPath.path`, `${p} is not ${what} (type ${type})`);
+}
+
+export class PodStorage {
+  readonly podDir: string;
+  private readonly binding: NativeBinding;
+  private readonly spec: Pick<PodSpec, 'hostname' | 'volumes'>;
+  private readonly images: Map<string, ResolvedImage>;
+  private shmReady = false;
+
+  private constructor(binding: NativeBinding, spec: Pick<PodSpec, 'hostname' | 'volumes'>, podDir: string, images: Map<string, ResolvedImage>) {
+    this.binding = binding;
+    this.spec = spec;
+    this.podDir = podDir;
+    this.images = images;
+  }
+
+  /**
+   * Before the pod starts: volumes made or checked, images found in the store. Everything
+   * that can be wrong is an error now, before any process exists. `adopt`: the pod runs already
+   * (a new supervisor): what exists is kept.
+   */
+  static async prepare(binding: NativeBinding, spec: Pick<PodSpec, 'hostname' | 'volumes' | 'containers'>, podDir: string, adopt = false): Promise<PodStorage> {
+    const storage = new PodStorage(binding, spec, podDir, new Map());
+    for (const c of spec.containers) await storage.resolveImage(c);
+    spec.volumes.forEach((v, i) => {
+      if ('hostPath' in v) checkHostPath(v, `spec.volumes[${i}]`);
+    });
+    try {
+      for (const v of spec.volumes) if ('emptyDir' in v && !adopt) storage.makeEmptyDir(v);
+    } catch (err) {
+      await storage.release();
+      throw err;
+    }
+    return storage;
+  }
+
+  private async resolveImage(c: ContainerSpec): Promise<void> {
+    if (!c.image || this.images.has(c.image)) return;
+    const { ImageStore, imageRoot } = await import('../image/store.js');
+    this.images.set(c.image, new ImageStore(imageRoot(), this.binding).resolve(c.image));
+  }
+
+  private volumeDir(name: string): string {
+    return `${this.podDir}/volumes/${name}`;
+  }
+
+  private makeEmptyDir(v: Extract<Volume, { emptyDir: unknown }>): void {
+    const dir = this.volumeDir(v.name);
+    mkdirSync(dir, { recursive: true, mode: 0o777 });
+    // As Kubernetes makes it: writable by whatever user the containers run as.
+    chmodSync(dir, 0o777);
+    if (v.emptyDir.medium === 'Memory') {
+      const size = v.emptyDir.sizeLimit ? `,size=${quantityBytes(v.emptyDir.sizeLimit, 'sizeLimit')}` : '';
+      this.tmpfs(dir, `mode=1777${size}`);
+    }
+  }
+
+  /** A tmpfs of the supervisor's, private: it propagates to no other mount namespace. */
+  private tmpfs(target: string, data: string): void {
+    const c = this.binding.constants;
+    this.binding.mount('tmpfs', target, 'tmpfs', c.MS_NOSUID | c.MS_NODEV, data);
+    this.binding.mount('', target, '', c.MS_PRIVATE);
+  }
+
+  /** The pod's shared /dev/shm and etc files, made when a first container needs them. */
+  private podFiles(): void {
+    if (this.shmReady) return;
+    const shm = `${this.podDir}/shm`;
+    if (!existsSync(shm)) {
+      mkdirSync(shm, { mode: 0o1777 });
+      this.tmpfs(shm, `mode=1777,size=${SHM_SIZE}`);
+    }
+    mkdirSync(`${this.podDir}/etc`, { recursive: true, mode: 0o755 });
+    if (!existsSync(`${this.podDir}/etc/hosts`)) this.writeEtc(undefined);
+    this.shmReady = true;
+  }
+
+  /** hostname, hosts (the pod's address when it has one) and the host's resolv.conf. */
+  writeEtc(podIP: string | undefined): void {
+    const etc = `${this.podDir}/etc`;
+    if (!existsSync(etc)) return;
+    const { hostname } = this.spec;
+    writeFileSync(`${etc}/hostname`, `${hostname}\n`, { mode: 0o644 });
+    writeFileSync(
+      `${etc}/hosts`,
+      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `${podIP ?? '127.0.1.1'}\t${hostname}`, ''].join('\n'),
+      { mode: 0o644 },
+    );
+    // A host that resolves through systemd-resolved's 127.0.0.53 stub: its upstreams instead,
+    // as the kubelet does (the stub is not in the pod's network).
+    const resolved = '/run/systemd/resolve/resolv.conf';
+    const host = readFileSync('/etc/resolv.conf', 'utf8');
+    if (/^nameserver 127\.0\.0\.53$/m.test(host) && existsSync(resolved)) copyFileSync(resolved, `${etc}/resolv.conf`);
+    else writeFileSync(`${etc}/resolv.conf`, host, { mode: 0o644 });
+  }
+
+  /** Where a volume mount's files are on the host; subPath resolved inside the volume. */
+  private bindSource(m: NonNullable<ContainerSpec['volumeMounts']>[number], where: string): string {
+    const v = this.spec.volumes.find((x) => x.name === m.name)!;
+    const base = 'hostPath' in v ? v.hostPath.path : this.volumeDir(v.name);
+    if (!m.subPath) return base;
+    const path = `${base}/${m.subPath}`;
+    if ('emptyDir' in v && !existsSync(path)) mkdirSync(path, { recursive: true, mode: 0o777 });
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      throw new InputError(`${where}.subPath`, `${path} does not exist`);
+    }
+    // A symlink in the volume must not lead the mount out of it.
+    const realBase = realpathSync(base);
+    if (real !== realBase && !real.startsWith(realBase + '/')) throw new InputError(`${where}.subPath`, `${m.subPath} leads out of volume ${m.name}`);
+    return real;
+  }
+
+  /** The mount plan of one container; `where` names it in errors (spec.containers[1]). */
+  async container(c: ContainerSpec, where: string): Promise<ContainerFs> {
+    await this.resolveImage(c);
+    const c_ = this.binding.constants;
+    const binds: BindMount[] = (c.volumeMounts ?? []).map((m, i) => {
+      const source = this.bindSource(m, `${where}.volumeMounts[${i}]`);
+      return { source, target: m.mountPath, directory: statSync(source).isDirectory(), readOnly: m.readOnly ?? false };
+    });
+    const image = c.image ? this.images.get(c.image) : undefined;
+    if (!image && !c.rootfs) {
+      // On the host's file system: mount points must exist already, of the right kind.
+      binds.forEach((b, i) => {
+        let st;
+        try {
+          st = lstatSync(b.target);
+        } catch {
+          throw new InputError(`${where}.volumeMounts[${i}].mountPath`, `${b.target} does not exist: a container on the host's file system mounts onto existing paths only`);
+        }
+        if (st.isDirectory() !== b.directory) throw new InputError(`${where}.volumeMounts[${i}].mountPath`, `${b.target} is ${st.isDirectory() ? 'a directory' : 'not a directory'}, its volume is ${b.directory ? 'a directory' : 'a file'}`);
+      });
+      return { fs: hostfsSteps(c_, binds), ownRoot: false, user: this.user(c, undefined, where) };
+    }
+    if (c.rootfs && !statSync(c.rootfs, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new InputError(`${where}.rootfs`, `${c.rootfs} is not a directory`);
+    }
+    this.podFiles();
+    const dir = `${this.podDir}/containers/${c.name}`;
+    mkdirSync(`${dir}/rootfs`, { recursive: true, mode: 0o755 });
+    const fs = rootfsSteps(c_, {
+      root: `${dir}/rootfs`,
+      source: image ? { layers: image.layers, upper: `${dir}/upper`, work: `${dir}/work` } : { dir: c.rootfs! },
+      readOnly: c.securityContext?.readOnlyRootFilesystem ?? false,
+      shm: `${this.podDir}/shm`,
+      etc: `${this.podDir}/etc`,
+      binds,
+    });
+    return {
+      fs,
+      ownRoot: true,
+      ...(image ? { image: { ref: c.image!, id: image.id, layers: image.layers, config: image.config } } : {}),
+      user: this.user(c, image, where),
+    };
+  }
+
+  /** runAsUser/runAsGroup, else the image's User (a name looked up in its /etc/passwd). */
+  private user(c: ContainerSpec, image: ResolvedImage | undefined, where: string): ContainerFs['user'] {
+    const sc = c.securityContext;
+    const fromImage = image?.config.User ? lookupUser(image.config.User, image.layers, `${where}.image`) : undefined;
+    const uid = sc?.runAsUser ?? fromImage?.uid;
+    const gid = sc?.runAsGroup ?? fromImage?.gid ?? (uid !== undefined ? 0 : undefined);
+    if (uid === undefined && gid === undefined) return undefined;
+    return { uid: uid ?? 0, gid: gid ?? 0, groups: [] };
+  }
+
+  /** Before each start of a container with an image: a fresh writable layer (Kubernetes starts
+   *  every restart from the image). */
+  beforeStart(c: ContainerSpec): void {
+    if (!c.image) return;
+    const dir = `${this.podDir}/containers/${c.name}`;
+    for (const d of ['upper', 'work']) {
+      rmSync(`${dir}/${d}`, { recursive: true, force: true });
+      mkdirSync(`${dir}/${d}`, { mode: 0o755 });
+    }
+  }
+
+  /** A container left the pod: its directories go (its overlay died with its mount namespace). */
+  forget(name: string): void {
+    rmSync(`${this.podDir}/containers/${name}`, { recursive: true, force: true });
+  }
+
+  /** The images this pod's containers use: their layers are not to be removed. */
+  get layersInUse(): string[] {
+    return [...this.images.values()].flatMap((i) => i.layers);
+  }
+
+  /** When the pod has ended: tmpfs unmounted, volumes, overlays and etc files removed. */
+  async release(): Promise<void> {
+    unmountUnder(this.binding, this.podDir);
+    for (const d of ['volumes', 'containers', 'shm', 'etc']) rmSync(`${this.podDir}/${d}`, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,144 @@
+// Volumes: an emptyDir shared by a pod's containers and gone with the pod, in memory with a
+// size limit, read-only mounts, subPath, hostPath and its type checks; and what a pod's end
+// leaves of them, however it ends.
+import t from 'tap';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { procInfo, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
+
+const skip = !isRoot ? NOT_ROOT : !haveBusybox ? NO_BUSYBOX : undefined;
+if (skip) t.plan(0, skip);
+
+const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8');
+const logs = async (s: TestState, pod: string, c: string) => (await s.cli(['logs', pod, c])).stdout;
+
+function manifest(dir: string, pod: unknown): string {
+  const file = join(dir, 'pod.json');
+  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...(pod as object) }));
+  return file;
+}
+
+t.test('an emptyDir: written by one container, read by the other, gone with the pod; readOnly; subPath', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const r = await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'share' },
+    spec: {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'scratch', emptyDir: {} }],
+      containers: [
+        { name: 'writer', rootfs: root, command: ['/bin/sh', '-c', 'mkdir -p /out/sub && echo hello > /out/sub/msg && echo done; exec sleep 1000'], volumeMounts: [{ name: 'scratch', mountPath: '/out' }] },
+        { name: 'reader', rootfs: root, command: ['/bin/sh', '-c', 'until [ -e /in/msg ]; do :; done; cat /in/msg; echo x > /in/try 2>&1 || echo RO; exec sleep 1000'], volumeMounts: [{ name: 'scratch', mountPath: '/in', subPath: 'sub', readOnly: true }] },
+      ],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  const out = await waitFor('the reader', async () => {
+    const l = await logs(s, 'share', 'reader');
+    return l.includes('RO') ? l : undefined;
+  });
+  t.match(out, /^hello$/m, 'the reader sees what the writer wrote (through subPath "sub")');
+  t.match((await s.cli(['logs', 'share', 'reader'])).stderr, /Read-only file system/, 'a readOnly mount refuses writes');
+  const dir = join(s.store.paths.pod('share'), 'volumes/scratch');
+  t.equal(readFileSync(join(dir, 'sub/msg'), 'utf8'), 'hello\n', 'the emptyDir is a directory of the pod');
+  t.equal((await s.cli(['rm', '-f', 'share'])).code, 0);
+  t.notOk(existsSync(dir), 'and it is gone with the pod');
+});
+
+t.test('an emptyDir in memory: a tmpfs of its size, unmounted with the pod', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  t.equal((await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'mem' },
+    spec: {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
+      containers: [{ name: 'c', rootfs: root, command: ['/bin/sh', '-c', 'df -k /ram | tail -1; dd if=/dev/zero of=/ram/big bs=1k count=2048 2>&1 | head -1; exec sleep 1000'], volumeMounts: [{ name: 'ram', mountPath: '/ram' }] }],
+    },
+  })])).code, 0);
+  const dir = join(s.store.paths.pod('mem'), 'volumes/ram');
+  const out = await waitFor('dd', async () => {
+    const l = await logs(s, 'mem', 'c');
+    return /No space left|bytes/.test(l) ? l : undefined;
+  });
+  t.match(out, /^tmpfs\s+1024\s/m, 'a 1 MiB tmpfs');
+  t.match(out, /No space left on device/, 'writing more than its size fails');
+  t.match(mounts(), ` ${dir} `, 'mounted while the pod runs');
+  t.equal((await s.cli(['rm', '-f', 'mem'])).code, 0);
+  t.notMatch(mounts(), ` ${dir} `, 'unmounted with the pod');
+});
+
+t.test('hostPath: bound in; its type checks fail cleanly before anything starts', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const host = tempDir(t, 'host');
+  writeFileSync(join(host, 'file'), 'from the host\n');
+  const pod = (volumes: unknown[], mountPath = '/h') => manifest(tempDir(t, 'm'), {
+    metadata: { name: 'hp' },
+    spec: { restartPolicy: 'Never', volumes, containers: [{ name: 'c', rootfs: root, command: ['/bin/sh', '-c', 'cat /h/file 2>/dev/null || cat /h; ls /made'], volumeMounts: [{ name: 'v', mountPath }, ...(volumes.length > 1 ? [{ name: 'w', mountPath: '/made' }] : [])] }] },
+  });
+  const ok = await s.cli(['run', '-f', pod([{ name: 'v', hostPath: { path: host, type: 'Directory' } }, { name: 'w', hostPath: { path: join(host, 'new-dir'), type: 'DirectoryOrCreate' } }])]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, 'from the host', 'the host directory is in the container');
+  t.ok(existsSync(join(host, 'new-dir')), 'DirectoryOrCreate made the directory');
+  const cases: [unknown, RegExp][] = [
+    [{ name: 'v', hostPath: { path: join(host, 'missing'), type: 'Directory' } }, /^tspod: spec\.volumes\[0\]\.hostPath\.path: .*missing does not exist \(type Directory\)$/m],
+    [{ name: 'v', hostPath: { path: host, type: 'File' } }, /^tspod: spec\.volumes\[0\]\.hostPath\.path: .* is not a file \(type File\)$/m],
+    [{ name: 'v', hostPath: { path: join(host, 'file'), type: 'Socket' } }, /is not a socket \(type Socket\)$/m],
+  ];
+  for (const [volume, message] of cases) {
+    const r = await s.cli(['run', '-f', pod([volume])]);
+    t.equal(r.code, 125);
+    t.match(r.stderr, message);
+    t.same(s.store.names(), [], 'nothing was created');
+  }
+});
+
+t.test('whatever way a pod ends, no mount, overlay or emptyDir stays', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const before = mounts();
+  const spec = (name: string, command = ['/bin/sleep', '1000']) => manifest(tempDir(t, 'm'), {
+    metadata: { name },
+    spec: {
+      restartPolicy: 'Never',
+      // Its sleep is PID 1 of its own PID namespace: it ignores SIGTERM, and is killed after this.
+      terminationGracePeriodSeconds: 1,
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory' } }, { name: 'disk', emptyDir: {} }],
+      containers: [{ name: 'c', rootfs: root, command, volumeMounts: [{ name: 'ram', mountPath: '/ram' }, { name: 'disk', mountPath: '/disk' }] }],
+    },
+  });
+  const check = (how: string, name: string) => {
+    t.equal(mounts(), before, `${how}: the host's mounts are as before`);
+    t.notOk(existsSync(join(s.store.paths.pod(name), 'volumes')), `${how}: no emptyDir left`);
+  };
+  await s.cli(['run', '-d', '-f', spec('normal', ['/bin/sh', '-c', 'exit 0'])]);
+  await waitFor('normal to complete', () => s.store.read('normal')?.state === 'completed');
+  check('completed', 'normal');
+  await s.cli(['rm', 'normal']);
+
+  await s.cli(['run', '-d', '-f', spec('forced')]);
+  await s.cli(['rm', '-f', 'forced']);
+  check('rm -f', 'forced');
+
+  await s.cli(['run', '-d', '-f', spec('killed')]);
+  process.kill(s.store.read('killed')!.infra!.process.pid, 'SIGKILL');
+  await waitFor('killed to fail', () => s.store.read('killed')?.state === 'failed');
+  check('infra killed', 'killed');
+  await s.cli(['rm', 'killed']);
+
+  const m = s.monitorPid()!;
+  await s.cli(['run', '-d', '-f', spec('orphan')]);
+  process.kill(m, 'SIGKILL');
+  await waitFor('the monitor to die', () => !procInfo(m) || procInfo(m)!.state === 'Z');
+  await s.cli(['rm', '-f', 'orphan']);
+  t.equal(mounts(), before, 'monitor killed, then rm -f without it: no mount left');
+
+  const failed = await s.cli(['run', '-d', '-f', spec('failed', ['/nonexistent'])]);
+  t.equal(failed.code, 127, 'a start that fails');
+  t.equal(mounts(), before, 'failed start: no mount left');
+  t.same(s.store.names(), [], 'and no pod');
+});
