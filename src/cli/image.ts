@@ -1,6 +1,8 @@
 // tspod image import / ls / rm: the local image store (src/image/). No registry, ever.
 import { TspodError } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
+import { stateRoot } from '../state/paths.js';
+import { StateStore } from '../state/store.js';
 import { ImageStore, imageRoot } from '../image/store.js';
 import { shortId } from '../image/reference.js';
 import { age, formatTable } from './table.js';
@@ -17,7 +19,10 @@ function requireRoot(what: string): void {
 }
 
 function openStore(o: ImageOptions): ImageStore {
-  return new ImageStore(imageRoot(o.imageRoot), loadBinding());
+  // Layers that a pod's container is made of stay, whatever image rm says, while the pod exists.
+  return new ImageStore(imageRoot(o.imageRoot), loadBinding(), {
+    layersInUse: () => new StateStore(stateRoot()).list().flatMap((r) => r.containers.flatMap((c) => c.imageLayers ?? [])),
+  });
 }
 
 /** 1.2MB, as docker shows sizes (SI units). */

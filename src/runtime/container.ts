@@ -22,6 +22,8 @@ export interface ContainerLaunch {
   parentDeathSignal?: number;
   /** Its view of the file system (fs/rootfs.ts); none: the host's, with its own /proc. */
   fs?: FsStep[];
+  /** The image layers its root is made of: not to be removed while it may run. */
+  imageLayers?: string[];
   user?: { uid: number; gid: number; groups: number[] };
 }
 

@@ -151,6 +151,7 @@ export function planContainer(
     parentDeathSignal: opts.parentDeathSignal,
     ...(cfs ? { fs: cfs.fs } : {}),
     ...(cfs?.user ? { user: cfs.user } : {}),
+    ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };
 }
 
@@ -245,6 +246,7 @@ class Container {
       ...(this.stoppedByUser ? { stoppedByUser: true } : {}),
       ...(this.pipes && this.state === 'running' ? { pipes: this.pipes } : {}),
       ...(this.delayMs ? { backoffMs: this.delayMs } : {}),
+      ...(this.launch.imageLayers ? { imageLayers: this.launch.imageLayers } : {}),
     };
   }
 }

@@ -59,6 +59,8 @@ export interface ContainerRecord {
   pipes?: PipeIds;
   /** The last crash back-off delay, so a new supervisor goes on doubling it. */
   backoffMs?: number;
+  /** The image layers its root is made of (tspod image rm keeps them while the pod exists). */
+  imageLayers?: string[];
 }
 
 /**

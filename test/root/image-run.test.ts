@@ -107,3 +107,15 @@ t.test('an image that is not in the store: a clear error, nothing created', asyn
   t.match(r.stderr, /^tspod: image "nothere:1" is not in the local image store .*tspod image import FILE/);
   t.same(s.store.names(), []);
 });
+
+t.test('image rm keeps the layers a pod is made of', async (t) => {
+  const s = await withImage(t, 'demo:1', 'oci');
+  await s.cli(['run', '-d', '--name', 'user', '--image', 'demo:1']);
+  const layers = s.store.read('user')!.containers[0].imageLayers!;
+  t.equal(layers.length, 2);
+  const rm = await s.cli(['image', 'rm', 'demo:1']);
+  t.equal(rm.code, 0, rm.stderr);
+  t.notMatch((await s.cli(['image', 'ls'])).stdout, 'demo', 'the image is gone from the list');
+  t.ok(layers.every((l) => existsSync(l)), 'but its layers stay while the pod uses them');
+  t.match((await s.cli(['exec', 'user', 'user', '--', 'cat', '/data/new'])).stdout, 'new', 'and the container goes on');
+});
