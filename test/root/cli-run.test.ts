@@ -2,6 +2,7 @@
 // process of its pod behind.
 import t, { type Test } from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, childrenOf, waitFor, type ProcInfo } from '../helpers/proc.js';
@@ -9,6 +10,18 @@ import type { CliRun } from '../helpers/cli.js';
 import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
+
+/** GET http://127.0.0.1:PORT/ from the host: "STATUS BODY", or the error code. */
+function hostGet(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    get({ host: '127.0.0.1', port, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+}
 
 /** Waits until tspod has its infra and `containers` container processes, and returns them. */
 async function podProcesses(run: CliRun, containers: number): Promise<ProcInfo[]> {
@@ -84,6 +97,7 @@ t.test('the seed pod: the proxy reaches the blog over the pod\'s 127.0.0.1', asy
   t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
   t.match(run.stdout(), /nginx {3}\| \S+ "GET \/" 200/);
   await waitFor('the visitor to exit', () => run.stderr().includes('tspod: container visitor exited with status 0'));
+  t.match(await hostGet(8880), /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s, "the seed's demo: http://localhost:8880/ on the host is the blog's page");
   run.child.kill('SIGTERM');
   t.equal(await run.done, 143);
 });
@@ -94,6 +108,7 @@ t.test('the seed pod with the real nginx and the seed\'s nginx.conf', { skip: ng
   await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
   t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
   t.match(run.stdout(), /nginx {3}\| 127\.0\.0\.1 - - \[.*\] "GET \/ HTTP\/1\.1" 200/, 'nginx logged the request to its stdout');
+  t.match(await hostGet(8880), /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s, 'through the real nginx from the host');
   run.child.kill('SIGTERM');
   t.equal(await run.done, 143);
   t.match(run.stderr(), 'tspod: container nginx exited with status 0');
