@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <pthread.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -330,6 +331,35 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
   return e;
 }
 
+// Two stacks for the children that share our memory: the first process, and the final one that
+// an intermediate clones. Each sits above a guard page, so an overflow faults instead of
+// writing into Node's memory.
+class ChildStacks
+{
+public:
+  static constexpr size_t kStack = 128 * 1024; // a multiple of every page size
+
+  explicit ChildStacks (Napi::Env env) : guard_ ((size_t) sysconf (_SC_PAGESIZE))
+  {
+    base_ = mmap (nullptr, Length (), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (base_ == MAP_FAILED)
+      ThrowErrno (env, errno, "mmap");
+    for (int i = 0; i < 2; i++)
+      mprotect ((char *) base_ + i * (guard_ + kStack), guard_, PROT_NONE);
+  }
+  ~ChildStacks () { munmap (base_, Length ()); }
+  ChildStacks (const ChildStacks &) = delete;
+  ChildStacks &operator= (const ChildStacks &) = delete;
+
+  // Stacks grow down: a child starts at the top of its region.
+  void *Top (int i) const { return (char *) base_ + (i + 1) * (guard_ + kStack); }
+
+private:
+  size_t Length () const { return 2 * (guard_ + kStack); }
+  size_t guard_;
+  void *base_;
+};
+
 void
 ReapNow (pid_t pid)
 {
@@ -350,6 +380,7 @@ Spawn (const Napi::CallbackInfo &info)
   BuildPlan (env, info[0].As<Napi::Object> (), st, plan);
   plan.parent_pidfd = plan.parent_death_signal ? SelfPidfd () : -1;
 
+  ChildStacks stacks (env);
   int pipefd[2];
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     ThrowErrno (env, errno, "pipe2");
@@ -375,13 +406,9 @@ Spawn (const Napi::CallbackInfo &info)
 
   bool joining = plan.njoins > 0;
   int pidfd = -1;
-  pid_t pid = joining ? Clone3 (0, nullptr) : Clone3 ((uint64_t) plan.new_namespaces, &pidfd);
-  if (pid == 0)
-    {
-      if (joining)
-        RunIntermediateStage (plan);
-      RunFinalStage (plan);
-    }
+  plan.final_stack = stacks.Top (1);
+  pid_t pid = joining ? CloneVfork (0, nullptr, RunIntermediateStage, plan, stacks.Top (0))
+                      : CloneVfork (plan.new_namespaces, &pidfd, RunFinalStage, plan, stacks.Top (0));
   int clone_err = errno;
   pthread_sigmask (SIG_SETMASK, &old, nullptr);
   close (pipefd[1]);

@@ -71,6 +71,7 @@ struct SpawnPlan
   bool new_process_group;
   bool controlling_terminal;     // make stdio 0 (a terminal) the new session's controlling one
   int report_fd;                 // write end of the report pipe (O_CLOEXEC)
+  void *final_stack;             // top of the stack the intermediate gives the final process
 };
 
 // The child's steps, as they are named in errors (syscall) and reports.
@@ -122,7 +123,9 @@ struct ChildReport
 // sibling (CLONE_PARENT), reports its pid, exits.
 [[noreturn]] void RunIntermediateStage (const SpawnPlan &plan);
 
-// clone3(2) without a new stack: behaves like fork in the child.
-pid_t Clone3 (uint64_t flags, int *pidfd_out);
+// Starts `fn (plan)` in a child that shares our memory, on `stack_top`, until it execs or
+// exits; the calling thread sleeps until then (CLONE_VM | CLONE_VFORK, as posix_spawn does).
+pid_t CloneVfork (int flags, int *pidfd_out, [[noreturn]] void (*fn) (const SpawnPlan &), const SpawnPlan &plan,
+                  void *stack_top);
 
 } // namespace tspod
