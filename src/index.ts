@@ -1,5 +1,6 @@
 // tspod as a library: the pod model, the pod runtime, and the addon's system calls for
-// namespace experiments.
+// namespace experiments; the layers above them (state, the host that the monitor runs, the
+// monitor's client, networks, storage, images) for tools built on tspod.
 export { TspodError, InputError } from './errors.js';
 export * from './native/binding.js';
 export * from './pod/spec.js';
@@ -7,5 +8,15 @@ export { podFromManifest, parseManifestText, loadManifest } from './pod/manifest
 export { containerEnv, containerArgv, expandVars, DEFAULT_PATH } from './pod/env.js';
 export { startInfra, infraRequest, type InfraOptions } from './runtime/infra.js';
 export { startContainer, containerRequest, type ContainerLaunch } from './runtime/container.js';
+export { execInContainer, type ExecOptions } from './runtime/exec.js';
 export { PodProcess, describeExit, statusCode, signalName } from './runtime/process.js';
+export { LoggingIO, type LoggingOptions } from './runtime/io.js';
 export * from './runtime/pod.js';
+export { PodNetwork, type NetworkOptions } from './net/network.js';
+export { PodStorage } from './fs/storage.js';
+export { ImageStore, imageRoot, resolveImage } from './image/store.js';
+export { StatePaths, stateRoot, DEFAULT_ROOT } from './state/paths.js';
+export { StateStore } from './state/store.js';
+export type { PodRecord, ContainerRecord, ExitRecord } from './state/records.js';
+export { PodHost, releaseRecorded, type HostOptions, type CreateOptions } from './monitor/host.js';
+export { MonitorClient, ensureMonitor } from './monitor/client.js';

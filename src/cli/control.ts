@@ -1,13 +1,13 @@
 // tspod restart / stop / rm: changes go through the monitor for the pods it supervises; a
 // foreground pod is stopped through its own tspod process (SIGTERM; rm -f: SIGKILL, which its
 // processes follow by PDEATHSIG); and rm of a whole pod works from the state alone when no
-// monitor runs.
+// monitor runs. The pod host's clean-up code (monitor/host.js, which loads the runtime) is
+// imported only on the paths that need it, not when a monitor does the work.
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Conflict } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
 import { ensureMonitor } from '../monitor/client.js';
-import { releaseRecorded, withNamesLock } from '../monitor/host.js';
 import { PodProcess } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
@@ -40,6 +40,7 @@ function foregroundConflict(record: PodRecord, what: string): Conflict {
 /** Signals a foreground pod's tspod, waits for it, and removes what it could not. */
 async function signalForeground(store: StateStore, record: PodRecord, signal: number): Promise<void> {
   const binding = loadBinding();
+  const { releaseRecorded, withNamesLock } = await import('../monitor/host.js');
   const supervisor = PodProcess.adopt(binding, record.supervisor);
   if (supervisor) {
     supervisor.signal(signal);
@@ -105,6 +106,7 @@ async function removeWithoutMonitor(store: StateStore, pod: string, force: boole
   const lock = openSync(store.paths.monitorLock, 'a', 0o600);
   try {
     if (!binding.flock(lock, true, false)) return false;
+    const { releaseRecorded, withNamesLock } = await import('../monitor/host.js');
     await withNamesLock(store, binding, async () => {
       const record = observed(store.need(pod));
       if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);

@@ -1,19 +1,16 @@
-// tspod run: a whole pod in the foreground, from a manifest (-f) or from one command.
-import { randomBytes } from 'node:crypto';
-import { constants as osConstants } from 'node:os';
+// tspod run: a whole pod in the foreground, from a manifest (-f) or from one command; or, with
+// -d, handed to the monitor. The detached path loads no runtime and no YAML parser (the
+// monitor checks the manifest): it is a client's start-up and one or two requests.
 import { InputError } from '../errors.js';
 import { requireRoot } from './errors.js';
-import { loadBinding } from '../native/binding.js';
-import { loadManifest, restartPolicyValue } from '../pod/manifest.js';
+import { restartPolicyValue } from '../pod/fields.js';
 import { newPodSpec, type PodSpec } from '../pod/spec.js';
-import { PodHost } from '../monitor/host.js';
 import { ensureMonitor } from '../monitor/client.js';
-import type { Pod, PodResult } from '../runtime/pod.js';
-import { describeExit, startTimeOf, statusCode } from '../runtime/process.js';
+import type { PodResult } from '../runtime/pod.js';
+import { statusCode } from '../runtime/process.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { applyContainerOptions, applyNetworkOptions, envOption, hostOptionsFromEnv, labelOption, programOption, secondsOption, shareOption } from './options.js';
-import { TerminalTee } from './output.js';
+import { applyContainerOptions, applyNetworkOptions, envOption, labelOption, programOption, secondsOption, shareOption } from './options.js';
 
 export interface RunOptions {
   file?: string;
@@ -39,11 +36,14 @@ export interface RunOptions {
   root?: string;
 }
 
+/** Six hex digits for an unnamed pod: a taken name is refused at creation, never reused. */
+const randomName = () => Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0');
+
 /** Command-line words are taken literally: escape them from Kubernetes' $(VAR) expansion. */
 const literal = (s: string) => s.replaceAll('$', '$$$$');
 
-/** The pod a `tspod run` describes; every option is checked, nothing is created. */
-export async function podFromRunOptions(command: string[], o: RunOptions): Promise<PodSpec> {
+/** Options that cannot go together: checked before anything is read or asked. */
+function checkRunWords(command: string[], o: RunOptions): void {
   if (o.file && command.length) throw new InputError('run', 'give either a manifest (-f) or a command after --, not both');
   if (!o.file && !command.length && !o.image) throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS), an --image, or a manifest with -f');
   if (o.file) {
@@ -51,14 +51,22 @@ export async function podFromRunOptions(command: string[], o: RunOptions): Promi
       if (given !== undefined) throw new InputError(option, 'applies to a command; a manifest sets it per container');
     }
   }
+}
+
+/**
+ * The pod a `tspod run` describes; every option is checked, nothing is created. With -f, the
+ * manifest's pod may be given already checked (by the monitor); else the file is read here.
+ */
+export async function podFromRunOptions(command: string[], o: RunOptions, manifest?: PodSpec): Promise<PodSpec> {
+  checkRunWords(command, o);
   const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));
   let spec: PodSpec;
   if (o.file) {
-    spec = await loadManifest(o.file);
+    spec = manifest ?? (await (await import('../pod/manifest.js')).loadManifest(o.file));
     if (o.name) spec.name = labelOption('--name', o.name);
     for (const c of spec.containers) c.env = [...c.env, ...env];
   } else {
-    const name = o.name ? labelOption('--name', o.name) : `tspod-${randomBytes(3).toString('hex')}`;
+    const name = o.name ? labelOption('--name', o.name) : `tspod-${randomName()}`;
     // A command runs once, as with docker run (newPodSpec's Never); a manifest keeps Kubernetes'
     // default.
     // With an image, the words are its arguments (they replace its Cmd, as docker run's do).
@@ -95,16 +103,20 @@ export function runExitStatus(result: PodResult, stopSignal?: number): number {
 
 export async function run(command: string[], o: RunOptions): Promise<number> {
   if (o.pod !== undefined) return runInPod(command, o);
-  const spec = await podFromRunOptions(command, o);
-  requireRoot('tspod run');
-  const store = new StateStore(stateRoot(o.root));
-  if (o.detach) {
-    const client = await ensureMonitor(store);
-    await client.call('POST', '/pods', { spec });
-    process.stdout.write(`${spec.name}\n`);
-    return 0;
+  if (!o.detach) {
+    const spec = await podFromRunOptions(command, o);
+    requireRoot('tspod run');
+    return (await import('./run-foreground.js')).runForeground(spec, new StateStore(stateRoot(o.root)));
   }
-  return runForeground(spec, store);
+  checkRunWords(command, o);
+  requireRoot('tspod run');
+  const text = o.file === undefined ? undefined : (await import('../pod/manifest.js')).readManifest(o.file);
+  const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
+  const manifest = text === undefined ? undefined : (await client.call<{ spec: PodSpec }>('POST', '/manifests', { text, file: o.file })).spec;
+  const spec = await podFromRunOptions(command, o, manifest);
+  await client.call('POST', '/pods', { spec });
+  process.stdout.write(`${spec.name}\n`);
+  return 0;
 }
 
 /** `run -d --pod POD --name CTR -- CMD`: a container joins a pod that is already running. */
@@ -126,52 +138,4 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
   });
   process.stdout.write(`${spec.containers[0].name}\n`);
   return 0;
-}
-
-/** The pod runs as long as this tspod; its output is shown, and logged as for any pod. */
-async function runForeground(spec: PodSpec, store: StateStore): Promise<number> {
-  const binding = loadBinding();
-  const host = new PodHost(store, binding, {
-    kind: 'foreground',
-    pid: process.pid,
-    startTime: startTimeOf(process.pid) ?? '',
-  }, hostOptionsFromEnv());
-
-  // Installed before the pod starts, so Ctrl-C during the start is not lost.
-  let stopSignal: number | undefined;
-  let pod: Pod | undefined;
-  const onSignal = (name: NodeJS.Signals) => {
-    const first = stopSignal === undefined;
-    stopSignal ??= osConstants.signals[name];
-    if (!pod) return;
-    if (first) {
-      process.stderr.write(
-        `tspod: ${name}: stopping pod ${spec.name} (SIGTERM, SIGKILL after ${spec.terminationGracePeriodSeconds}s; again to kill now)\n`,
-      );
-      void pod.stop();
-    } else {
-      void pod.kill();
-    }
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
-  try {
-    pod = await host.create(spec, {
-      // Nothing of a foreground pod may outlive tspod, even a tspod killed with SIGKILL.
-      parentDeathSignal: osConstants.signals.SIGKILL,
-      tee: new TerminalTee(spec.containers.map((c) => c.name)),
-    });
-    pod.on('container-exit', (name, status) => process.stderr.write(`tspod: container ${name} ${describeExit(status)}\n`));
-    pod.on('container-error', (name, err) => process.stderr.write(`tspod: container ${name} could not start: ${err.message}\n`));
-    if (stopSignal !== undefined) void pod.stop();
-    const result = await pod.ended;
-    if (result.reason === 'infra-exited') {
-      process.stderr.write(`tspod: pod ${spec.name} failed: its infra process (pid ${pod.infra.pid}) ${describeExit(result.infraExit!)}\n`);
-    }
-    return runExitStatus(result, stopSignal);
-  } finally {
-    for (const s of signals) process.off(s, onSignal);
-    // A foreground pod is listed while it runs, and leaves nothing in the state when it ends.
-    if (pod) await host.remove(spec.name, true);
-  }
 }

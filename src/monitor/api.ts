@@ -33,6 +33,12 @@ export interface CreatePodRequest {
   persistent?: boolean;
 }
 
+/** POST /v1/manifests: a manifest's text to check; `file` names it in errors. */
+export interface ManifestRequest {
+  text: string;
+  file: string;
+}
+
 /** POST /v1/pods/NAME/containers */
 export interface AddContainerRequest {
   container: ContainerSpec;
@@ -98,6 +104,15 @@ export function createPodFromBody(v: unknown): CreatePodRequest {
   // A pod that ends when its containers have all ended would never end without any.
   if (!req.persistent && req.spec.containers.length === 0) throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
   return req;
+}
+
+export function manifestFromBody(v: unknown): ManifestRequest {
+  const o = mapping(v, 'request body');
+  onlyFields(o, '', ['text', 'file']);
+  for (const key of ['text', 'file'] as const) {
+    if (o[key] === undefined) throw new InputError(key, 'is required');
+  }
+  return { text: string(o.text, 'text'), file: string(o.file, 'file') };
 }
 
 export function addContainerFromBody(v: unknown): AddContainerRequest {

@@ -2,7 +2,7 @@
 // none answers. The monitor is started detached (its own session, its output in monitor.log),
 // so it outlives the command that started it and holds none of that command's fds.
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TspodError } from '../errors.js';
 import { loadBinding, type ExitStatus } from '../native/binding.js';
@@ -24,37 +24,47 @@ export class MonitorUnavailable extends TspodError {
   }
 }
 
+/** An HTTP answer: its status and JSON body; undefined when it is cut short or not JSON. */
+function parseAnswer(raw: Buffer): { status: number; payload: unknown } | undefined {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine, ...headers] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  const length = Number(headers.find((h) => /^content-length:/i.test(h))?.split(':')[1]);
+  const bodyBytes = raw.subarray(end + 4);
+  if (!status || !Number.isInteger(length) || bodyBytes.length !== length) return undefined;
+  try {
+    return { status, payload: JSON.parse(bodyBytes.toString('utf8')) };
+  } catch {
+    return undefined;
+  }
+}
+
 export class MonitorClient {
   constructor(readonly paths: StatePaths) {}
 
-  /** One request; the API's errors come back as TspodErrors with its message and fields. */
+  /**
+   * One request; the API's errors come back as TspodErrors with its message and fields.
+   *
+   * HTTP/1.1 by hand, one request per connection: the answers always carry content-length
+   * (server.ts), and node:http cost 8 ms of every command's start-up here to load, more than
+   * the request itself.
+   */
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const text = body === undefined ? undefined : JSON.stringify(body);
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const head = [`${method} /${API_VERSION}${path} HTTP/1.1`, 'host: tspod', 'connection: close'];
+    if (body !== undefined) head.push('content-type: application/json', `content-length: ${Buffer.byteLength(text)}`);
     return new Promise<T>((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.paths.socket,
-          method,
-          path: `/${API_VERSION}${path}`,
-          headers: text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            let payload: unknown;
-            try {
-              payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            } catch {
-              return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
-            }
-            if ((res.statusCode ?? 500) >= 300) return reject(errorFromBody(payload as ErrorBody));
-            resolve(payload as T);
-          });
-        },
-      );
-      req.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message)));
-      req.end(text);
+      const chunks: Buffer[] = [];
+      const socket = connect(this.paths.socket, () => socket.write(`${head.join('\r\n')}\r\n\r\n${text}`));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message)));
+      socket.on('end', () => {
+        const answer = parseAnswer(Buffer.concat(chunks));
+        if (!answer) return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
+        if (answer.status >= 300) return reject(errorFromBody(answer.payload as ErrorBody));
+        resolve(answer.payload as T);
+      });
     });
   }
 

@@ -2,7 +2,8 @@
 // pod host and answers with JSON: a pod's record, or an error body with a status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
-import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody } from './api.js';
+import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody } from './api.js';
+import { podFromManifestText } from '../pod/manifest.js';
 import { API_VERSION, errorBody } from './protocol.js';
 import type { PodHost } from './host.js';
 import type { StateStore } from '../state/store.js';
@@ -50,6 +51,16 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
       },
     ],
     ['GET', /^\/pods\/([^/]+)$/, async ([name]) => record(name)],
+    [
+      // The CLI's run -d -f has its manifest checked here, where the YAML parser is loaded
+      // already: loading it in each command cost 30 ms.
+      'POST',
+      /^\/manifests$/,
+      async (_, body) => {
+        const m = manifestFromBody(body);
+        return { spec: await podFromManifestText(m.text, m.file) };
+      },
+    ],
     [
       'POST',
       /^\/pods\/([^/]+)\/stop$/,

@@ -1,6 +1,7 @@
 // Reads a pod manifest: the subset of the Kubernetes Pod v1 object that tspod runs, in YAML or
 // JSON. Every field is checked against that subset; a field tspod does not support is an error
 // that names its path (spec.containers[1].ports), never silently ignored.
+import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import {
   checkVolumes,
@@ -146,16 +147,8 @@ export async function parseManifestText(text: string, file: string): Promise<unk
   return doc.toJS();
 }
 
-/** Reads and checks a manifest file; field errors are prefixed with the file's name. */
-export async function loadManifest(file: string): Promise<PodSpec> {
-  const { readFile } = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new InputError(file, `cannot read the manifest: ${e.code ?? e.message}`);
-  }
+/** Checks manifest text; field errors are prefixed with `file`, the manifest's name. */
+export async function podFromManifestText(text: string, file: string): Promise<PodSpec> {
   const doc = await parseManifestText(text, file);
   try {
     return podFromManifest(doc);
@@ -163,4 +156,19 @@ export async function loadManifest(file: string): Promise<PodSpec> {
     if (err instanceof InputError) throw new InputError(err.field, err.problem, file);
     throw err;
   }
+}
+
+/** A manifest file's text; an error that names the file when it cannot be read. */
+export function readManifest(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(file, `cannot read the manifest: ${e.code ?? e.message}`);
+  }
+}
+
+/** Reads and checks a manifest file; field errors are prefixed with the file's name. */
+export async function loadManifest(file: string): Promise<PodSpec> {
+  return podFromManifestText(readManifest(file), file);
 }

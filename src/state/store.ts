@@ -2,10 +2,13 @@
 // pod.json is replaced by rename, so a reader sees the old or the new record, never half of
 // one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { NotFound, TspodError } from '../errors.js';
 import { StatePaths } from './paths.js';
 import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
+
+/** Temporary files are named by pid and a count: unique across writers without node:crypto,
+ * whose loading cost 3-4 ms of every command's start-up here. */
+let tmpCount = 0;
 
 export class StateStore {
   readonly paths: StatePaths;
@@ -45,7 +48,7 @@ export class StateStore {
 
   write(record: PodRecord): void {
     const file = this.paths.podFile(record.name);
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const tmp = `${file}.${process.pid}.${++tmpCount}`;
     writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
     renameSync(tmp, file);
   }

@@ -61,6 +61,9 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
     ['POST', '/v1/pods/keep/containers/nope/restart', undefined, 404, /^pod "keep" has no container "nope"$/],
     ['GET', '/v1/nothing-here', undefined, 404, /^no route GET \/v1\/nothing-here$/],
     ['PUT', '/v1/pods', undefined, 405, /^no route PUT/],
+    ['POST', '/v1/manifests', '{"text": "kind: Pod"}', 400, /^file: is required$/],
+    ['POST', '/v1/manifests', '{"text": "a: b: c", "file": "p.yaml"}', 400, /^p\.yaml: invalid YAML: Nested mappings/],
+    ['POST', '/v1/manifests', '{"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}', 400, /^p\.yaml: spec\.containers\[0\]\.command: is required/],
   ];
   for (const [method, path, body, status, message] of cases) {
     const r = await raw(s, method, path, body);
@@ -69,6 +72,18 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
   }
   t.equal(JSON.stringify(s.store.list()), before, 'the state is as it was');
   t.same(s.store.names(), ['keep'], 'no half-created pod directory');
+});
+
+t.test('POST /v1/manifests checks a manifest and answers with its pod, creating nothing', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'keep']);
+  const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  restartPolicy: Never\n  containers:\n    - name: a\n      command: [sleep, "1"]\n';
+  const r = await raw(s, 'POST', '/v1/manifests', JSON.stringify({ text, file: 'web.yaml' }));
+  t.equal(r.status, 200);
+  t.equal(r.body.spec.name, 'web');
+  t.equal(r.body.spec.restartPolicy, 'Never');
+  t.same(r.body.spec.containers[0].command, ['sleep', '1']);
+  t.same(s.store.names(), ['keep'], 'no pod was created');
 });
 
 t.test('bad input on the command line: unknown pod or container, a name in use', async (t) => {

@@ -1,0 +1,60 @@
+// tspod run in the foreground: this process supervises the pod (PodHost, as the monitor does),
+// shows its output, and removes it when it ends.
+import { constants as osConstants } from 'node:os';
+import { loadBinding } from '../native/binding.js';
+import { PodHost } from '../monitor/host.js';
+import type { Pod } from '../runtime/pod.js';
+import type { PodSpec } from '../pod/spec.js';
+import { describeExit, startTimeOf } from '../runtime/process.js';
+import type { StateStore } from '../state/store.js';
+import { hostOptionsFromEnv } from './options.js';
+import { TerminalTee } from './output.js';
+import { runExitStatus } from './run.js';
+
+/** The pod runs as long as this tspod; its output is shown, and logged as for any pod. */
+export async function runForeground(spec: PodSpec, store: StateStore): Promise<number> {
+  const binding = loadBinding();
+  const host = new PodHost(store, binding, {
+    kind: 'foreground',
+    pid: process.pid,
+    startTime: startTimeOf(process.pid) ?? '',
+  }, hostOptionsFromEnv());
+
+  // Installed before the pod starts, so Ctrl-C during the start is not lost.
+  let stopSignal: number | undefined;
+  let pod: Pod | undefined;
+  const onSignal = (name: NodeJS.Signals) => {
+    const first = stopSignal === undefined;
+    stopSignal ??= osConstants.signals[name];
+    if (!pod) return;
+    if (first) {
+      process.stderr.write(
+        `tspod: ${name}: stopping pod ${spec.name} (SIGTERM, SIGKILL after ${spec.terminationGracePeriodSeconds}s; again to kill now)\n`,
+      );
+      void pod.stop();
+    } else {
+      void pod.kill();
+    }
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    pod = await host.create(spec, {
+      // Nothing of a foreground pod may outlive tspod, even a tspod killed with SIGKILL.
+      parentDeathSignal: osConstants.signals.SIGKILL,
+      tee: new TerminalTee(spec.containers.map((c) => c.name)),
+    });
+    pod.on('container-exit', (name, status) => process.stderr.write(`tspod: container ${name} ${describeExit(status)}\n`));
+    pod.on('container-error', (name, err) => process.stderr.write(`tspod: container ${name} could not start: ${err.message}\n`));
+    if (stopSignal !== undefined) void pod.stop();
+    const result = await pod.ended;
+    if (result.reason === 'infra-exited') {
+      process.stderr.write(`tspod: pod ${spec.name} failed: its infra process (pid ${pod.infra.pid}) ${describeExit(result.infraExit!)}\n`);
+    }
+    return runExitStatus(result, stopSignal);
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    // A foreground pod is listed while it runs, and leaves nothing in the state when it ends.
+    if (pod) await host.remove(spec.name, true);
+  }
+}
