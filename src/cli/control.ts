@@ -40,7 +40,7 @@ function foregroundConflict(record: PodRecord, what: string): Conflict {
 /** Signals a foreground pod's tspod, waits for it, and removes what it could not. */
 async function signalForeground(store: StateStore, record: PodRecord, signal: number): Promise<void> {
   const binding = loadBinding();
-  const { releaseRecorded, withNamesLock } = await import('../monitor/host.js');
+  const { releaseRecorded, withNamesLock } = require('../monitor/host.js') as typeof import('../monitor/host.js');
   const supervisor = PodProcess.adopt(binding, record.supervisor);
   if (supervisor) {
     supervisor.signal(signal);
@@ -106,7 +106,7 @@ async function removeWithoutMonitor(store: StateStore, pod: string, force: boole
   const lock = openSync(store.paths.monitorLock, 'a', 0o600);
   try {
     if (!binding.flock(lock, true, false)) return false;
-    const { releaseRecorded, withNamesLock } = await import('../monitor/host.js');
+    const { releaseRecorded, withNamesLock } = require('../monitor/host.js') as typeof import('../monitor/host.js');
     await withNamesLock(store, binding, async () => {
       const record = observed(store.need(pod));
       if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);

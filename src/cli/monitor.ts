@@ -1,6 +1,5 @@
 // tspod monitor: the monitor in the foreground, for a service manager (the CLI also starts it
 // in the background on demand).
-import { createRequire } from 'node:module';
 import { startMonitor } from '../monitor/monitor.js';
 import { stateRoot } from '../state/paths.js';
 import { hostOptionsFromEnv } from './options.js';
@@ -8,7 +7,7 @@ import { requireRoot } from './errors.js';
 
 export async function monitor(o: { root?: string }): Promise<number> {
   requireRoot('tspod monitor');
-  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  const { version } = require('../../package.json') as { version: string };
   const running = await startMonitor({ root: stateRoot(o.root), version, ...hostOptionsFromEnv() });
   await new Promise<void>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve());

@@ -84,7 +84,7 @@ export async function podCheck(name: string, o: { root?: string }): Promise<numb
   const store = new StateStore(stateRoot(o.root));
   const record = store.need(name);
   if (record.network?.mode !== 'cni') throw new Conflict(`pod "${name}" is not on a CNI network (its network: ${record.network?.mode ?? 'pod'})`);
-  const cni = await import('../net/cni.js');
+  const cni = require('../net/cni.js') as typeof import('../net/cni.js');
   const cache = store.paths.podNetwork(name);
   let text: string;
   try {

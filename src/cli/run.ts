@@ -62,7 +62,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
   const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));
   let spec: PodSpec;
   if (o.file) {
-    spec = manifest ?? (await (await import('../pod/manifest.js')).loadManifest(o.file));
+    spec = manifest ?? (await (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).loadManifest(o.file));
     if (o.name) spec.name = labelOption('--name', o.name);
     for (const c of spec.containers) c.env = [...c.env, ...env];
   } else {
@@ -106,11 +106,11 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
   if (!o.detach) {
     const spec = await podFromRunOptions(command, o);
     requireRoot('tspod run');
-    return (await import('./run-foreground.js')).runForeground(spec, new StateStore(stateRoot(o.root)));
+    return (require('./run-foreground.js') as typeof import('./run-foreground.js')).runForeground(spec, new StateStore(stateRoot(o.root)));
   }
   checkRunWords(command, o);
   requireRoot('tspod run');
-  const text = o.file === undefined ? undefined : (await import('../pod/manifest.js')).readManifest(o.file);
+  const text = o.file === undefined ? undefined : (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).readManifest(o.file);
   const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
   const manifest = text === undefined ? undefined : (await client.call<{ spec: PodSpec }>('POST', '/manifests', { text, file: o.file })).spec;
   const spec = await podFromRunOptions(command, o, manifest);

@@ -106,7 +106,7 @@ export class PodStorage {
 
   private async resolveImage(c: ContainerSpec): Promise<void> {
     if (!c.image || this.images.has(c.image)) return;
-    const { ImageStore, imageRoot } = await import('../image/store.js');
+    const { ImageStore, imageRoot } = require('../image/store.js') as typeof import('../image/store.js');
     this.images.set(c.image, new ImageStore(imageRoot(), this.binding).resolve(c.image));
   }
 

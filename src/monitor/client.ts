@@ -3,7 +3,7 @@
 // so it outlives the command that started it and holds none of that command's fds.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { TspodError } from '../errors.js';
 import { loadBinding, type ExitStatus } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
@@ -12,7 +12,7 @@ import type { StateStore } from '../state/store.js';
 import { API_VERSION, errorFromBody, type ErrorBody } from './protocol.js';
 
 /** dist/cli/main.js, from either src/monitor or dist/monitor. */
-const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const cliPath = join(__dirname, '../../dist/cli/main.js');
 
 /** How long a command waits for a monitor it started to answer. */
 const START_TIMEOUT_MS = 10_000;
@@ -68,6 +68,17 @@ export class MonitorClient {
     });
   }
 
+  /** Whether a monitor accepts connections: a connect, no request (cheaper than a ping). */
+  listening(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const socket = connect(this.paths.socket, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.call('GET', '/version');
@@ -116,7 +127,7 @@ export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<
 export async function ensureMonitor(store: StateStore): Promise<MonitorClient> {
   const paths = store.paths;
   const client = new MonitorClient(paths);
-  if (await client.ping()) return client;
+  if (await client.listening()) return client;
   store.ensureRoot();
   let exited: number | null = null;
   void spawnMonitor(paths).exited.then((s) => (exited = s.code ?? 1));

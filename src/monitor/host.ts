@@ -90,6 +90,8 @@ export class PodHost {
   private readonly opts: HostOptions;
   /** Names taken whose pods are still starting: requests about them wait for nothing, they fail. */
   private readonly creating = new Set<string>();
+  /** Pods being removed: their records are not written again. */
+  private readonly removing = new Set<Pod>();
 
   constructor(store: StateStore, binding: NativeBinding, self: PodRecord['supervisor'], opts: HostOptions = {}) {
     this.store = store;
@@ -222,7 +224,14 @@ export class PodHost {
     const pod = this.pods.get(name);
     if (pod) {
       if (pod.state === 'running' && !force) throw new Conflict(`pod "${name}" is running: stop it first, or use rm -f`);
-      await pod.kill();
+      // Its record is about to go: the changes of its end are not written (3 writes of 6 in a
+      // pod's life).
+      this.removing.add(pod);
+      try {
+        await pod.kill();
+      } finally {
+        this.removing.delete(pod);
+      }
       this.pods.delete(name);
       this.store.remove(name);
       return;
@@ -240,7 +249,7 @@ export class PodHost {
   /** Writes the pod's record. A failure (a full /run, say) is reported; the pod goes on. */
   save(pod: Pod): void {
     const name = pod.spec.name;
-    if (this.pods.get(name) !== pod) return;
+    if (this.pods.get(name) !== pod || this.removing.has(pod)) return;
     try {
       this.store.write(pod.toRecord(this.self));
     } catch (err) {

@@ -1,7 +1,6 @@
 // The one description of everything the addon (native/) exports, and its loader.
 // The runtime takes a NativeBinding as a parameter, so its logic can be tested with a fake.
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 /** One namespace to enter with setns() before the process is cloned. */
 export interface NamespaceJoin {
@@ -178,7 +177,7 @@ export interface NativeBinding {
   constants: NativeConstants;
 }
 
-const buildDir = fileURLToPath(new URL('../../build/Release/', import.meta.url));
+const buildDir = join(__dirname, '../../build/Release/');
 
 /** The pause program built next to the addon. */
 export const bundledPausePath = buildDir + 'pause';
@@ -187,7 +186,6 @@ let loaded: (NativeBinding) | undefined;
 
 export function loadBinding(): NativeBinding {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
   try {
     loaded = require(buildDir + 'tspod.node') as NativeBinding;
   } catch (err) {

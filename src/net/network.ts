@@ -66,7 +66,7 @@ export async function releaseCni(binding: NativeBinding, paths: CniPaths): Promi
   } catch {
     return;
   }
-  const cni = await import('./cni.js');
+  const cni = require('./cni.js') as typeof import('./cni.js');
   await withLock(binding, paths.lock, async () => {
     await cni.del(cni.fromCache(text, paths.cache));
     rmSync(paths.cache, { force: true });
@@ -106,7 +106,7 @@ export class PodNetwork {
     if (spec.network.mode === 'pod' && spec.ports.length) net.forwarder = await PortForwarder.listen(spec.ports, opts);
     if (spec.network.mode === 'cni') {
       if (!cniPaths) throw new InputError('network', 'a CNI network needs a state directory for its cache');
-      const cni = await import('./cni.js');
+      const cni = require('./cni.js') as typeof import('./cni.js');
       const load = { confDir: opts.cniConfDir, binDirs: opts.cniBinDirs };
       // With no network named and no configuration at all, tspod writes its own (tspod0).
       if (spec.network.name === undefined) await cni.ensureDefaultNetwork(load.confDir, { binDirs: load.binDirs });
@@ -130,7 +130,7 @@ export class PodNetwork {
     const net = new PodNetwork(binding, { name: spec.name, network: { mode: record.mode } as NetworkSpec, ports: record.ports }, cniPaths);
     if (record.mode === 'pod' && record.ports.length) net.forwarder = await PortForwarder.listen(record.ports, opts);
     if (record.mode === 'cni' && cniPaths) {
-      const cni = await import('./cni.js');
+      const cni = require('./cni.js') as typeof import('./cni.js');
       net.attachment = cni.fromCache(readFileSync(cniPaths.cache, 'utf8'), cniPaths.cache);
       net.podIP = cni.podIP(net.attachment);
     }
@@ -165,7 +165,7 @@ export class PodNetwork {
     this.openNamespace(infra);
     if (this.forwarder) this.forwarder.attach(this.binding, this.netns!);
     if (this.cniNetwork && this.cniPaths) {
-      const cni = await import('./cni.js');
+      const cni = require('./cni.js') as typeof import('./cni.js');
       const paths = this.cniPaths;
       const attachment = await withLock(this.binding, paths.lock, async () => {
         const added = await cni.add(this.cniNetwork!, {

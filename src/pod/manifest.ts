@@ -136,7 +136,7 @@ export async function parseManifestText(text: string, file: string): Promise<unk
     }
   }
   // The YAML parser is loaded only for YAML manifests: it is most of a run's module loading.
-  const { parseAllDocuments } = await import('yaml');
+  const { parseAllDocuments } = require('yaml') as typeof import('yaml');
   const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
   if (!Array.isArray(docs) || docs.length === 0) throw new InputError(file, 'is empty');
   if (docs.length !== 1) throw new InputError(file, `holds ${docs.length} YAML documents; tspod runs one pod per manifest`);

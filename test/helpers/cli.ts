@@ -1,9 +1,9 @@
 // Runs the built tspod CLI (dist/) as a user would, collecting its output.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { Test } from 'tap';
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const repoRoot = resolve(__dirname, '../..') + '/';
 export const cliPath = repoRoot + 'dist/cli/main.js';
 
 export interface CliRun {

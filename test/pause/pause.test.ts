@@ -21,9 +21,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
-const repo = resolve(fileURLToPath(import.meta.url), '../../..');
+const repo = resolve(__dirname, '../..');
 const version: string = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
 
 /** The largest pause the project accepts, in bytes on disk and kB resident. */

@@ -14,7 +14,7 @@ import { exclusive } from '../helpers/exclusive.js';
 
 const skip = !isRoot ? NOT_ROOT : !existsSync('/usr/lib/cni/bridge') ? 'needs the CNI plugins (Debian: containernetworking-plugins)' : undefined;
 if (skip) t.plan(0, skip);
-else await exclusive(t, 'netfilter');
+else t.before(() => exclusive(t, 'netfilter'));
 
 const snapshot = () => ({
   // Names only: flags such as a bridge's NO-CARRIER come and go with its ports.

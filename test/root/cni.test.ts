@@ -21,7 +21,7 @@ const PLUGINS = '/usr/lib/cni';
 const skip = !isRoot ? NOT_ROOT : !existsSync(`${PLUGINS}/bridge`) ? `needs the CNI plugins: ${PLUGINS}/bridge is missing (Debian: containernetworking-plugins)` : undefined;
 if (skip) t.plan(0, skip);
 // iptables and links are compared before and after: not while another file changes them.
-else await exclusive(t, 'netfilter');
+else t.before(() => exclusive(t, 'netfilter'));
 
 /** Cleanups of one test, run last first when it ends, pass or fail; each failure is reported. */
 class Scope {

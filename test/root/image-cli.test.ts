@@ -1,6 +1,5 @@
 // tspod image import / ls / rm as a user runs them: the built CLI (dist/), with a store of the
-// test's own ($TSPOD_IMAGE_ROOT). Until src/cli/main.ts registers the command, a stand-in
-// program registers it exactly as main.ts is to, with the same modules and error handling.
+// test's own ($TSPOD_IMAGE_ROOT).
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,52 +10,8 @@ import { buildImage, ociLayoutTar, testLayers, writeTar } from '../helpers/image
 
 if (!isRoot) t.plan(0, 'needs root: tspod image import and rm need root');
 
-const registered = readFileSync(join(repoRoot, 'src/cli/main.ts'), 'utf8').includes("import('./image.js')");
-
-/** The lines main.ts is to get, around the same action() and handleError. */
-const STAND_IN = `
-import { Command } from '${repoRoot}node_modules/commander/esm.mjs';
-import { handleError } from '${repoRoot}dist/cli/errors.js';
-const program = new Command('tspod').enablePositionalOptions();
-function action(load) {
-  return async (...args) => {
-    const fn = await load();
-    process.exit(await fn(...args));
-  };
-}
-const image = program.command('image').description('the local image store: import from files (never a registry), ls, rm');
-image
-  .command('import')
-  .description('import an OCI image layout (directory or tar) or a docker save tarball; every blob is checked against its digest')
-  .argument('<file>', 'the image: a directory or a tar file (gzip too)')
-  .option('--name <name[:tag]>', "the image's name instead of the file's own")
-  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-  .action(async (file, opts) => action(async () => (await import('${repoRoot}dist/cli/image.js')).imageImport)(file, opts));
-image
-  .command('ls')
-  .description('list images: name:tag, id, created, size')
-  .option('--json', 'as JSON')
-  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-  .action(async (opts) => action(async () => (await import('${repoRoot}dist/cli/image.js')).imageList)(opts));
-image
-  .command('rm')
-  .description('remove images (NAME[:TAG] or id) and the layers no other image uses')
-  .argument('<image...>', 'NAME[:TAG] or image id')
-  .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-  .action(async (refs, opts) => action(async () => (await import('${repoRoot}dist/cli/image.js')).imageRemove)(refs, opts));
-try {
-  await program.parseAsync();
-} catch (err) {
-  process.exit(handleError(err));
-}
-`;
-
 function cli(t: Test, dir: string) {
-  let program = cliPath;
-  if (!registered) {
-    program = join(dir, 'stand-in.mjs');
-    writeFileSync(program, STAND_IN);
-  }
+  const program = cliPath;
   const env: NodeJS.ProcessEnv = { ...process.env, TSPOD_IMAGE_ROOT: join(dir, 'store') };
   delete env.NODE_OPTIONS;
   return (args: string[]) =>
@@ -74,7 +29,6 @@ function cli(t: Test, dir: string) {
 t.test('import, ls, rm', async (t) => {
   const dir = tempDir(t, 'image-cli');
   const tspod = cli(t, dir);
-  t.comment(registered ? 'tspod image is registered in main.ts' : 'running a stand-in for main.ts');
   const { base, top } = testLayers();
   const built = buildImage({ layers: [base, top], refName: 'app:1', config: { Cmd: ['/bin/hello'] } });
   writeFileSync(join(dir, 'app.tar'), ociLayoutTar(built));

@@ -8,18 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { loadBinding } from '../../src/native/binding.js';
 import { ImageStore, imageRoot, resolveImage, DEFAULT_IMAGE_ROOT } from '../../src/image/store.js';
 import { isRoot, tempDir } from '../helpers/root.js';
-import {
-  MTIME,
-  buildImage,
-  dockerSaveFiles,
-  dockerSaveTar,
-  ociLayoutTar,
-  tarOfFiles,
-  testLayers,
-  writeOciLayoutDir,
-  writeTar,
-  type TestImage,
-} from '../helpers/image-builder.js';
+import { MTIME, buildImage, dockerSaveFiles, dockerSaveTar, ociLayoutTar, tarOfFiles, testLayers, writeOciLayoutDir, writeTar, type TestImage, ociLayoutFiles, sha256 } from '../helpers/image-builder.js';
 
 if (!isRoot) t.plan(0, 'needs root: layers are unpacked with owners, device nodes and trusted.* xattrs');
 
@@ -153,7 +142,7 @@ t.test('a corrupted blob is refused, named, and nothing is left in the store', a
   t.same(contents(store), { layers: [], images: [], tmp: [] }, 'nothing in the store');
 
   // The first layer this time, in an OCI tar: checked before the second is even looked at.
-  const files = new Map([...(await import('../helpers/image-builder.js')).ociLayoutFiles(built)]);
+  const files = new Map([...ociLayoutFiles(built)]);
   const first = `blobs/sha256/${built.layerDigests[0].slice(7)}`;
   files.set(first, flip(files.get(first)!));
   writeFileSync(join(dir, 'bad.tar'), tarOfFiles(files));
@@ -161,7 +150,7 @@ t.test('a corrupted blob is refused, named, and nothing is left in the store', a
   t.same(contents(store), { layers: [], images: [], tmp: [] });
 
   // The config blob.
-  const cfg = new Map([...(await import('../helpers/image-builder.js')).ociLayoutFiles(built)]);
+  const cfg = new Map([...ociLayoutFiles(built)]);
   const cfgPath = `blobs/sha256/${built.configDigest.slice(7)}`;
   cfg.set(cfgPath, flip(cfg.get(cfgPath)!, 5));
   writeFileSync(join(dir, 'badcfg.tar'), tarOfFiles(cfg));
@@ -247,7 +236,6 @@ t.test('refused inputs: other platforms, zstd, no name, not an image', async (t)
   const manifest = JSON.parse(zstd.blobs.get(zstd.manifestDigest)!.toString());
   manifest.layers[0].mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
   const data = Buffer.from(JSON.stringify(manifest));
-  const { sha256 } = await import('../helpers/image-builder.js');
   zstd.blobs.set(sha256(data), data);
   zstd.indexJson = { ...zstd.indexJson, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(data), size: data.length, annotations: { 'org.opencontainers.image.ref.name': 'z' } }] };
   await t.rejects(store.import(writeOciLayoutDir(join(dir, 'zstd'), zstd)), { message: /zstd-compressed .*not support/ });

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { alive, nsInode, procInfo, waitFor } from '../helpers/proc.js';
 import { cliPath } from '../helpers/cli.js';
-import { testState } from '../helpers/state.js';
+import { tearDownState, testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -57,7 +57,6 @@ t.test('a state directory tspod creates is root-only, whatever the umask', async
   for (const path of [root, `${root}/pods`, `${root}/pods/um`]) t.equal(statSync(path).mode & 0o777, 0o700, `${path} is 0700`);
   for (const path of [`${root}/monitor.sock`, `${root}/pods/um/pod.json`, `${root}/monitor.log`]) t.equal(statSync(path).mode & 0o777, 0o600, `${path} is 0600`);
   // Its monitor is in that root: tear it down too.
-  const { tearDownState } = await import('../helpers/state.js');
   await tearDownState(root);
 });
 

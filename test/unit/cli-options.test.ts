@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podFromRunOptions, runExitStatus } from '../../src/cli/run.js';
-import { shareOption, envOption, secondsOption, programOption, labelOption } from '../../src/cli/options.js';
+import { applyNetworkOptions, envOption, labelOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
 import type { PodResult } from '../../src/runtime/pod.js';
 
 t.test('option checks name the option', async (t) => {
@@ -58,7 +58,6 @@ t.test('exit status of tspod run', async (t) => {
 });
 
 t.test('-p and --network', async (t) => {
-  const { publishOption, applyNetworkOptions } = await import('../../src/cli/options.js');
   t.same(publishOption('8880:80'), { hostPort: 8880, containerPort: 80, protocol: 'tcp' });
   t.same(publishOption('127.0.0.2:53:5353/udp'), { hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '127.0.0.2' });
   t.same(publishOption('[::1]:8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '::1' });

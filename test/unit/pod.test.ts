@@ -6,6 +6,8 @@ import { FakeBinding } from '../helpers/fake-binding.js';
 import { Pod, type PodIO } from '../../src/runtime/pod.js';
 import type { PodSpec } from '../../src/pod/spec.js';
 import { TspodError } from '../../src/errors.js';
+import { startTimeOf } from '../../src/runtime/process.js';
+import { hostOptionsFromEnv } from '../../src/cli/options.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;
 
@@ -284,7 +286,6 @@ t.test('a persistent pod outlives its containers', async (t) => {
 t.test('adoption: running processes found again, an unobserved exit goes through the policy', async (t) => {
   const b = new FakeBinding();
   const clock = new FakeClock();
-  const { startTimeOf } = await import('../../src/runtime/process.js');
   const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
   const record: PodRecord = {
     version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
@@ -342,7 +343,6 @@ t.test('without a backoff option, the kubelet\'s: 10 s, doubling to 5 minutes', 
 t.test('adoption: statuses and the back-off come from the record', async (t) => {
   const b = new FakeBinding();
   const clock = new FakeClock();
-  const { startTimeOf } = await import('../../src/runtime/process.js');
   const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
   const at = new Date().toISOString();
   const base: PodRecord = {
@@ -368,7 +368,6 @@ t.test('adoption: statuses and the back-off come from the record', async (t) => 
 });
 
 t.test('the TSPOD_* knobs: bounded, and the back-off scales from one number', async (t) => {
-  const { hostOptionsFromEnv } = await import('../../src/cli/options.js');
   t.same(hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '200' }).backoff, { initialMs: 200, maxMs: 6000, resetMs: 12000 });
   t.equal(hostOptionsFromEnv({}).backoff, undefined, 'unset: the kubelet\'s');
   t.throws(() => hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '0' }), { name: 'InputError', field: 'TSPOD_BACKOFF_MS' });
