@@ -5,7 +5,7 @@ import { ensureMonitor } from '../monitor/client.js';
 import { newPodSpec } from '../pod/spec.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { observed } from '../state/view.js';
+import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { applyNetworkOptions, labelOption, programOption, secondsOption, shareOption } from './options.js';
 import { READ_WHY, requireRoot } from './errors.js';
@@ -41,7 +41,7 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
   const store = new StateStore(stateRoot(o.root));
   const records = store.list();
   await kickMonitor(store.paths, records);
-  const pods = records.map(observed).map((r) => ({
+  const pods = observedAll(records).map((r) => ({
     name: r.name,
     state: r.state,
     infraPid: r.infra && (r.state === 'running' || r.state === 'creating') ? r.infra.process.pid : null,

@@ -5,7 +5,7 @@ import { labelOption } from './options.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
-import { observed } from '../state/view.js';
+import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { age, formatTable } from './table.js';
 
@@ -41,7 +41,7 @@ function containerInfo(c: ContainerRecord): string {
 
 export function psRows(records: PodRecord[], all: boolean): PsRow[] {
   const rows: PsRow[] = [];
-  for (const record of records.map(observed)) {
+  for (const record of observedAll(records)) {
     const live = record.state === 'running' || record.state === 'creating';
     if (!all && !live) continue;
     if (record.infra) {

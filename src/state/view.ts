@@ -1,12 +1,31 @@
 // Records as they are now: a record says what its supervisor last wrote, and a supervisor that
-// died cannot write again. Commands that only read check each "running" process against
-// /proc (pid and start time) before they show it.
+// died cannot write again. A record whose supervisor is alive is current (the supervisor
+// writes every change as it happens); the processes of one whose supervisor is gone are
+// checked against /proc (pid and start time) before they are shown running.
 import { isRunning } from '../runtime/process.js';
-import type { PodRecord } from './records.js';
+import type { PodRecord, ProcessId } from './records.js';
 
-/** A copy of the record in which processes that are gone are no longer shown running. */
+/**
+ * The records as they are now. Each supervisor is looked up once: 500 pods of one monitor
+ * cost one read of /proc, not 1,500 (24 ms of `tspod ps` here).
+ */
+export function observedAll(records: PodRecord[]): PodRecord[] {
+  const alive = new Map<string, boolean>();
+  const running = (p: ProcessId) => {
+    const key = `${p.pid} ${p.startTime}`;
+    let up = alive.get(key);
+    if (up === undefined) alive.set(key, (up = isRunning(p)));
+    return up;
+  };
+  return records.map((r) => (running(r.supervisor) ? r : unsupervised(r)));
+}
+
 export function observed(record: PodRecord): PodRecord {
-  const supervised = isRunning(record.supervisor);
+  return observedAll([record])[0];
+}
+
+/** A copy of a record whose supervisor is gone, in which gone processes are not running. */
+function unsupervised(record: PodRecord): PodRecord {
   const infraUp = record.infra !== undefined && isRunning(record.infra.process);
   const out: PodRecord = {
     ...record,
@@ -16,7 +35,7 @@ export function observed(record: PodRecord): PodRecord {
         : c,
     ),
   };
-  if ((record.state === 'running' || record.state === 'creating') && !infraUp && !supervised) {
+  if ((record.state === 'running' || record.state === 'creating') && !infraUp) {
     out.state = 'failed';
     out.reason = record.infra ? `its infra process (pid ${record.infra.process.pid}) is gone` : 'its creation was cut short';
   }
