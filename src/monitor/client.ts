@@ -18,9 +18,12 @@ const cliPath = join(__dirname, '../../dist/cli/main.js');
 const START_TIMEOUT_MS = 10_000;
 
 export class MonitorUnavailable extends TspodError {
-  constructor(socket: string, cause: string) {
+  /** The connection itself failed: the request never reached a monitor. */
+  readonly unreached: boolean;
+  constructor(socket: string, cause: string, unreached: boolean) {
     super(`the monitor does not answer on ${socket} (${cause})`);
     this.name = 'MonitorUnavailable';
+    this.unreached = unreached;
   }
 }
 
@@ -41,24 +44,47 @@ function parseAnswer(raw: Buffer): { status: number; payload: unknown } | undefi
 }
 
 export class MonitorClient {
-  constructor(readonly paths: StatePaths) {}
+  /**
+   * `start`, when given, starts a monitor: a request that finds none listening starts one and
+   * is sent again, once.
+   */
+  constructor(
+    readonly paths: StatePaths,
+    private start?: () => Promise<void>,
+  ) {}
+
+  /** One request; the API's errors come back as TspodErrors with its message and fields. */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    try {
+      return await this.request<T>(method, path, body);
+    } catch (err) {
+      // Unreached: no monitor saw the request, so sending it again cannot do anything twice.
+      const start = this.start;
+      if (!(err instanceof MonitorUnavailable && err.unreached && start)) throw err;
+      this.start = undefined;
+      await start();
+      return this.request<T>(method, path, body);
+    }
+  }
 
   /**
-   * One request; the API's errors come back as TspodErrors with its message and fields.
-   *
    * HTTP/1.1 by hand, one request per connection: the answers always carry content-length
    * (server.ts), and node:http cost 8 ms of every command's start-up here to load, more than
    * the request itself.
    */
-  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const head = [`${method} /${API_VERSION}${path} HTTP/1.1`, 'host: tspod', 'connection: close'];
     if (body !== undefined) head.push('content-type: application/json', `content-length: ${Buffer.byteLength(text)}`);
     return new Promise<T>((resolve, reject) => {
       const chunks: Buffer[] = [];
-      const socket = connect(this.paths.socket, () => socket.write(`${head.join('\r\n')}\r\n\r\n${text}`));
+      let connected = false;
+      const socket = connect(this.paths.socket, () => {
+        connected = true;
+        socket.write(`${head.join('\r\n')}\r\n\r\n${text}`);
+      });
       socket.on('data', (c: Buffer) => chunks.push(c));
-      socket.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message)));
+      socket.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message, !connected)));
       socket.on('end', () => {
         const answer = parseAnswer(Buffer.concat(chunks));
         if (!answer) return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
@@ -123,18 +149,25 @@ export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<
   }
 }
 
-/** A client for a monitor that answers: the running one, or one started now. */
+/**
+ * A client for the running monitor, which starts one if none answers its first request: a
+ * command with a monitor running pays for no extra round trip.
+ */
 export async function ensureMonitor(store: StateStore): Promise<MonitorClient> {
+  return new MonitorClient(store.paths, () => launchMonitor(store));
+}
+
+/** Starts a monitor in the background and waits until it answers. */
+async function launchMonitor(store: StateStore): Promise<void> {
   const paths = store.paths;
   const client = new MonitorClient(paths);
-  if (await client.listening()) return client;
   store.ensureRoot();
   let exited: number | null = null;
   void spawnMonitor(paths).exited.then((s) => (exited = s.code ?? 1));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));
-    if (await client.ping()) return client;
+    if (await client.ping()) return;
     // Exit 0: another command's monitor won the lock; it will answer shortly.
     if ((exited !== null && exited !== 0) || Date.now() > deadline) {
       let tail = '';
