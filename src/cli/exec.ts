@@ -5,7 +5,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { ReadStream, isatty } from 'node:tty';
-import { InputError, TspodError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { loadBinding, type NativeBinding, type PtyPair } from '../native/binding.js';
 import { execInContainer, execTarget } from '../runtime/exec.js';
 import type { PodProcess } from '../runtime/process.js';

@@ -8,7 +8,7 @@
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { Conflict, InputError, NotFound, StartFailed, TspodError, errnoFields } from '../errors.js';
+import { Conflict, InputError, NotFound, StartFailed, errnoFields } from '../errors.js';
 import type { ContainerFs, PodStorage } from '../fs/storage.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
