@@ -33,7 +33,7 @@ StepSyscall (int32_t step)
   switch (step)
     {
     case STEP_SETNS: return "setns";
-    case STEP_CLONE: return "clone3";
+    case STEP_CLONE: return "clone";
     case STEP_SETSID: return "setsid";
     case STEP_SETPGID: return "setpgid";
     case STEP_PRCTL: return "prctl";

@@ -415,7 +415,7 @@ Spawn (const Napi::CallbackInfo &info)
   if (pid < 0)
     {
       close (pipefd[0]);
-      ThrowErrno (env, clone_err, "clone3");
+      ThrowErrno (env, clone_err, "clone");
     }
 
   ChildReport error = {};

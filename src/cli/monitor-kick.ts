@@ -1,12 +1,22 @@
 // Read-only commands do not need the monitor, but they notice when it is missing: if a pod
-// the monitor supervises runs while no monitor answers, they start one in the background
-// (which re-adopts the pods), and go on without waiting for it.
+// the monitor supervises runs while no monitor does, they start one in the background (which
+// re-adopts the pods), and go on without waiting for it.
+import { readFileSync } from 'node:fs';
 import type { StatePaths } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
-import { MonitorClient, spawnMonitor } from '../monitor/client.js';
+import { isRunning } from '../runtime/process.js';
+import { spawnMonitor } from '../monitor/client.js';
 
-export async function kickMonitor(paths: StatePaths, records: PodRecord[]): Promise<void> {
+/** Whether the monitor that last wrote monitor.json runs: one read of /proc, no connection. */
+function monitorRunning(paths: StatePaths): boolean {
+  try {
+    return isRunning(JSON.parse(readFileSync(paths.monitorFile, 'utf8')) as { pid: number; startTime: string });
+  } catch {
+    return false;
+  }
+}
+
+export function kickMonitor(paths: StatePaths, records: PodRecord[]): void {
   if (!records.some((r) => r.supervisor.kind === 'monitor' && r.state === 'running')) return;
-  const answered = await new MonitorClient(paths).listening();
-  if (!answered && process.geteuid?.() === 0) spawnMonitor(paths);
+  if (!monitorRunning(paths) && process.geteuid?.() === 0) spawnMonitor(paths);
 }

@@ -40,7 +40,7 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
   requireRoot('tspod pod ls', READ_WHY);
   const store = new StateStore(stateRoot(o.root));
   const records = store.list();
-  await kickMonitor(store.paths, records);
+  kickMonitor(store.paths, records);
   const pods = observedAll(records).map((r) => ({
     name: r.name,
     state: r.state,

@@ -84,7 +84,7 @@ export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; ro
   const store = new StateStore(stateRoot(opts.root));
   requireRoot('tspod ps', READ_WHY);
   const records = opts.pod !== undefined ? [store.need(labelOption('--pod', opts.pod))] : store.list();
-  await kickMonitor(store.paths, records);
+  kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

@@ -94,17 +94,6 @@ export class MonitorClient {
     });
   }
 
-  /** Whether a monitor accepts connections: a connect, no request (cheaper than a ping). */
-  listening(): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const socket = connect(this.paths.socket, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-  }
-
   async ping(): Promise<boolean> {
     try {
       await this.call('GET', '/version');

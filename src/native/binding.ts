@@ -29,7 +29,7 @@ export type FsStep =
 
 /**
  * A process to create. The order in the child is fixed: join namespaces (in an intermediate
- * process that clones the final one with CLONE_PARENT), create new ones (clone3 flags), reset
+ * process that clones the final one with CLONE_PARENT), create new ones (CLONE_NEW* flags), reset
  * signal dispositions, new session/group, parent-death signal, hostname, lo up, file-system
  * steps, user, cwd, stdio, execve. spawn() returns once execve has succeeded, or throws the step that failed.
  */
