@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import type { StatePaths } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
 import { isRunning } from '../runtime/process.js';
-import { spawnMonitor } from '../monitor/client.js';
 
 /** Whether the monitor that last wrote monitor.json runs: one read of /proc, no connection. */
 function monitorRunning(paths: StatePaths): boolean {
@@ -18,5 +17,6 @@ function monitorRunning(paths: StatePaths): boolean {
 
 export function kickMonitor(paths: StatePaths, records: PodRecord[]): void {
   if (!records.some((r) => r.supervisor.kind === 'monitor' && r.state === 'running')) return;
-  if (!monitorRunning(paths) && process.geteuid?.() === 0) spawnMonitor(paths);
+  // The client module (and the addon it loads) only when a monitor is to be started.
+  if (!monitorRunning(paths) && process.geteuid?.() === 0) (require('../monitor/client.js') as typeof import('../monitor/client.js')).spawnMonitor(paths);
 }

@@ -1,7 +1,6 @@
 // tspod ps: containers and the infra process of each pod, from the state on disk (no monitor
 // needed), each "running" process checked against /proc first.
 import { READ_WHY, requireRoot } from './errors.js';
-import { labelOption } from './options.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
@@ -83,7 +82,8 @@ export function psRows(records: PodRecord[], all: boolean): PsRow[] {
 export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; root?: string }): Promise<number> {
   const store = new StateStore(stateRoot(opts.root));
   requireRoot('tspod ps', READ_WHY);
-  const records = opts.pod !== undefined ? [store.need(labelOption('--pod', opts.pod))] : store.list();
+  // options.js (and the field checks it loads) only to check --pod: a plain ps loads less.
+  const records = opts.pod !== undefined ? [store.need((require('./options.js') as typeof import('./options.js')).labelOption('--pod', opts.pod))] : store.list();
   kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {
