@@ -12,7 +12,7 @@ import { Pod } from '../../src/runtime/pod.js';
 import { startTimeOf } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import type { PodRecord } from '../../src/state/records.js';
-import type { ContainerSpec, PodSpec, SharedNamespace } from '../../src/pod/spec.js';
+import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';
 import { exec } from '../../src/cli/exec.js';
 import { execRequest } from '../../src/runtime/exec.js';
 import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
@@ -73,19 +73,7 @@ const sh = (name: string, script: string, extra: Partial<ContainerSpec> = {}): C
 async function startPod(t: Test, name: string, share: SharedNamespace[], containers: (dir: string) => ContainerSpec[]) {
   const dir = tempDir(t, name);
   const io = new FileIO(dir);
-  const spec: PodSpec = {
-    name,
-    hostname: `${name}-host`,
-    share,
-    terminationGracePeriodSeconds: 5,
-    restartPolicy: 'Never',
-    network: { mode: 'pod' },
-    ports: [],
-    volumes: [],
-    labels: {},
-    annotations: {},
-    containers: containers(dir),
-  };
+  const spec: PodSpec = { ...newPodSpec(name, containers(dir)), hostname: `${name}-host`, share, terminationGracePeriodSeconds: 5 };
   const pod = await Pod.start(spec, { binding: b, io, cwd: dir });
   t.teardown(() => pod.kill());
   const root = join(dir, 'state');

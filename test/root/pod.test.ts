@@ -8,7 +8,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
-import type { ContainerSpec, PodSpec, SharedNamespace } from '../../src/pod/spec.js';
+import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';
 import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, nsInode, procInfo, processesInPidNs, waitFor, type NsName } from '../helpers/proc.js';
 
@@ -19,19 +19,7 @@ const sh = (name: string, script: string): ContainerSpec => ({ name, command: ['
 async function startPod(t: Test, name: string, share: SharedNamespace[], containers: (dir: string) => ContainerSpec[]) {
   const dir = tempDir(t, name);
   const io = new FileIO(dir);
-  const spec: PodSpec = {
-    name,
-    hostname: `${name}-host`,
-    share,
-    terminationGracePeriodSeconds: 5,
-    restartPolicy: 'Never',
-    network: { mode: 'pod' },
-    ports: [],
-    volumes: [],
-    labels: {},
-    annotations: {},
-    containers: containers(dir),
-  };
+  const spec: PodSpec = { ...newPodSpec(name, containers(dir)), hostname: `${name}-host`, share, terminationGracePeriodSeconds: 5 };
   const pod = await Pod.start(spec, { binding: loadBinding(), io, cwd: dir });
   const podPidNs = nsInode(pod.infra.pid, 'pid');
   t.teardown(() => pod.kill());

@@ -4,7 +4,7 @@ import t from 'tap';
 import { constants as osConstants } from 'node:os';
 import { FakeBinding } from '../helpers/fake-binding.js';
 import { Pod, type PodIO } from '../../src/runtime/pod.js';
-import type { PodSpec } from '../../src/pod/spec.js';
+import { newPodSpec, type PodSpec } from '../../src/pod/spec.js';
 import { TspodError } from '../../src/errors.js';
 import { startTimeOf } from '../../src/runtime/process.js';
 import { hostOptionsFromEnv } from '../../src/cli/options.js';
@@ -13,16 +13,9 @@ const { SIGTERM, SIGKILL } = osConstants.signals;
 
 function spec(over: Partial<PodSpec> = {}): PodSpec {
   return {
-    name: 'p1',
+    ...newPodSpec('p1'),
     hostname: 'p1-host',
-    share: ['net', 'ipc', 'uts', 'pid'],
     terminationGracePeriodSeconds: 0.05,
-    restartPolicy: 'Never',
-    network: { mode: 'pod' },
-    ports: [],
-    volumes: [],
-    labels: {},
-    annotations: {},
     containers: [
       { name: 'web', command: ['sleep'], args: ['100'], env: [] },
       { name: 'side', command: ['/bin/sh'], args: ['-c', 'true'], env: [{ name: 'A', value: 'x' }] },
