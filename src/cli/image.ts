@@ -1,5 +1,5 @@
 // tspod image import / ls / rm: the local image store (src/image/). No registry, ever.
-import { TspodError } from '../errors.js';
+import { requireRoot } from './errors.js';
 import { loadBinding } from '../native/binding.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
@@ -10,18 +10,16 @@ import { age, formatTable } from './table.js';
 export interface ImageOptions {
   /** The store's root (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images). */
   imageRoot?: string;
+  /** The state directory (tspod --root), whose pods' layers are in use. */
+  root?: string;
 }
 
-function requireRoot(what: string): void {
-  if (process.geteuid?.() !== 0) {
-    throw new TspodError(`${what} needs root: layers are unpacked with their owners, device nodes and overlayfs xattrs; run it with sudo`);
-  }
-}
+const LAYERS_WHY = 'layers are unpacked with their owners, device nodes and overlayfs xattrs';
 
 function openStore(o: ImageOptions): ImageStore {
   // Layers that a pod's container is made of stay, whatever image rm says, while the pod exists.
   return new ImageStore(imageRoot(o.imageRoot), loadBinding(), {
-    layersInUse: () => new StateStore(stateRoot()).list().flatMap((r) => r.containers.flatMap((c) => c.imageLayers ?? [])),
+    layersInUse: () => new StateStore(stateRoot(o.root)).list().flatMap((r) => r.containers.flatMap((c) => c.imageLayers ?? [])),
   });
 }
 
@@ -39,7 +37,7 @@ export function formatSize(bytes: number): string {
 }
 
 export async function imageImport(file: string, o: ImageOptions & { name?: string }): Promise<number> {
-  requireRoot('tspod image import');
+  requireRoot('tspod image import', LAYERS_WHY);
   const store = openStore(o);
   const images = await store.import(file, { name: o.name, log: (line) => process.stderr.write(`${line}\n`) });
   for (const image of images) {
@@ -73,7 +71,7 @@ export async function imageList(o: ImageOptions & { json?: boolean }): Promise<n
 }
 
 export async function imageRemove(refs: string[], o: ImageOptions): Promise<number> {
-  requireRoot('tspod image rm');
+  requireRoot('tspod image rm', LAYERS_WHY);
   const store = openStore(o);
   for (const ref of refs) {
     const { untagged, deletedLayers } = await store.remove(ref);

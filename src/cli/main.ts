@@ -193,19 +193,19 @@ const commands: Record<string, () => void> = {
       .argument('<file>', 'the image: a directory or a tar file (gzip too)')
       .option('--name <name[:tag]>', "the image's name instead of the file's own")
       .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (file: string, opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageImport)(file, opts));
+      .action(async (file: string, opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageImport)(file, withRoot(opts)));
     image
       .command('ls')
       .description('list images: name:tag, id, created, size')
       .option('--json', 'as JSON')
       .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageList)(opts));
+      .action(async (opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageList)(withRoot(opts)));
     image
       .command('rm')
       .description('remove images (NAME[:TAG] or id) and the layers no other image uses')
       .argument('<image...>', 'NAME[:TAG] or image id')
       .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (refs: string[], opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageRemove)(refs, opts));
+      .action(async (refs: string[], opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageRemove)(refs, withRoot(opts)));
   },
 };
 
@@ -220,7 +220,7 @@ function commandWord(words: string[]): string | undefined {
 
 const named = commandWord(words);
 for (const [name, define] of Object.entries(commands)) {
-  if (named === undefined || !(named in commands) || name === named) define();
+  if (named === undefined || !Object.hasOwn(commands, named) || name === named) define();
 }
 
 program.parseAsync().catch((err: unknown) => {
