@@ -7,11 +7,11 @@ import {
   newPodSpec,
   Pod,
   PodHost,
+  type PodProcess,
   startContainer,
   startInfra,
   StateStore,
   type ContainerLaunch,
-  type NativeBinding,
   type PodIO,
   type PodSpec,
 } from 'tspod';
@@ -102,7 +102,6 @@ export function shellTool(p: Programs): Tool {
 
 /** The spawn layer: startInfra, startContainer and pidfds, in this process. */
 export function spawnTool(p: Programs): Tool {
-  let binding: NativeBinding;
   const launch = (argv: string[]): ContainerLaunch => ({
     name: argv[1],
     path: argv[0],
@@ -115,18 +114,20 @@ export function spawnTool(p: Programs): Tool {
   return {
     name: 'tspod library: spawn',
     what: 'startInfra + startContainer + PodProcess, in the bench process',
-    setup: () => {
-      binding = loadBinding();
-    },
     run: async () => {
+      const binding = loadBinding();
       const io = new NullIO().open();
+      const started: PodProcess[] = [];
       try {
         const t0 = now();
         const infra = await startInfra(binding, { hostname: 'bench', stdio: io.stdio });
+        started.push(infra);
         const t1 = now();
         const server = startContainer(binding, infra, launch([p.tcp, 'serve', PORT]), io.stdio);
+        started.push(server);
         const t2 = now();
         const client = startContainer(binding, infra, launch([p.tcp, 'connect', PORT]), io.stdio);
+        started.push(client);
         const t3 = now();
         const status = await client.exited;
         const t4 = now();
@@ -138,6 +139,9 @@ export function spawnTool(p: Programs): Tool {
         if (status.code !== 0) throw new Error(`the client exited with ${JSON.stringify(status)}`);
         return { infra: t1 - t0, join1: t2 - t1, join2: t3 - t2, client: t4 - t3, teardown: t5 - t4, total: t5 - t0 };
       } finally {
+        // A failed round leaves nothing running: what started is killed and waited for.
+        for (const proc of started.filter((x) => x.running)) proc.signal(9);
+        await Promise.all(started.map((x) => x.exited));
         io.release();
       }
     },
@@ -146,16 +150,12 @@ export function spawnTool(p: Programs): Tool {
 
 /** A Pod: the supervisor object (restart policy, events), no state on disk. */
 export function podTool(p: Programs): Tool {
-  let binding: NativeBinding;
   return {
     name: 'tspod library: Pod',
     what: 'Pod.start, the client\'s exit event, pod.stop(), in the bench process',
-    setup: () => {
-      binding = loadBinding();
-    },
     run: async () => {
       const t0 = now();
-      const pod = await Pod.start(podSpec(p, 'bench'), { binding, io: new NullIO(), cwd: '/' });
+      const pod = await Pod.start(podSpec(p, 'bench'), { binding: loadBinding(), io: new NullIO(), cwd: '/' });
       const t1 = now();
       try {
         const status = await clientExit(pod);

@@ -17,7 +17,6 @@ import { markdown, type CycleResult, type Results, type Target } from './report.
 import {
   interleave,
   libraryScale,
-  monitorPid,
   pauseSizes,
   podmanMemory,
   removeCliPods,
@@ -225,7 +224,6 @@ async function main(): Promise<number> {
       cpus: `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}`,
       kernel: release(),
       node: process.version,
-      monitor: `pid ${monitorPid(cliRoot)}`,
       date: new Date().toISOString(),
     };
     const partial = { machine, options: { quick, iterations, scalePods, memoryPods }, cycle, startup: start, memory, scale, pause };

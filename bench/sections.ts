@@ -63,17 +63,12 @@ export interface MemoryRow {
   parts: Record<string, Memory>;
 }
 
-/** Pods started one after another with `tspod run -d`; returns their names. */
-export function startCliPods(p: Programs, root: string, manifest: string, prefix: string, count: number, parallel = 1): { names: string[]; ms: number } {
-  const env = benchEnv({ TSPOD_ROOT: root });
+/** Pods started with `tspod run -d`, `parallel` commands at a time; their names, and the time. */
+export function startCliPods(p: Programs, root: string, manifest: string, prefix: string, count: number, parallel: number): { names: string[]; ms: number } {
   const names = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const start = now();
-  if (parallel <= 1) {
-    for (const name of names) timeCommand([process.execPath, p.cli, 'run', '-d', '-f', manifest, '--name', name], env);
-  } else {
-    // xargs runs the commands `parallel` at a time and fails if any did.
-    timeCommand(['xargs', '-P', String(parallel), '-I{}', process.execPath, p.cli, 'run', '-d', '-f', manifest, '--name', '{}'], env, names.join('\n'));
-  }
+  // xargs fails if any of the commands did.
+  timeCommand(['xargs', '-P', String(parallel), '-I{}', process.execPath, p.cli, 'run', '-d', '-f', manifest, '--name', '{}'], benchEnv({ TSPOD_ROOT: root }), names.join('\n'));
   return { names, ms: now() - start };
 }
 
@@ -164,6 +159,8 @@ export async function libraryScale(p: Programs, root: string, count: number): Pr
   const host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' });
   let failures = 0;
   const t0 = now();
+  let t1 = t0;
+  let created = 0;
   try {
     for (let i = 0; i < count; i++) {
       const spec = podSpec(p, `lib${i}`);
@@ -176,15 +173,13 @@ export async function libraryScale(p: Programs, root: string, count: number): Pr
       }
     }
   } finally {
-    const t1 = now();
-    const created = host.pods.size;
+    t1 = now();
+    created = host.pods.size;
     for (const name of [...host.pods.keys()]) await host.remove(name, true);
-    const t2 = now();
-    if (created) {
-      return { createPerSec: (created / (t1 - t0)) * 1000, removePerSec: (created / (t2 - t1)) * 1000, failures };
-    }
   }
-  return { createPerSec: 0, removePerSec: 0, failures };
+  const t2 = now();
+  if (!created) return { createPerSec: 0, removePerSec: 0, failures };
+  return { createPerSec: (created / (t1 - t0)) * 1000, removePerSec: (created / (t2 - t1)) * 1000, failures };
 }
 
 export interface PauseRow {
