@@ -82,7 +82,16 @@ OnReadable (uv_poll_t *handle, int status, int events)
   Napi::AsyncContext *context = w->context;
   w->context = nullptr;
   Stop (w);
-  cb.MakeCallback (env.Global (), { result }, *context);
+  try
+    {
+      cb.MakeCallback (env.Global (), { result }, *context);
+    }
+  catch (const Napi::Error &e)
+    {
+      // A throw in onExit is the JS code's uncaught exception, as from any callback; a C++
+      // exception escaping into libuv would abort the whole process instead.
+      napi_fatal_exception (env, e.Value ());
+    }
   delete context;
 }
 

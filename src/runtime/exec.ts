@@ -3,13 +3,14 @@
 // own mount namespace with its /proc) in one setns on the container's pidfd, and is spawned as
 // a child of the caller (the spawn path's CLONE_PARENT), so its real exit status is the
 // caller's to read. Nothing is created: no namespace, no mount.
+import { closeSync } from 'node:fs';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
 import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec } from '../pod/spec.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { containerOf } from '../state/store.js';
-import { PodProcess } from './process.js';
+import { openProcess, PodProcess } from './process.js';
 
 export interface ExecRequestOptions {
   argv: string[];
@@ -106,8 +107,9 @@ export function execInContainer(
   const container = execTarget(pod, containerName);
   const who = `container ${containerName} of pod ${pod.name}`;
   if (!opts.command.length) throw new TspodError(`${who}: no command to run`);
-  const target = PodProcess.adopt(binding, container.process!);
-  if (!target) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
+  const pidfd = openProcess(binding, container.process!);
+  if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
+  const target = { pid: container.process!.pid, pidfd };
   const env = execEnv(pod.spec, container.spec, opts.tty ? (opts.term ?? 'xterm') : undefined);
   const request = execRequest(binding.constants, target, {
     argv: opts.command,
@@ -123,8 +125,8 @@ export function execInContainer(
   } catch (err) {
     throw execFailure(err, who, request);
   } finally {
-    // Only its pidfd was needed, for the join; its exit is the supervisor's to see.
-    target.unref();
+    // Its pidfd was needed only for the join; its exit is the supervisor's to see.
+    closeSync(pidfd);
   }
 }
 

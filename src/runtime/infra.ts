@@ -49,6 +49,9 @@ export async function startInfra(binding: NativeBinding, opts: InfraOptions): Pr
   let infra: PodProcess;
   try {
     infra = new PodProcess(binding, binding.spawn(infraRequest(binding.constants, opts, writeEnd)));
+  } catch (err) {
+    closeSync(readEnd);
+    throw err;
   } finally {
     closeSync(writeEnd);
   }

@@ -3,6 +3,7 @@
 import { constants as osConstants } from 'node:os';
 import { closeSync, readFileSync } from 'node:fs';
 import type { ExitStatus, ExitWatchHandle, NativeBinding, SpawnedProcess } from '../native/binding.js';
+import type { ProcessId } from '../state/records.js';
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
 
@@ -44,6 +45,24 @@ export function startTimeOf(pid: number): string | undefined {
 export function isRunning(p: { pid: number; startTime: string }): boolean {
   const s = readStat(p.pid);
   return !!s && s.state !== 'Z' && s.startTime === p.startTime;
+}
+
+/**
+ * A pidfd for the process with this pid and start time: opened first, then the start time
+ * checked, so a pid reused since is never taken for it. Undefined when it is gone.
+ */
+export function openProcess(binding: NativeBinding, id: ProcessId): number | undefined {
+  let pidfd: number;
+  try {
+    pidfd = binding.pidfdOpen(id.pid);
+  } catch {
+    return undefined;
+  }
+  if (startTimeOf(id.pid) !== id.startTime) {
+    closeSync(pidfd);
+    return undefined;
+  }
+  return pidfd;
 }
 
 export class PodProcess {
@@ -97,17 +116,8 @@ export class PodProcess {
    * seen; its status belongs to its parent. Undefined when it is gone.
    */
   static adopt(binding: NativeBinding, id: { pid: number; startTime: string }): PodProcess | undefined {
-    let pidfd: number;
-    try {
-      pidfd = binding.pidfdOpen(id.pid);
-    } catch {
-      return undefined;
-    }
-    if (startTimeOf(id.pid) !== id.startTime) {
-      closeSync(pidfd);
-      return undefined;
-    }
-    return new PodProcess(binding, { pid: id.pid, pidfd }, id.startTime);
+    const pidfd = openProcess(binding, id);
+    return pidfd === undefined ? undefined : new PodProcess(binding, { pid: id.pid, pidfd }, id.startTime);
   }
 
   /** Lets the event loop end while this process still runs. */

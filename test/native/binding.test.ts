@@ -2,7 +2,7 @@
 // like Node's own from both sides of the fork, and exit notification through pidfds.
 import t, { type Test } from 'tap';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { loadBinding, type ExitStatus, type SpawnRequest } from '../../src/native/binding.js';
@@ -150,4 +150,16 @@ t.test('exit watch: signals, a closed watch, and a process that is not our child
   const orphan = await new Promise<ExitStatus>((r) => new b.ExitWatch(fd, r));
   closeSync(fd);
   t.match(orphan, { code: null, signal: null, error: { code: 'ECHILD', syscall: 'waitid' } });
+});
+
+t.test('an onExit that throws is an uncaught exception of the JS code, not an abort', async (t) => {
+  const script = `
+    const b = require(${JSON.stringify(join(__dirname, '../../dist/native/binding.js'))}).loadBinding();
+    process.on('uncaughtException', (e) => { console.log('uncaught: ' + e.message); process.exit(3); });
+    const { pidfd } = b.spawn({ path: '/bin/true', argv: ['true'], env: [], cwd: '/', stdio: [0, 1, 2] });
+    new b.ExitWatch(pidfd, () => { throw new Error('thrown in onExit'); });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.signal, null, 'Node was not aborted');
+  t.equal(r.status, 3);
+  t.equal(r.stdout.trim(), 'uncaught: thrown in onExit');
 });
