@@ -19,4 +19,4 @@ export { StatePaths, stateRoot, DEFAULT_ROOT } from './state/paths.js';
 export { StateStore } from './state/store.js';
 export type { PodRecord, ContainerRecord, ExitRecord } from './state/records.js';
 export { PodHost, releaseRecorded, type HostOptions, type CreateOptions } from './monitor/host.js';
-export { MonitorClient, ensureMonitor } from './monitor/client.js';
+export { MonitorClient, monitorClient } from './monitor/client.js';

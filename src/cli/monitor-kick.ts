@@ -17,6 +17,6 @@ function monitorRunning(paths: StatePaths): boolean {
 
 export function kickMonitor(paths: StatePaths, records: PodRecord[]): void {
   if (!records.some((r) => r.supervisor.kind === 'monitor' && r.state === 'running')) return;
-  // The client module (and the addon it loads) only when a monitor is to be started.
-  if (!monitorRunning(paths) && process.geteuid?.() === 0) (require('../monitor/client.js') as typeof import('../monitor/client.js')).spawnMonitor(paths);
+  // The launcher (and the addon it loads) only when a monitor is to be started.
+  if (!monitorRunning(paths)) (require('../monitor/launch.js') as typeof import('../monitor/launch.js')).spawnMonitor(paths);
 }

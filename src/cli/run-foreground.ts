@@ -5,14 +5,15 @@ import { loadBinding } from '../native/binding.js';
 import { PodHost } from '../monitor/host.js';
 import type { Pod } from '../runtime/pod.js';
 import type { PodSpec } from '../pod/spec.js';
-import { describeExit, startTimeOf } from '../runtime/process.js';
-import type { StateStore } from '../state/store.js';
+import type { PodResult } from '../runtime/pod.js';
+import { describeExit, startTimeOf, statusCode } from '../runtime/process.js';
+import { StateStore } from '../state/store.js';
 import { hostOptionsFromEnv } from './options.js';
 import { TerminalTee } from './output.js';
-import { runExitStatus } from './run.js';
 
 /** The pod runs as long as this tspod; its output is shown, and logged as for any pod. */
-export async function runForeground(spec: PodSpec, store: StateStore): Promise<number> {
+export async function runForeground(spec: PodSpec, root: string): Promise<number> {
+  const store = new StateStore(root);
   const binding = loadBinding();
   const host = new PodHost(store, binding, {
     kind: 'foreground',
@@ -57,4 +58,19 @@ export async function runForeground(spec: PodSpec, store: StateStore): Promise<n
     // A foreground pod is listed while it runs, and leaves nothing in the state when it ends.
     if (pod) await host.remove(spec.name, true);
   }
+}
+
+/**
+ * tspod run's exit status: 128+N when a signal N stopped it; else, for one container, that
+ * container's status (as docker run); for several, 0 when all exited 0, else the status of the
+ * first (in manifest order) that did not. 125 when the pod failed because its infra died.
+ */
+export function runExitStatus(result: PodResult, stopSignal?: number): number {
+  if (stopSignal !== undefined) return 128 + stopSignal;
+  if (result.reason === 'infra-exited') return 125;
+  for (const c of result.containers) {
+    const code = c.exit ? statusCode(c.exit) : 125;
+    if (code !== 0 || result.containers.length === 1) return code;
+  }
+  return 0;
 }

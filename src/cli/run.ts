@@ -4,13 +4,11 @@
 import { InputError } from '../errors.js';
 import { requireRoot } from './errors.js';
 import { restartPolicyValue } from '../pod/fields.js';
+import { checkLabel } from '../pod/names.js';
 import { newPodSpec, type PodSpec } from '../pod/spec.js';
-import { ensureMonitor } from '../monitor/client.js';
-import type { PodResult } from '../runtime/pod.js';
-import { statusCode } from '../runtime/process.js';
-import { stateRoot } from '../state/paths.js';
-import { StateStore } from '../state/store.js';
-import { applyContainerOptions, applyNetworkOptions, envOption, labelOption, programOption, secondsOption, shareOption } from './options.js';
+import { monitorClient } from '../monitor/client.js';
+import { StatePaths, stateRoot } from '../state/paths.js';
+import { applyContainerOptions, applyNetworkOptions, envOption, programOption, secondsOption, shareOption } from './options.js';
 
 export interface RunOptions {
   file?: string;
@@ -63,10 +61,10 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
   let spec: PodSpec;
   if (o.file) {
     spec = manifest ?? (await (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).loadManifest(o.file));
-    if (o.name) spec.name = labelOption('--name', o.name);
+    if (o.name) spec.name = checkLabel('--name', o.name);
     for (const c of spec.containers) c.env = [...c.env, ...env];
   } else {
-    const name = o.name ? labelOption('--name', o.name) : `tspod-${randomName()}`;
+    const name = o.name ? checkLabel('--name', o.name) : `tspod-${randomName()}`;
     // A command runs once, as with docker run (newPodSpec's Never); a manifest keeps Kubernetes'
     // default.
     // With an image, the words are its arguments (they replace its Cmd, as docker run's do).
@@ -74,8 +72,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
     spec = newPodSpec(name, [o.image ? { name, command: [], args: words, env } : { name, command: words.slice(0, 1), args: words.slice(1), env }]);
     applyContainerOptions(spec, o);
   }
-  if (o.hostname !== undefined) spec.hostname = labelOption('--hostname', o.hostname);
-  else if (o.name && !o.file) spec.hostname = spec.name;
+  if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
   if (o.share !== undefined) spec.share = shareOption(o.share);
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');
   applyNetworkOptions(spec, o.network, o.publish ?? []);
@@ -86,32 +83,17 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
   return spec;
 }
 
-/**
- * tspod run's exit status: 128+N when a signal N stopped it; else, for one container, that
- * container's status (as docker run); for several, 0 when all exited 0, else the status of the
- * first (in manifest order) that did not. 125 when the pod failed because its infra died.
- */
-export function runExitStatus(result: PodResult, stopSignal?: number): number {
-  if (stopSignal !== undefined) return 128 + stopSignal;
-  if (result.reason === 'infra-exited') return 125;
-  for (const c of result.containers) {
-    const code = c.exit ? statusCode(c.exit) : 125;
-    if (code !== 0 || result.containers.length === 1) return code;
-  }
-  return 0;
-}
-
 export async function run(command: string[], o: RunOptions): Promise<number> {
   if (o.pod !== undefined) return runInPod(command, o);
   if (!o.detach) {
     const spec = await podFromRunOptions(command, o);
     requireRoot('tspod run');
-    return (require('./run-foreground.js') as typeof import('./run-foreground.js')).runForeground(spec, new StateStore(stateRoot(o.root)));
+    return (require('./run-foreground.js') as typeof import('./run-foreground.js')).runForeground(spec, stateRoot(o.root));
   }
   checkRunWords(command, o);
   requireRoot('tspod run');
   const text = o.file === undefined ? undefined : (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).readManifest(o.file);
-  const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
+  const client = monitorClient(new StatePaths(stateRoot(o.root)));
   const manifest = text === undefined ? undefined : (await client.call<{ spec: PodSpec }>('POST', '/manifests', { text, file: o.file })).spec;
   const spec = await podFromRunOptions(command, o, manifest);
   await client.call('POST', '/pods', { spec });
@@ -121,7 +103,7 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
 
 /** `run -d --pod POD --name CTR -- CMD`: a container joins a pod that is already running. */
 async function runInPod(command: string[], o: RunOptions): Promise<number> {
-  const pod = labelOption('--pod', o.pod!);
+  const pod = checkLabel('--pod', o.pod!);
   const podOptions = [['-f', o.file], ['--hostname', o.hostname], ['--share', o.share], ['--pause', o.pause], ['--grace', o.grace], ['--network', o.network], ['-p', o.publish?.length ? o.publish : undefined]] as const;
   for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);
@@ -131,7 +113,7 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
   if (!command.length) throw new InputError('run', 'give the container\'s command after --');
   const spec = await podFromRunOptions(command, { ...o, pod: undefined, restart: o.restart ?? 'Never' });
   requireRoot('tspod run');
-  const client = await ensureMonitor(new StateStore(stateRoot(o.root)));
+  const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.call('POST', `/pods/${pod}/containers`, {
     container: spec.containers[0],
     ...(o.restart !== undefined ? { restartPolicy: spec.restartPolicy } : {}),

@@ -1,21 +1,10 @@
-// The CLI's side of the monitor: requests over the control socket, and starting a monitor when
-// none answers. The monitor is started detached (its own session, its output in monitor.log),
-// so it outlives the command that started it and holds none of that command's fds.
-import { closeSync, openSync, readFileSync } from 'node:fs';
+// The CLI's side of the monitor: requests over the control socket. Every command that talks to
+// the monitor loads this module, so it holds only the requests; starting a monitor when none
+// answers is in launch.ts.
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { TspodError } from '../errors.js';
-import { loadBinding, type ExitStatus } from '../native/binding.js';
-import { DEFAULT_PATH } from '../pod/env.js';
 import type { StatePaths } from '../state/paths.js';
-import type { StateStore } from '../state/store.js';
-import { API_VERSION, errorFromBody, type ErrorBody } from './protocol.js';
-
-/** dist/cli/main.js, from either src/monitor or dist/monitor. */
-const cliPath = join(__dirname, '../../dist/cli/main.js');
-
-/** How long a command waits for a monitor it started to answer. */
-const START_TIMEOUT_MS = 10_000;
+import { API_VERSION, ApiError, type ErrorBody } from './protocol.js';
 
 export class MonitorUnavailable extends TspodError {
   /** The connection itself failed: the request never reached a monitor. */
@@ -88,7 +77,7 @@ export class MonitorClient {
       socket.on('end', () => {
         const answer = parseAnswer(Buffer.concat(chunks));
         if (!answer) return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
-        if (answer.status >= 300) return reject(errorFromBody(answer.payload as ErrorBody));
+        if (answer.status >= 300) return reject(new ApiError(answer.status, answer.payload as ErrorBody));
         resolve(answer.payload as T);
       });
     });
@@ -106,66 +95,10 @@ export class MonitorClient {
 }
 
 /**
- * Starts `tspod monitor` in the background for this state directory: in a session of its own,
- * its output in monitor.log, and through the addon's spawn, which closes every other fd (a
- * command's pipe held by the monitor would keep whoever reads it waiting). Its environment is
- * PATH and the TSPOD_* knobs, nothing else of the command that started it.
+ * A client for this state directory's monitor, which starts one if none answers its first
+ * request: a command with a monitor running pays for no extra round trip, and loads none of the
+ * code that starts one (launch.js).
  */
-export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<ExitStatus> } {
-  const binding = loadBinding();
-  const devNull = openSync('/dev/null', 'r');
-  const log = openSync(paths.monitorLog, 'a', 0o600);
-  try {
-    const env = [`PATH=${DEFAULT_PATH}`, ...Object.entries(process.env).filter(([k]) => k.startsWith('TSPOD_')).map(([k, v]) => `${k}=${v}`)];
-    const { pid, pidfd } = binding.spawn({
-      path: process.execPath,
-      argv: [process.execPath, cliPath, '--root', paths.root, 'monitor'],
-      env,
-      cwd: '/',
-      stdio: [devNull, log, log],
-      newSession: true,
-    });
-    const exited = new Promise<ExitStatus>((resolve) => {
-      new binding.ExitWatch(pidfd, (status) => {
-        closeSync(pidfd);
-        resolve(status);
-      }).unref();
-    });
-    return { pid, exited };
-  } finally {
-    closeSync(devNull);
-    closeSync(log);
-  }
-}
-
-/**
- * A client for the running monitor, which starts one if none answers its first request: a
- * command with a monitor running pays for no extra round trip.
- */
-export async function ensureMonitor(store: StateStore): Promise<MonitorClient> {
-  return new MonitorClient(store.paths, () => launchMonitor(store));
-}
-
-/** Starts a monitor in the background and waits until it answers. */
-async function launchMonitor(store: StateStore): Promise<void> {
-  const paths = store.paths;
-  const client = new MonitorClient(paths);
-  store.ensureRoot();
-  let exited: number | null = null;
-  void spawnMonitor(paths).exited.then((s) => (exited = s.code ?? 1));
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (await client.ping()) return;
-    // Exit 0: another command's monitor won the lock; it will answer shortly.
-    if ((exited !== null && exited !== 0) || Date.now() > deadline) {
-      let tail = '';
-      try {
-        tail = readFileSync(paths.monitorLog, 'utf8').trim().split('\n').slice(-3).join(' | ');
-      } catch {
-        // no log
-      }
-      throw new TspodError(`could not start the monitor for ${paths.root}${tail ? `: ${tail}` : ''}`);
-    }
-  }
+export function monitorClient(paths: StatePaths): MonitorClient {
+  return new MonitorClient(paths, () => (require('./launch.js') as typeof import('./launch.js')).launchMonitor(paths));
 }

@@ -2,8 +2,10 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { podFromRunOptions, runExitStatus } from '../../src/cli/run.js';
-import { applyNetworkOptions, envOption, labelOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
+import { podFromRunOptions } from '../../src/cli/run.js';
+import { runExitStatus } from '../../src/cli/run-foreground.js';
+import { applyNetworkOptions, envOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
+import { checkLabel } from '../../src/pod/names.js';
 import type { PodResult } from '../../src/runtime/pod.js';
 
 t.test('option checks name the option', async (t) => {
@@ -16,7 +18,7 @@ t.test('option checks name the option', async (t) => {
   t.equal(secondsOption('--grace', '0'), 0);
   t.throws(() => secondsOption('--grace', '1.5'), { name: 'InputError', field: '--grace' });
   t.throws(() => secondsOption('--grace', '-1'), { name: 'InputError', field: '--grace' });
-  t.throws(() => labelOption('--name', 'Bad_Name'), { name: 'InputError', field: '--name', problem: /DNS-1123/ });
+  t.throws(() => checkLabel('--name', 'Bad_Name'), { name: 'InputError', field: '--name', problem: /DNS-1123/ });
   t.equal(programOption('--pause', '/bin/true'), '/bin/true');
   t.throws(() => programOption('--pause', '/nonexistent/pause'), { name: 'InputError', field: '--pause', problem: /does not exist/ });
   const dir = mkdtempSync(join(tmpdir(), 'tspod-opt-'));
