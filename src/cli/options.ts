@@ -1,16 +1,10 @@
 // Checks of CLI option values, in one place. Each error names the option.
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { dns1123LabelProblem, envNameProblem } from '../pod/names.js';
+import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
 import { executableFile, graceSeconds, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
 import type { HostOptions } from '../monitor/host.js';
-
-export function labelOption(option: string, value: string): string {
-  const problem = dns1123LabelProblem(value);
-  if (problem) throw new InputError(option, problem);
-  return value;
-}
 
 export function shareOption(value: string): SharedNamespace[] {
   return shareList(value.split(',').map((s) => s.trim()).filter(Boolean), () => '--share');
@@ -90,7 +84,7 @@ export function volumeOption(value: string, index: number): { volume: Volume; mo
   }
   const [src, dst, mode] = parts;
   if (!dst.startsWith('/')) throw new InputError('-v', `"${dst}" must be an absolute path in the container`);
-  const name = src.startsWith('/') ? `volume-${index}` : labelOption('-v', src);
+  const name = src.startsWith('/') ? `volume-${index}` : checkLabel('-v', src);
   const volume: Volume = src.startsWith('/') ? { name, hostPath: { path: src } } : { name, emptyDir: {} };
   return { volume, mount: { name, mountPath: dst, ...(mode === 'ro' ? { readOnly: true } : {}) } };
 }

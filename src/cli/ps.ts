@@ -1,6 +1,8 @@
 // tspod ps: containers and the infra process of each pod, from the state on disk (no monitor
-// needed), each "running" process checked against /proc first.
+// needed). A record whose supervisor is alive is current; in one whose supervisor is gone,
+// each "running" process is checked against /proc first (state/view.ts).
 import { READ_WHY, requireRoot } from './errors.js';
+import { checkLabel } from '../pod/names.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
@@ -83,7 +85,7 @@ export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; ro
   const store = new StateStore(stateRoot(opts.root));
   requireRoot('tspod ps', READ_WHY);
   // options.js (and the field checks it loads) only to check --pod: a plain ps loads less.
-  const records = opts.pod !== undefined ? [store.need((require('./options.js') as typeof import('./options.js')).labelOption('--pod', opts.pod))] : store.list();
+  const records = opts.pod !== undefined ? [store.need(checkLabel('--pod', opts.pod))] : store.list();
   kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {

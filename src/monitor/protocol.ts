@@ -23,8 +23,14 @@ export function errorBody(err: unknown): ErrorBody {
 }
 
 /** The CLI side: the API's error as an error to throw, with the same message and fields. */
-export function errorFromBody(body: ErrorBody): TspodError {
-  const err = new TspodError(body.error, body.exitCode, body);
-  if (body.field !== undefined) Object.assign(err, { field: body.field });
-  return err;
+export class ApiError extends TspodError {
+  /** The HTTP status: 409 when the monitor refused a change (docs/MONITOR-API.md). */
+  readonly status: number;
+  field?: string;
+  constructor(status: number, body: ErrorBody) {
+    super(body.error, body.exitCode, body);
+    this.name = 'ApiError';
+    this.status = status;
+    if (body.field !== undefined) this.field = body.field;
+  }
 }

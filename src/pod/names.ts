@@ -1,5 +1,6 @@
 // Names become hostnames and, later, paths under the state directory: they are checked before
 // anything uses them.
+import { InputError } from '../errors.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -11,6 +12,13 @@ export function dns1123LabelProblem(name: string): string | null {
     return `"${name}" is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)`;
   }
   return null;
+}
+
+/** `name` itself when it is a DNS-1123 label; else an InputError that names `field`. */
+export function checkLabel(field: string, name: string): string {
+  const problem = dns1123LabelProblem(name);
+  if (problem) throw new InputError(field, problem);
+  return name;
 }
 
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;

@@ -1,20 +1,13 @@
 // Where tspod keeps its state: one directory per host (per monitor), by default /run/tspod,
 // a tmpfs, so pods do not outlive a reboot. Every name is checked before it becomes a path.
 import { resolve } from 'node:path';
-import { InputError } from '../errors.js';
-import { dns1123LabelProblem } from '../pod/names.js';
+import { checkLabel } from '../pod/names.js';
 
 export const DEFAULT_ROOT = '/run/tspod';
 
 /** The state root: --root, else $TSPOD_ROOT, else /run/tspod. */
 export function stateRoot(option?: string): string {
   return resolve(option ?? process.env.TSPOD_ROOT ?? DEFAULT_ROOT);
-}
-
-function checked(kind: string, name: string): string {
-  const problem = dns1123LabelProblem(name);
-  if (problem) throw new InputError(kind, problem);
-  return name;
 }
 
 export class StatePaths {
@@ -47,14 +40,14 @@ export class StatePaths {
     return `${this.root}/pods`;
   }
   pod(name: string): string {
-    return `${this.podsDir}/${checked('pod', name)}`;
+    return `${this.podsDir}/${checkLabel('pod', name)}`;
   }
   podFile(name: string): string {
     return `${this.pod(name)}/pod.json`;
   }
   /** CRI-format log of one container. */
   log(pod: string, container: string): string {
-    return `${this.pod(pod)}/logs/${checked('container', container)}.log`;
+    return `${this.pod(pod)}/logs/${checkLabel('container', container)}.log`;
   }
   /** The pod's CNI attachment, cached so DEL works without the process that did the ADD. */
   podNetwork(pod: string): string {

@@ -119,3 +119,27 @@ t.test('a foreground pod is listed, inspected and stopped like the others, and v
   t.equal(s.store.read('fg'), undefined, 'and left nothing in the state');
   t.equal(s.monitorPid(), undefined, 'no monitor was needed');
 });
+
+t.test('with a monitor running, a foreground pod is still changed through its own tspod', async (t) => {
+  const s = testState(t);
+  const bg = await s.cli(['pod', 'create', 'bg']);
+  t.equal(bg.code, 0, bg.stderr);
+  const monitor = s.monitorPid();
+  t.ok(monitor, 'a monitor runs');
+  const fg = s.start(['run', '--name', 'fg', '--', 'sleep', '1000']);
+  await waitFor('the foreground pod running', () => s.store.read('fg')?.containers[0]?.state === 'running');
+  const restart = await s.cli(['restart', 'fg', 'fg']);
+  t.equal(restart.code, 125);
+  t.match(restart.stderr, /pod "fg" runs in the foreground of tspod pid \d+: restart it there/);
+  const rm = await s.cli(['rm', 'fg']);
+  t.match(rm.stderr, /runs in the foreground .*: stop it first, or use rm -f/);
+  const missing = await s.cli(['rm', '-f', 'nosuch']);
+  t.not(missing.code, 0);
+  t.match(missing.stderr, /nosuch/, 'a pod that does not exist is named');
+  const rmf = await s.cli(['rm', '-f', 'fg']);
+  t.equal(rmf.code, 0, rmf.stderr);
+  t.equal(await fg.done, 137, 'its tspod was killed (SIGKILL)');
+  t.equal(s.store.read('fg'), undefined, 'its state is gone');
+  t.equal(s.monitorPid(), monitor, 'the monitor is the same one');
+  t.ok(s.store.read('bg'), "the monitor's pod stays");
+});

@@ -1,0 +1,104 @@
+// What restart, stop and rm do when the monitor did not do the change (control.ts): the pod's
+// record decides. A foreground pod is stopped through its own tspod process (SIGTERM; rm -f:
+// SIGKILL, which its processes follow by PDEATHSIG); a pod the monitor refused keeps the
+// monitor's answer; rm of a whole pod works from the state alone when no monitor runs; anything
+// else starts a monitor and asks it.
+import { closeSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { Conflict } from '../errors.js';
+import { loadBinding } from '../native/binding.js';
+import { monitorClient, type MonitorUnavailable } from '../monitor/client.js';
+import { releaseRecorded, withNamesLock } from '../monitor/host.js';
+import { ApiError } from '../monitor/protocol.js';
+import { PodProcess } from '../runtime/process.js';
+import type { StatePaths } from '../state/paths.js';
+import type { PodRecord } from '../state/records.js';
+import { StateStore } from '../state/store.js';
+import { inForeground, observed } from '../state/view.js';
+
+/** The request control.ts sent to the monitor. */
+interface Request {
+  method: string;
+  path: string;
+  body?: unknown;
+}
+/** Why the monitor did not do it: none answered, or it refused. */
+type NotDone = MonitorUnavailable | ApiError;
+
+function foregroundConflict(record: PodRecord, what: string): Conflict {
+  return new Conflict(`pod "${record.name}" runs in the foreground of tspod pid ${record.supervisor.pid}: ${what}`);
+}
+
+/** The monitor's refusal stands; with no monitor, one is started and asked. */
+async function askStartedMonitor(paths: StatePaths, request: Request, notDone: NotDone): Promise<void> {
+  if (notDone instanceof ApiError) throw notDone;
+  await monitorClient(paths).call(request.method, request.path, request.body);
+}
+
+export async function restartLocally(paths: StatePaths, pod: string, request: Request, notDone: NotDone): Promise<void> {
+  const record = new StateStore(paths.root).need(pod);
+  if (inForeground(record)) throw foregroundConflict(record, 'restart it there');
+  await askStartedMonitor(paths, request, notDone);
+}
+
+export async function stopLocally(paths: StatePaths, pod: string, container: string | undefined, request: Request, notDone: NotDone): Promise<void> {
+  const store = new StateStore(paths.root);
+  const record = store.need(pod);
+  if (inForeground(record)) {
+    if (container !== undefined) throw foregroundConflict(record, 'it stops as a whole');
+    return signalForeground(store, record, osConstants.signals.SIGTERM);
+  }
+  await askStartedMonitor(paths, request, notDone);
+}
+
+export async function rmLocally(paths: StatePaths, pod: string, container: string | undefined, force: boolean, request: Request, notDone: NotDone): Promise<void> {
+  const store = new StateStore(paths.root);
+  const record = store.need(pod);
+  if (inForeground(record)) {
+    if (container !== undefined) throw foregroundConflict(record, 'its containers cannot be removed');
+    if (!force) throw foregroundConflict(record, 'stop it first, or use rm -f');
+    return signalForeground(store, record, osConstants.signals.SIGKILL);
+  }
+  if (!(notDone instanceof ApiError) && container === undefined && (await removeWithoutMonitor(store, pod, force))) return;
+  await askStartedMonitor(paths, request, notDone);
+}
+
+/** Signals a foreground pod's tspod, waits for it, and removes what it could not. */
+async function signalForeground(store: StateStore, record: PodRecord, signal: number): Promise<void> {
+  const binding = loadBinding();
+  const supervisor = PodProcess.adopt(binding, record.supervisor);
+  if (supervisor) {
+    supervisor.signal(signal);
+    await supervisor.exited;
+  }
+  // A tspod killed with SIGKILL cannot clean up (its processes died with it, by PDEATHSIG). Under
+  // the names lock, and only if the record is still that tspod's: the name may be taken again.
+  await withNamesLock(store, binding, async () => {
+    const now = store.read(record.name);
+    if (!now || now.supervisor.pid !== record.supervisor.pid || now.supervisor.startTime !== record.supervisor.startTime) return;
+    await releaseRecorded(binding, store, now);
+    store.remove(record.name);
+  });
+}
+
+/**
+ * rm of a whole pod when no monitor runs: from the state alone, holding the monitor lock so no
+ * monitor starting meanwhile adopts the pod being removed. False when a monitor holds the lock
+ * (it is asked instead).
+ */
+async function removeWithoutMonitor(store: StateStore, pod: string, force: boolean): Promise<boolean> {
+  const binding = loadBinding();
+  const lock = openSync(store.paths.monitorLock, 'a', 0o600);
+  try {
+    if (!binding.flock(lock, true, false)) return false;
+    await withNamesLock(store, binding, async () => {
+      const record = observed(store.need(pod));
+      if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);
+      await releaseRecorded(binding, store, record);
+      store.remove(pod);
+    });
+    return true;
+  } finally {
+    closeSync(lock);
+  }
+}
