@@ -1,7 +1,7 @@
-// The child side of the spawn path. Everything here runs between the fork and execve in a copy
-// of one thread of Node: only system calls, no allocation, no locks. A failing step is written
-// to the report pipe as {step, errno, index} and the process _exits; the parent turns it into a
-// Node-style error.
+// The child side of the spawn path. Everything here runs between the clone and execve in
+// Node's own memory, on a stack of its own: only system calls, no allocation, no locks. A
+// failing step is written to the report pipe as {step, errno, index} and the process _exits;
+// the parent turns it into a Node-style error.
 #include "spawn.h"
 
 #include <cerrno>

@@ -1,4 +1,4 @@
-// The parent side of the spawn path: turns the JS request into a SpawnPlan, forks, and waits
+// The parent side of the spawn path: turns the JS request into a SpawnPlan, clones, and waits
 // on the report pipe until the new program has been exec'd (EOF) or a step failed (a report).
 // Types are checked here; what to ask for (flags, mounts, paths) is decided in TypeScript.
 #include "spawn.h"
@@ -399,7 +399,7 @@ Spawn (const Napi::CallbackInfo &info)
     }
   plan.report_fd = pipefd[1];
 
-  // No signal handler of Node's may run in the child: block all around the fork.
+  // No signal handler of Node's may run in the child: block all around the clone.
   sigset_t all, old;
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);

@@ -1,8 +1,10 @@
 // The spawn path: one process created in new namespaces and/or joined to existing ones.
 //
-// Everything the child needs is laid out in a SpawnPlan before the fork, because after it the
-// child is a copy of one thread of a multi-threaded process: it may only make system calls (no
-// malloc, no locks, no JS) until execve. child.cc holds that side; spawn.cc the parent's.
+// Everything the child needs is laid out in a SpawnPlan before the clone, because after it the
+// child runs in Node's own memory (CLONE_VM) on a stack of its own, while the calling thread
+// sleeps (CLONE_VFORK) and Node's other threads go on: it may only make system calls and write
+// to its own stack (no malloc, no locks, no JS) until execve. child.cc holds that side;
+// spawn.cc the parent's.
 #pragma once
 
 #include <cstdint>
@@ -117,9 +119,9 @@ struct ChildReport
   int64_t pid;
 };
 
-// Runs in the forked child: never returns.
+// Runs in the cloned child: never returns.
 [[noreturn]] void RunFinalStage (const SpawnPlan &plan);
-// Runs in the forked intermediate of a joining spawn: joins, clones the final process as a
+// Runs in the cloned intermediate of a joining spawn: joins, clones the final process as a
 // sibling (CLONE_PARENT), reports its pid, exits.
 [[noreturn]] void RunIntermediateStage (const SpawnPlan &plan);
 

@@ -202,7 +202,7 @@ const commands: Record<string, () => void> = {
       .action(async (opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageList)(withRoot(opts)));
     image
       .command('rm')
-      .description('remove images (NAME[:TAG] or id) and the layers no other image uses')
+      .description("remove images (NAME[:TAG] or id) and the layers that neither another image nor a pod's container uses")
       .argument('<image...>', 'NAME[:TAG] or image id')
       .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
       .action(async (refs: string[], opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageRemove)(refs, withRoot(opts)));

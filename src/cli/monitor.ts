@@ -1,5 +1,6 @@
-// tspod monitor: the monitor in the foreground, for a service manager (the CLI also starts it
-// in the background on demand).
+// tspod monitor: the monitor in the foreground, for a service manager. The commands that change
+// pods also start it in the background when none answers (monitor/launch.ts), and ps and pod ls
+// when they see the running monitor's pods left without it (monitor-kick.ts).
 import { startMonitor } from '../monitor/monitor.js';
 import { stateRoot } from '../state/paths.js';
 import { hostOptionsFromEnv } from './options.js';

@@ -139,7 +139,7 @@ export interface NativeBinding {
    * setns(2), for Node's main thread only. net, ipc, uts and cgroup work. mnt and user fail with
    * EINVAL (their kernel checks want a single-threaded caller), time with EUSERS; pid
    * "succeeds" but sends every later child of Node, child_process's too, into that namespace.
-   * That is why spawn() joins namespaces in a forked child instead.
+   * That is why spawn() joins namespaces in a cloned child instead.
    */
   setns(fd: number, nstype?: number, label?: string): void;
   pidfdOpen(pid: number): number;

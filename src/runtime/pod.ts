@@ -12,7 +12,7 @@ import { Conflict, InputError, NotFound, StartFailed, errnoFields } from '../err
 import type { ContainerFs, PodStorage } from '../fs/storage.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
-import type { ContainerSpec, PodSpec } from '../pod/spec.js';
+import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type {
   ContainerRecord,
   ContainerState,
@@ -20,7 +20,6 @@ import type {
   PodRecord,
   PodState,
   ProcessId,
-  RestartPolicy,
   StartError,
 } from '../state/records.js';
 import { RECORD_VERSION } from '../state/records.js';
@@ -111,8 +110,8 @@ export interface PodResult {
   infraExit: ExitStatus | undefined;
 }
 
-/** Works out a container's program, argv, environment and directory. Throws on bad input. */
 /**
+ * Works out a container's program, argv, environment and directory. Throws on bad input.
  * Without `resolve`, a program that is not there is left for the start to report (adoption:
  * it may have gone while nobody watched; the restart says so, with errno and path).
  */
