@@ -38,7 +38,6 @@
 #define SIG_DFL 0UL
 #define SIG_IGN 1UL
 #define WNOHANG 1
-#define EINTR 4
 #define ENOSYS 38
 
 /* Exit statuses: 0 is a requested stop; the others say which step failed. */

@@ -253,11 +253,6 @@ export class PodStorage {
     rmSync(`${this.podDir}/containers/${name}`, { recursive: true, force: true });
   }
 
-  /** The images this pod's containers use: their layers are not to be removed. */
-  get layersInUse(): string[] {
-    return [...this.images.values()].flatMap((i) => i.layers);
-  }
-
   /** When the pod has ended: tmpfs unmounted, volumes, overlays and etc files removed. */
   async release(): Promise<void> {
     unmountUnder(this.binding, this.podDir);

@@ -68,7 +68,7 @@ async function adoptOne(host: PodHost, store: StateStore, binding: NativeBinding
     return;
   }
   // A foreground pod, or one being created by a live process: not ours.
-  if (record.supervisor.kind === 'foreground' || record.state === 'creating' || record.state !== 'running') return;
+  if (record.supervisor.kind === 'foreground' || record.state !== 'running') return;
   if (record.infra && isRunning(record.infra.process)) {
     await host.adopt(record);
     return;

@@ -71,11 +71,6 @@ export class PortForwarder {
     this.target = { binding, netns };
   }
 
-  /** Open TCP connections and UDP flows: what the forwarder holds besides its listeners. */
-  get active(): { connections: number; flows: number } {
-    return { connections: this.connections.size, flows: this.flows.size };
-  }
-
   async close(): Promise<void> {
     this.target = undefined;
     for (const c of this.connections) c.destroy();

@@ -187,11 +187,6 @@ export class PodNetwork {
     return { mode: this.spec.mode, ports: this.ports, ...(this.podIP ? { podIP: this.podIP } : {}) };
   }
 
-  /** Listeners and connections of the forwarder, for tests and inspect. */
-  get forwarding(): { connections: number; flows: number } | undefined {
-    return this.forwarder?.active;
-  }
-
   /** When the pod has ended: listeners closed, CNI DEL, namespace released. Idempotent. */
   async detach(): Promise<void> {
     await this.forwarder?.close();

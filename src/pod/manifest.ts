@@ -23,8 +23,6 @@ import {
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
-export { restartPolicyValue };
-
 /** The annotation that puts a pod on a CNI network (or in the pod or host mode). */
 export const NETWORK_ANNOTATION = 'tspod.io/network';
 

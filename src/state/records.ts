@@ -4,8 +4,6 @@ import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { PipeIds } from '../runtime/io.js';
 import type { NetworkRecord } from '../net/network.js';
 
-export type { RestartPolicy };
-
 export const RECORD_VERSION = 1;
 
 /** A process, identified so that a reused pid is never mistaken for it. */
