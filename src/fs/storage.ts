@@ -76,6 +76,8 @@ export class PodStorage {
   private readonly spec: Pick<PodSpec, 'hostname' | 'volumes'>;
   private readonly images: Map<string, ResolvedImage>;
   private shmReady = false;
+  /** The pod's address on its network, once attached; /etc/hosts names it. */
+  private podIP: string | undefined;
 
   private constructor(binding: NativeBinding, spec: Pick<PodSpec, 'hostname' | 'volumes'>, podDir: string, images: Map<string, ResolvedImage>) {
     this.binding = binding;
@@ -141,15 +143,25 @@ export class PodStorage {
       this.tmpfs(shm, `mode=1777,size=${SHM_SIZE}`);
     }
     mkdirSync(`${this.podDir}/etc`, { recursive: true, mode: 0o755 });
-    if (!existsSync(`${this.podDir}/etc/hosts`)) this.writeEtc(undefined);
+    if (!existsSync(`${this.podDir}/etc/hosts`)) this.writeEtc();
     this.shmReady = true;
   }
 
+  /**
+   * The pod's network is attached: /etc/hosts names its address from now on. The files are
+   * rewritten at once when a container already uses them (`rewrite`; not when a pod is adopted,
+   * whose files are already right), or else written when a first container needs them.
+   */
+  setAddress(podIP: string | undefined, rewrite: boolean): void {
+    this.podIP = podIP;
+    if (rewrite && existsSync(`${this.podDir}/etc`)) this.writeEtc();
+  }
+
   /** hostname, hosts (the pod's address when it has one) and the host's resolv.conf. */
-  writeEtc(podIP: string | undefined): void {
+  private writeEtc(): void {
     const etc = `${this.podDir}/etc`;
-    if (!existsSync(etc)) return;
     const { hostname } = this.spec;
+    const podIP = this.podIP;
     writeFileSync(`${etc}/hostname`, `${hostname}\n`, { mode: 0o644 });
     writeFileSync(
       `${etc}/hosts`,

@@ -328,7 +328,7 @@ export class Pod extends EventEmitter<PodEvents> {
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
       await opts.network?.attach(infra);
-      opts.storage?.writeEtc(opts.network?.address);
+      opts.storage?.setAddress(opts.network?.address, true);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
@@ -359,6 +359,7 @@ export class Pod extends EventEmitter<PodEvents> {
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
+    opts.storage?.setAddress(opts.network?.address, false);
     if (record.infra.pipes) {
       pod.infraPipes = record.infra.pipes;
       opts.io.adopt?.(null, infra.pid, record.infra.pipes);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, procInfo, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
+import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
 import { exclusive } from '../helpers/exclusive.js';
 
 const skip = !isRoot ? NOT_ROOT : !existsSync('/usr/lib/cni/bridge') ? 'needs the CNI plugins (Debian: containernetworking-plugins)' : undefined;
@@ -89,6 +90,23 @@ t.test('two pods get distinct addresses on the bridge, and reach each other', as
   t.match((await s.cli(['pod', 'ls'])).stdout, new RegExp(`cni-a +running .* cni +${ipA!.replace(/\./g, '\\.')} `), 'pod ls shows the address');
   t.match((await s.cli(['inspect', 'cni-b'])).stdout, `network cni, IP ${ipB}`);
   t.equal((await s.cli(['pod', 'check', 'cni-a'])).stdout, `pod cni-a: its CNI attachment (${ipA}) is intact\n`);
+});
+
+t.test("a container added later to a pod on a CNI network finds the pod's address in /etc/hosts", { skip: !haveBusybox && NO_BUSYBOX }, async (t) => {
+  const net = privateNetwork(t);
+  const s = testState(t, net.env);
+  const created = await s.cli(['pod', 'create', 'cni-late', '--network', `cni:${net.name}`]);
+  t.equal(created.code, 0, created.stderr);
+  const ip = s.store.read('cni-late')!.network?.podIP;
+  t.match(ip, /^10\.212\.\d+\.\d+$/);
+  const root = busyboxRoot(tempDir(t, 'root'));
+  const added = await s.cli(['run', '-d', '--pod', 'cni-late', '--name', 'look', '--rootfs', root, '--', '/bin/sh', '-c', 'cat /etc/hosts; sleep 1000']);
+  t.equal(added.code, 0, added.stderr);
+  const hosts = await waitFor('its output', async () => {
+    const out = (await s.cli(['logs', 'cni-late', 'look'])).stdout;
+    return out.includes('cni-late') && out;
+  });
+  t.match(hosts, new RegExp(`^${ip!.replace(/\./g, '\\.')}\tcni-late$`, 'm'), 'hosts names the pod at its address');
 });
 
 t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) => {
