@@ -98,7 +98,10 @@ export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; root
   }
   if (o.rootfs !== undefined && o.image !== undefined) throw new InputError('--rootfs', 'and --image cannot both be given: an image is its own root file system');
   if (o.rootfs !== undefined) c.rootfs = resolve(o.rootfs);
-  if (o.image !== undefined) c.image = o.image;
+  if (o.image !== undefined) {
+    (require('../image/reference.js') as typeof import('../image/reference.js')).parseImageRef(o.image, '--image');
+    c.image = o.image;
+  }
   if (o.volume?.length) {
     const vols = o.volume.map(volumeOption);
     spec.volumes = vols.map((v) => v.volume);

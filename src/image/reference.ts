@@ -1,7 +1,6 @@
 // Image names: NAME[:TAG], checked with docker's grammar and normalized as docker shows them
 // ("docker.io/library/nginx" and "library/nginx" are "nginx"), so the names a docker save
 // tarball and an OCI layout give for one image are the same name here.
-import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 
 export const DEFAULT_TAG = 'latest';
@@ -71,6 +70,8 @@ export function refFileName(ref: ImageRef): string {
     .map((b) => (/[a-z0-9._-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
     .join('');
   if (encoded.length <= 200) return `${encoded}.json`;
+  // node:crypto (3-4 ms to load) only for a name too long to be a file name.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return `%23${createHash('sha256').update(text).digest('hex')}.json`;
 }
 

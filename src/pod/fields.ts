@@ -143,7 +143,8 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
   if (c.workingDir !== undefined) spec.workingDir = absolutePath(c.workingDir, `${path}.workingDir`);
   if (c.image !== undefined) {
     const image = string(c.image, `${path}.image`);
-    if (!IMAGE_REF.test(image)) throw new InputError(`${path}.image`, `"${image}" is not an image name (NAME[:TAG])`);
+    // The image name grammar is loaded only for a container that has one.
+    (require('../image/reference.js') as typeof import('../image/reference.js')).parseImageRef(image, `${path}.image`);
     spec.image = image;
   }
   if (c.rootfs !== undefined) spec.rootfs = absolutePath(c.rootfs, `${path}.rootfs`);
@@ -158,9 +159,6 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
   if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`);
   return spec;
 }
-
-/** NAME[:TAG] as docker and OCI write them: lower-case path components, an optional tag. */
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
 /** A Kubernetes quantity for sizeLimit: 64Mi, 1G, 500000. */
 export function quantityBytes(v: string, path: string): number {

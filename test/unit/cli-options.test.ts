@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { podFromRunOptions } from '../../src/cli/run.js';
 import { runExitStatus } from '../../src/cli/run-foreground.js';
-import { applyNetworkOptions, envOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
+import { applyContainerOptions, applyNetworkOptions, envOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
 import { checkLabel } from '../../src/pod/names.js';
+import { newPodSpec } from '../../src/pod/spec.js';
 import type { PodResult } from '../../src/runtime/pod.js';
 
 t.test('option checks name the option', async (t) => {
@@ -26,6 +27,13 @@ t.test('option checks name the option', async (t) => {
   writeFileSync(join(dir, 'data'), 'x', { mode: 0o644 });
   t.throws(() => programOption('--pause', join(dir, 'data')), { name: 'InputError', field: '--pause', problem: /not executable/ });
   t.throws(() => programOption('--pause', '/tmp'), { name: 'InputError', field: '--pause', problem: /not a regular file/ });
+  const imageSpec = (image: string) => {
+    const spec = newPodSpec('x', [{ name: 'x', command: [], args: [], env: [] }]);
+    applyContainerOptions(spec, { image });
+    return spec.containers[0].image;
+  };
+  t.equal(imageSpec('localhost:5000/app:1'), 'localhost:5000/app:1');
+  t.throws(() => imageSpec('App'), { name: 'InputError', field: '--image', problem: /invalid name component "App"/ });
 });
 
 t.test('a command becomes a one-container pod; its words are literal', async (t) => {

@@ -37,6 +37,9 @@ t.test('a valid manifest becomes a pod spec with Kubernetes defaults', async (t)
   t.same(pod.labels, { app: 'blog' });
   t.same(pod.containers[0], { name: 'ghost', command: ['node', 'ghost.js'], args: [], env: [{ name: 'PORT', value: '2368' }] });
   t.equal(pod.containers[1].workingDir, '/srv');
+  const withImage = base();
+  Object.assign(withImage.spec.containers[1], { image: 'localhost:5000/team/nginx:1.25' });
+  t.equal(podFromManifest(withImage).containers[1].image, 'localhost:5000/team/nginx:1.25', 'an image name with a registry host and port, as docker writes it');
 
   const doc = base() as any;
   doc.spec.shareProcessNamespace = true;
@@ -78,6 +81,8 @@ t.test('invalid values name their path', async (t) => {
   fieldError(t, mutate((d) => (d.spec.containers[0].env[0].name = '1X')), 'spec.containers[0].env[0].name', /not a valid environment/);
   fieldError(t, mutate((d) => (d.spec.containers[1].workingDir = 'srv')), 'spec.containers[1].workingDir', /absolute/);
   fieldError(t, mutate((d) => (d.spec.containers = [])), 'spec.containers', /at least one/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].image = 'Ghost:5')), 'spec.containers[0].image', /invalid name component "Ghost"/);
+  fieldError(t, mutate((d) => (d.spec.containers[0].image = 'ghost@sha256:00')), 'spec.containers[0].image', /digest references/);
   fieldError(t, mutate((d) => (d.spec.terminationGracePeriodSeconds = -1)), 'spec.terminationGracePeriodSeconds', /whole number/);
   fieldError(t, mutate((d) => (d.spec.shareProcessNamespace = 'yes')), 'spec.shareProcessNamespace', /true or false/);
   fieldError(t, mutate((d) => (d.spec.hostname = 'no_underscores')), 'spec.hostname', /DNS-1123/);
