@@ -3,6 +3,7 @@
 // curl, so nothing is trusted) and maps errors to statuses and back.
 import { InputError, NotFound, StartFailed, TspodError } from '../errors.js';
 import {
+  absolutePath,
   shareList,
   stringList,
   checkVolumes,
@@ -23,20 +24,26 @@ import {
   uniqueNames,
   volume,
 } from '../pod/fields.js';
-import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy } from '../pod/spec.js';
+import { podFromManifestText } from '../pod/manifest.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy } from '../pod/spec.js';
 
 
-/** POST /v1/pods */
+/** POST /v1/pods: the pod as a spec, or as a manifest that the monitor reads. */
 export interface CreatePodRequest {
   spec: PodSpec;
   /** Lives until stopped, whatever its containers do (`pod create`). */
   persistent?: boolean;
 }
 
-/** POST /v1/manifests: a manifest's text to check; `file` names it in errors. */
+/**
+ * POST /v1/manifests, or `manifest` in POST /v1/pods: a manifest's text; `file` names it in
+ * errors; `workingDir`, the client's directory, is where its containers on the host's file
+ * system run unless they say otherwise.
+ */
 export interface ManifestRequest {
   text: string;
   file: string;
+  workingDir?: string;
 }
 
 /** POST /v1/pods/NAME/containers */
@@ -96,23 +103,38 @@ function networkBody(v: unknown, path: string): PodSpec['network'] {
   return networkValue(o.name === undefined ? mode : `cni:${string(o.name, `${path}.name`)}`, `${path}.mode`);
 }
 
-export function createPodFromBody(v: unknown): CreatePodRequest {
+export async function createPodFromBody(v: unknown): Promise<CreatePodRequest> {
   const o = mapping(v, 'request body');
-  onlyFields(o, '', ['spec', 'persistent']);
+  onlyFields(o, '', ['spec', 'manifest', 'persistent']);
   if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new InputError('persistent', 'must be true or false');
-  const req = { spec: podSpecFromBody(o.spec), persistent: o.persistent === true };
+  if ((o.spec === undefined) === (o.manifest === undefined)) throw new InputError('spec', 'give either spec or manifest');
+  const spec = o.spec !== undefined ? podSpecFromBody(o.spec) : await specFromManifest(manifestFromBody(o.manifest, 'manifest'));
+  const req = { spec, persistent: o.persistent === true };
   // A pod that ends when its containers have all ended would never end without any.
   if (!req.persistent && req.spec.containers.length === 0) throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
   return req;
 }
 
-export function manifestFromBody(v: unknown): ManifestRequest {
-  const o = mapping(v, 'request body');
-  onlyFields(o, '', ['text', 'file']);
+/** A manifest request; `path` is where it is in the body ('' for the whole body). */
+export function manifestFromBody(v: unknown, path = ''): ManifestRequest {
+  const o = mapping(v, path || 'request body');
+  onlyFields(o, path, ['text', 'file', 'workingDir']);
+  const at = (key: string) => (path ? `${path}.${key}` : key);
   for (const key of ['text', 'file'] as const) {
-    if (o[key] === undefined) throw new InputError(key, 'is required');
+    if (o[key] === undefined) throw new InputError(at(key), 'is required');
   }
-  return { text: string(o.text, 'text'), file: string(o.file, 'file') };
+  return {
+    text: string(o.text, at('text')),
+    file: string(o.file, at('file')),
+    ...(o.workingDir === undefined ? {} : { workingDir: absolutePath(o.workingDir, at('workingDir')) }),
+  };
+}
+
+/** The pod a manifest describes, checked (errors name the file and the field). */
+export async function specFromManifest(m: ManifestRequest): Promise<PodSpec> {
+  const spec = await podFromManifestText(m.text, m.file);
+  if (m.workingDir !== undefined) workingDirDefault(spec, m.workingDir);
+  return spec;
 }
 
 export function addContainerFromBody(v: unknown): AddContainerRequest {

@@ -2,8 +2,7 @@
 // pod host and answers with JSON: a pod's record, or an error body with a status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
-import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody } from './api.js';
-import { podFromManifestText } from '../pod/manifest.js';
+import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody, specFromManifest } from './api.js';
 import { API_VERSION, errorBody } from './protocol.js';
 import type { PodHost } from './host.js';
 import type { StateStore } from '../state/store.js';
@@ -45,21 +44,18 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
       'POST',
       /^\/pods$/,
       async (_, body) => {
-        const req = createPodFromBody(body);
+        const req = await createPodFromBody(body);
         const pod = await host.create(req.spec, { persistent: req.persistent });
         return record(pod.spec.name);
       },
     ],
     ['GET', /^\/pods\/([^/]+)$/, async ([name]) => record(name)],
     [
-      // The CLI's run -d -f has its manifest checked here, where the YAML parser is loaded
-      // already: loading it in each command cost 30 ms.
+      // The CLI's run -d -f has its manifest read here (or sends it with POST /pods), where
+      // the YAML parser is loaded already: loading it in each command cost 30 ms.
       'POST',
       /^\/manifests$/,
-      async (_, body) => {
-        const m = manifestFromBody(body);
-        return { spec: await podFromManifestText(m.text, m.file) };
-      },
+      async (_, body) => ({ spec: await specFromManifest(manifestFromBody(body)) }),
     ],
     [
       'POST',

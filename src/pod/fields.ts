@@ -74,7 +74,7 @@ export function label(v: unknown, path: string): string {
   return s;
 }
 
-function absolutePath(v: unknown, path: string): string {
+export function absolutePath(v: unknown, path: string): string {
   const s = string(v, path);
   if (!s.startsWith('/')) throw new InputError(path, `"${s}" must be an absolute path`);
   return s;

@@ -1,8 +1,8 @@
 // Reads a pod manifest: the subset of the Kubernetes Pod v1 object that tspod runs, in YAML or
 // JSON. Every field is checked against that subset; a field tspod does not support is an error
 // that names its path (spec.containers[1].ports), never silently ignored.
-import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { readManifest } from './manifest-file.js';
 import {
   checkVolumes,
   containerSpec,
@@ -153,16 +153,6 @@ export async function podFromManifestText(text: string, file: string): Promise<P
   } catch (err) {
     if (err instanceof InputError) throw new InputError(err.field, err.problem, file);
     throw err;
-  }
-}
-
-/** A manifest file's text; an error that names the file when it cannot be read. */
-export function readManifest(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new InputError(file, `cannot read the manifest: ${e.code ?? e.message}`);
   }
 }
 

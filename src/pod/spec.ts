@@ -100,6 +100,14 @@ export interface PodSpec {
   containers: ContainerSpec[];
 }
 
+/**
+ * Containers on the host's file system (no image, no rootfs) run in `dir` unless they name a
+ * directory: the CLI's own directory, so that relative paths mean what they mean there.
+ */
+export function workingDirDefault(spec: PodSpec, dir: string): void {
+  for (const c of spec.containers) if (!c.image && !c.rootfs) c.workingDir ??= dir;
+}
+
 /** A pod with tspod's defaults: all four namespaces shared, its own network, nothing else. */
 export function newPodSpec(name: string, containers: ContainerSpec[] = []): PodSpec {
   return {

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { testState, type TestState } from '../helpers/state.js';
 
@@ -64,6 +64,10 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
     ['POST', '/v1/manifests', '{"text": "kind: Pod"}', 400, /^file: is required$/],
     ['POST', '/v1/manifests', '{"text": "a: b: c", "file": "p.yaml"}', 400, /^p\.yaml: invalid YAML: Nested mappings/],
     ['POST', '/v1/manifests', '{"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}', 400, /^p\.yaml: spec\.containers\[0\]\.command: is required/],
+    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": []}, "manifest": {"text": "", "file": "p.yaml"}}', 400, /^spec: give either spec or manifest$/],
+    ['POST', '/v1/pods', '{"manifest": {"text": "kind: Pod"}}', 400, /^manifest\.file: is required$/],
+    ['POST', '/v1/pods', '{"manifest": {"text": "kind: Pod", "file": "p.yaml", "workingDir": "rel"}}', 400, /^manifest\.workingDir: /],
+    ['POST', '/v1/pods', '{"manifest": {"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}}', 400, /^p\.yaml: spec\.containers\[0\]\.command: is required/],
   ];
   for (const [method, path, body, status, message] of cases) {
     const r = await raw(s, method, path, body);
@@ -84,6 +88,20 @@ t.test('POST /v1/manifests checks a manifest and answers with its pod, creating 
   t.equal(r.body.spec.restartPolicy, 'Never');
   t.same(r.body.spec.containers[0].command, ['sleep', '1']);
   t.same(s.store.names(), ['keep'], 'no pod was created');
+});
+
+t.test('POST /v1/pods with a manifest: the monitor reads it and creates its pod in one request', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'keep']);
+  const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: here\n      command: [sleep, "1000"]\n    - name: there\n      command: [sleep, "1000"]\n      workingDir: /usr\n';
+  const r = await raw(s, 'POST', '/v1/pods', JSON.stringify({ manifest: { text, file: 'web.yaml', workingDir: '/tmp' } }));
+  t.equal(r.status, 201, JSON.stringify(r.body));
+  t.equal(r.body.name, 'web');
+  const pids = (s.store.read('web')?.containers ?? []).map((c) => c.process!.pid);
+  t.equal(pids.length, 2);
+  t.equal(readlinkSync(`/proc/${pids[0]}/cwd`), '/tmp', "a container without workingDir runs in the client's directory");
+  t.equal(readlinkSync(`/proc/${pids[1]}/cwd`), '/usr', 'its own workingDir wins');
+  t.equal((await s.cli(['rm', '-f', 'web'])).code, 0);
 });
 
 t.test('bad input on the command line: unknown pod or container, a name in use', async (t) => {

@@ -1,9 +1,11 @@
 // Detached pods and the monitor, through the CLI: the seed's three steps, ps and pod ls,
 // restart of one container, stop and rm, and foreground pods seen by the other commands.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/cli.js';
 import { fetchInPod } from '../helpers/net.js';
-import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { nsInode, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import type { PodRecord } from '../../src/state/records.js';
@@ -100,6 +102,22 @@ t.test('run -d of a manifest; stop and rm', async (t) => {
   t.match((await s.cli(['ps', '-a'])).stdout, /blog +ghost +- +exited/);
   t.equal((await s.cli(['rm', 'blog'])).code, 0);
   t.equal(s.store.read('blog'), undefined, 'its state is gone');
+});
+
+t.test('run -d -f: as written in one request, or with the options applied', async (t) => {
+  const s = testState(t);
+  const dir = tempDir(t, 'manifest');
+  const file = join(dir, 'pod.yaml');
+  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: plain\nspec:\n  containers:\n    - name: c\n      command: [sleep, "1000"]\n');
+  const plain = await s.cli(['run', '-d', '-f', file]);
+  t.equal(plain.code, 0, plain.stderr);
+  t.equal(plain.stdout, 'plain\n');
+  const pid = record(s, 'plain').containers[0].process!.pid;
+  t.equal(readlinkSync(`/proc/${pid}/cwd`) + '/', repoRoot, "the container runs in tspod's directory");
+  const named = await s.cli(['run', '-d', '-f', file, '--name', 'named', '-e', 'X=1']);
+  t.equal(named.code, 0, named.stderr);
+  t.equal(named.stdout, 'named\n');
+  t.match(record(s, 'named').containers[0].spec.env, [{ name: 'X', value: '1' }]);
 });
 
 t.test('a foreground pod is listed, inspected and stopped like the others, and vanishes when it ends', async (t) => {

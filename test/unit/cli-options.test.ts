@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { podFromRunOptions } from '../../src/cli/run.js';
+import { checkRunWords } from '../../src/cli/run.js';
+import { podFromRunOptions } from '../../src/cli/run-spec.js';
 import { runExitStatus } from '../../src/cli/run-foreground.js';
 import { applyContainerOptions, applyNetworkOptions, envOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
 import { checkLabel } from '../../src/pod/names.js';
@@ -47,8 +48,9 @@ t.test('a command becomes a one-container pod; its words are literal', async (t)
   t.same(spec.containers[0].env, [{ name: 'X', value: '$$(PATH)' }]);
   const anon = await podFromRunOptions(['true'], { env: [], publish: [] });
   t.match(anon.name, /^tspod-[0-9a-f]{6}$/);
-  await t.rejects(podFromRunOptions([], { env: [], publish: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
-  await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
+  t.throws(() => checkRunWords([], { env: [], publish: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
+  t.throws(() => checkRunWords(['true'], { env: [], publish: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
+  t.throws(() => checkRunWords([], { env: [], publish: [], file: 'x.yaml', user: '1' }), { name: 'InputError', field: '--user', problem: /a manifest sets it per container/ });
   await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
 });
 
