@@ -10,6 +10,7 @@ import { loadBinding, type NativeBinding, type PtyPair } from '../native/binding
 import { execInContainer, execTarget } from '../runtime/exec.js';
 import type { PodProcess } from '../runtime/process.js';
 import { statusCode } from '../runtime/process.js';
+import { within } from '../runtime/within.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { requireRoot } from './errors.js';
@@ -222,9 +223,7 @@ class TerminalRelay {
 
   /** Resolves when the master has given EIO, or after `ms` (someone else holds the slave). */
   async drained(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, ms)))]);
-    clearTimeout(timer);
+    await within(this.ended, ms);
   }
 
   /** Idempotent; restores this process's terminal, closes the master. */

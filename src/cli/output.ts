@@ -2,7 +2,8 @@
 // prefixed with the container's name (the infra's as "infra"). The processes write into
 // pipes (runtime/io.ts), never into tspod's stdio: Node may have made those non-blocking.
 import { StringDecoder } from 'node:string_decoder';
-import type { OutputTee, Stream } from '../runtime/io.js';
+import type { LogStream } from '../logs/cri.js';
+import type { OutputTee } from '../runtime/io.js';
 
 export class TerminalTee implements OutputTee {
   private readonly width: number;
@@ -10,7 +11,7 @@ export class TerminalTee implements OutputTee {
   private readonly open = new Map<string, { decoder: StringDecoder; partial: string }>();
 
   /** Streams whose reader went away (tspod run | head): the pod goes on, unseen. */
-  private readonly gone = new Set<Stream>();
+  private readonly gone = new Set<LogStream>();
 
   constructor(names: string[]) {
     this.width = Math.max(5, ...names.map((n) => n.length));
@@ -22,7 +23,7 @@ export class TerminalTee implements OutputTee {
     }
   }
 
-  data(who: string | null, stream: Stream, chunk: Buffer): void {
+  data(who: string | null, stream: LogStream, chunk: Buffer): void {
     const key = `${who ?? ''}\0${stream}`;
     let state = this.open.get(key);
     if (!state) this.open.set(key, (state = { decoder: new StringDecoder('utf8'), partial: '' }));
@@ -31,7 +32,7 @@ export class TerminalTee implements OutputTee {
     if (lines.length && !this.gone.has(stream)) this.dest(stream).write(lines.map((l) => this.label(who) + l + '\n').join(''));
   }
 
-  end(who: string | null, stream: Stream): void {
+  end(who: string | null, stream: LogStream): void {
     const key = `${who ?? ''}\0${stream}`;
     const state = this.open.get(key);
     this.open.delete(key);
@@ -43,7 +44,7 @@ export class TerminalTee implements OutputTee {
     return `${(who ?? 'infra').padEnd(this.width)} | `;
   }
 
-  private dest(stream: Stream): NodeJS.WriteStream {
+  private dest(stream: LogStream): NodeJS.WriteStream {
     return stream === 'stdout' ? process.stdout : process.stderr;
   }
 }

@@ -13,7 +13,7 @@ import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { PodProcess, isRunning } from '../runtime/process.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
-import { isStale } from '../state/view.js';
+import { inForeground, isStale } from '../state/view.js';
 
 export interface HostOptions extends NetworkOptions {
   backoff?: Backoff;
@@ -206,7 +206,7 @@ export class PodHost {
     if (pod) return pod;
     if (this.creating.has(name)) throw new Conflict(`pod "${name}" is being created`);
     const record = this.store.need(name);
-    if (record.supervisor.kind === 'foreground' && isRunning(record.supervisor)) {
+    if (inForeground(record)) {
       throw new Conflict(`pod "${name}" runs in the foreground of tspod pid ${record.supervisor.pid}`);
     }
     throw new Conflict(`pod "${name}" is ${record.state === 'running' ? 'not supervised' : record.state}`);

@@ -11,7 +11,7 @@ import { loadBinding, type NativeBinding } from '../native/binding.js';
 import type { Pod } from '../runtime/pod.js';
 import { describeExit, isRunning, startTimeOf } from '../runtime/process.js';
 import { StateStore } from '../state/store.js';
-import { isStale } from '../state/view.js';
+import { exitedUnseen, isStale } from '../state/view.js';
 import { PodHost, releaseRecorded, removeIfStale, withNamesLock, type HostOptions } from './host.js';
 import { MonitorClient } from './client.js';
 import { monitorServer } from './server.js';
@@ -81,9 +81,7 @@ async function adoptOne(host: PodHost, store: StateStore, binding: NativeBinding
     state: 'failed',
     reason: `its infra process (pid ${record.infra?.process.pid}) ended while no monitor was running`,
     endedAt: at,
-    containers: record.containers.map((c) =>
-      c.state === 'exited' ? c : { ...c, state: 'exited', process: undefined, lastExit: { code: null, signal: null, unknown: true, at } },
-    ),
+    containers: record.containers.map((c) => (c.state === 'exited' ? c : exitedUnseen(c, at))),
   });
   log(`pod ${name}: failed: its infra process ended while no monitor was running`);
 }

@@ -12,12 +12,13 @@
 // - The namespace is identified at ADD (device, inode; pid and start time for /proc/PID/ns/net)
 //   and checked before every later call: a path that now names another namespace (a reused pid)
 //   is treated as gone, so DEL never deletes an interface in a namespace that is not the pod's.
-import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { TspodError } from '../errors.js';
 import { CNI_NAME, type CniNetwork, type CniPluginConf } from './cni-config.js';
 import { CniError, compareVersions, findPlugin, invokePlugin, type CniCommand } from './cni-exec.js';
 import { removeMasqueradeChain } from './cni-iptables.js';
+import { startTimeOf } from '../runtime/process.js';
 
 export { CniError } from './cni-exec.js';
 export { cleanupSharedChains, type SharedChainsReport } from './cni-iptables.js';
@@ -322,7 +323,7 @@ function identifyNetns(network: string, path: string): NetnsIdentity {
   const id: NetnsIdentity = { dev: st.dev, ino: st.ino };
   const m = /^\/proc\/(\d+)\/ns\/net$/.exec(path);
   if (m) {
-    const startTime = procStartTime(Number(m[1]));
+    const startTime = startTimeOf(Number(m[1]));
     if (startTime) Object.assign(id, { pid: Number(m[1]), startTime });
   }
   return id;
@@ -333,18 +334,8 @@ function currentNetns(a: CniAttachment): string | undefined {
   try {
     const st = statSync(a.netns);
     if (st.ino !== a.netnsId.ino || st.dev !== a.netnsId.dev) return undefined;
-    if (a.netnsId.pid !== undefined && procStartTime(a.netnsId.pid) !== a.netnsId.startTime) return undefined;
+    if (a.netnsId.pid !== undefined && startTimeOf(a.netnsId.pid) !== a.netnsId.startTime) return undefined;
     return a.netns;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Field 22 of /proc/PID/stat (clock ticks after boot); undefined when there is no such process. */
-function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }

@@ -160,7 +160,7 @@ export class PortForwarder {
 
   /** One flow per client address: the pod sees one peer per client, and replies go back. */
   private toPod(host: UdpSocket, p: PortMapping, msg: Buffer, client: RemoteInfo): void {
-    const key = `${host.address().port}|${client.address}|${client.port}`;
+    const key = `${p.hostPort}|${client.address}|${client.port}`;
     let flow = this.flows.get(key);
     if (!flow) {
       let fd: number | undefined;

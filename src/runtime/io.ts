@@ -9,17 +9,16 @@
 // running process (checking they are the same pipes, by inode) and reads on.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { CriLogWriter } from '../logs/cri.js';
+import { CriLogWriter, type LogStream } from '../logs/cri.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { PodIO, ProcessIO } from './pod.js';
-
-export type Stream = 'stdout' | 'stderr';
+import { within } from './within.js';
 
 /** Sees every chunk a pod process writes (the foreground's terminal output). */
 export interface OutputTee {
-  data(who: string | null, stream: Stream, chunk: Buffer): void;
+  data(who: string | null, stream: LogStream, chunk: Buffer): void;
   /** One process's stream has ended. */
-  end(who: string | null, stream: Stream): void;
+  end(who: string | null, stream: LogStream): void;
 }
 
 /** Inodes of a process's stdout and stderr pipes, kept in its record to find them again. */
@@ -103,10 +102,8 @@ export class LoggingIO implements PodIO {
   }
 
   async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
     const readers = [...this.readers];
-    await Promise.race([Promise.all(readers.map((r) => r.done)), new Promise((r) => (timer = setTimeout(r, DRAIN_MS)))]);
-    clearTimeout(timer);
+    await within(Promise.all(readers.map((r) => r.done)), DRAIN_MS);
     for (const r of readers) r.socket.destroy();
     for (const [who, w] of this.writers) {
       try {
@@ -130,7 +127,7 @@ export class LoggingIO implements PodIO {
   }
 
   /** A pipe for one stream: we keep the read end; the child gets it opened read-write. */
-  private pipe(who: string | null, stream: Stream): { childEnd: number; ino: number; reader: Socket } {
+  private pipe(who: string | null, stream: LogStream): { childEnd: number; ino: number; reader: Socket } {
     const [readEnd, writeEnd] = this.binding.pipe();
     let childEnd: number;
     try {
@@ -145,7 +142,7 @@ export class LoggingIO implements PodIO {
     return { childEnd, ino, reader: this.read(who, stream, readEnd) };
   }
 
-  private read(who: string | null, stream: Stream, fd: number): Socket {
+  private read(who: string | null, stream: LogStream, fd: number): Socket {
     const socket = new Socket({ fd, readable: true, writable: false });
     const tee = this.opts.tee;
     socket.on('data', (chunk: Buffer) => {

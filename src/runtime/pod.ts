@@ -27,6 +27,7 @@ import { startContainer, type ContainerLaunch } from './container.js';
 import type { PipeIds } from './io.js';
 import type { PodNetwork } from '../net/network.js';
 import { startInfra } from './infra.js';
+import { within } from './within.js';
 import { PodProcess, describeExit, signalName, statusCode } from './process.js';
 import { resolveProgram } from './resolve.js';
 
@@ -152,20 +153,6 @@ export function planContainer(
     ...(cfs?.user ? { user: cfs.user } : {}),
     ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };
-}
-
-function timeout(ms: number): { promise: Promise<void>; cancel(): void } {
-  let timer: NodeJS.Timeout;
-  const promise = new Promise<void>((r) => (timer = setTimeout(r, ms)));
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Waits for `p`, at most `ms`; true when it settled in time. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  const t = timeout(ms);
-  const done = await Promise.race([p.then(() => true), t.promise.then(() => false)]);
-  t.cancel();
-  return done;
 }
 
 /** SIGTERM, then SIGKILL after graceMs to whoever is left; resolves when all have exited. */

@@ -3,7 +3,7 @@
 // writes every change as it happens); the processes of one whose supervisor is gone are
 // checked against /proc (pid and start time) before they are shown running.
 import { isRunning } from '../runtime/process.js';
-import type { PodRecord, ProcessId } from './records.js';
+import type { ContainerRecord, PodRecord, ProcessId } from './records.js';
 
 /**
  * The records as they are now. Each supervisor is looked up once: 500 pods of one monitor
@@ -24,15 +24,18 @@ export function observed(record: PodRecord): PodRecord {
   return observedAll([record])[0];
 }
 
+/** A container whose process ended unseen: exited, with an unknown status (never invented). */
+export function exitedUnseen(c: ContainerRecord, at: string): ContainerRecord {
+  return { ...c, state: 'exited', process: undefined, lastExit: { code: null, signal: null, unknown: true, at } };
+}
+
 /** A copy of a record whose supervisor is gone, in which gone processes are not running. */
 function unsupervised(record: PodRecord): PodRecord {
   const infraUp = record.infra !== undefined && isRunning(record.infra.process);
   const out: PodRecord = {
     ...record,
     containers: record.containers.map((c) =>
-      c.state === 'running' && !(c.process && isRunning(c.process))
-        ? { ...c, state: 'exited', process: undefined, lastExit: { code: null, signal: null, unknown: true, at: new Date().toISOString() } }
-        : c,
+      c.state === 'running' && !(c.process && isRunning(c.process)) ? exitedUnseen(c, new Date().toISOString()) : c,
     ),
   };
   if ((record.state === 'running' || record.state === 'creating') && !infraUp) {
