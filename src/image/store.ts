@@ -24,6 +24,8 @@ import { formatRef, idPrefix, parseImageRef, refFileName, shortId, type ImageRef
 import { DirSource, TarSource, sniffCompression, type Compression, type ImageSource } from './source.js';
 import { looksLikeTar } from './tar.js';
 import { LayerError, unpackLayer, type UnpackStats } from './unpack.js';
+import { readRecordFile, writeRecordFile } from '../state/files.js';
+import { withLock } from '../state/lock.js';
 
 export const DEFAULT_IMAGE_ROOT = '/var/lib/tspod/images';
 export const IMAGE_RECORD_VERSION = 1;
@@ -116,8 +118,6 @@ export interface RemoveResult {
 const DIFF_ID = /^sha256:([0-9a-f]{64})$/;
 const LAYER_DIR = /^[0-9a-f]{64}$/;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function* hashed(input: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
   for await (const chunk of input) {
     hash.update(chunk);
@@ -183,13 +183,8 @@ export class ImageStore {
    */
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
     this.ensureRoot();
-    const fd = openSync(this.lockFile, 'a', 0o600);
-    try {
-      while (!this.binding.flock(fd, true, false)) await sleep(50);
-      return await fn();
-    } finally {
-      closeSync(fd); // releases the lock
-    }
+    // An import holds it for as long as its image takes to unpack: no time limit.
+    return withLock(this.binding, this.lockFile, fn, Infinity);
   }
 
   // ---- records
@@ -199,30 +194,11 @@ export class ImageStore {
   }
 
   private readRecord(file: string): ImageRecord | undefined {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    let record: ImageRecord;
-    try {
-      record = JSON.parse(text) as ImageRecord;
-    } catch (err) {
-      throw new TspodError(`${file}: unreadable image record: ${(err as Error).message}`);
-    }
-    if (record.version !== IMAGE_RECORD_VERSION) {
-      throw new TspodError(`${file}: image record version ${record.version}, this tspod reads ${IMAGE_RECORD_VERSION}`);
-    }
-    return record;
+    return readRecordFile<ImageRecord>(file, IMAGE_RECORD_VERSION, 'image record');
   }
 
   private writeRecord(record: ImageRecord): void {
-    const file = this.recordPath(record);
-    const tmp = `${this.imagesDir}/.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
-    renameSync(tmp, file);
+    writeRecordFile(this.recordPath(record), `${this.imagesDir}/.tmp-${process.pid}-${randomBytes(4).toString('hex')}`, record);
   }
 
   /** Every image record, by name and tag. */

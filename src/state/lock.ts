@@ -5,17 +5,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 
-/** How long a lock is waited for. */
+/** How long a lock is waited for, unless the caller says otherwise. */
 const LOCK_TIMEOUT_MS = 60_000;
 
 /**
  * Runs `fn` holding the lock on `path`. The lock is polled, never waited for in flock(2), so a
- * monitor's event loop (every pod's output, the API) never stops behind another command.
+ * monitor's event loop (every pod's output, the API) never stops behind another command, and
+ * two holders in one process cannot deadlock.
  */
-export async function withLock<T>(binding: NativeBinding, path: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(binding: Pick<NativeBinding, 'flock'>, path: string, fn: () => Promise<T>, timeoutMs = LOCK_TIMEOUT_MS): Promise<T> {
   const fd = openSync(path, 'a', 0o600);
   try {
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     while (!binding.flock(fd, true, false)) {
       if (Date.now() > deadline) throw new TspodError(`timed out waiting for ${path}, held by another tspod`);
       await sleep(10);

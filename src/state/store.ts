@@ -1,10 +1,11 @@
 // Reading and writing the state directory. Directories are 0700 and files 0600 (root only);
 // pod.json is replaced by rename, so a reader sees the old or the new record, never half of
 // one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { NotFound, TspodError } from '../errors.js';
 import { StatePaths } from './paths.js';
 import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
+import { readRecordFile, writeRecordFile } from './files.js';
 
 /** Temporary files are named by pid and a count: unique across writers without node:crypto,
  * whose loading cost 3-4 ms of every command's start-up here. */
@@ -48,30 +49,12 @@ export class StateStore {
 
   write(record: PodRecord): void {
     const file = this.paths.podFile(record.name);
-    const tmp = `${file}.${process.pid}.${++tmpCount}`;
-    writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
-    renameSync(tmp, file);
+    writeRecordFile(file, `${file}.${process.pid}.${++tmpCount}`, record);
   }
 
   /** The pod's record; undefined when there is no such pod (or it is still being reserved). */
   read(name: string): PodRecord | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.paths.podFile(name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    let record: PodRecord;
-    try {
-      record = JSON.parse(text) as PodRecord;
-    } catch (err) {
-      throw new TspodError(`${this.paths.podFile(name)}: unreadable state: ${(err as Error).message}`);
-    }
-    if (record.version !== RECORD_VERSION) {
-      throw new TspodError(`${this.paths.podFile(name)}: state version ${record.version}, this tspod reads ${RECORD_VERSION}`);
-    }
-    return record;
+    return readRecordFile<PodRecord>(this.paths.podFile(name), RECORD_VERSION, 'state');
   }
 
   /** The pod's record; NotFound naming the pod when it does not exist. */
