@@ -242,7 +242,7 @@ export class PodStorage {
   /** runAsUser/runAsGroup, else the image's User (a name looked up in its /etc/passwd). */
   private user(c: ContainerSpec, image: ResolvedImage | undefined, where: string): ContainerFs['user'] {
     const sc = c.securityContext;
-    const fromImage = image?.config.User ? lookupUser(image.config.User, image.layers, `${where}.image`) : undefined;
+    const fromImage = image?.config.User ? lookupUser(this.binding, image.config.User, image.layers, `${where}.image`) : undefined;
     const uid = sc?.runAsUser ?? fromImage?.uid;
     const gid = sc?.runAsGroup ?? fromImage?.gid ?? (uid !== undefined ? 0 : undefined);
     if (uid === undefined && gid === undefined) return undefined;

@@ -1,22 +1,33 @@
 // An image's User ("1000", "1000:1000", "app", "app:staff") as numbers, names looked up in the
-// image's own /etc/passwd and /etc/group: the top layer that has the file wins, and a whiteout
-// there means the file was deleted.
+// image's own /etc/passwd and /etc/group, read from its layers as overlayfs would show them.
 import { lstatSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { OPAQUE_XATTR } from '../image/unpack.js';
+import type { NativeBinding } from '../native/binding.js';
 
-/** The file at `path` inside the image, from its layers (bottom first), or undefined. */
-function imageFile(layers: string[], path: string): string | undefined {
+export type UsersBinding = Pick<NativeBinding, 'lgetxattr'>;
+
+/**
+ * The file at `path` (absolute) in the image, from its layers (bottom first), as overlayfs
+ * shows it: the top layer that has it wins; a whiteout (a 0:0 character device) or any other
+ * non-directory on the way hides what the layers below have there, and so does an opaque
+ * directory (trusted.overlay.opaque=y) for what is under it. No symlink is followed: it would
+ * point into the host. Undefined when the image has no such file.
+ */
+function imageFile(binding: UsersBinding, layers: string[], path: string): string | undefined {
+  const parts = path.split('/').filter(Boolean);
   for (const layer of [...layers].reverse()) {
-    let st;
-    try {
-      st = lstatSync(`${layer}${path}`);
-    } catch {
-      continue;
+    let at = layer;
+    let opaque = false;
+    for (const [i, part] of parts.entries()) {
+      at = `${at}/${part}`;
+      const st = lstatSync(at, { throwIfNoEntry: false });
+      if (!st) break; // not in this layer: the layers below, unless a directory above was opaque
+      if (i === parts.length - 1) return st.isFile() ? readFileSync(at, 'utf8') : undefined;
+      if (!st.isDirectory()) return undefined;
+      opaque ||= binding.lgetxattr(at, OPAQUE_XATTR)?.toString() === 'y';
     }
-    // A whiteout (a 0:0 character device) hides the file of the layers below; a symlink is not
-    // followed (it would point into the host).
-    if (!st.isFile()) return undefined;
-    return readFileSync(`${layer}${path}`, 'utf8');
+    if (opaque) return undefined;
   }
   return undefined;
 }
@@ -26,7 +37,7 @@ function entry(text: string | undefined, name: string): string[] | undefined {
   return text?.split('\n').map((l) => l.split(':')).find((f) => f[0] === name);
 }
 
-export function lookupUser(user: string, layers: string[], where: string): { uid: number; gid: number } {
+export function lookupUser(binding: UsersBinding, user: string, layers: string[], where: string): { uid: number; gid: number } {
   const [u, g] = user.split(':');
   const numeric = (s: string) => /^\d+$/.test(s);
   let uid: number;
@@ -34,7 +45,7 @@ export function lookupUser(user: string, layers: string[], where: string): { uid
   if (numeric(u)) {
     uid = Number(u);
   } else {
-    const pw = entry(imageFile(layers, '/etc/passwd'), u);
+    const pw = entry(imageFile(binding, layers, '/etc/passwd'), u);
     if (!pw) throw new InputError(where, `its user "${u}" is not in the image's /etc/passwd`);
     uid = Number(pw[2]);
     gid = Number(pw[3]);
@@ -43,7 +54,7 @@ export function lookupUser(user: string, layers: string[], where: string): { uid
     if (numeric(g)) {
       gid = Number(g);
     } else {
-      const gr = entry(imageFile(layers, '/etc/group'), g);
+      const gr = entry(imageFile(binding, layers, '/etc/group'), g);
       if (!gr) throw new InputError(where, `its group "${g}" is not in the image's /etc/group`);
       gid = Number(gr[2]);
     }
