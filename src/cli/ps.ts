@@ -84,7 +84,6 @@ export function psRows(records: PodRecord[], all: boolean): PsRow[] {
 export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; root?: string }): Promise<number> {
   const store = new StateStore(stateRoot(opts.root));
   requireRoot('tspod ps', READ_WHY);
-  // options.js (and the field checks it loads) only to check --pod: a plain ps loads less.
   const records = opts.pod !== undefined ? [store.need(checkLabel('--pod', opts.pod))] : store.list();
   kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);

@@ -354,12 +354,11 @@ export class Pod extends EventEmitter<PodEvents> {
     for (const [i, r] of record.containers.entries()) {
       const cfs = await opts.storage?.container(r.spec, `spec.containers[${i}]`);
       const slot = pod.addSlot(r.spec, planContainer(spec, r.spec, opts, false, cfs), r.restartPolicy);
-      const clock = opts.clock ?? realClock;
       Object.assign(slot, {
         restartCount: r.restartCount,
         startedAt: r.startedAt,
         // The back-off goes on where the earlier supervisor left it.
-        startedAtMs: r.startedAt ? clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
+        startedAtMs: r.startedAt ? pod.clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
         delayMs: r.backoffMs ?? 0,
         finishedAt: r.finishedAt,
         lastExit: r.lastExit,
