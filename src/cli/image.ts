@@ -6,6 +6,7 @@ import { StateStore } from '../state/store.js';
 import { ImageStore, imageRoot } from '../image/store.js';
 import { shortId } from '../image/reference.js';
 import { age, formatTable } from './table.js';
+import { print, printError } from './print.js';
 
 export interface ImageOptions {
   /** The store's root (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images). */
@@ -39,9 +40,9 @@ export function formatSize(bytes: number): string {
 export async function imageImport(file: string, o: ImageOptions & { name?: string }): Promise<number> {
   requireRoot('tspod image import', LAYERS_WHY);
   const store = openStore(o);
-  const images = await store.import(file, { name: o.name, log: (line) => process.stderr.write(`${line}\n`) });
+  const images = await store.import(file, { name: o.name, log: (line) => printError(`${line}\n`) });
   for (const image of images) {
-    for (const name of image.names) process.stdout.write(`imported ${name} (image ${shortId(image.id)}, ${image.platform})\n`);
+    for (const name of image.names) print(`imported ${name} (image ${shortId(image.id)}, ${image.platform})\n`);
   }
   return 0;
 }
@@ -58,10 +59,10 @@ export async function imageList(o: ImageOptions & { json?: boolean }): Promise<n
     importedAt: r.importedAt,
   }));
   if (o.json) {
-    process.stdout.write(JSON.stringify(images, null, 2) + '\n');
+    print(JSON.stringify(images, null, 2) + '\n');
     return 0;
   }
-  process.stdout.write(
+  print(
     formatTable(
       ['IMAGE', 'ID', 'CREATED', 'SIZE', 'LAYERS', 'PLATFORM'],
       images.map((i) => [i.name, shortId(i.id), i.created && !Number.isNaN(Date.parse(i.created)) ? `${age(i.created)} ago` : '-', formatSize(i.size), String(i.layers), i.platform]),
@@ -75,8 +76,8 @@ export async function imageRemove(refs: string[], o: ImageOptions): Promise<numb
   const store = openStore(o);
   for (const ref of refs) {
     const { untagged, deletedLayers } = await store.remove(ref);
-    for (const name of untagged) process.stdout.write(`untagged ${name}\n`);
-    for (const layer of deletedLayers) process.stdout.write(`deleted layer ${shortId(layer)}\n`);
+    for (const name of untagged) print(`untagged ${name}\n`);
+    for (const layer of deletedLayers) print(`deleted layer ${shortId(layer)}\n`);
   }
   return 0;
 }

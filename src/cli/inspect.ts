@@ -7,6 +7,7 @@ import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { isRunning } from '../runtime/process.js';
 import { READ_WHY, requireRoot } from './errors.js';
+import { print } from './print.js';
 
 const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;
 
@@ -37,7 +38,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     .map((c) => ({ ...c, namespaces: c.state === 'running' ? namespaces(c.process) : null }));
   const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
   if (o.json) {
-    process.stdout.write(JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n');
+    print(JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n');
     return 0;
   }
   const lines = [
@@ -53,6 +54,6 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     if (c.lastExit) lines.push(`    last exit: ${c.lastExit.unknown ? 'unknown' : c.lastExit.code !== null ? `status ${c.lastExit.code}` : `signal ${c.lastExit.signal}`} at ${c.lastExit.at}`);
     if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  print(lines.join('\n') + '\n');
   return 0;
 }

@@ -4,11 +4,12 @@
 // and each command's module is required when that command runs (docs/PERFORMANCE.md).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { print, printError } from './print.js';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const words = process.argv.slice(2);
 if (words.length === 1 && (words[0] === '--version' || words[0] === '-v')) {
-  process.stdout.write(`${version}\n`);
+  print(`${version}\n`);
   process.exit(0);
 }
 
@@ -25,7 +26,11 @@ const program = new Command('tspod')
   .enablePositionalOptions()
   // Usage errors as every other error: one line, and status 125 (they are tspod's, not a pod's).
   .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`) });
+  .configureOutput({
+    writeOut: print,
+    writeErr: printError,
+    outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`),
+  });
 
 /** Runs a command's module function and exits with the status it returns. */
 function action<A extends unknown[]>(load: () => (...args: A) => Promise<number>) {

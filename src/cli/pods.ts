@@ -11,6 +11,7 @@ import { kickMonitor } from './monitor-kick.js';
 import { applyNetworkOptions, programOption, secondsOption, shareOption } from './options.js';
 import { READ_WHY, requireRoot } from './errors.js';
 import { age, formatTable } from './table.js';
+import { print } from './print.js';
 
 export interface PodCreateOptions {
   share?: string;
@@ -33,7 +34,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
   requireRoot('tspod pod create');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.call('POST', '/pods', { spec, persistent: true });
-  process.stdout.write(`${name}\n`);
+  print(`${name}\n`);
   return 0;
 }
 
@@ -56,10 +57,10 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
     reason: r.reason ?? null,
   }));
   if (o.json) {
-    process.stdout.write(JSON.stringify(pods, null, 2) + '\n');
+    print(JSON.stringify(pods, null, 2) + '\n');
     return 0;
   }
-  process.stdout.write(
+  print(
     formatTable(
       ['NAME', 'STATE', 'INFRA PID', 'CONTAINERS', 'SHARED', 'NETWORK', 'IP', 'SUPERVISOR', 'AGE', 'REASON'],
       pods.map((p) => [
@@ -94,6 +95,6 @@ export async function podCheck(name: string, o: { root?: string }): Promise<numb
     throw new Conflict(`pod "${name}" has no CNI attachment (${cache}): it is not attached`);
   }
   await cni.check(cni.fromCache(text, cache));
-  process.stdout.write(`pod ${name}: its CNI attachment${record.network.podIP ? ` (${record.network.podIP})` : ''} is intact\n`);
+  print(`pod ${name}: its CNI attachment${record.network.podIP ? ` (${record.network.podIP})` : ''} is intact\n`);
   return 0;
 }

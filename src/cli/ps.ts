@@ -9,6 +9,7 @@ import { StateStore } from '../state/store.js';
 import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { age, formatTable } from './table.js';
+import { print } from './print.js';
 
 export interface PsRow {
   pod: string;
@@ -88,10 +89,10 @@ export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; ro
   kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    print(JSON.stringify(rows, null, 2) + '\n');
     return 0;
   }
-  process.stdout.write(
+  print(
     formatTable(
       ['POD', 'CONTAINER', 'PID', 'STATE', 'EXIT', 'RESTARTS', 'AGE', 'INFO'],
       rows.map((r) => [

@@ -10,6 +10,7 @@ import type { PodSpec } from '../pod/spec.js';
 import { monitorClient } from '../monitor/client.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
+import { print } from './print.js';
 
 export interface RunOptions {
   file?: string;
@@ -68,7 +69,7 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
     const manifest = { text: readManifest(o.file), file: o.file, workingDir: process.cwd() };
     // With no option to apply, the monitor reads the manifest and creates its pod: one request.
     if (!changesThePod(o)) {
-      process.stdout.write(`${(await client.call<PodRecord>('POST', '/pods', { manifest })).name}\n`);
+      print(`${(await client.call<PodRecord>('POST', '/pods', { manifest })).name}\n`);
       return 0;
     }
     spec = await runSpec().podFromRunOptions(command, o, (await client.call<{ spec: PodSpec }>('POST', '/manifests', manifest)).spec);
@@ -76,7 +77,7 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
     spec = await runSpec().podFromRunOptions(command, o);
   }
   await client.call('POST', '/pods', { spec });
-  process.stdout.write(`${spec.name}\n`);
+  print(`${spec.name}\n`);
   return 0;
 }
 
@@ -97,6 +98,6 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
     container: spec.containers[0],
     ...(o.restart !== undefined ? { restartPolicy: spec.restartPolicy } : {}),
   });
-  process.stdout.write(`${spec.containers[0].name}\n`);
+  print(`${spec.containers[0].name}\n`);
   return 0;
 }
