@@ -1,14 +1,14 @@
 // What restart, stop and rm do when the monitor did not do the change (control.ts): the pod's
 // record decides. A foreground pod is stopped through its own tspod process (SIGTERM; rm -f:
-// SIGKILL, which its processes follow by PDEATHSIG); a pod the monitor refused keeps the
-// monitor's answer; rm of a whole pod works from the state alone when no monitor runs; anything
-// else starts a monitor and asks it.
+// SIGKILL, which its processes follow by PDEATHSIG); for any other pod the monitor refused, its
+// answer stands; rm of a whole pod works from the state alone when no monitor runs; anything
+// else starts a monitor and asks it. The pod host's clean-up code (monitor/host.js, which
+// loads the runtime) is loaded only to clean up.
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Conflict } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
 import { monitorClient, type MonitorUnavailable } from '../monitor/client.js';
-import { releaseRecorded, withNamesLock } from '../monitor/host.js';
 import { ApiError } from '../monitor/protocol.js';
 import { PodProcess } from '../runtime/process.js';
 import type { StatePaths } from '../state/paths.js';
@@ -29,39 +29,49 @@ function foregroundConflict(record: PodRecord, what: string): Conflict {
   return new Conflict(`pod "${record.name}" runs in the foreground of tspod pid ${record.supervisor.pid}: ${what}`);
 }
 
-/** The monitor's refusal stands; with no monitor, one is started and asked. */
-async function askStartedMonitor(paths: StatePaths, request: Request, notDone: NotDone): Promise<void> {
-  if (notDone instanceof ApiError) throw notDone;
-  await monitorClient(paths).call(request.method, request.path, request.body);
+/**
+ * The pod's record, when this command is to act on it: a pod in the foreground, or any pod when
+ * no monitor answered. Otherwise the monitor's refusal is thrown as it came.
+ */
+function recordToActOn(store: StateStore, pod: string, notDone: NotDone): PodRecord {
+  if (!(notDone instanceof ApiError)) return store.need(pod);
+  const record = store.read(pod);
+  if (!record || !inForeground(record)) throw notDone;
+  return record;
 }
 
+/** No monitor answered: one is started, and asked. */
+const askStartedMonitor = (paths: StatePaths, request: Request) => monitorClient(paths).call(request.method, request.path, request.body);
+
 export async function restartLocally(paths: StatePaths, pod: string, request: Request, notDone: NotDone): Promise<void> {
-  const record = new StateStore(paths.root).need(pod);
+  const record = recordToActOn(new StateStore(paths.root), pod, notDone);
   if (inForeground(record)) throw foregroundConflict(record, 'restart it there');
-  await askStartedMonitor(paths, request, notDone);
+  await askStartedMonitor(paths, request);
 }
 
 export async function stopLocally(paths: StatePaths, pod: string, container: string | undefined, request: Request, notDone: NotDone): Promise<void> {
   const store = new StateStore(paths.root);
-  const record = store.need(pod);
+  const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {
     if (container !== undefined) throw foregroundConflict(record, 'it stops as a whole');
     return signalForeground(store, record, osConstants.signals.SIGTERM);
   }
-  await askStartedMonitor(paths, request, notDone);
+  await askStartedMonitor(paths, request);
 }
 
 export async function rmLocally(paths: StatePaths, pod: string, container: string | undefined, force: boolean, request: Request, notDone: NotDone): Promise<void> {
   const store = new StateStore(paths.root);
-  const record = store.need(pod);
+  const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {
     if (container !== undefined) throw foregroundConflict(record, 'its containers cannot be removed');
     if (!force) throw foregroundConflict(record, 'stop it first, or use rm -f');
     return signalForeground(store, record, osConstants.signals.SIGKILL);
   }
-  if (!(notDone instanceof ApiError) && container === undefined && (await removeWithoutMonitor(store, pod, force))) return;
-  await askStartedMonitor(paths, request, notDone);
+  if (container === undefined && (await removeWithoutMonitor(store, pod, force))) return;
+  await askStartedMonitor(paths, request);
 }
+
+const host = () => require('../monitor/host.js') as typeof import('../monitor/host.js');
 
 /** Signals a foreground pod's tspod, waits for it, and removes what it could not. */
 async function signalForeground(store: StateStore, record: PodRecord, signal: number): Promise<void> {
@@ -73,6 +83,7 @@ async function signalForeground(store: StateStore, record: PodRecord, signal: nu
   }
   // A tspod killed with SIGKILL cannot clean up (its processes died with it, by PDEATHSIG). Under
   // the names lock, and only if the record is still that tspod's: the name may be taken again.
+  const { releaseRecorded, withNamesLock } = host();
   await withNamesLock(store, binding, async () => {
     const now = store.read(record.name);
     if (!now || now.supervisor.pid !== record.supervisor.pid || now.supervisor.startTime !== record.supervisor.startTime) return;
@@ -91,6 +102,7 @@ async function removeWithoutMonitor(store: StateStore, pod: string, force: boole
   const lock = openSync(store.paths.monitorLock, 'a', 0o600);
   try {
     if (!binding.flock(lock, true, false)) return false;
+    const { releaseRecorded, withNamesLock } = host();
     await withNamesLock(store, binding, async () => {
       const record = observed(store.need(pod));
       if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);

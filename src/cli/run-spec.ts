@@ -1,6 +1,6 @@
 // The pod a `tspod run` describes, from its command line: a command becomes a one-container
-// pod; a manifest's pod gets the run's options applied. Every option is checked here; nothing
-// is created. Loaded only when a run has a command or options to apply: a detached manifest
+// pod; a manifest's pod gets the run's options applied. Each option's value is checked here
+// (which options may go together, in run.ts's checkRunWords, before); nothing is created. Loaded only when a run has a command or options to apply: a detached manifest
 // with none goes to the monitor as it is (run.ts).
 import { restartPolicyValue } from '../pod/fields.js';
 import { checkLabel } from '../pod/names.js';
@@ -15,8 +15,9 @@ const randomName = () => Math.floor(Math.random() * 0x1000000).toString(16).padS
 const literal = (s: string) => s.replaceAll('$', '$$$$');
 
 /**
- * The pod a `tspod run` describes; every option is checked, nothing is created. With -f, the
- * manifest's pod may be given already checked (by the monitor); else the file is read here.
+ * The pod a `tspod run` describes, each option's value checked (checkRunWords, first, checks
+ * which options go together); nothing is created. With -f, the manifest's pod may be given
+ * already checked (by the monitor); else the file is read here.
  */
 export async function podFromRunOptions(command: string[], o: RunOptions, manifest?: PodSpec): Promise<PodSpec> {
   const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));

@@ -7,7 +7,8 @@ import { requireRoot } from './errors.js';
 import { readManifest } from '../pod/manifest-file.js';
 import { checkLabel } from '../pod/names.js';
 import type { PodSpec } from '../pod/spec.js';
-import { monitorClient } from '../monitor/client.js';
+import { monitorClient, type MonitorClient } from '../monitor/client.js';
+import { ApiError } from '../monitor/protocol.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
 import { print } from './print.js';
@@ -54,6 +55,19 @@ const NOT_OF_THE_POD = new Set(['file', 'detach', 'root']);
 const changesThePod = (o: RunOptions) =>
   Object.entries(o).some(([k, v]) => !NOT_OF_THE_POD.has(k) && v !== undefined && !(Array.isArray(v) && v.length === 0));
 
+/**
+ * POST /v1/pods with the manifest; undefined when the monitor is older than that form (it
+ * refuses the field `manifest`): the caller then sends a spec, as such a monitor expects.
+ */
+async function createFromManifest(client: MonitorClient, manifest: { text: string; file: string; workingDir: string }): Promise<PodRecord | undefined> {
+  try {
+    return await client.call<PodRecord>('POST', '/pods', { manifest });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400 && err.field === 'manifest') return undefined;
+    throw err;
+  }
+}
+
 export async function run(command: string[], o: RunOptions): Promise<number> {
   if (o.pod !== undefined) return runInPod(command, o);
   checkRunWords(command, o);
@@ -66,13 +80,16 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   let spec: PodSpec;
   if (o.file !== undefined) {
-    const manifest = { text: readManifest(o.file), file: o.file, workingDir: process.cwd() };
+    const text = readManifest(o.file);
     // With no option to apply, the monitor reads the manifest and creates its pod: one request.
     if (!changesThePod(o)) {
-      print(`${(await client.call<PodRecord>('POST', '/pods', { manifest })).name}\n`);
-      return 0;
+      const created = await createFromManifest(client, { text, file: o.file, workingDir: process.cwd() });
+      if (created) {
+        print(`${created.name}\n`);
+        return 0;
+      }
     }
-    spec = await runSpec().podFromRunOptions(command, o, (await client.call<{ spec: PodSpec }>('POST', '/manifests', manifest)).spec);
+    spec = await runSpec().podFromRunOptions(command, o, (await client.call<{ spec: PodSpec }>('POST', '/manifests', { text, file: o.file })).spec);
   } else {
     spec = await runSpec().podFromRunOptions(command, o);
   }

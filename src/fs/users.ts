@@ -2,10 +2,20 @@
 // image's own /etc/passwd and /etc/group, read from its layers as overlayfs would show them.
 import { lstatSync, readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import { OPAQUE_XATTR } from '../image/unpack.js';
+import { OPAQUE_XATTR } from '../image/overlay.js';
 import type { NativeBinding } from '../native/binding.js';
 
 export type UsersBinding = Pick<NativeBinding, 'lgetxattr'>;
+
+/** A layer's directory marked opaque; a file system without trusted xattrs has none. */
+function isOpaque(binding: UsersBinding, dir: string): boolean {
+  try {
+    return binding.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTSUP') return false;
+    throw err;
+  }
+}
 
 /**
  * The file at `path` (absolute) in the image, from its layers (bottom first), as overlayfs
@@ -25,7 +35,7 @@ function imageFile(binding: UsersBinding, layers: string[], path: string): strin
       if (!st) break; // not in this layer: the layers below, unless a directory above was opaque
       if (i === parts.length - 1) return st.isFile() ? readFileSync(at, 'utf8') : undefined;
       if (!st.isDirectory()) return undefined;
-      opaque ||= binding.lgetxattr(at, OPAQUE_XATTR)?.toString() === 'y';
+      opaque ||= isOpaque(binding, at);
     }
     if (opaque) return undefined;
   }

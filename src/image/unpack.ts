@@ -12,14 +12,11 @@ import { constants as C, lstatSync, mkdirSync, rmSync, symlinkSync, linkSync, un
 import { open } from 'node:fs/promises';
 import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
+import { OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX } from './overlay.js';
 import { tarMembers, TarFormatError, type TarEntry } from './tar.js';
 
 /** What unpacking needs of the addon. */
 export type UnpackBinding = Pick<NativeBinding, 'mknod' | 'lsetxattr' | 'constants'>;
-
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_MARKER = '.wh..wh..opq';
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 /**
  * xattrs from pax headers that are applied: user.* and file capabilities. trusted.* is never

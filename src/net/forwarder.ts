@@ -142,7 +142,9 @@ export class PortForwarder {
     const bind = (address: string) =>
       new Promise<void>((resolve, reject) => {
         const host = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', ipv6Only: false });
-        host.on('message', (msg, client) => this.toPod(host, p, msg, client));
+        // Flows are per listening address: the same client may reach two of them.
+        const local = `${address}|${p.hostPort}`;
+        host.on('message', (msg, client) => this.toPod(host, local, p.containerPort, msg, client));
         host.once('error', (err) => {
           host.close();
           reject(err);
@@ -159,8 +161,8 @@ export class PortForwarder {
   }
 
   /** One flow per client address: the pod sees one peer per client, and replies go back. */
-  private toPod(host: UdpSocket, p: PortMapping, msg: Buffer, client: RemoteInfo): void {
-    const key = `${p.hostPort}|${client.address}|${client.port}`;
+  private toPod(host: UdpSocket, local: string, containerPort: number, msg: Buffer, client: RemoteInfo): void {
+    const key = `${local}|${client.address}|${client.port}`;
     let flow = this.flows.get(key);
     if (!flow) {
       let fd: number | undefined;
@@ -173,7 +175,7 @@ export class PortForwarder {
       const socket = createSocket('udp4');
       socket.bind({ fd });
       socket.on('message', (reply, from) => {
-        if (from.port !== p.containerPort) return;
+        if (from.port !== containerPort) return;
         host.send(reply, client.port, client.address);
         this.touch(key);
       });
@@ -181,7 +183,7 @@ export class PortForwarder {
       flow = { socket, timer: setTimeout(() => this.dropFlow(key), this.idleMs) };
       this.flows.set(key, flow);
     }
-    flow.socket.send(msg, p.containerPort, '127.0.0.1');
+    flow.socket.send(msg, containerPort, '127.0.0.1');
     this.touch(key);
   }
 

@@ -1,10 +1,11 @@
 // The control socket and the state directory: root only; bad requests get clear errors and
 // change nothing; concurrent commands keep the state consistent; names are taken once.
 import t from 'tap';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { readlinkSync, statSync } from 'node:fs';
-import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { runCli } from '../helpers/cli.js';
 import { testState, type TestState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -88,6 +89,36 @@ t.test('POST /v1/manifests checks a manifest and answers with its pod, creating 
   t.equal(r.body.spec.restartPolicy, 'Never');
   t.same(r.body.spec.containers[0].command, ['sleep', '1']);
   t.same(s.store.names(), ['keep'], 'no pod was created');
+});
+
+t.test('run -d -f against a monitor older than the manifest form of POST /v1/pods: it sends a spec', async (t) => {
+  // A stand-in for such a monitor on a state directory of the test's own: it refuses the field
+  // `manifest` as an old one does, and answers the two requests that follow.
+  const root = tempDir(t, 'old-monitor');
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const json = JSON.parse(body);
+      seen.push(`${req.method} ${req.url} ${Object.keys(json).sort().join(',')}`);
+      const answer = (status: number, value: unknown) => {
+        const text = JSON.stringify(value);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      };
+      if (req.url === '/v1/pods' && json.manifest) return answer(400, { error: 'manifest: field is not supported by tspod (supported here: spec, persistent)', exitCode: 125, field: 'manifest' });
+      if (req.url === '/v1/manifests') return answer(200, { spec: { name: 'old', containers: [{ name: 'c', command: ['true'], args: [], env: [] }] } });
+      answer(201, { name: json.spec.name });
+    });
+  });
+  await new Promise<void>((r) => server.listen(`${root}/monitor.sock`, r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const manifest = `${root}/pod.yaml`;
+  writeFileSync(manifest, 'apiVersion: v1\nkind: Pod\nmetadata: {name: old}\nspec: {containers: [{name: c, command: ["true"]}]}\n');
+  const r = await runCli(t, ['--root', root, 'run', '-d', '-f', manifest]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'old\n');
+  t.same(seen, ['POST /v1/pods manifest', 'POST /v1/manifests file,text', 'POST /v1/pods spec']);
 });
 
 t.test('POST /v1/pods with a manifest: the monitor reads it and creates its pod in one request', async (t) => {
