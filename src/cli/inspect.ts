@@ -5,7 +5,7 @@ import { stateRoot } from '../state/paths.js';
 import type { ProcessId } from '../state/records.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
-import { isRunning } from '../runtime/process.js';
+import { isRunning } from '../runtime/identity.js';
 import { READ_WHY, requireRoot } from './errors.js';
 import { print } from './print.js';
 

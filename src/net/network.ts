@@ -11,7 +11,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { Conflict, InputError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NetworkSpec, PodSpec, PortMapping } from '../pod/spec.js';
-import { startTimeOf } from '../runtime/process.js';
+import { startTimeOf } from '../runtime/identity.js';
 import { withLock } from '../state/lock.js';
 import type { ProcessId } from '../state/records.js';
 import { PortForwarder } from './forwarder.js';

@@ -1,9 +1,10 @@
 // A process tspod started (an infra or a container), seen through its pidfd: signals go through
 // the pidfd (never to a reused pid), and the exit status arrives once, without SIGCHLD.
 import { constants as osConstants } from 'node:os';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { ExitStatus, ExitWatchHandle, NativeBinding, SpawnedProcess } from '../native/binding.js';
 import type { ProcessId } from '../state/records.js';
+import { startTimeOf } from './identity.js';
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
 
@@ -22,29 +23,6 @@ export function describeExit(s: ExitStatus): string {
   if (s.code !== null) return `exited with status ${s.code}`;
   if (s.signal !== null) return `killed by ${signalName(s.signal)}${s.coreDumped ? ' (core dumped)' : ''}`;
   return 'exited (status unknown)';
-}
-
-function readStat(pid: number): { state: string; startTime: string } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name may hold spaces and parentheses: the fields start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], startTime: fields[19] };
-}
-
-/** Field 22 of /proc/PID/stat: the start time in clock ticks after boot, or undefined. */
-export function startTimeOf(pid: number): string | undefined {
-  return readStat(pid)?.startTime;
-}
-
-/** True while the process that had this pid and start time still runs (not as a zombie). */
-export function isRunning(p: { pid: number; startTime: string }): boolean {
-  const s = readStat(p.pid);
-  return !!s && s.state !== 'Z' && s.startTime === p.startTime;
 }
 
 /**

@@ -2,7 +2,7 @@
 // died cannot write again. A record whose supervisor is alive is current (the supervisor
 // writes every change as it happens); the processes of one whose supervisor is gone are
 // checked against /proc (pid and start time) before they are shown running.
-import { isRunning } from '../runtime/process.js';
+import { isRunning } from '../runtime/identity.js';
 import type { ContainerRecord, PodRecord, ProcessId } from './records.js';
 
 /**

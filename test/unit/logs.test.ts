@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CriLogWriter, MAX_LINE, criTimestamp, parseCriLine } from '../../src/logs/cri.js';
 import { followLog, logFiles, readLog, type LogLine } from '../../src/logs/reader.js';
 import { logs } from '../../src/cli/logs.js';
-import { startTimeOf } from '../../src/runtime/process.js';
+import { startTimeOf } from '../../src/runtime/identity.js';
 import { StateStore } from '../../src/state/store.js';
 import { RECORD_VERSION, type ContainerRecord, type ProcessId } from '../../src/state/records.js';
 

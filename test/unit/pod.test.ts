@@ -6,7 +6,7 @@ import { FakeBinding } from '../helpers/fake-binding.js';
 import { Pod, type PodIO } from '../../src/runtime/pod.js';
 import { newPodSpec, type PodSpec } from '../../src/pod/spec.js';
 import { TspodError } from '../../src/errors.js';
-import { startTimeOf } from '../../src/runtime/process.js';
+import { startTimeOf } from '../../src/runtime/identity.js';
 import { hostOptionsFromEnv } from '../../src/cli/options.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;

@@ -3,7 +3,7 @@
 // process is the live supervisor, a start time that does not match is a process that is gone.
 import t from 'tap';
 import { observedAll } from '../../src/state/view.js';
-import { startTimeOf } from '../../src/runtime/process.js';
+import { startTimeOf } from '../../src/runtime/identity.js';
 import { RECORD_VERSION, type PodRecord } from '../../src/state/records.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 

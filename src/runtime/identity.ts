@@ -1,0 +1,27 @@
+// A process's identity: its pid and its start time, from /proc/PID/stat. A pid can be reused
+// by the time anyone looks again; the start time of the process that has it then differs.
+// Kept apart from process.ts so the commands that only read records load just this.
+import { readFileSync } from 'node:fs';
+
+function readStat(pid: number): { state: string; startTime: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses: the fields start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: fields[19] };
+}
+
+/** Field 22 of /proc/PID/stat: the start time in clock ticks after boot, or undefined. */
+export function startTimeOf(pid: number): string | undefined {
+  return readStat(pid)?.startTime;
+}
+
+/** True while the process that had this pid and start time still runs (not as a zombie). */
+export function isRunning(p: { pid: number; startTime: string }): boolean {
+  const s = readStat(p.pid);
+  return !!s && s.state !== 'Z' && s.startTime === p.startTime;
+}
