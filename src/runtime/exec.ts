@@ -107,23 +107,24 @@ export function execInContainer(
   const container = execTarget(pod, containerName);
   const who = `container ${containerName} of pod ${pod.name}`;
   if (!opts.command.length) throw new TspodError(`${who}: no command to run`);
+  const env = execEnv(pod.spec, container.spec, opts.tty ? (opts.term ?? 'xterm') : undefined);
   const pidfd = openProcess(binding, container.process!);
   if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
-  const target = { pid: container.process!.pid, pidfd };
-  const env = execEnv(pod.spec, container.spec, opts.tty ? (opts.term ?? 'xterm') : undefined);
-  const request = execRequest(binding.constants, target, {
-    argv: opts.command,
-    path: opts.command[0],
-    env,
-    cwd: container.spec.workingDir ?? '/',
-    stdio: opts.stdio,
-    tty: opts.tty,
-    parentDeathSignal: opts.parentDeathSignal,
-  });
   try {
-    return new PodProcess(binding, binding.spawn(request));
-  } catch (err) {
-    throw execFailure(err, who, request);
+    const request = execRequest(binding.constants, { pid: container.process!.pid, pidfd }, {
+      argv: opts.command,
+      path: opts.command[0],
+      env,
+      cwd: container.spec.workingDir ?? '/',
+      stdio: opts.stdio,
+      tty: opts.tty,
+      parentDeathSignal: opts.parentDeathSignal,
+    });
+    try {
+      return new PodProcess(binding, binding.spawn(request));
+    } catch (err) {
+      throw execFailure(err, who, request);
+    }
   } finally {
     // Its pidfd was needed only for the join; its exit is the supervisor's to see.
     closeSync(pidfd);
