@@ -22,7 +22,7 @@ import {
   parseNetworkConfig,
   type CniNetwork,
 } from '../../src/net/cni-config.js';
-import { oneLine, parseErrorObject, PLUGIN_PATH } from '../../src/net/cni-exec.js';
+import { oneLine, parseErrorObject, pluginVersions, PLUGIN_PATH } from '../../src/net/cni-exec.js';
 import { masqueradeChainName, parseSave, removalScript } from '../../src/net/cni-iptables.js';
 
 /** What a fake plugin does for one command. */
@@ -311,6 +311,18 @@ t.test('the configuration a plugin gets: name, cniVersion, runtimeConfig, prevRe
   t.same(pluginConfig(network, network.plugins[1], {}), { type: 'portmap', snat: true, name: 'net1', cniVersion: '1.0.0' }, 'no runtimeConfig when the runtime gives none');
   t.same(pluginConfig(network, network.plugins[2], ports), { type: 'other', name: 'net1', cniVersion: '1.0.0' }, 'a capability declared false is not given');
   t.same(network, before, 'the network is not changed');
+});
+
+t.test('a plugin is asked VERSION once per file, and again when the file is replaced', async (t) => {
+  const fake = new FakePlugins(t);
+  const asked = () => readdirSync(fake.log).filter((f) => f.endsWith('~VERSION.stdin')).length;
+  fake.write('vers', { versions: ['0.4.0', '1.0.0'] });
+  t.same(await pluginVersions('n', 'vers', [fake.bin], '1.0.0'), ['0.4.0', '1.0.0']);
+  t.same(await pluginVersions('n', 'vers', [fake.bin], '1.0.0'), ['0.4.0', '1.0.0']);
+  t.equal(asked(), 1, 'the second answer came from memory');
+  fake.write('vers', { versions: ['1.0.0'] });
+  t.same(await pluginVersions('n', 'vers', [fake.bin], '1.0.0'), ['1.0.0'], 'a new file is asked');
+  t.equal(asked(), 2);
 });
 
 t.test('plugin errors: the error object, stdout that is not one, stderr', async (t) => {
