@@ -63,7 +63,7 @@ FsOpSyscall (int32_t op)
     case FS_MKDIR: return "mkdir";
     case FS_MKNOD: return "mknod";
     case FS_SYMLINK: return "symlink";
-    case FS_TOUCH: return "open";
+    case FS_TOUCH: return "mknod";
     case FS_OPEN_ROOT: return "open";
     case FS_PIVOT: return "pivot_root";
     }
@@ -267,8 +267,11 @@ RunFsStep (const FsStep &st, int *root)
       rc = symlinkat (st.source, dir, name);
       break;
     case FS_TOUCH:
-      fd = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, st.mode);
-      rc = fd < 0 ? -1 : 0;
+      // A file to mount onto, made if missing; what is there is never opened: a FIFO would
+      // block this child, and with it Node's thread (vfork).
+      rc = mknodat (dir, name, S_IFREG | st.mode, 0);
+      if (rc < 0 && errno == EEXIST)
+        rc = 0;
       break;
     case FS_OPEN_ROOT:
       if (*root >= 0)
@@ -291,14 +294,16 @@ RunFsStep (const FsStep &st, int *root)
   return rc;
 }
 
+// The raw system calls: glibc's wrappers, in a process with threads, take a lock and signal
+// every thread to change credentials too (setxid), and those are Node's threads here.
 void
 SetUser (const SpawnPlan &plan)
 {
-  if (setgroups ((size_t) plan.ngroups, (const gid_t *) plan.groups) < 0)
+  if (syscall (SYS_setgroups, (size_t) plan.ngroups, (const gid_t *) plan.groups) < 0)
     Fail (plan, STEP_SETGROUPS);
-  if (setresgid (plan.gid, plan.gid, plan.gid) < 0)
+  if (syscall (SYS_setresgid, plan.gid, plan.gid, plan.gid) < 0)
     Fail (plan, STEP_SETGID);
-  if (setresuid (plan.uid, plan.uid, plan.uid) < 0)
+  if (syscall (SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0)
     Fail (plan, STEP_SETUID);
 }
 
@@ -321,17 +326,6 @@ RunFinalStage (const SpawnPlan &plan)
   if (plan.new_process_group && ! plan.new_session && setpgid (0, 0) < 0)
     Fail (plan, STEP_SETPGID);
 
-  if (plan.parent_death_signal)
-    {
-      if (prctl (PR_SET_PDEATHSIG, plan.parent_death_signal) < 0)
-        Fail (plan, STEP_PRCTL);
-      // The parent may have died before the prctl; getppid() cannot tell, since it reads 0 in a
-      // new PID namespace. The parent's own pidfd becomes readable when it has exited.
-      struct pollfd p = { plan.parent_pidfd, POLLIN, 0 };
-      if (plan.parent_pidfd >= 0 && poll (&p, 1, 0) > 0)
-        _exit (127);
-    }
-
   if (plan.hostname && sethostname (plan.hostname, strlen (plan.hostname)) < 0)
     Fail (plan, STEP_SETHOSTNAME);
   if (plan.loopback_up)
@@ -351,6 +345,17 @@ RunFinalStage (const SpawnPlan &plan)
   // the permissions of the user that will run there.
   if (plan.set_user)
     SetUser (plan);
+  // After SetUser: the kernel clears the parent-death signal when the uid or gid changes.
+  if (plan.parent_death_signal)
+    {
+      if (prctl (PR_SET_PDEATHSIG, plan.parent_death_signal) < 0)
+        Fail (plan, STEP_PRCTL);
+      // The parent may have died before the prctl; getppid() cannot tell, since it reads 0 in a
+      // new PID namespace. The parent's own pidfd becomes readable when it has exited.
+      struct pollfd p = { plan.parent_pidfd, POLLIN, 0 };
+      if (plan.parent_pidfd >= 0 && poll (&p, 1, 0) > 0)
+        _exit (127);
+    }
   if (plan.cwd && chdir (plan.cwd) < 0)
     Fail (plan, STEP_CHDIR);
 

@@ -29,7 +29,7 @@ enum FsOp : int32_t
   FS_MKDIR,     // mkdir(target, mode); an existing one is fine
   FS_MKNOD,     // mknod(target, mode, makedev(major, minor))
   FS_SYMLINK,   // symlink(source, target)
-  FS_TOUCH,     // open(target, O_CREAT): a file to bind-mount onto
+  FS_TOUCH,     // mknod(target, S_IFREG) unless it exists: a file to bind-mount onto
   FS_OPEN_ROOT, // the directory later in-root steps resolve in
   FS_PIVOT,     // pivot_root into target; the old root is detached
 };

@@ -91,6 +91,16 @@ for (const share of ['net,ipc,uts,pid', 'net,ipc,uts']) {
   });
 }
 
+t.test('SIGKILL of tspod also ends a container that runs as another user', async (t) => {
+  // Without a shared PID namespace nothing but its own parent-death signal ends the container,
+  // and the kernel clears that signal when the uid changes: it must be set after.
+  const run = testState(t).start(['run', '--name', 'asuser', '--share', 'net,ipc,uts', '--user', '65534', '--', 'sleep', '1000']);
+  const procs = await podProcesses(run, 1);
+  run.child.kill('SIGKILL');
+  t.equal(await run.done, 137);
+  await noneAlive(t, procs, 'the container died with tspod');
+});
+
 t.test('the seed pod: the proxy reaches the blog over the pod\'s 127.0.0.1', async (t) => {
   const run = testState(t).start(['run', '-f', 'examples/seed/pod.yaml', '--name', 'seed-test']);
   await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);

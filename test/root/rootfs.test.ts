@@ -2,7 +2,8 @@
 // the file system, /proc, /dev and /etc, a read-only root, the user they run as, and that
 // nothing they mount reaches the host.
 import t from 'tap';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { procInfo, waitFor } from '../helpers/proc.js';
@@ -47,6 +48,16 @@ t.test('a root of its own: the tree, /proc of the pod, /dev, /etc, and no mount 
   t.same(during.filter((m) => !m.endsWith('/shm')), [], 'the host sees no mount of a container: only the pod\'s /dev/shm');
   t.equal((await s.cli(['rm', '-f', 'rf'])).code, 0);
   t.same(mountinfo().filter((m) => !before.includes(m)), [], 'and nothing once the pod is gone');
+});
+
+t.test('a FIFO where the pod\'s /etc/hosts is mounted does not stop the container', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  execFileSync('mkfifo', [join(root, 'etc/hosts')]);
+  const r = await s.cli(['run', '-d', '--name', 'odd', '--hostname', 'odd-host', '--rootfs', root, '--', '/bin/sh', '-c', 'cat /etc/hosts; sleep 1000']);
+  t.equal(r.code, 0, r.stderr);
+  const out = await waitFor('its output', async () => (await logOf(s, 'odd', 'odd')).includes('odd-host') && logOf(s, 'odd', 'odd'));
+  t.match(out, /\todd-host$/m, "the pod's /etc/hosts is mounted over the FIFO");
 });
 
 t.test('readOnlyRootFilesystem, runAsUser and runAsGroup', async (t) => {
