@@ -68,6 +68,8 @@ function bind(c: NativeConstants, m: BindMount): FsStep[] {
 /** The steps for a container with a root file system of its own, ending in pivot_root. */
 export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
   const { root } = plan;
+  // Layers can carry device nodes; the container's devices are /dev's, on a tmpfs.
+  const rootFlags = 'layers' in plan.source ? c.MS_NODEV : 0;
   const steps: FsStep[] = [
     // Nothing mounted in the container may reach the host, where / is often shared.
     { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
@@ -77,8 +79,7 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
           source: 'overlay',
           target: root,
           fstype: 'overlay',
-          // Layers can carry device nodes; the container's devices are /dev's, on a tmpfs.
-          flags: c.MS_NODEV,
+          flags: rootFlags,
           data: `lowerdir=${[...plan.source.layers].reverse().join(':')},upperdir=${plan.source.upper},workdir=${plan.source.work}`,
         }
       : // pivot_root wants a mount point: the directory bound onto the root's place.
@@ -103,8 +104,9 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) => bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false })),
     ...plan.binds.flatMap((m) => bind(c, m)),
   ];
-  // After every mount point is made: the root is then read-only for everything after it.
-  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY });
+  // After every mount point is made: the root is then read-only for everything after it. A
+  // remount sets every per-mount flag anew: nodev is given again, or it would be dropped.
+  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY | rootFlags });
   steps.push({ op: 'pivot', target: root });
   return steps;
 }

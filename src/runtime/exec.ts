@@ -7,8 +7,8 @@ import { closeSync } from 'node:fs';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
 import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
-import type { ContainerSpec, PodSpec } from '../pod/spec.js';
-import type { ContainerRecord, PodRecord } from '../state/records.js';
+import type { PodSpec } from '../pod/spec.js';
+import type { ContainerRecord, ExecContext, PodRecord } from '../state/records.js';
 import { containerOf } from '../state/store.js';
 import { openProcess, PodProcess } from './process.js';
 
@@ -24,6 +24,7 @@ export interface ExecRequestOptions {
   /** stdio[0] is a terminal that becomes the command's controlling terminal. */
   tty: boolean;
   parentDeathSignal?: number;
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 /** The PATH search the child does itself: the program lives in the container's mount namespace. */
@@ -55,6 +56,7 @@ export function execRequest(
     ],
     newNamespaces: 0,
     parentDeathSignal: opts.parentDeathSignal,
+    ...(opts.user ? { user: opts.user } : {}),
     // Its own session: signals meant for the caller's terminal do not reach it, and a tty can
     // become its controlling terminal.
     newSession: true,
@@ -62,11 +64,15 @@ export function execRequest(
   };
 }
 
-/** Runs in a container: the environment is the container's own, plus TERM on a terminal. */
-export function execEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, term: string | undefined): string[] {
-  const env = containerEnv(pod, c);
-  if (term !== undefined && !env.has('TERM')) env.set('TERM', term);
-  return envStrings(env);
+/**
+ * What a command run in a container gets: the environment, directory and user the container
+ * was started with (recorded when its image or securityContext add to its spec), plus TERM on a
+ * terminal.
+ */
+export function execContext(pod: Pick<PodSpec, 'hostname'>, c: Pick<ContainerRecord, 'spec' | 'exec'>, term: string | undefined): ExecContext {
+  const ctx = c.exec ?? { env: envStrings(containerEnv(pod, c.spec)), cwd: c.spec.workingDir ?? '/' };
+  if (term === undefined || ctx.env.some((e) => e.startsWith('TERM='))) return ctx;
+  return { ...ctx, env: [...ctx.env, `TERM=${term}`] };
 }
 
 /** The container to exec in; throws (125) when it is not there or not running. */
@@ -107,18 +113,19 @@ export function execInContainer(
   const container = execTarget(pod, containerName);
   const who = `container ${containerName} of pod ${pod.name}`;
   if (!opts.command.length) throw new TspodError(`${who}: no command to run`);
-  const env = execEnv(pod.spec, container.spec, opts.tty ? (opts.term ?? 'xterm') : undefined);
+  const ctx = execContext(pod.spec, container, opts.tty ? (opts.term ?? 'xterm') : undefined);
   const pidfd = openProcess(binding, container.process!);
   if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
   try {
     const request = execRequest(binding.constants, { pid: container.process!.pid, pidfd }, {
       argv: opts.command,
       path: opts.command[0],
-      env,
-      cwd: container.spec.workingDir ?? '/',
+      env: ctx.env,
+      cwd: ctx.cwd,
       stdio: opts.stdio,
       tty: opts.tty,
       parentDeathSignal: opts.parentDeathSignal,
+      ...(ctx.user ? { user: ctx.user } : {}),
     });
     try {
       return new PodProcess(binding, binding.spawn(request));

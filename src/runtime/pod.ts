@@ -15,6 +15,7 @@ import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type {
   ContainerRecord,
+  ExecContext,
   ContainerState,
   ExitRecord,
   PodRecord,
@@ -233,8 +234,14 @@ class Container {
       ...(this.pipes && this.state === 'running' ? { pipes: this.pipes } : {}),
       ...(this.delayMs ? { backoffMs: this.delayMs } : {}),
       ...(this.launch.imageLayers ? { imageLayers: this.launch.imageLayers } : {}),
+      // Only a root or a user of its own makes it differ from what exec works out from the spec.
+      ...(this.state === 'running' && (this.launch.fs || this.launch.user) ? { exec: execContext(this.launch) } : {}),
     };
   }
+}
+
+function execContext(launch: ContainerLaunch): ExecContext {
+  return { env: launch.env, cwd: launch.cwd, ...(launch.user ? { user: launch.user } : {}) };
 }
 
 export interface PodEvents {

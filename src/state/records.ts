@@ -59,6 +59,17 @@ export interface ContainerRecord {
   backoffMs?: number;
   /** The image layers its root is made of (tspod image rm keeps them while the pod exists). */
   imageLayers?: string[];
+  /**
+   * What a command run in it gets (tspod exec), when that is more than its spec says: the
+   * environment, directory and user it was started with, from its image and securityContext.
+   */
+  exec?: ExecContext;
+}
+
+export interface ExecContext {
+  env: string[];
+  cwd: string;
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 /**
