@@ -227,13 +227,34 @@ FdPath (int fd, char *buf)
   *p = '\0';
 }
 
+// A path beneath `base` that resolves inside it, or -1 (EXDEV for a way out, ELOOP for a
+// /proc magic link): a volume's subPath is resolved here, at every start, never in advance,
+// since the containers that share the volume can plant a symlink in it at any time.
+int
+OpenBeneath (const char *base, const char *path)
+{
+  int dir = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0)
+    return -1;
+  struct open_how how;
+  memset (&how, 0, sizeof how);
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = (int) syscall (SYS_openat2, dir, path, &how, sizeof how);
+  int err = errno;
+  close (dir);
+  errno = err;
+  return fd;
+}
+
 // One step; -1 with errno set on failure.
 int
 RunFsStep (const FsStep &st, int *root)
 {
-  int dir = AT_FDCWD, fd = -1, rc = 0;
+  int dir = AT_FDCWD, fd = -1, src = -1, rc = 0;
   const char *name = st.target;
-  char fdpath[32];
+  const char *source = st.source;
+  char fdpath[32], srcpath[32];
   if (st.in_root && st.op != FS_MOUNT)
     {
       // Resolve the parent inside the root; the last name is created (or opened) there.
@@ -245,15 +266,28 @@ RunFsStep (const FsStep &st, int *root)
   switch (st.op)
     {
     case FS_MOUNT:
+      if (st.source_beneath)
+        {
+          if ((src = OpenBeneath (st.source, st.source_beneath)) < 0)
+            {
+              rc = -1;
+              break;
+            }
+          FdPath (src, srcpath);
+          source = srcpath;
+        }
       if (st.in_root)
         {
           if ((fd = OpenInRoot (*root, st.target, O_PATH)) < 0)
-            return -1;
+            {
+              rc = -1;
+              break;
+            }
           FdPath (fd, fdpath);
-          rc = mount (st.source, fdpath, st.fstype, st.flags, st.data);
+          rc = mount (source, fdpath, st.fstype, st.flags, st.data);
         }
       else
-        rc = mount (st.source, st.target, st.fstype, st.flags, st.data);
+        rc = mount (source, st.target, st.fstype, st.flags, st.data);
       break;
     case FS_MKDIR:
       rc = mkdirat (dir, name, st.mode);
@@ -288,6 +322,8 @@ RunFsStep (const FsStep &st, int *root)
   int err = errno;
   if (fd >= 0)
     close (fd);
+  if (src >= 0)
+    close (src);
   if (dir >= 0)
     close (dir);
   errno = err;

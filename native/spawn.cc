@@ -31,8 +31,8 @@ struct PlanStorage
   std::vector<NsJoin> joins;
   std::vector<std::string> join_labels;
   std::vector<FsStep> fs;
-  std::vector<std::string> fs_strings; // source, target, fstype, data, parent, base per step
-  std::vector<bool> fs_has;            // which of those six are set
+  std::vector<std::string> fs_strings; // source, target, fstype, data, parent, base, sourceBeneath per step
+  std::vector<bool> fs_has;            // which of those seven are set
   std::vector<uint32_t> groups;
   std::string file, cwd, hostname;
 };
@@ -216,11 +216,14 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         }
       std::string fields[4];
       bool has[4];
-      const char *keys[] = { "source", "fstype", "data" };
-      for (int k = 0; k < 3; k++)
+      const char *keys[] = { "source", "fstype", "data", "sourceBeneath" };
+      for (int k = 0; k < 4; k++)
         has[k] = OptionalString (env, f, keys[k], &fields[k]);
+      if (has[3] && (step.op != FS_MOUNT || ! has[0]))
+        TypeError (env, where + ".sourceBeneath needs a mount with a source");
       for (const auto &[value, present] : { std::pair{ fields[0], has[0] }, std::pair{ target, true }, std::pair{ fields[1], has[1] },
-                                            std::pair{ fields[2], has[2] }, std::pair{ parent, split }, std::pair{ base, split } })
+                                            std::pair{ fields[2], has[2] }, std::pair{ parent, split }, std::pair{ base, split },
+                                            std::pair{ fields[3], has[3] } })
         {
           st.fs_strings.push_back (value);
           st.fs_has.push_back (present);
@@ -263,9 +266,9 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   for (size_t i = 0; i < st.fs.size (); i++)
     {
       FsStep &f = st.fs[i];
-      const char **fields[] = { &f.source, &f.target, &f.fstype, &f.data, &f.parent, &f.base };
-      for (int k = 0; k < 6; k++)
-        *fields[k] = st.fs_has[i * 6 + k] ? st.fs_strings[i * 6 + k].c_str () : nullptr;
+      const char **fields[] = { &f.source, &f.target, &f.fstype, &f.data, &f.parent, &f.base, &f.source_beneath };
+      for (int k = 0; k < 7; k++)
+        *fields[k] = st.fs_has[i * 7 + k] ? st.fs_strings[i * 7 + k].c_str () : nullptr;
     }
 
   plan.argv = st.argv.data ();

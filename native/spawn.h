@@ -41,6 +41,8 @@ struct FsStep
   const char *source, *target, *fstype, *data;
   // For in-root steps that create something: target split into its parent and last name.
   const char *parent, *base;
+  // A mount's source is this path beneath `source`, resolved at mount time (a volume's subPath).
+  const char *source_beneath;
   unsigned long flags;
   uint32_t mode, major, minor;
 };

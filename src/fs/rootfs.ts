@@ -7,6 +7,8 @@ import type { FsStep, NativeConstants } from '../native/binding.js';
 /** A bind mount into the container: a host path (already checked) onto a path inside it. */
 export interface BindMount {
   source: string;
+  /** A path beneath source (a volume's subPath), resolved by the kernel at every mount. */
+  sourceBeneath?: string;
   /** Absolute, inside the container. */
   target: string;
   /** The source is a directory (else a file: its mount point is a file too). */
@@ -55,12 +57,14 @@ function parent(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
+const bindSource = (m: BindMount) => ({ source: m.source, ...(m.sourceBeneath ? { sourceBeneath: m.sourceBeneath } : {}) });
+
 /** A bind mount inside the root, made read-only by a remount when asked. */
 function bind(c: NativeConstants, m: BindMount): FsStep[] {
   const steps: FsStep[] = m.directory
     ? mkdirs(m.target)
     : [...mkdirs(parent(m.target)), { op: 'touch', target: m.target, mode: 0o644, inRoot: true }];
-  steps.push({ op: 'mount', source: m.source, target: m.target, flags: c.MS_BIND | c.MS_REC, inRoot: true });
+  steps.push({ op: 'mount', ...bindSource(m), target: m.target, flags: c.MS_BIND | c.MS_REC, inRoot: true });
   if (m.readOnly) steps.push({ op: 'mount', target: m.target, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY, inRoot: true });
   return steps;
 }
@@ -120,7 +124,7 @@ export function hostfsSteps(c: NativeConstants, binds: BindMount[]): FsStep[] {
     { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
     // Mount points on the host must exist already (storage.ts checks): nothing is made there.
     ...binds.flatMap((m): FsStep[] => [
-      { op: 'mount', source: m.source, target: m.target, flags: c.MS_BIND | c.MS_REC },
+      { op: 'mount', ...bindSource(m), target: m.target, flags: c.MS_BIND | c.MS_REC },
       ...(m.readOnly ? [{ op: 'mount' as const, target: m.target, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY }] : []),
     ]),
   ];

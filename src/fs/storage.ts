@@ -70,6 +70,20 @@ function checkHostPath(v: Extract<Volume, { hostPath: unknown }>, path: string):
   if (!ok) throw new InputError(`${path}.hostPath.path`, `${p} is not ${what} (type ${type})`);
 }
 
+/**
+ * Makes the directories of `sub` beneath `base`, a level at a time, never through a symlink: a
+ * name that is there already and is not a directory stops it (the mount's check then decides).
+ */
+function mkdirsNoFollow(base: string, sub: string): void {
+  let at = base;
+  for (const part of sub.split('/').filter(Boolean)) {
+    at = `${at}/${part}`;
+    const st = lstatSync(at, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) return;
+    if (!st) mkdirSync(at, { mode: 0o777 });
+  }
+}
+
 export class PodStorage {
   readonly podDir: string;
   private readonly binding: NativeBinding;
@@ -176,23 +190,26 @@ export class PodStorage {
     else writeFileSync(`${etc}/resolv.conf`, host, { mode: 0o644 });
   }
 
-  /** Where a volume mount's files are on the host; subPath resolved inside the volume. */
-  private bindSource(m: NonNullable<ContainerSpec['volumeMounts']>[number], where: string): string {
+  /**
+   * Where a volume mount's files are on the host. A subPath is checked here, for a clear error,
+   * but the mount resolves it again beneath the volume (the kernel's RESOLVE_BENEATH) at every
+   * start: the containers sharing the volume can put a symlink on its way at any time.
+   */
+  private bindSource(m: NonNullable<ContainerSpec['volumeMounts']>[number], where: string): { source: string; sourceBeneath?: string; path: string } {
     const v = this.spec.volumes.find((x) => x.name === m.name)!;
     const base = 'hostPath' in v ? v.hostPath.path : this.volumeDir(v.name);
-    if (!m.subPath) return base;
+    if (!m.subPath) return { source: base, path: base };
     const path = `${base}/${m.subPath}`;
-    if ('emptyDir' in v && !existsSync(path)) mkdirSync(path, { recursive: true, mode: 0o777 });
+    if ('emptyDir' in v) mkdirsNoFollow(base, m.subPath);
     let real: string;
     try {
       real = realpathSync(path);
     } catch {
       throw new InputError(`${where}.subPath`, `${path} does not exist`);
     }
-    // A symlink in the volume must not lead the mount out of it.
     const realBase = realpathSync(base);
     if (real !== realBase && !real.startsWith(realBase + '/')) throw new InputError(`${where}.subPath`, `${m.subPath} leads out of volume ${m.name}`);
-    return real;
+    return { source: base, sourceBeneath: m.subPath, path: real };
   }
 
   /** The mount plan of one container; `where` names it in errors (spec.containers[1]). */
@@ -200,8 +217,8 @@ export class PodStorage {
     await this.resolveImage(c);
     const c_ = this.binding.constants;
     const binds: BindMount[] = (c.volumeMounts ?? []).map((m, i) => {
-      const source = this.bindSource(m, `${where}.volumeMounts[${i}]`);
-      return { source, target: m.mountPath, directory: statSync(source).isDirectory(), readOnly: m.readOnly ?? false };
+      const { path, ...source } = this.bindSource(m, `${where}.volumeMounts[${i}]`);
+      return { ...source, target: m.mountPath, directory: statSync(path).isDirectory(), readOnly: m.readOnly ?? false };
     });
     const image = c.image ? this.images.get(c.image) : undefined;
     if (!image && !c.rootfs) {

@@ -19,7 +19,8 @@ export interface NamespaceJoin {
  * cannot lead the step out of it.
  */
 export type FsStep =
-  | { op: 'mount'; source?: string | null; target: string; fstype?: string | null; flags?: number; data?: string | null; inRoot?: boolean }
+  /** sourceBeneath: the source is this path beneath `source`, resolved in the child (RESOLVE_BENEATH). */
+  | { op: 'mount'; source?: string | null; sourceBeneath?: string; target: string; fstype?: string | null; flags?: number; data?: string | null; inRoot?: boolean }
   | { op: 'mkdir'; target: string; mode?: number; inRoot?: boolean }
   | { op: 'mknod'; target: string; mode: number; major: number; minor: number; inRoot?: boolean }
   | { op: 'symlink'; source: string; target: string; inRoot?: boolean }

@@ -48,6 +48,28 @@ t.test('an emptyDir: written by one container, read by the other, gone with the 
   t.notOk(existsSync(dir), 'and it is gone with the pod');
 });
 
+t.test('a subPath that a container turned into a symlink out of the volume is refused at the next start', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const r = await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'sub' },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      volumes: [{ name: 'v', emptyDir: {} }],
+      containers: [
+        { name: 'inside', rootfs: root, command: ['/bin/sh', '-c', 'exec sleep 1000'], volumeMounts: [{ name: 'v', mountPath: '/in', subPath: 'sub' }] },
+        // The CVE-2017-1002101 move: the directory the subPath names becomes a symlink to /.
+        { name: 'planter', rootfs: root, command: ['/bin/sh', '-c', 'rm -rf /v/sub && ln -s / /v/sub && echo PLANTED; exec sleep 1000'], volumeMounts: [{ name: 'v', mountPath: '/v' }] },
+      ],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('the symlink', async () => (await logs(s, 'sub', 'planter')).includes('PLANTED'));
+  const restart = await s.cli(['restart', 'sub', 'inside']);
+  t.not(restart.code, 0, 'the restart fails');
+  t.match(restart.stderr, /container inside: EXDEV: .*mount/, 'at the mount, where the kernel found the way out');
+});
+
 t.test('an emptyDir in memory: a tmpfs of its size, unmounted with the pod', async (t) => {
   const s = testState(t);
   const root = busyboxRoot(tempDir(t, 'rootfs'));
