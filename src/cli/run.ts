@@ -108,7 +108,9 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
   if (!o.detach) throw new InputError('--pod', 'adds a container to a running pod: use it with -d');
   if (!o.name) throw new InputError('--name', 'names the container that joins the pod: it is required with --pod');
   if (!command.length) throw new InputError('run', 'give the container\'s command after --');
-  const spec = await runSpec().podFromRunOptions(command, { ...o, pod: undefined, restart: o.restart ?? 'Never' });
+  const hostPath = o.volume?.find((v) => v.startsWith('/'));
+  if (hostPath !== undefined) throw new InputError('-v', `"${hostPath}": a pod's volumes are set when it is created; with --pod, -v NAME:DST mounts one of them`);
+  const spec = await runSpec().podFromRunOptions(command, { ...o, pod: undefined });
   requireRoot('tspod run');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.call('POST', `/pods/${pod}/containers`, {

@@ -508,6 +508,10 @@ export class Pod extends EventEmitter<PodEvents> {
   /** Adds a container to the running pod and starts it; on failure the pod is as before. */
   async addContainer(c: ContainerSpec, policy: RestartPolicy = this.podSpec.restartPolicy): Promise<void> {
     this.assertRunning();
+    // Its mounts name the pod's volumes: a pod's volumes are set when it is created.
+    c.volumeMounts?.forEach((m, j) => {
+      if (!this.podSpec.volumes.some((v) => v.name === m.name)) throw new InputError(`container.volumeMounts[${j}].name`, `pod ${this.podSpec.name} has no volume "${m.name}"`);
+    });
     const cfs = await this.opts.storage?.container(c, 'container');
     const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts, true, cfs), policy);
     try {

@@ -148,6 +148,8 @@ t.test('bad input on the command line: unknown pod or container, a name in use',
     [['run', '-d', '--pod', 'p', '--', 'true'], /^tspod: --name: names the container that joins the pod/m],
     [['run', '-d', '--pod', 'nope', '--name', 'a', '--', 'true'], /^tspod: pod "nope" does not exist$/m],
     [['run', '--pod', 'p', '--name', 'a', '--', 'true'], /^tspod: --pod: adds a container to a running pod: use it with -d$/m],
+    [['run', '-d', '--pod', 'p', '--name', 'a', '-v', '/tmp:/x', '--', 'true'], /^tspod: -v: "\/tmp:\/x": a pod's volumes are set when it is created/m],
+    [['run', '-d', '--pod', 'p', '--name', 'a', '-v', 'nov:/x', '--', 'true'], /^tspod: container\.volumeMounts\[0\]\.name: pod p has no volume "nov"$/m],
   ];
   const before = JSON.stringify(s.store.list());
   for (const [args, message] of cases) {
