@@ -1,7 +1,6 @@
 // The pods one supervising process holds: the monitor (every detached pod) or a foreground
 // `tspod run` (its one pod). It takes a pod's name in the state directory, starts the pod,
 // keeps its record on disk up to date, and removes it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Conflict } from '../errors.js';
 import { withLock } from '../state/lock.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -12,6 +11,7 @@ import { PodStorage, unmountUnder } from '../fs/storage.js';
 import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
 import { isRunning } from '../runtime/identity.js';
 import { PodProcess } from '../runtime/process.js';
+import { within } from '../runtime/within.js';
 import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { inForeground, isStale } from '../state/view.js';
@@ -55,8 +55,7 @@ export async function releaseRecorded(binding: NativeBinding, store: StateStore,
   // A killed PID 1 finishes exiting only once every process of its namespace is reaped, which,
   // for processes whose supervisor is gone, is the host init's job (tens of seconds on some
   // hosts). Killed is enough: the wait for the last of them is bounded.
-  const allGone = Promise.all(procs.map((p) => p.exited));
-  await Promise.race([allGone, sleep(RELEASE_WAIT_MS)]);
+  await within(Promise.all(procs.map((p) => p.exited)), RELEASE_WAIT_MS);
   for (const p of procs) p.unref();
   await releaseCni(binding, cniPaths(store, record.name));
   // The pod's tmpfs (its /dev/shm, emptyDirs in memory) are the supervisor's mounts.

@@ -7,7 +7,7 @@
 //   cni   the infra's own namespace, attached by CNI plugins (an IP on a bridge); published
 //         ports through the portmap plugin (kernel DNAT).
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Conflict, InputError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NetworkSpec, PodSpec, PortMapping } from '../pod/spec.js';
@@ -60,14 +60,18 @@ function writeCache(path: string, attachment: CniAttachment, toCache: (a: CniAtt
  * chains the plugins leave once no pod uses them. Nothing to do without a cache.
  */
 export async function releaseCni(binding: NativeBinding, paths: CniPaths): Promise<void> {
-  let text: string;
-  try {
-    text = readFileSync(paths.cache, 'utf8');
-  } catch {
-    return;
-  }
+  if (!existsSync(paths.cache)) return;
   const cni = require('./cni.js') as typeof import('./cni.js');
   await withLock(binding, paths.lock, async () => {
+    // Read under the lock: a DEL that ran meanwhile removed it, and a newer pod of the same
+    // name may have written its own.
+    let text: string;
+    try {
+      text = readFileSync(paths.cache, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
     await cni.del(cni.fromCache(text, paths.cache));
     rmSync(paths.cache, { force: true });
     await cni.cleanupSharedChains();
@@ -129,12 +133,18 @@ export class PodNetwork {
   ): Promise<PodNetwork> {
     const net = new PodNetwork(binding, { name: spec.name, network: { mode: record.mode } as NetworkSpec, ports: record.ports }, cniPaths);
     if (record.mode === 'pod' && record.ports.length) net.forwarder = await PortForwarder.listen(record.ports, opts);
-    if (record.mode === 'cni' && cniPaths) {
-      const cni = require('./cni.js') as typeof import('./cni.js');
-      net.attachment = cni.fromCache(readFileSync(cniPaths.cache, 'utf8'), cniPaths.cache);
-      net.podIP = cni.podIP(net.attachment);
+    try {
+      if (record.mode === 'cni' && cniPaths) {
+        const cni = require('./cni.js') as typeof import('./cni.js');
+        net.attachment = cni.fromCache(readFileSync(cniPaths.cache, 'utf8'), cniPaths.cache);
+        net.podIP = cni.podIP(net.attachment);
+      }
+      net.openNamespace(infra);
+    } catch (err) {
+      // Its host ports are not held for a pod that was not adopted.
+      await net.forwarder?.close();
+      throw err;
     }
-    net.openNamespace(infra);
     net.forwarder?.attach(binding, net.netns!);
     return net;
   }
