@@ -28,11 +28,10 @@ Constants (Napi::Env env)
     { "MS_NODEV", MS_NODEV },               { "MS_NOEXEC", MS_NOEXEC },
     { "MS_REMOUNT", MS_REMOUNT },           { "MS_BIND", MS_BIND },
     { "MS_REC", MS_REC },                   { "MS_PRIVATE", MS_PRIVATE },
-    { "MS_SLAVE", MS_SLAVE },               { "MS_SHARED", MS_SHARED },
-    { "AF_INET", AF_INET },                 { "AF_INET6", AF_INET6 },
-    { "SOCK_STREAM", SOCK_STREAM },         { "SOCK_DGRAM", SOCK_DGRAM },
-    { "S_IFCHR", S_IFCHR },                 { "S_IFBLK", S_IFBLK },
-    { "S_IFIFO", S_IFIFO },                 { "MNT_DETACH", MNT_DETACH },
+    { "AF_INET", AF_INET },                 { "SOCK_STREAM", SOCK_STREAM },
+    { "SOCK_DGRAM", SOCK_DGRAM },           { "S_IFCHR", S_IFCHR },
+    { "S_IFBLK", S_IFBLK },                 { "S_IFIFO", S_IFIFO },
+    { "MNT_DETACH", MNT_DETACH },
   };
   for (const auto &e : table)
     c.Set (e.name, Napi::Number::New (env, e.value));
@@ -54,7 +53,6 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("pipe", Napi::Function::New (env, Pipe, "pipe"));
   exports.Set ("flock", Napi::Function::New (env, Flock, "flock"));
   exports.Set ("socketInNetns", Napi::Function::New (env, SocketInNetns, "socketInNetns"));
-  exports.Set ("setChildSubreaper", Napi::Function::New (env, SetChildSubreaper, "setChildSubreaper"));
   exports.Set ("openPty", Napi::Function::New (env, OpenPty, "openPty"));
   exports.Set ("setWindowSize", Napi::Function::New (env, SetWindowSize, "setWindowSize"));
   exports.Set ("mknod", Napi::Function::New (env, Mknod, "mknod"));

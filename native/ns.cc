@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,15 +117,6 @@ SocketInNetns (const Napi::CallbackInfo &info)
   if (fd < 0)
     ThrowErrno (info.Env (), err, "socket");
   return Napi::Number::New (info.Env (), fd);
-}
-
-// setChildSubreaper(on)
-Napi::Value
-SetChildSubreaper (const Napi::CallbackInfo &info)
-{
-  if (prctl (PR_SET_CHILD_SUBREAPER, info[0].ToBoolean ().Value () ? 1 : 0, 0, 0, 0) < 0)
-    ThrowErrno (info.Env (), errno, "prctl", "PR_SET_CHILD_SUBREAPER");
-  return info.Env ().Undefined ();
 }
 
 } // namespace tspod

@@ -10,7 +10,6 @@ Napi::Value PidfdOpen (const Napi::CallbackInfo &info);
 Napi::Value PidfdSendSignal (const Napi::CallbackInfo &info);
 Napi::Value Pipe (const Napi::CallbackInfo &info);
 Napi::Value Flock (const Napi::CallbackInfo &info);
-Napi::Value SetChildSubreaper (const Napi::CallbackInfo &info);
 Napi::Value SocketInNetns (const Napi::CallbackInfo &info);
 Napi::Value Spawn (const Napi::CallbackInfo &info);         // spawn.cc
 Napi::Value OpenPty (const Napi::CallbackInfo &info);       // pty.cc

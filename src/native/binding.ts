@@ -117,10 +117,7 @@ export interface NativeConstants {
   MS_BIND: number;
   MS_REC: number;
   MS_PRIVATE: number;
-  MS_SLAVE: number;
-  MS_SHARED: number;
   AF_INET: number;
-  AF_INET6: number;
   SOCK_STREAM: number;
   SOCK_DGRAM: number;
   S_IFCHR: number;
@@ -155,11 +152,6 @@ export interface NativeBinding {
   socketInNetns(nsFd: number, domain: number, type: number): number;
   /** flock(2): false when `wait` is false and another holder has it. */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
-  /**
-   * prctl(PR_SET_CHILD_SUBREAPER): orphans of our descendants become our children instead of
-   * init's (and are ours to reap).
-   */
-  setChildSubreaper(on: boolean): void;
   /** mknod(2): `mode` holds the file type (S_IFCHR, ...) and the permission bits. */
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2): on the path itself, never through a symlink. */

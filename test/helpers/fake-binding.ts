@@ -25,8 +25,8 @@ export class FakeBinding implements NativeBinding {
     CLONE_NEWNS: 0x20000, CLONE_NEWUTS: 0x4000000, CLONE_NEWIPC: 0x8000000, CLONE_NEWPID: 0x20000000,
     CLONE_NEWNET: 0x40000000, CLONE_NEWUSER: 0x10000000, CLONE_NEWCGROUP: 0x2000000, CLONE_NEWTIME: 0x80,
     MS_RDONLY: 1, MS_NOSUID: 2, MS_NODEV: 4, MS_NOEXEC: 8, MS_REMOUNT: 32, MS_BIND: 4096, MS_REC: 16384,
-    MS_PRIVATE: 1 << 18, MS_SLAVE: 1 << 19, MS_SHARED: 1 << 20,
-    AF_INET: 2, AF_INET6: 10, SOCK_STREAM: 1, SOCK_DGRAM: 2, S_IFCHR: 0o20000, S_IFBLK: 0o60000, S_IFIFO: 0o10000, MNT_DETACH: 2,
+    MS_PRIVATE: 1 << 18,
+    AF_INET: 2, SOCK_STREAM: 1, SOCK_DGRAM: 2, S_IFCHR: 0o20000, S_IFBLK: 0o60000, S_IFIFO: 0o10000, MNT_DETACH: 2,
   };
 
   spawn = (request: SpawnRequest): SpawnedProcess => {
@@ -41,7 +41,6 @@ export class FakeBinding implements NativeBinding {
   socketInNetns = (): never => {
     throw new Error('the fake binding has no network namespaces');
   };
-  setChildSubreaper = (): void => {};
   mknod = (): void => {};
   lsetxattr = (): void => {};
   lgetxattr = (): null => null;
