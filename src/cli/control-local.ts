@@ -81,15 +81,10 @@ async function signalForeground(store: StateStore, record: PodRecord, signal: nu
     supervisor.signal(signal);
     await supervisor.exited;
   }
-  // A tspod killed with SIGKILL cannot clean up (its processes died with it, by PDEATHSIG). Under
-  // the names lock, and only if the record is still that tspod's: the name may be taken again.
-  const { releaseRecorded, withNamesLock } = host();
-  await withNamesLock(store, binding, async () => {
-    const now = store.read(record.name);
-    if (!now || now.supervisor.pid !== record.supervisor.pid || now.supervisor.startTime !== record.supervisor.startTime) return;
-    await releaseRecorded(binding, store, now);
-    store.remove(record.name);
-  });
+  // A tspod killed with SIGKILL cannot clean up (its processes died with it, by PDEATHSIG): what
+  // it left is removed if still stale, under the names lock (the name may be taken again).
+  const { removeIfStale, withNamesLock } = host();
+  await withNamesLock(store, binding, () => removeIfStale(store, binding, record.name));
 }
 
 /**

@@ -4,7 +4,7 @@
 // with -i, else /dev/null); with -t it gets a pseudo-terminal that this process relays.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { ReadStream, isatty } from 'node:tty';
+import type { ReadStream } from 'node:tty';
 import { InputError } from '../errors.js';
 import { loadBinding, type NativeBinding, type PtyPair } from '../native/binding.js';
 import { execInContainer, execTarget } from '../runtime/exec.js';
@@ -15,6 +15,9 @@ import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { requireRoot } from './errors.js';
 import type { PodRecord } from '../state/records.js';
+
+/** node:tty (and the net it loads) only for -t: a plain exec needs neither. */
+const tty = () => require('node:tty') as typeof import('node:tty');
 
 export interface ExecCliOptions {
   /** -i: the command reads this process's stdin. */
@@ -108,7 +111,7 @@ async function execWithTerminal(
   try {
     // Sized before the command starts, so it never sees 0x0. Only the pty is the command's:
     // this process's stdout may be used here.
-    const sized = isatty(1);
+    const sized = tty().isatty(1);
     if (sized) binding.setWindowSize(pty.master, process.stdout.columns, process.stdout.rows);
     try {
       proc = execInContainer(binding, record, container, {
@@ -154,7 +157,7 @@ class TerminalRelay {
   ) {
     // libuv reads the (non-blocking) master; the stream owns it from here and closes it.
     try {
-      this.output = new ReadStream(pty.master);
+      this.output = new (tty().ReadStream)(pty.master);
     } catch (err) {
       closeSync(pty.master);
       throw err;

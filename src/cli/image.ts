@@ -48,6 +48,7 @@ export async function imageImport(file: string, o: ImageOptions & { name?: strin
 }
 
 export async function imageList(o: ImageOptions & { json?: boolean }): Promise<number> {
+  requireRoot('tspod image ls', 'the image store is readable by root only');
   const store = openStore(o);
   const images = store.list().map((r) => ({
     name: `${r.name}:${r.tag}`,

@@ -97,7 +97,7 @@ const commands: Record<string, () => void> = {
       .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
       .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
       .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
-      .action(async (name: string, opts) => action(() => (require('./pods.js') as typeof import('./pods.js')).podCreate)(name, withRoot(opts)));
+      .action(async (name: string, opts) => action(() => (require('./pod-create.js') as typeof import('./pod-create.js')).podCreate)(name, withRoot(opts)));
     pod
       .command('check')
       .description("CNI CHECK of a pod's network attachment (pods on --network cni)")

@@ -1,42 +1,13 @@
-// tspod pod create / pod ls.
+// tspod pod ls and pod check (pod create: pod-create.ts).
 import { readFileSync } from 'node:fs';
 import { Conflict } from '../errors.js';
-import { monitorClient } from '../monitor/client.js';
-import { checkLabel } from '../pod/names.js';
-import { newPodSpec } from '../pod/spec.js';
-import { StatePaths, stateRoot } from '../state/paths.js';
+import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
-import { applyNetworkOptions, programOption, secondsOption, shareOption } from './options.js';
 import { READ_WHY, requireRoot } from './errors.js';
 import { age, formatTable } from './table.js';
 import { print } from './print.js';
-
-export interface PodCreateOptions {
-  share?: string;
-  pause?: string;
-  hostname?: string;
-  grace?: string;
-  network?: string;
-  publish: string[];
-  root?: string;
-}
-
-/** A pod with only its infra process, which lives until it is stopped or removed. */
-export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
-  const spec = newPodSpec(checkLabel('NAME', name));
-  if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
-  if (o.share !== undefined) spec.share = shareOption(o.share);
-  if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
-  if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
-  applyNetworkOptions(spec, o.network, o.publish ?? []);
-  requireRoot('tspod pod create');
-  const client = monitorClient(new StatePaths(stateRoot(o.root)));
-  await client.call('POST', '/pods', { spec, persistent: true });
-  print(`${name}\n`);
-  return 0;
-}
 
 export async function podList(o: { json?: boolean; root?: string }): Promise<number> {
   requireRoot('tspod pod ls', READ_WHY);

@@ -9,6 +9,7 @@ import { releaseRecorded } from '../../src/monitor/host.js';
 import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import { runCli, startCli } from './cli.js';
+import { alive, procInfo, waitFor } from './proc.js';
 
 export interface TestState {
   root: string;
@@ -20,6 +21,8 @@ export interface TestState {
   start(args: string[], opts?: SpawnOptions): ReturnType<typeof startCli>;
   /** The running monitor's pid, from monitor.json. */
   monitorPid(): number | undefined;
+  /** Kills the running monitor (SIGKILL) and waits until it is gone; its pid. */
+  killMonitor(): Promise<number>;
 }
 
 /** Kills the monitor of `root` and every process its pods' records name. */
@@ -54,18 +57,27 @@ export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}): TestState 
   t.teardown(() => tearDownState(root));
   const env = { ...process.env, TSPOD_ROOT: root, TSPOD_BACKOFF_MS: '200', ...extraEnv };
   const store = new StateStore(root);
+  const monitorPid = () => {
+    try {
+      return (JSON.parse(readFileSync(store.paths.monitorFile, 'utf8')) as { pid: number }).pid;
+    } catch {
+      return undefined;
+    }
+  };
   return {
     root,
     store,
     env,
     cli: (args, opts = {}) => runCli(t, args, { env, ...opts }),
     start: (args, opts = {}) => startCli(t, args, { env, ...opts }),
-    monitorPid: () => {
-      try {
-        return (JSON.parse(readFileSync(store.paths.monitorFile, 'utf8')) as { pid: number }).pid;
-      } catch {
-        return undefined;
-      }
+    monitorPid,
+    killMonitor: async () => {
+      const pid = monitorPid()!;
+      // Its identity first: once it is reaped, the pid says nothing.
+      const id = { pid, startTime: procInfo(pid)!.startTime };
+      process.kill(pid, 'SIGKILL');
+      await waitFor('the monitor to die', () => !alive(id) || undefined);
+      return pid;
     },
   };
 }
