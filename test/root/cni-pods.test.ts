@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
-import { alive, procInfo, waitFor } from '../helpers/proc.js';
+import { alive, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
 import { exclusive } from '../helpers/exclusive.js';
@@ -145,9 +145,7 @@ t.test('DEL on every way a pod ends: nothing of it stays', async (t) => {
       await s.cli(['rm', pod]);
     }],
     ['the monitor killed, then rm -f without a monitor', async (pod) => {
-      const m = s.monitorPid()!;
-      process.kill(m, 'SIGKILL');
-      await waitFor('the monitor to die', () => !procInfo(m) || procInfo(m)!.state === 'Z');
+      await s.killMonitor();
       await s.cli(['rm', '-f', pod]);
     }],
   ];

@@ -26,9 +26,7 @@ t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts th
   const ghost = ctr(s, 'web', 'ghost').process!.pid;
   await waitFor('ghost serving', () => fetchInPod(infra, 2368) === '200 Ghost (tspod stand-in)');
 
-  const monitor = s.monitorPid()!;
-  process.kill(monitor, 'SIGKILL');
-  await waitFor('the monitor to die', () => !alive(idOf(monitor)) || undefined);
+  const monitor = await s.killMonitor();
   t.equal(fetchInPod(infra, 2368), '200 Ghost (tspod stand-in)', 'the pod keeps serving without a monitor');
   t.ok(alive(idOf(ghost)), 'its containers keep running');
 
@@ -82,9 +80,7 @@ t.test('rm -f works when the monitor is gone, and does not need one', async (t) 
   await s.cli(['run', '-d', '--pod', 'orphaned', '--name', 'a', '--', 'sleep', '1000']);
   const rec = record(s, 'orphaned');
   const procs = [idOf(rec.infra!.process.pid), idOf(rec.containers[0].process!.pid)];
-  const monitor = s.monitorPid()!;
-  process.kill(monitor, 'SIGKILL');
-  await waitFor('the monitor to die', () => !alive(idOf(monitor)) || undefined);
+  await s.killMonitor();
   rmSync(s.store.paths.monitorFile);
   const r = await s.cli(['rm', '-f', 'orphaned']);
   t.equal(r.code, 0, r.stderr);

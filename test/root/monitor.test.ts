@@ -79,7 +79,11 @@ t.test('restart of one container: new pid, same infra and network, the other one
   t.equal(nsInode(pidOf(s, 'rp', 'nginx'), 'net'), netBefore, 'which the new process joined');
   t.equal(pidOf(s, 'rp', 'ghost'), ghostBefore, 'the other container untouched');
   t.equal(after.containers.find((c) => c.name === 'nginx')!.restartCount, 1);
-  t.equal(await waitFor('serving again', () => fetchInPod(infra, 2368).startsWith('200') && fetchInPod(infra, 80)), '200 Ghost (tspod stand-in)');
+  const proxied = await waitFor('serving again', () => {
+    const page = fetchInPod(infra, 80);
+    return page.startsWith('200') && page;
+  });
+  t.equal(proxied, '200 Ghost (tspod stand-in)');
 });
 
 t.test('run -d of a manifest; stop and rm', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
-import { alive, nsInode, procInfo, waitFor } from '../helpers/proc.js';
+import { alive, nsInode, waitFor } from '../helpers/proc.js';
 import { cliPath } from '../helpers/cli.js';
 import { tearDownState, testState } from '../helpers/state.js';
 
@@ -104,9 +104,7 @@ t.test('rm -f racing a monitor that starts: consistent either way', async (t) =>
   await s.cli(['run', '-d', '--pod', 'race', '--name', 'c', '--', 'sleep', '1000']);
   const rec = s.store.read('race')!;
   const procs = [rec.infra!.process, rec.containers[0].process!];
-  const monitor = s.monitorPid()!;
-  process.kill(monitor, 'SIGKILL');
-  await waitFor('the monitor to die', () => !procInfo(monitor) || procInfo(monitor)!.state === 'Z');
+  await s.killMonitor();
   const [ps, rm] = await Promise.all([s.cli(['ps']), s.cli(['rm', '-f', 'race'])]);
   t.equal(ps.code, 0);
   t.equal(rm.code, 0, rm.stderr);

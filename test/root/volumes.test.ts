@@ -5,7 +5,7 @@ import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
-import { procInfo, waitFor } from '../helpers/proc.js';
+import { waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
 
@@ -152,10 +152,8 @@ t.test('whatever way a pod ends, no mount, overlay or emptyDir stays', async (t)
   check('infra killed', 'killed');
   await s.cli(['rm', 'killed']);
 
-  const m = s.monitorPid()!;
   await s.cli(['run', '-d', '-f', spec('orphan')]);
-  process.kill(m, 'SIGKILL');
-  await waitFor('the monitor to die', () => !procInfo(m) || procInfo(m)!.state === 'Z');
+  await s.killMonitor();
   await s.cli(['rm', '-f', 'orphan']);
   t.equal(mounts(), before, 'monitor killed, then rm -f without it: no mount left');
 
