@@ -220,6 +220,13 @@ export function cliTool(p: Programs, root: string, dir: string): Tool {
   const result = `${dir}/client-ok`;
   const env = benchEnv({ TSPOD_ROOT: root });
   const tspod = (...args: string[]) => timeCommand([process.execPath, p.cli, ...args], env);
+  const removeQuietly = () => {
+    try {
+      tspod('rm', '-f', 'bench');
+    } catch {
+      // not there
+    }
+  };
   return {
     name: 'tspod CLI',
     what: '`tspod run -d -f pod.yaml`, the client\'s result file, `tspod rm -f`; Node start-up counted',
@@ -235,19 +242,18 @@ export function cliTool(p: Programs, root: string, dir: string): Tool {
       rmSync(result, { force: true });
       const t0 = now();
       const run = tspod('run', '-d', '-f', manifest).ms;
-      waitForFile(result, 10_000);
+      try {
+        waitForFile(result, 10_000);
+      } catch (err) {
+        removeQuietly(); // or every later round fails on a name still taken
+        throw err;
+      }
       const t1 = now();
       const rm = tspod('rm', '-f', 'bench').ms;
       const t2 = now();
       return { run, client: t1 - t0 - run, rm, total: t2 - t0 };
     },
-    teardown: () => {
-      try {
-        tspod('rm', '-f', 'bench');
-      } catch {
-        // not there: the last cycle removed it
-      }
-    },
+    teardown: removeQuietly,
   };
 }
 
