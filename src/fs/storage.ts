@@ -1,8 +1,8 @@
 // A pod's storage, around its life: its volumes (emptyDir directories, or tmpfs for medium
 // Memory; hostPath checked by its type), and for containers with a root file system of their
 // own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
-// lives under the pod's state directory; the tmpfs mounts are the supervisor's (made private so
-// nothing propagates), and are undone when the pod ends.
+// lives under the pod's state directory; the tmpfs mounts are the supervisor's (under the pod's
+// directory made a private mount first, so nothing propagates), and are undone when the pod ends.
 import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
@@ -90,6 +90,8 @@ export class PodStorage {
   private readonly spec: Pick<PodSpec, 'hostname' | 'volumes'>;
   private readonly images: Map<string, ResolvedImage>;
   private shmReady = false;
+  /** The pod's directory is a private mount (isolate). */
+  private isolated = false;
   /** The pod's address on its network, once attached; /etc/hosts names it. */
   private podIP: string | undefined;
 
@@ -144,8 +146,23 @@ export class PodStorage {
   /** A tmpfs of the supervisor's, private: it propagates to no other mount namespace. */
   private tmpfs(target: string, data: string): void {
     const c = this.binding.constants;
+    this.isolate();
     this.binding.mount('tmpfs', target, 'tmpfs', c.MS_NOSUID | c.MS_NODEV, data);
     this.binding.mount('', target, '', c.MS_PRIVATE);
+  }
+
+  /**
+   * The pod's directory becomes a private mount of its own before its first tmpfs. A mount made
+   * under a shared one is copied into every peer and slave mount namespace (systemd makes / and
+   * /run shared); making it private afterwards still leaves the copies there, each holding the
+   * tmpfs, while the pod runs. The bind itself is copied too, with nothing under it.
+   */
+  private isolate(): void {
+    if (this.isolated) return;
+    const c = this.binding.constants;
+    this.binding.mount(this.podDir, this.podDir, '', c.MS_BIND);
+    this.binding.mount('', this.podDir, '', c.MS_PRIVATE);
+    this.isolated = true;
   }
 
   /** The pod's shared /dev/shm and etc files, made when a first container needs them. */
@@ -285,6 +302,7 @@ export class PodStorage {
   /** When the pod has ended: tmpfs unmounted, volumes, overlays and etc files removed. */
   async release(): Promise<void> {
     unmountUnder(this.binding, this.podDir);
+    this.isolated = false;
     for (const d of ['volumes', 'containers', 'shm', 'etc']) rmSync(`${this.podDir}/${d}`, { recursive: true, force: true });
   }
 }

@@ -39,21 +39,33 @@ export async function tearDownState(root: string): Promise<void> {
   } catch {
     // no monitor ran
   }
-  for (const name of store.names()) {
-    const record = store.read(name);
-    if (!record) continue;
-    if (record.supervisor.kind === 'foreground') {
-      const sup = PodProcess.adopt(binding, record.supervisor);
-      sup?.signal(9);
-      await sup?.exited;
+  // Each pod is released even when another one's release fails, and the directory always goes;
+  // the first failure is reported afterwards, so a broken teardown still fails the test.
+  const failures: unknown[] = [];
+  try {
+    for (const name of store.names()) {
+      try {
+        const record = store.read(name);
+        if (!record) continue;
+        if (record.supervisor.kind === 'foreground') {
+          const sup = PodProcess.adopt(binding, record.supervisor);
+          sup?.signal(9);
+          await sup?.exited;
+        }
+        await releaseRecorded(binding, store, record);
+      } catch (err) {
+        failures.push(err);
+      }
     }
-    await releaseRecorded(binding, store, record);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
-  rmSync(root, { recursive: true, force: true });
+  if (failures.length) throw failures[0];
 }
 
-export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}): TestState {
-  const root = mkdtempSync('/tmp/tspod-state-');
+/** A state directory of the test's own, under `parent`; everything in it is undone at the end. */
+export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}, parent = '/tmp'): TestState {
+  const root = mkdtempSync(`${parent}/tspod-state-`);
   t.teardown(() => tearDownState(root));
   const env = { ...process.env, TSPOD_ROOT: root, TSPOD_BACKOFF_MS: '200', ...extraEnv };
   const store = new StateStore(root);

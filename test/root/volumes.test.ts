@@ -3,6 +3,7 @@
 // leaves of them, however it ends.
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { waitFor } from '../helpers/proc.js';
@@ -161,4 +162,37 @@ t.test('whatever way a pod ends, no mount, overlay or emptyDir stays', async (t)
   t.equal(failed.code, 127, 'a start that fails');
   t.equal(mounts(), before, 'failed start: no mount left');
   t.same(s.store.names(), [], 'and no pod');
+});
+
+t.test('under a shared mount, a pod\'s tmpfs is not copied into the peer mount namespaces', async (t) => {
+  // As on a systemd host, where / and /run are shared: a shared mount, with a peer of it in a
+  // second mount namespace (unshare --propagation unchanged keeps the peer group).
+  const shared = tempDir(t, 'shared');
+  execFileSync('mount', ['--bind', shared, shared]);
+  t.teardown(() => execFileSync('umount', ['-l', shared]));
+  execFileSync('mount', ['--make-shared', shared]);
+  const peer = spawn('unshare', ['-m', '--propagation', 'unchanged', 'sleep', '1000'], { stdio: 'ignore' });
+  t.teardown(() => peer.kill('SIGKILL'));
+  const peerMounts = () => readFileSync(`/proc/${peer.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(shared));
+  await waitFor('the peer namespace', () => readFileSync(`/proc/${peer.pid}/comm`, 'utf8') === 'sleep\n');
+  const before = peerMounts();
+  t.equal(before.length, 1, 'the peer has the shared mount');
+
+  const s = testState(t, {}, shared);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const r = await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'iso' },
+    spec: {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory' } }],
+      containers: [{ name: 'c', rootfs: root, command: ['sleep', '1000'], volumeMounts: [{ name: 'ram', mountPath: '/ram' }] }],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  const dir = join(s.store.paths.pod('iso'), 'volumes/ram');
+  t.match(mounts(), ` ${dir} `, 'the tmpfs is mounted here');
+  t.same(peerMounts().filter((l) => l.includes(' tmpfs ')), [], 'and not in the peer namespace');
+  t.equal((await s.cli(['rm', '-f', 'iso'])).code, 0);
+  t.same(peerMounts(), before, 'after rm, the peer has no mount of the pod\'s left');
+  t.notMatch(mounts(), ` ${s.store.paths.pod('iso')}`, 'nor has this namespace');
 });

@@ -508,9 +508,8 @@ t.test('a plugin that does not answer is killed with what it started', async (t)
   const fake = new FakePlugins(t);
   fake.write('slow', { add: { hang: true } });
   const network = await chain(t, fake, [{ type: 'slow' }]);
-  const started = Date.now();
+  // The plugin never answers: were it waited for, this would hang until tap's timeout.
   await rejectsWith(t, add(network, { containerId: 'c3', netns: ns.path, timeoutMs: 500 }), /^network "chain": plugin slow failed ADD: no answer within 0\.5 s: killed$/);
-  t.ok(Date.now() - started < 5000, 'it did not wait for the plugin');
   const grandchild = Number(readFileSync(join(fake.log, 'grandchild'), 'utf8'));
   await waitFor('the plugin\'s own child to be gone', () => !existsSync(`/proc/${grandchild}`) || readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(') ')[1][0] === 'Z');
   t.pass('its process group was killed');
