@@ -21,6 +21,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -247,6 +249,27 @@ OpenBeneath (const char *base, const char *path)
   return fd;
 }
 
+// A bind remount sets nosuid, nodev, noexec and the atime flags anew from its own flags: for a
+// remount, the ones the mount has now are kept (a read-only volume from a nosuid mount stays
+// nosuid). Should statfs fail, the remount itself reports the path's problem.
+unsigned long
+KeptFlags (const FsStep &st, const char *path)
+{
+  struct statfs sf;
+  if (!(st.flags & MS_REMOUNT) || !(st.flags & MS_BIND) || statfs (path, &sf) < 0)
+    return 0;
+  static const struct
+  {
+    unsigned long st, ms;
+  } map[] = { { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },           { ST_NOEXEC, MS_NOEXEC },
+              { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME } };
+  unsigned long flags = 0;
+  for (const auto &m : map)
+    if (sf.f_flags & m.st)
+      flags |= m.ms;
+  return flags;
+}
+
 // One step; -1 with errno set on failure.
 int
 RunFsStep (const FsStep &st, int *root)
@@ -284,10 +307,10 @@ RunFsStep (const FsStep &st, int *root)
               break;
             }
           FdPath (fd, fdpath);
-          rc = mount (source, fdpath, st.fstype, st.flags, st.data);
+          rc = mount (source, fdpath, st.fstype, st.flags | KeptFlags (st, fdpath), st.data);
         }
       else
-        rc = mount (source, st.target, st.fstype, st.flags, st.data);
+        rc = mount (source, st.target, st.fstype, st.flags | KeptFlags (st, st.target), st.data);
       break;
     case FS_MKDIR:
       rc = mkdirat (dir, name, st.mode);

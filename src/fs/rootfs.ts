@@ -108,9 +108,9 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) => bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false })),
     ...plan.binds.flatMap((m) => bind(c, m)),
   ];
-  // After every mount point is made: the root is then read-only for everything after it. A
-  // remount sets every per-mount flag anew: nodev is given again, or it would be dropped.
-  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY | rootFlags });
+  // After every mount point is made: the root is then read-only for everything after it (the
+  // child keeps the overlay's nodev through the remount).
+  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY });
   steps.push({ op: 'pivot', target: root });
   return steps;
 }

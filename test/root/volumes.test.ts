@@ -196,3 +196,30 @@ t.test('under a shared mount, a pod\'s tmpfs is not copied into the peer mount n
   t.same(peerMounts(), before, 'after rm, the peer has no mount of the pod\'s left');
   t.notMatch(mounts(), ` ${s.store.paths.pod('iso')}`, 'nor has this namespace');
 });
+
+t.test('a readOnly volume keeps its source mount\'s nosuid, nodev and noexec', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const host = tempDir(t, 'noexec');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,size=1m', 'tspod-test', host]);
+  t.teardown(() => execFileSync('umount', ['-l', host]));
+  const r = await s.cli(['run', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'ro' },
+    spec: {
+      restartPolicy: 'Never',
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory' } }, { name: 'h', hostPath: { path: host, type: 'Directory' } }],
+      containers: [{
+        name: 'c', rootfs: root, command: ['/bin/sh', '-c', 'grep -E " /(ram|h) " /proc/self/mountinfo'],
+        volumeMounts: [{ name: 'ram', mountPath: '/ram', readOnly: true }, { name: 'h', mountPath: '/h', readOnly: true }],
+      }],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  // A foreground run prefixes each line with its container's name; mountinfo's fifth field is
+  // the mount point and its sixth the per-mount options.
+  const fields = r.stdout.trim().split('\n').map((l) => l.replace(/^c +\| /, '').split(' '));
+  const options = new Map(fields.map((f) => [f[4], f[5].split(',')]));
+  const has = (path: string, want: string[]) => want.every((o) => options.get(path)?.includes(o));
+  t.ok(has('/ram', ['ro', 'nosuid', 'nodev']), `the memory emptyDir: read-only, still nosuid and nodev (${options.get('/ram')})`);
+  t.ok(has('/h', ['ro', 'nosuid', 'nodev', 'noexec']), `the hostPath: read-only, still nosuid, nodev and noexec (${options.get('/h')})`);
+});
