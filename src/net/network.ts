@@ -197,16 +197,23 @@ export class PodNetwork {
     return { mode: this.spec.mode, ports: this.ports, ...(this.podIP ? { podIP: this.podIP } : {}) };
   }
 
-  /** When the pod has ended: listeners closed, CNI DEL, namespace released. Idempotent. */
-  async detach(): Promise<void> {
+  /** A pod that runs on without us (an adoption that failed): listeners and namespace closed,
+   *  its CNI attachment left as it is. */
+  async letGo(): Promise<void> {
     await this.forwarder?.close();
     this.forwarder = undefined;
+    if (this.netns !== undefined) closeSync(this.netns);
+    this.netns = undefined;
+  }
+
+  /** When the pod has ended: listeners closed, CNI DEL, namespace released. Idempotent. */
+  async detach(): Promise<void> {
+    await this.letGo();
     if (this.cniPaths && (this.attachment || this.cniNetwork)) {
       this.attachment = undefined;
       this.cniNetwork = undefined;
+      // The DEL is given the namespace's path from the cache, never this process's fd.
       await releaseCni(this.binding, this.cniPaths);
     }
-    if (this.netns !== undefined) closeSync(this.netns);
-    this.netns = undefined;
   }
 }

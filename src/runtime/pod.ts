@@ -350,17 +350,30 @@ export class Pod extends EventEmitter<PodEvents> {
   static async adopt(record: PodRecord, opts: PodOptions, adoptedInfra?: PodProcess): Promise<Pod> {
     if (!record.infra || record.state !== 'running') throw new Conflict(`pod "${record.name}" is not running`);
     const spec: PodSpec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
+    // Every container is planned before any process is taken over: what can fail here (an image
+    // gone from the store, say) leaves the pod running as it was, for a later try.
+    const launches: ContainerLaunch[] = [];
+    for (const [i, r] of record.containers.entries()) {
+      const cfs = await opts.storage?.container(r.spec, `spec.containers[${i}]`);
+      launches.push(planContainer(spec, r.spec, opts, false, cfs));
+    }
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
+    let slots: Container[];
+    try {
+      slots = record.containers.map((r, i) => pod.addSlot(r.spec, launches[i], r.restartPolicy));
+    } catch (err) {
+      if (!adoptedInfra) infra.forget();
+      throw err;
+    }
     opts.storage?.setAddress(opts.network?.address, false);
     if (record.infra.pipes) {
       pod.infraPipes = record.infra.pipes;
       opts.io.adopt?.(null, infra.pid, record.infra.pipes);
     }
     for (const [i, r] of record.containers.entries()) {
-      const cfs = await opts.storage?.container(r.spec, `spec.containers[${i}]`);
-      const slot = pod.addSlot(r.spec, planContainer(spec, r.spec, opts, false, cfs), r.restartPolicy);
+      const slot = slots[i];
       Object.assign(slot, {
         restartCount: r.restartCount,
         startedAt: r.startedAt,

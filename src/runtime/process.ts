@@ -53,6 +53,7 @@ export class PodProcess {
   status: ExitStatus | undefined;
   private readonly binding: NativeBinding;
   private readonly watch: ExitWatchHandle;
+  private forgotten = false;
 
   /** `startTime`: already known (adopt checked it); read from /proc otherwise. */
   constructor(binding: NativeBinding, spawned: SpawnedProcess, startTime?: string) {
@@ -96,6 +97,14 @@ export class PodProcess {
   static adopt(binding: NativeBinding, id: { pid: number; startTime: string }): PodProcess | undefined {
     const pidfd = openProcess(binding, id);
     return pidfd === undefined ? undefined : new PodProcess(binding, { pid: id.pid, pidfd }, id.startTime);
+  }
+
+  /** Lets go of a process that runs on (an adoption that failed): no exit is seen, the pidfd closes. */
+  forget(): void {
+    if (!this.running || this.forgotten) return;
+    this.forgotten = true;
+    this.watch.close();
+    closeSync(this.pidfd);
   }
 
   /** Lets the event loop end while this process still runs. */

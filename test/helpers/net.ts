@@ -1,5 +1,7 @@
 // Requests from inside a pod's network namespace, for tests that check a pod serves.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 
 /**
  * GET http://127.0.0.1:PORT/ from inside the network namespace of `pid` (nsenter -n): "200
@@ -13,4 +15,17 @@ export function fetchInPod(pid: number, port: number): string {
     r.on('end', () => console.log(r.statusCode, /<title>(.*)<\\/title>/.exec(b)?.[1] ?? ''));
   }).on('error', (e) => console.log(e.code));`;
   return execFileSync('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', script], { encoding: 'utf8' }).trim();
+}
+
+/** A port nothing on the host listens on. */
+export async function freeHostPort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + (randomBytes(2).readUInt16BE(0) % 10000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }

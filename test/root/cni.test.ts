@@ -7,11 +7,12 @@ import t, { type Test } from 'tap';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { nsInode, waitFor } from '../helpers/proc.js';
+import { freeHostPort } from '../helpers/net.js';
 import { exclusive } from '../helpers/exclusive.js';
 import { add, check, cleanupSharedChains, del, fromCache, podIP, toCache, CniError, type CniAttachment, type CniPortMapping } from '../../src/net/cni.js';
 import { cidrsOverlap, DEFAULT_NETWORK_FILE, ensureDefaultNetwork, hostNetworks, isTspodManaged, loadNetwork, parseCidr, type CniNetwork } from '../../src/net/cni-config.js';
@@ -197,18 +198,6 @@ function fetchTcp(host: string, port: number, netns?: string): Promise<string> {
   );
 }
 
-/** A port nothing on the host listens on. */
-async function freeHostPort(): Promise<number> {
-  for (;;) {
-    const port = 20000 + (randomBytes(2).readUInt16BE(0) % 10000);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 function linkNames(): string[] {
   return execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })

@@ -1,9 +1,11 @@
 // Faults: the monitor killed with SIGKILL, an infra killed, rm -f without a monitor, a
 // container whose program disappears, and restart policies run by the real monitor.
 import t from 'tap';
-import { copyFileSync, chmodSync, rmSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fetchInPod } from '../helpers/net.js';
+import { fetchInPod, freeHostPort } from '../helpers/net.js';
+import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, procInfo, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
@@ -14,6 +16,26 @@ if (!isRoot) t.plan(0, NOT_ROOT);
 const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
 const ctr = (s: TestState, pod: string, name: string) => record(s, pod).containers.find((c) => c.name === name)!;
 const idOf = (pid: number) => ({ pid, startTime: procInfo(pid)!.startTime });
+
+/** The pids a process holds pidfds of (fdinfo's Pid: line). */
+function pidfdsOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:[pidfd]') return [];
+      return [Number(/^Pid:\s+(-?\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1])];
+    } catch {
+      return []; // closed meanwhile
+    }
+  });
+}
+
+/** Whether something listens on the host port (a listen of our own fails). */
+const portHeld = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(false)));
+  });
 
 
 t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts them', async (t) => {
@@ -126,4 +148,44 @@ t.test('a container whose program is gone is reported with errno and path, and b
   const ps = await s.cli(['ps']);
   t.match(ps.stdout, new RegExp(`gone +p +- +waiting .*start failed: ENOENT execve ${program.replace(/[/.]/g, '\\$&')}`));
   t.match((await s.cli(['inspect', 'gone', 'p'])).stdout, `last start error: ENOENT: no such file or directory, execve '${program}'`);
+});
+
+t.test('an adoption that fails lets the pod go untouched: no watch, no host port; a later one takes it', { skip: haveBusybox ? undefined : NO_BUSYBOX }, async (t) => {
+  const s = testState(t);
+  const base = tempDir(t, 'adopt');
+  const tree = busyboxRoot((mkdirSync(join(base, 'tree')), join(base, 'tree')));
+  const port = await freeHostPort();
+  const file = join(base, 'pod.json');
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'ad' },
+    spec: {
+      containers: [
+        { name: 'host', command: ['sleep', '1000'], ports: [{ containerPort: 80, hostPort: port }] },
+        { name: 'own', rootfs: tree, command: ['sleep', '1000'] },
+      ],
+    },
+  }));
+  t.equal((await s.cli(['run', '-d', '-f', file])).code, 0);
+  const ids = [record(s, 'ad').infra!.process, ctr(s, 'ad', 'host').process!, ctr(s, 'ad', 'own').process!];
+  const pids = ids.map((id) => id.pid);
+  const killed = await s.killMonitor();
+  // The second container cannot be planned again: its root file system is not where it was.
+  renameSync(tree, join(base, 'away'));
+  await s.cli(['ps']);
+  const monitor = await waitFor('a new monitor', () => s.monitorPid() !== killed && s.monitorPid());
+  await waitFor('the adoption to fail', () => /pod ad: not adopted: .*rootfs/.test(readFileSync(s.store.paths.monitorLog, 'utf8')));
+  t.ok(ids.every(alive), 'the pod runs on');
+  t.same(pidfdsOf(monitor).filter((p) => pids.includes(p)), [], 'the monitor holds no pidfd of it');
+  t.equal(await portHeld(port), false, 'nor its host port');
+
+  renameSync(join(base, 'away'), tree);
+  await s.killMonitor();
+  await s.cli(['ps']);
+  await waitFor('a later monitor adopts it', () => record(s, 'ad').supervisor.pid !== monitor && record(s, 'ad').supervisor.pid === s.monitorPid());
+  t.equal(await portHeld(port), true, 'which publishes its port again');
+  t.same(pidfdsOf(s.monitorPid()!).filter((p) => pids.includes(p)).sort(), [...pids].sort(), 'and watches its processes');
+  t.equal((await s.cli(['rm', '-f', 'ad'])).code, 0);
+  t.notOk(ids.some(alive), 'and rm -f ends it');
 });
