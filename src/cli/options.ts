@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
-import { executableFile, graceSeconds, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
+import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
 import type { HostOptions } from '../monitor/host.js';
 
 export function shareOption(value: string): SharedNamespace[] {
@@ -110,7 +110,7 @@ export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; root
   if (o.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(o.user);
     if (!m) throw new InputError('--user', `"${o.user}" is not UID[:GID] (numbers)`);
-    c.securityContext = { ...c.securityContext, runAsUser: Number(m[1]), ...(m[2] !== undefined ? { runAsGroup: Number(m[2]) } : {}) };
+    c.securityContext = { ...c.securityContext, runAsUser: id(Number(m[1]), '--user'), ...(m[2] !== undefined ? { runAsGroup: id(Number(m[2]), '--user') } : {}) };
   }
   if (o.readOnly) c.securityContext = { ...c.securityContext, readOnlyRootFilesystem: true };
 }

@@ -11,7 +11,7 @@ import type { ContainerSpec, PodSpec, Volume } from '../pod/spec.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
 import { hostfsSteps, rootfsSteps, type BindMount } from './rootfs.js';
-import { lookupUser } from './users.js';
+import { containerUser, type UserIds } from './users.js';
 
 /** The pod's /dev/shm, as Docker sizes it. */
 const SHM_SIZE = '64m';
@@ -23,7 +23,7 @@ export interface ContainerFs {
   ownRoot: boolean;
   /** Its image's config, to merge with its spec (Kubernetes' rules: runtime/pod.ts). */
   image?: { ref: string; id: string; layers: string[]; config: ImageConfig };
-  user?: { uid: number; gid: number; groups: number[] };
+  user?: UserIds;
 }
 
 /** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
@@ -273,14 +273,11 @@ export class PodStorage {
     };
   }
 
-  /** runAsUser/runAsGroup, else the image's User (a name looked up in its /etc/passwd). */
+  /** runAsUser/runAsGroup over the image's User, names and groups from its (or the root
+   *  file system's) /etc/passwd and /etc/group; nothing is looked up on the host. */
   private user(c: ContainerSpec, image: ResolvedImage | undefined, where: string): ContainerFs['user'] {
-    const sc = c.securityContext;
-    const fromImage = image?.config.User ? lookupUser(this.binding, image.config.User, image.layers, `${where}.image`) : undefined;
-    const uid = sc?.runAsUser ?? fromImage?.uid;
-    const gid = sc?.runAsGroup ?? fromImage?.gid ?? (uid !== undefined ? 0 : undefined);
-    if (uid === undefined && gid === undefined) return undefined;
-    return { uid: uid ?? 0, gid: gid ?? 0, groups: [] };
+    const layers = image ? image.layers : c.rootfs ? [c.rootfs] : [];
+    return containerUser(this.binding, layers, image?.config.User, c.securityContext, `${where}.image`);
   }
 
   /** Before each start of a container with an image: a fresh writable layer (Kubernetes starts

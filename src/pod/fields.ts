@@ -92,7 +92,7 @@ function boolean(v: unknown, path: string): boolean {
   return v;
 }
 
-function id(v: unknown, path: string): number {
+export function id(v: unknown, path: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
     throw new InputError(path, `must be a numeric id from 0 to 4294967294, not ${JSON.stringify(v)}`);
   }

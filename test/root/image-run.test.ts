@@ -69,9 +69,9 @@ t.test("exec runs in the image's environment, directory and user; a read-only ro
   const r = await s.cli(['run', '-d', '--name', 'ex', '--read-only', '--image', 'demo:1']);
   t.equal(r.code, 0, r.stderr);
   await waitFor('it to run', async () => (await logs(s, 'ex')).includes('CMD'));
-  const e = await s.cli(['exec', 'ex', 'ex', '--', 'sh', '-c', 'echo $FROM_IMAGE $(pwd) $(id -u):$(id -g); grep " / / " /proc/self/mountinfo']);
+  const e = await s.cli(['exec', 'ex', 'ex', '--', 'sh', '-c', 'echo $FROM_IMAGE $(pwd) $(id -u):$(id -g) $(id -G); grep " / / " /proc/self/mountinfo']);
   t.equal(e.code, 0, e.stderr);
-  t.match(e.stdout, /^yes \/data 1000:1000$/m, "the image's Env and WorkingDir, and its User");
+  t.match(e.stdout, /^yes \/data 1000:1000 1000 29$/m, "the image's Env and WorkingDir, and its User with its groups");
   t.match(e.stdout, / \/ \/ ro,nodev[, ]/, 'the root is read-only and still nodev');
 });
 

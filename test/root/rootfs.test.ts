@@ -84,7 +84,7 @@ t.test('readOnlyRootFilesystem, runAsUser and runAsGroup', async (t) => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   t.match(status, /^Uid:\t1000\t1000\t1000\t1000$/m, 'runAsUser: the uid in /proc/PID/status');
   t.match(status, /^Gid:\t1000\t1000\t1000\t1000$/m, 'runAsGroup');
-  t.match(status, /^Groups:\t *$/m, 'no supplementary groups');
+  t.match(status, /^Groups:\t29 *$/m, 'the supplementary groups that /etc/group of its root lists uid 1000\'s user in');
   const out = await logOf(s, 'sec', 'c');
   t.match(out, /Read-only file system/, 'the root refuses writes');
   t.match(out, /ROOT-RO/);

@@ -51,6 +51,15 @@ t.test('a command becomes a one-container pod; its words are literal', async (t)
   t.throws(() => checkRunWords([], { env: [], publish: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
   t.throws(() => checkRunWords(['true'], { env: [], publish: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
   t.throws(() => checkRunWords([], { env: [], publish: [], file: 'x.yaml', user: '1' }), { name: 'InputError', field: '--user', problem: /a manifest sets it per container/ });
+  const user = (value: string) => {
+    const spec = newPodSpec('u', [{ name: 'c', command: ['true'], args: [], env: [] }]);
+    applyContainerOptions(spec, { user: value });
+    return spec.containers[0].securityContext;
+  };
+  t.same(user('1000:50'), { runAsUser: 1000, runAsGroup: 50 });
+  t.throws(() => user('app'), { name: 'InputError', field: '--user', problem: /not UID\[:GID\]/ });
+  t.throws(() => user('4294967295'), { name: 'InputError', field: '--user', problem: /from 0 to 4294967294, not 4294967295/ }, 'the id range is checked here, not by the spawn');
+  t.throws(() => user('1:99999999999'), { name: 'InputError', field: '--user' });
   await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
 });
 

@@ -1,11 +1,11 @@
-// lookupUser reads an image's /etc/passwd and /etc/group from its layer directories as
+// containerUser reads an image's /etc/passwd and /etc/group from its layer directories as
 // overlayfs shows them. The opaque xattr comes from a fake lgetxattr (setting trusted.* needs
 // root); everything else is real files.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lookupUser } from '../../src/fs/users.js';
+import { containerUser } from '../../src/fs/users.js';
 
 t.test("an image's user names, from the layers as overlayfs shows them", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-users-'));
@@ -22,11 +22,11 @@ t.test("an image's user names, from the layers as overlayfs shows them", async (
   const opaque = new Set<string>();
   const binding = { lgetxattr: (path: string, name: string) => (name === 'trusted.overlay.opaque' && opaque.has(path) ? Buffer.from('y') : null) };
   const base = layer('base', { 'etc/passwd': 'app:x:1000:1000::/:/bin/sh\n', 'etc/group': 'staff:x:50:\n' });
-  const user = (layers: string[], name: string) => lookupUser(binding, name, layers, 'spec.containers[0].image');
+  const user = (layers: string[], name: string) => containerUser(binding, layers, name, {}, 'spec.containers[0].image');
 
-  t.same(user([base], 'app:staff'), { uid: 1000, gid: 50 });
-  t.same(user([base, layer('top', { 'etc/passwd': 'app:x:2000:2000::/:/bin/sh\n' })], 'app'), { uid: 2000, gid: 2000 }, 'the top layer that has the file wins');
-  t.same(user([base, layer('other', { 'usr/x': '' })], 'app'), { uid: 1000, gid: 1000 }, 'a layer without it: the one below');
+  t.same(user([base], 'app:staff'), { uid: 1000, gid: 50, groups: [] });
+  t.same(user([base, layer('top', { 'etc/passwd': 'app:x:2000:2000::/:/bin/sh\n' })], 'app'), { uid: 2000, gid: 2000, groups: [] }, 'the top layer that has the file wins');
+  t.same(user([base, layer('other', { 'usr/x': '' })], 'app'), { uid: 1000, gid: 1000, groups: [] }, 'a layer without it: the one below');
 
   const hidden = layer('hidden', { 'etc/hosts': '' });
   opaque.add(join(hidden, 'etc'));
@@ -38,4 +38,29 @@ t.test("an image's user names, from the layers as overlayfs shows them", async (
   const link = layer('link');
   symlinkSync(join(base, 'etc'), join(link, 'etc'));
   t.throws(() => user([link], 'app'), { name: 'InputError', problem: /not in the image's \/etc\/passwd/ }, 'a symlinked /etc is not followed');
+});
+
+t.test('groups: from passwd for a number too, /etc/group memberships, runAsUser over the image', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tspod-users-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'etc'));
+  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n');
+  writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nwheel:x:10:bob,app\nstaff:x:50:\naudio:x:29:app\nwheel2:x:11:application\n');
+  const binding = { lgetxattr: () => null };
+  const user = (imageUser: string | undefined, sc = {}) => containerUser(binding, [dir], imageUser, sc, 'spec.containers[0].image');
+
+  t.same(user('app'), { uid: 1000, gid: 1000, groups: [10, 29] }, 'a name: its primary group and the groups listing it');
+  t.same(user('1000'), { uid: 1000, gid: 1000, groups: [10, 29] }, 'a number found in /etc/passwd: the same');
+  t.same(user('4242'), { uid: 4242, gid: 0, groups: [] }, 'a number not there: gid 0');
+  t.same(user('app:staff'), { uid: 1000, gid: 50, groups: [] }, 'a group named in the User: that group alone');
+  t.same(user('1000:7'), { uid: 1000, gid: 7, groups: [] });
+  t.same(user('ghost', { runAsUser: 1000 }), { uid: 1000, gid: 1000, groups: [10, 29] }, 'runAsUser: the image\'s User is not looked up');
+  t.same(user('app:staff', { runAsUser: 4242 }), { uid: 4242, gid: 0, groups: [] }, 'nor its group');
+  t.same(user(undefined, { runAsUser: 1000, runAsGroup: 7 }), { uid: 1000, gid: 7, groups: [10, 29] }, 'runAsGroup: the primary group only');
+  t.same(user('app', { runAsGroup: 7 }), { uid: 1000, gid: 7, groups: [10, 29] });
+  t.same(user(undefined, { runAsGroup: 7 }), { uid: 0, gid: 7, groups: [] });
+  t.equal(user(undefined), undefined, 'nothing asked: root, as the process already is');
+  t.throws(() => user('ghost'), { name: 'InputError', field: 'spec.containers[0].image', problem: 'its user "ghost" is not in the image\'s /etc/passwd' });
+  t.throws(() => user('app:nogroup'), { name: 'InputError', problem: 'its group "nogroup" is not in the image\'s /etc/group' });
+  t.same(containerUser(binding, [], undefined, { runAsUser: 1000 }, 'x'), { uid: 1000, gid: 0, groups: [] }, 'no files (the host\'s file system): gid 0');
 });
