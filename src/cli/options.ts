@@ -35,7 +35,8 @@ export function programOption(option: string, value: string): string {
  * Knobs for tests and experiments, read by whichever process supervises pods (a foreground
  * tspod run, or the monitor, which inherits them from the command that started it):
  * TSPOD_BACKOFF_MS (first crash back-off; the cap is 30 times it, the reset after 60 times it),
- * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES, TSPOD_UDP_IDLE_MS (a published UDP port's flows),
+ * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES, TSPOD_UDP_IDLE_MS and TSPOD_UDP_MAX_FLOWS (a pod's
+ * published UDP ports' flows),
  * TSPOD_CNI_CONF_DIR and TSPOD_CNI_BIN_DIRS (colon-separated) for CNI networks.
  */
 export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
@@ -52,6 +53,7 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     logMaxBytes: num('TSPOD_LOG_MAX_BYTES', 1024, 2 ** 40),
     logMaxFiles: num('TSPOD_LOG_MAX_FILES', 1, 1000),
     udpIdleMs: num('TSPOD_UDP_IDLE_MS', 1, 2 ** 31 - 1),
+    udpMaxFlows: num('TSPOD_UDP_MAX_FLOWS', 1, 1_000_000),
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
   };

@@ -124,6 +124,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     opts.logMaxBytes && `logs rotated at ${opts.logMaxBytes} bytes`,
     opts.logMaxFiles && `${opts.logMaxFiles} log files kept`,
     opts.udpIdleMs && `UDP flows closed after ${opts.udpIdleMs} ms`,
+    opts.udpMaxFlows && `at most ${opts.udpMaxFlows} UDP flows a pod`,
   ].filter(Boolean);
   if (knobs.length) log(`monitor ${self.pid}: ${knobs.join(', ')} (from TSPOD_* in its environment)`);
   const host = new PodHost(store, binding, self, { ...opts, onPod: narrate });

@@ -11,6 +11,15 @@ import type { PortMapping } from '../pod/spec.js';
 /** A UDP client silent this long has its flow closed (conntrack's default for UDP is 30 s). */
 export const UDP_IDLE_MS = 30_000;
 
+/** At most this many UDP flows per pod, the least recently used closed first: each holds a
+ *  socket of the supervisor's, and anyone can make new ones by sending from forged addresses. */
+export const UDP_MAX_FLOWS = 1024;
+
+export interface ForwarderOptions {
+  udpIdleMs?: number;
+  udpMaxFlows?: number;
+}
+
 function where(p: PortMapping): string {
   const ip = p.hostIP ?? '*';
   return `${isIPv6(ip) ? `[${ip}]` : ip}:${p.hostPort}/${p.protocol}`;
@@ -40,18 +49,20 @@ export class PortForwarder {
   private readonly flows = new Map<string, UdpFlow>();
   private target: { binding: NativeBinding; netns: number } | undefined;
   private readonly idleMs: number;
+  private readonly maxFlows: number;
 
-  private constructor(ports: PortMapping[], idleMs: number) {
+  private constructor(ports: PortMapping[], opts: ForwarderOptions) {
     this.ports = ports;
-    this.idleMs = idleMs;
+    this.idleMs = opts.udpIdleMs ?? UDP_IDLE_MS;
+    this.maxFlows = opts.udpMaxFlows ?? UDP_MAX_FLOWS;
   }
 
   /**
    * Binds every host port now, so one already in use is an error before the pod exists;
    * nothing is forwarded until attach().
    */
-  static async listen(ports: PortMapping[], opts: { udpIdleMs?: number } = {}): Promise<PortForwarder> {
-    const fwd = new PortForwarder(ports, opts.udpIdleMs ?? UDP_IDLE_MS);
+  static async listen(ports: PortMapping[], opts: ForwarderOptions = {}): Promise<PortForwarder> {
+    const fwd = new PortForwarder(ports, opts);
     for (const p of ports) {
       try {
         if (p.protocol === 'tcp') await fwd.listenTcp(p);
@@ -172,6 +183,8 @@ export class PortForwarder {
         fd = undefined;
       }
       if (fd === undefined) return;
+      // The Map keeps flows in the order of their last use (touch): the first is the oldest.
+      if (this.flows.size >= this.maxFlows) this.dropFlow(this.flows.keys().next().value!);
       const socket = createSocket('udp4');
       socket.bind({ fd });
       socket.on('message', (reply, from) => {
@@ -189,7 +202,10 @@ export class PortForwarder {
 
   private touch(key: string): void {
     const flow = this.flows.get(key);
-    flow?.timer.refresh();
+    if (!flow) return;
+    flow.timer.refresh();
+    this.flows.delete(key);
+    this.flows.set(key, flow);
   }
 
   private dropFlow(key: string): void {

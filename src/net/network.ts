@@ -26,8 +26,10 @@ export interface NetworkRecord {
 }
 
 export interface NetworkOptions {
-  /** How long a silent UDP client keeps its flow (see forwarder.ts). */
+  /** How long a silent UDP client keeps its flow, and how many flows a pod has at most
+   *  (see forwarder.ts). */
   udpIdleMs?: number;
+  udpMaxFlows?: number;
   /** CNI configuration and plugin directories (defaults: /etc/cni/net.d; /opt/cni/bin, /usr/lib/cni). */
   cniConfDir?: string;
   cniBinDirs?: string[];

@@ -127,6 +127,18 @@ t.test('UDP: per-client flows, replies go back, idle flows are closed', async (t
   t.equal(fds(monitor), before, "the monitor's fds are back where they were");
 });
 
+t.test('UDP: the flows of a pod are bounded, the least recently used closed first', async (t) => {
+  const s = testState(t, { TSPOD_UDP_MAX_FLOWS: '2' });
+  await echoPod(s, 'udpmax', [`${BASE + 6}:7/udp`]);
+  const monitor = s.monitorPid()!;
+  // Each ask is a client of its own (a new source port), so a flow of its own. The first flow
+  // also leaves an fd for good (the forwarder's socket maker): counted from two flows on.
+  for (const m of ['1', '2']) t.equal(await udpAsk('127.0.0.1', BASE + 6, m), m, `client ${m} is answered`);
+  const two = fds(monitor);
+  for (const m of ['3', '4', '5']) t.equal(await udpAsk('127.0.0.1', BASE + 6, m), m, `client ${m} is answered`);
+  t.equal(fds(monitor), two, 'the monitor still holds two flow sockets, not five');
+});
+
 t.test('under load: 1,000 concurrent connections, 100,000 requests, no failure, no fd left', async (t) => {
   const s = testState(t);
   await echoPod(s, 'load', [`${BASE + 5}:7`]);
