@@ -3,7 +3,7 @@
 // own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
 // lives under the pod's state directory; the tmpfs mounts are the supervisor's (under the pod's
 // directory made a private mount first, so nothing propagates), and are undone when the pod ends.
-import { chmodSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { quantityBytes } from '../pod/fields.js';
@@ -73,14 +73,31 @@ function checkHostPath(v: Extract<Volume, { hostPath: unknown }>, path: string):
 /**
  * Makes the directories of `sub` beneath `base`, a level at a time, never through a symlink: a
  * name that is there already and is not a directory stops it (the mount's check then decides).
+ * Each name is looked up in the directory opened the step before, through /proc/self/fd: the
+ * containers sharing the volume cannot swap a directory above it for a symlink meanwhile.
  */
-function mkdirsNoFollow(base: string, sub: string): void {
-  let at = base;
-  for (const part of sub.split('/').filter(Boolean)) {
-    at = `${at}/${part}`;
-    const st = lstatSync(at, { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) return;
-    if (!st) mkdirSync(at, { mode: 0o777 });
+export function mkdirsBeneath(base: string, sub: string): void {
+  const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+  let dir = openSync(base, flags);
+  try {
+    for (const part of sub.split('/').filter(Boolean)) {
+      const at = `/proc/self/fd/${dir}/${part}`;
+      try {
+        mkdirSync(at, { mode: 0o777 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let next: number;
+      try {
+        next = openSync(at, flags);
+      } catch {
+        return; // a symlink or a file: the mount, resolved beneath the volume, decides
+      }
+      closeSync(dir);
+      dir = next;
+    }
+  } finally {
+    closeSync(dir);
   }
 }
 
@@ -217,7 +234,7 @@ export class PodStorage {
     const base = 'hostPath' in v ? v.hostPath.path : this.volumeDir(v.name);
     if (!m.subPath) return { source: base, path: base };
     const path = `${base}/${m.subPath}`;
-    if ('emptyDir' in v) mkdirsNoFollow(base, m.subPath);
+    if ('emptyDir' in v) mkdirsBeneath(base, m.subPath);
     let real: string;
     try {
       real = realpathSync(path);
