@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The tspod command. Node's own start-up is most of a short command's time (node -e 0: 60-85 ms
 // here), so a command loads only what it needs: `--version` answers before anything is loaded,
-// and each command's module is required when that command runs (docs/PERFORMANCE.md).
+// the forms scripts repeat skip commander (shortcuts.ts), and each command's module is required
+// when that command runs (handlers.ts; docs/PERFORMANCE.md).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { print, printError } from './print.js';
+import type { Handler } from './handlers.js';
+import { print } from './print.js';
 
 const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const words = process.argv.slice(2);
@@ -13,223 +15,26 @@ if (words.length === 1 && (words[0] === '--version' || words[0] === '-v')) {
   process.exit(0);
 }
 
-const { Command, CommanderError } = require('commander') as typeof import('commander');
-const { handleError } = require('./errors.js') as typeof import('./errors.js');
-
-/** Repeatable options collect their values. */
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-const program = new Command('tspod')
-  .description('Kubernetes-style pods on a bare Linux host: a pause process holds the namespaces, containers join them')
-  .version(version, '-v, --version')
-  .option('--root <dir>', 'state directory (default: $TSPOD_ROOT or /run/tspod)')
-  .enablePositionalOptions()
-  // Usage errors as every other error: one line, and status 125 (they are tspod's, not a pod's).
-  .exitOverride()
-  .configureOutput({
-    writeOut: print,
-    writeErr: printError,
-    outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`),
-  });
-
-/** Runs a command's module function and exits with the status it returns. */
-function action<A extends unknown[]>(load: () => (...args: A) => Promise<number>) {
-  return async (...args: A) => process.exit(await load()(...args));
+/** Runs a command's handler and exits with the status it returns. */
+async function invoke(load: () => Handler, ...args: unknown[]): Promise<void> {
+  process.exit(await load()(...args));
 }
 
-/** The command's own options plus the program's (--root). */
-const withRoot = <T extends object>(opts: T) => ({ ...opts, root: program.opts<{ root?: string }>().root });
-
-/**
- * The commands, each defined when needed: only the one named on the command line, or all of
- * them for help and for a word that names none (commander's error then lists them). Defining
- * all of them cost 2.6 ms of every command here.
- */
-const commands: Record<string, () => void> = {
-  run: () => {
-    program
-      .command('run')
-      .description('run a pod: one command (after --) or a manifest (-f); in the foreground, or detached with -d')
-      .argument('[command...]', 'the command and its arguments (after --)')
-      .option('-f, --file <manifest>', 'a Pod manifest (Kubernetes Pod v1 subset), YAML or JSON')
-      .option('-d, --detach', 'return once every container has started; the monitor supervises the pod')
-      .option('--pod <pod>', 'with -d: add the container to this running pod instead (needs --name)')
-      .option('--name <name>', 'pod name (a DNS-1123 label); with --pod, the container name')
-      .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
-      .option('--share <list>', 'namespaces the containers share with the infra: net,ipc,uts,pid (default: all four)')
-      .option('--pause <path>', "a custom infra program instead of tspod's pause")
-      .option('-e, --env <KEY=VALUE>', 'set an environment variable in every container (repeatable)', collect, [])
-      .option('-w, --workdir <dir>', 'working directory of the command (default: the current one; / in a root file system)')
-      .option('--rootfs <dir>', 'a directory as the container\'s root file system')
-      .option('--image <name[:tag]>', 'an image from the local store (tspod image import) as the root file system')
-      .option('-v, --volume <src:dst[:ro]>', 'mount a host path (absolute src) or a pod volume (a name) at dst (repeatable); with --pod, one of the pod\'s volumes', collect, [])
-      .option('--user <uid[:gid]>', 'run the command as this user (numeric)')
-      .option('--read-only', 'make the root file system read-only')
-      .option('--restart <policy>', 'Always, OnFailure or Never (default: Never for a command, the manifest\'s for -f, the pod\'s with --pod)')
-      .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
-      .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
-      .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
-      .passThroughOptions()
-      .addHelpText(
-        'after',
-        `
-    Exit status (foreground): the container's own (128+N if a signal N ended it) for a single
-    command; for a manifest, 0 when every container exited 0, else the status of the first that
-    did not; 130/143 when stopped by Ctrl-C/SIGTERM; 125 for an error of tspod; 126/127 when a
-    container's command cannot be run/found.
-
-    Examples:
-      sudo tspod run -- sh -c 'hostname; ps'
-      sudo tspod run -f examples/seed/pod.yaml
-      sudo tspod run -d --pod blog --name ghost -- node examples/seed/ghost.js`,
-      )
-      .action(async (command: string[], opts) => action(() => (require('./run.js') as typeof import('./run.js')).run)(command, withRoot(opts)));
-  },
-  pod: () => {
-    const pod = program.command('pod').description('pods as a whole: create, ls, check');
-    pod
-      .command('create')
-      .description('create a pod with only its infra process; add containers with run -d --pod')
-      .argument('<name>', 'pod name (a DNS-1123 label)')
-      .option('--share <list>', 'namespaces its containers will share: net,ipc,uts,pid (default: all four)')
-      .option('--pause <path>', "a custom infra program instead of tspod's pause")
-      .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
-      .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
-      .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
-      .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
-      .action(async (name: string, opts) => action(() => (require('./pod-create.js') as typeof import('./pod-create.js')).podCreate)(name, withRoot(opts)));
-    pod
-      .command('check')
-      .description("CNI CHECK of a pod's network attachment (pods on --network cni)")
-      .argument('<name>')
-      .action(async (name: string, opts) => action(() => (require('./pods.js') as typeof import('./pods.js')).podCheck)(name, withRoot(opts)));
-    pod
-      .command('ls')
-      .description('list pods: state, infra pid, containers, shared namespaces')
-      .option('--json', 'as JSON')
-      .action(async (opts) => action(() => (require('./pods.js') as typeof import('./pods.js')).podList)(withRoot(opts)));
-  },
-  ps: () => {
-    program
-      .command('ps')
-      .description('list containers, and the infra process of each pod')
-      .option('-a, --all', 'also exited containers and ended pods')
-      .option('--pod <pod>', 'only this pod')
-      .option('--json', 'as JSON')
-      .action(async (opts) => action(() => (require('./ps.js') as typeof import('./ps.js')).ps)(withRoot(opts)));
-  },
-  logs: () => {
-    program
-      .command('logs')
-      .description("a container's output, from its log file")
-      .argument('<pod>')
-      .argument('<container>')
-      .option('-f, --follow', 'keep printing new lines until the container ends')
-      .option('--tail <lines>', 'only the last N lines')
-      .action(async (podName: string, ctr: string, opts) => action(() => (require('./logs.js') as typeof import('./logs.js')).logs)(podName, ctr, withRoot(opts)));
-  },
-  exec: () => {
-    program
-      .command('exec')
-      .description('run a command in a running container: in all its namespaces, as a child of tspod')
-      .argument('<pod>')
-      .argument('<container>')
-      .argument('<command...>', 'the command and its arguments (after --)')
-      .option('-i, --interactive', "pass tspod's stdin to the command (default: /dev/null)")
-      .option('-t, --tty', 'give the command a pseudo-terminal')
-      .passThroughOptions()
-      .action(async (podName: string, ctr: string, command: string[], opts) =>
-        action(() => (require('./exec.js') as typeof import('./exec.js')).exec)(podName, ctr, command, withRoot(opts)),
-      );
-  },
-  inspect: () => {
-    program
-      .command('inspect')
-      .description('a pod or one container: pids, states, and namespace inodes')
-      .argument('<pod>')
-      .argument('[container]')
-      .option('--json', 'as JSON')
-      .action(async (podName: string, ctr: string | undefined, opts) =>
-        action(() => (require('./inspect.js') as typeof import('./inspect.js')).inspect)(podName, ctr, withRoot(opts)),
-      );
-  },
-  restart: () => {
-    program
-      .command('restart')
-      .description('stop a container (SIGTERM, grace, SIGKILL) and start it again; the pod and its infra stay')
-      .argument('<pod>')
-      .argument('<container>')
-      .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
-      .action(async (podName: string, ctr: string, opts) => action(() => (require('./control.js') as typeof import('./control.js')).restart)(podName, ctr, withRoot(opts)));
-  },
-  stop: () => {
-    program
-      .command('stop')
-      .description('stop a pod (its containers, then its infra) or one container: SIGTERM, grace, SIGKILL')
-      .argument('<pod>')
-      .argument('[container]')
-      .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
-      .action(async (podName: string, ctr: string | undefined, opts) =>
-        action(() => (require('./control.js') as typeof import('./control.js')).stop)(podName, ctr, withRoot(opts)),
-      );
-  },
-  rm: () => {
-    program
-      .command('rm')
-      .description('remove a stopped pod, or one container; -f stops them first (SIGKILL)')
-      .argument('<pod>')
-      .argument('[container]')
-      .option('-f, --force', 'remove even if running')
-      .action(async (podName: string, ctr: string | undefined, opts) =>
-        action(() => (require('./control.js') as typeof import('./control.js')).rm)(podName, ctr, withRoot(opts)),
-      );
-  },
-  monitor: () => {
-    program
-      .command('monitor')
-      .description('run the monitor in the foreground (the other commands start it on demand)')
-      .action(async (opts) => action(() => (require('./monitor.js') as typeof import('./monitor.js')).monitor)(withRoot(opts)));
-  },
-  image: () => {
-    const image = program.command('image').description('the local image store: import from files (never a registry), ls, rm');
-    image
-      .command('import')
-      .description('import an OCI image layout (directory or tar) or a docker save tarball; every blob is checked against its digest')
-      .argument('<file>', 'the image: a directory or a tar file (gzip too)')
-      .option('--name <name[:tag]>', "the image's name instead of the file's own")
-      .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (file: string, opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageImport)(file, withRoot(opts)));
-    image
-      .command('ls')
-      .description('list images: name:tag, id, created, size')
-      .option('--json', 'as JSON')
-      .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageList)(withRoot(opts)));
-    image
-      .command('rm')
-      .description("remove images (NAME[:TAG] or id) and the layers that neither another image nor a pod's container uses")
-      .argument('<image...>', 'NAME[:TAG] or image id')
-      .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
-      .action(async (refs: string[], opts) => action(() => (require('./image.js') as typeof import('./image.js')).imageRemove)(refs, withRoot(opts)));
-  },
-};
-
-/** The command word on the line, after the program's own --root option; undefined if none. */
-function commandWord(words: string[]): string | undefined {
-  for (let i = 0; i < words.length; i++) {
-    if (words[i] === '--root') i++;
-    else if (!words[i].startsWith('--root=')) return words[i].startsWith('-') ? undefined : words[i];
-  }
-  return undefined;
+function fail(err: unknown): void {
+  process.exit((require('./errors.js') as typeof import('./errors.js')).handleError(err));
 }
 
-const named = commandWord(words);
-for (const [name, define] of Object.entries(commands)) {
-  if (named === undefined || !Object.hasOwn(commands, named) || name === named) define();
+const hit = (require('./shortcuts.js') as typeof import('./shortcuts.js')).shortcut(words);
+if (hit) {
+  invoke(...hit).catch(fail);
+} else {
+  const { CommanderError } = require('commander') as typeof import('commander');
+  const { tspodProgram } = require('./program.js') as typeof import('./program.js');
+  tspodProgram(words, version, invoke)
+    .parseAsync(words, { from: 'user' })
+    .catch((err: unknown) => {
+      // --help and --version end parsing with a CommanderError too, status 0.
+      if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 125);
+      fail(err);
+    });
 }
-
-program.parseAsync().catch((err: unknown) => {
-  // --help and --version end parsing with a CommanderError too, status 0.
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 125);
-  process.exit(handleError(err));
-});

@@ -1,0 +1,27 @@
+// What each command runs: a function of its module, which is required only when the command
+// runs (each module costs start-up time; docs/PERFORMANCE.md). Commander's actions and the
+// shortcuts (shortcuts.ts) both call these.
+
+/** A command's function; its promise is the exit status. */
+export type Handler = (...args: any[]) => Promise<number>;
+
+export const handlers = {
+  run: () => (require('./run.js') as typeof import('./run.js')).run,
+  podCreate: () => (require('./pod-create.js') as typeof import('./pod-create.js')).podCreate,
+  podCheck: () => (require('./pods.js') as typeof import('./pods.js')).podCheck,
+  podList: () => (require('./pods.js') as typeof import('./pods.js')).podList,
+  ps: () => (require('./ps.js') as typeof import('./ps.js')).ps,
+  logs: () => (require('./logs.js') as typeof import('./logs.js')).logs,
+  exec: () => (require('./exec.js') as typeof import('./exec.js')).exec,
+  inspect: () => (require('./inspect.js') as typeof import('./inspect.js')).inspect,
+  restart: () => (require('./control.js') as typeof import('./control.js')).restart,
+  stop: () => (require('./control.js') as typeof import('./control.js')).stop,
+  rm: () => (require('./control.js') as typeof import('./control.js')).rm,
+  monitor: () => (require('./monitor.js') as typeof import('./monitor.js')).monitor,
+  imageImport: () => (require('./image.js') as typeof import('./image.js')).imageImport,
+  imageList: () => (require('./image.js') as typeof import('./image.js')).imageList,
+  imageRemove: () => (require('./image.js') as typeof import('./image.js')).imageRemove,
+} satisfies Record<string, () => Handler>;
+
+/** Runs a command: `load` gives its function, called with `args`. */
+export type Invoke = (load: () => Handler, ...args: unknown[]) => Promise<void>;
