@@ -85,3 +85,15 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * The mount points in this mount namespace at or under any of `dirs`, sorted. Tests look only
+ * under their own directories: tap runs test files in parallel, and the others mount too.
+ */
+export function mountsUnder(...dirs: string[]): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p && dirs.some((d) => p === d || p.startsWith(d + '/')))
+    .sort();
+}
