@@ -37,7 +37,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 export function monitorServer(host: PodHost, store: StateStore, version: string): Server {
   const record = (name: string) => host.record(name);
-  const routes: [string, RegExp, Handler][] = [
+  // method, path, handler, and the status of a success when it is not 200
+  const routes: [string, RegExp, Handler, number?][] = [
     ['GET', /^\/version$/, async () => ({ version, api: API_VERSION, pid: process.pid })],
     ['GET', /^\/pods$/, async () => store.list()],
     [
@@ -48,6 +49,7 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
         const pod = await host.create(req.spec, { persistent: req.persistent });
         return record(pod.spec.name);
       },
+      201,
     ],
     ['GET', /^\/pods\/([^/]+)$/, async ([name]) => record(name)],
     [
@@ -128,7 +130,7 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
       } else {
         const params = route[1].exec(path!)!.slice(1).map(decodeSegment);
         payload = await route[2](params, await readBody(req), searchParams);
-        if (req.method === 'POST' && route[1].source === '^\\/pods$') status = 201;
+        status = route[3] ?? 200;
       }
     } catch (err) {
       status = errorStatus(err);

@@ -56,15 +56,19 @@ export async function startInfra(binding: NativeBinding, opts: InfraOptions): Pr
     closeSync(writeEnd);
   }
   let ready = false;
+  let readError: unknown;
   try {
     // pause writes the byte microseconds after exec; EOF means it died first.
     ready = readSync(readEnd, Buffer.alloc(1)) === 1;
-  } catch {
+  } catch (err) {
+    readError = err;
     infra.signal(9);
   } finally {
     closeSync(readEnd);
   }
   if (ready) return infra;
   const status = await infra.exited;
+  // The read's own error says more than the kill that followed it.
+  if (readError) throw readError;
   throw new TspodError(`infra process ${bundledPausePath} ${describeExit(status)} before it was ready`);
 }

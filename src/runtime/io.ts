@@ -37,6 +37,14 @@ export interface LoggingOptions {
   onError?: (who: string | null, err: Error) => void;
 }
 
+/** One pipe being read into a log; `forgotten` once its container left the pod. */
+interface Reader {
+  who: string | null;
+  socket: Socket;
+  done: Promise<void>;
+  forgotten?: boolean;
+}
+
 /** How long output may still arrive after the pod ended (an orphan could hold a pipe). */
 const DRAIN_MS = 1000;
 
@@ -44,7 +52,7 @@ export class LoggingIO implements PodIO {
   private readonly binding: NativeBinding;
   private readonly opts: LoggingOptions;
   private readonly writers = new Map<string | null, CriLogWriter>();
-  private readonly readers = new Set<{ who: string | null; socket: Socket; done: Promise<void> }>();
+  private readonly readers = new Set<Reader>();
   private devNull: number | undefined;
   /** Whose log writes are failing: reported once until one succeeds again. */
   private readonly failing = new Set<string | null>();
@@ -94,27 +102,36 @@ export class LoggingIO implements PodIO {
     }
   }
 
-  /** A container left the pod: its readers stop and its log file is closed. */
+  /** A container left the pod: its readers stop and its log file is closed. Their close events
+   *  come later, when a new container of the same name may have a writer: they leave it alone. */
   forget(who: string): void {
-    for (const r of this.readers) if (r.who === who) r.socket.destroy();
-    this.writers.get(who)?.close();
+    for (const r of this.readers) {
+      if (r.who !== who) continue;
+      r.forgotten = true;
+      this.readers.delete(r);
+      r.socket.destroy();
+    }
+    const w = this.writers.get(who);
     this.writers.delete(who);
+    if (w) this.closeWriter(who, w);
   }
 
   async close(): Promise<void> {
     const readers = [...this.readers];
     await within(Promise.all(readers.map((r) => r.done)), DRAIN_MS);
     for (const r of readers) r.socket.destroy();
-    for (const [who, w] of this.writers) {
-      try {
-        w.close();
-      } catch (err) {
-        this.opts.onError?.(who, err as Error);
-      }
-    }
+    for (const [who, w] of this.writers) this.closeWriter(who, w);
     this.writers.clear();
     if (this.devNull !== undefined) closeSync(this.devNull);
     this.devNull = undefined;
+  }
+
+  private closeWriter(who: string | null, w: CriLogWriter): void {
+    try {
+      w.close();
+    } catch (err) {
+      this.opts.onError?.(who, err as Error);
+    }
   }
 
   private writer(who: string | null): CriLogWriter {
@@ -157,12 +174,13 @@ export class LoggingIO implements PodIO {
       tee?.data(who, stream, chunk);
     });
     socket.on('error', () => socket.destroy());
-    const reader = {
+    const reader: Reader = {
       who,
       socket,
       done: new Promise<void>((resolve) =>
         socket.once('close', () => {
           this.readers.delete(reader);
+          if (reader.forgotten) return resolve();
           try {
             this.writers.get(who)?.end(stream);
           } catch (err) {
