@@ -103,9 +103,9 @@ SocketInNetns (const Napi::CallbackInfo &info)
   int nsfd = (int) IntArg (info, 0, "socketInNetns", "nsFd", 0);
   int domain = (int) IntArg (info, 1, "socketInNetns", "domain");
   int type = (int) IntArg (info, 2, "socketInNetns", "type");
-  // Our own namespace, opened once: the way back.
-  static int home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0)
+  // Our own namespace, opened once it can be (a failure, EMFILE say, is tried again): the way back.
+  static int home = -1;
+  if (home < 0 && (home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
     ThrowErrno (info.Env (), errno, "open", "/proc/thread-self/ns/net");
   if (setns (nsfd, CLONE_NEWNET) < 0)
     ThrowErrno (info.Env (), errno, "setns", "network namespace");

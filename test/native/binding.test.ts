@@ -163,3 +163,22 @@ t.test('an onExit that throws is an uncaught exception of the JS code, not an ab
   t.equal(r.status, 3);
   t.equal(r.stdout.trim(), 'uncaught: thrown in onExit');
 });
+
+t.test('socketInNetns: a failure to open the way back (EMFILE) is reported, and the next call tries again', async (t) => {
+  // A process of its own: the addon opens its way back once per process, and this one must
+  // not have done it yet. Every fd is taken, then one is freed.
+  const script = `
+    const b = require(${JSON.stringify(join(__dirname, '../../build/Release/tspod.node'))});
+    const fs = require('fs');
+    const ns = fs.openSync('/proc/self/ns/net', 'r');
+    const held = [];
+    for (;;) { try { held.push(fs.openSync('/dev/null', 'r')); } catch { break; } }
+    let first;
+    try { b.socketInNetns(ns, b.constants.AF_INET, b.constants.SOCK_STREAM); first = 'no error'; } catch (e) { first = e.code + ' ' + e.syscall + ' ' + e.path; }
+    for (const fd of held.splice(0, 4)) fs.closeSync(fd);
+    const fd = b.socketInNetns(ns, b.constants.AF_INET, b.constants.SOCK_STREAM);
+    console.log(JSON.stringify({ first, second: typeof fd }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), { first: 'EMFILE open /proc/thread-self/ns/net', second: 'number' });
+});
