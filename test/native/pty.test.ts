@@ -11,19 +11,25 @@ if (!isRoot) t.plan(0, NOT_ROOT);
 const b = loadBinding();
 const PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** A pty closed when the test ends (the master by its reader, once one is made). */
-function pty(t: Test): PtyPair & { closeMaster: boolean } {
-  const p = { ...b.openPty(), closeMaster: true };
+/**
+ * A pty whose fds still open are closed when the test ends. An fd closed by the test goes
+ * through `close`, so the teardown never closes its number again: by then it may be another's.
+ */
+function pty(t: Test): PtyPair & { close(fd: number): void; handOver(fd: number): void } {
+  const pair = b.openPty();
+  const open = new Set([pair.master, pair.slave]);
   t.teardown(() => {
-    for (const fd of p.closeMaster ? [p.master, p.slave] : [p.slave]) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-    }
+    for (const fd of open) closeSync(fd);
   });
-  return p;
+  return {
+    ...pair,
+    close: (fd) => {
+      open.delete(fd);
+      closeSync(fd);
+    },
+    /** Something else (a stream) closes it now. */
+    handOver: (fd) => open.delete(fd),
+  };
 }
 
 /** octal flags of an fd, from /proc/self/fdinfo */
@@ -34,10 +40,10 @@ const O_CLOEXEC = 0o2000000;
 /** Runs `sh -c script` on the pty's slave; resolves with all it wrote and its status. */
 async function onPty(t: Test, p: ReturnType<typeof pty>, script: string, req: Partial<SpawnRequest> = {}) {
   const proc = b.spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: [PATH], stdio: [p.slave, p.slave, p.slave], newSession: true, ...req });
-  closeSync(p.slave);
+  p.close(p.slave);
   const status = await new Promise<ExitStatus>((r) => new b.ExitWatch(proc.pidfd, r));
   closeSync(proc.pidfd);
-  p.closeMaster = false;
+  p.handOver(p.master);
   const reader = new ReadStream(p.master);
   let out = '';
   reader.on('data', (d: Buffer) => (out += d.toString()));
