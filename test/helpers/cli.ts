@@ -14,12 +14,17 @@ export interface CliRun {
   done: Promise<number>;
 }
 
+/** How the CLI is started: spawn's options, and text for its stdin (else /dev/null). */
+export type CliOptions = SpawnOptions & { input?: string };
+
 /** Starts `tspod ARGS`; the teardown kills it (and so, by PDEATHSIG, its pod) if still running. */
-export function startCli(t: Test, args: string[], opts: SpawnOptions = {}): CliRun {
+export function startCli(t: Test, args: string[], opts: CliOptions = {}): CliRun {
+  const { input, ...spawnOpts } = opts;
   // tap's spawn wrapper adds its instrumentation to NODE_OPTIONS: env(1) drops it before node
   // starts (and execs, so the pid stays tspod's).
   const argv = ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args];
-  const child = spawn('/usr/bin/env', argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const child = spawn('/usr/bin/env', argv, { cwd: repoRoot, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOpts });
+  if (input !== undefined) child.stdin!.end(input);
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -39,7 +44,7 @@ function osSignal(name: NodeJS.Signals): number {
 }
 
 /** Runs `tspod ARGS` to the end. */
-export async function runCli(t: Test, args: string[], opts: SpawnOptions = {}) {
+export async function runCli(t: Test, args: string[], opts: CliOptions = {}) {
   const run = startCli(t, args, opts);
   const code = await run.done;
   return { code, stdout: run.stdout(), stderr: run.stderr() };

@@ -3,7 +3,7 @@
 // command is in (namespaces, its parent) is read from the host's /proc; what it sees, from what
 // it prints.
 import t, { type Test } from 'tap';
-import { spawn, execFileSync, type SpawnOptions } from 'node:child_process';
+import { execFileSync, type SpawnOptions } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
@@ -17,7 +17,7 @@ import { exec } from '../../src/cli/exec.js';
 import { execRequest } from '../../src/runtime/exec.js';
 import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { alive, childrenOf, nsInode, procInfo, waitFor, type NsName } from '../helpers/proc.js';
-import { cliPath, repoRoot, type CliRun } from '../helpers/cli.js';
+import { cliPath, repoRoot, runCli, startCli, type CliRun } from '../helpers/cli.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -34,34 +34,18 @@ function cliEnv(root: string, extra: Record<string, string | undefined> = {}): N
   return env;
 }
 
-/** Starts `tspod exec ARGS`; the teardown kills it (and so, by PDEATHSIG, its command). */
-function startExec(t: Test, root: string, args: string[], opts: SpawnOptions & { input?: string; env?: Record<string, string | undefined> } = {}): CliRun {
-  const { input, env, ...spawnOpts } = opts;
-  // As startCli: tap's spawn wrapper puts its instrumentation back into NODE_OPTIONS, env(1)
-  // takes it out again (and execs, so the pid is tspod's).
-  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, tspod, 'exec', ...args], {
-    cwd: repoRoot,
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    ...spawnOpts,
-    env: cliEnv(root, env),
-  });
-  if (input !== undefined) child.stdin!.end(input);
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : 128))));
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await done;
-  });
-  return { child, stdout: () => out, stderr: () => err, done };
+type ExecOptions = Pick<SpawnOptions, 'uid' | 'gid'> & { input?: string; env?: Record<string, string | undefined> };
+
+/** Starts `tspod exec ARGS` with the state directory `root`; the teardown kills it (and so, by
+ *  PDEATHSIG, its command). */
+function startExec(t: Test, root: string, args: string[], opts: ExecOptions = {}): CliRun {
+  const { env, ...rest } = opts;
+  return startCli(t, ['exec', ...args], { ...rest, env: cliEnv(root, env) });
 }
 
-async function runExec(t: Test, root: string, args: string[], opts: Parameters<typeof startExec>[3] = {}) {
-  const run = startExec(t, root, args, opts);
-  const code = await run.done;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
+async function runExec(t: Test, root: string, args: string[], opts: ExecOptions = {}) {
+  const { env, ...rest } = opts;
+  return runCli(t, ['exec', ...args], { ...rest, env: cliEnv(root, env) });
 }
 
 const sh = (name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({ name, command: ['/bin/sh', '-c', script], args: [], env: [], ...extra });

@@ -1,29 +1,18 @@
 // tspod image import / ls / rm as a user runs them: the built CLI (dist/), with a store of the
 // test's own ($TSPOD_IMAGE_ROOT).
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, tempDir } from '../helpers/root.js';
-import { cliPath, repoRoot } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { buildImage, ociLayoutTar, testLayers, writeTar } from '../helpers/image-builder.js';
 
 if (!isRoot) t.plan(0, 'needs root: tspod image import and rm need root');
 
+/** tspod with an image store of the test's own. */
 function cli(t: Test, dir: string) {
-  const program = cliPath;
-  const env: NodeJS.ProcessEnv = { ...process.env, TSPOD_IMAGE_ROOT: join(dir, 'store') };
-  delete env.NODE_OPTIONS;
-  return (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [program, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-      t.teardown(() => void child.kill('SIGKILL'));
-    });
+  const env = { ...process.env, TSPOD_IMAGE_ROOT: join(dir, 'store') };
+  return (args: string[]) => runCli(t, args, { env });
 }
 
 t.test('import, ls, rm', async (t) => {
