@@ -2,7 +2,7 @@
 // uses; errno errors from the addon keep Node's shape (code, errno, syscall, path), and so do
 // the errors that wrap them.
 
-export const ERRNO_FIELDS = ['code', 'errno', 'syscall', 'path'] as const;
+const ERRNO_FIELDS = ['code', 'errno', 'syscall', 'path'] as const;
 export type ErrnoFields = Partial<Pick<NodeJS.ErrnoException, (typeof ERRNO_FIELDS)[number]>>;
 
 /** The errno fields an error carries (none for a plain error). */

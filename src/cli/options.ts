@@ -79,7 +79,7 @@ export function applyNetworkOptions(spec: PodSpec, network: string | undefined, 
 }
 
 /** -v SRC:DST[:ro]: an absolute SRC is a hostPath volume; a name, an emptyDir of that name. */
-export function volumeOption(value: string, index: number): { volume: Volume; mount: VolumeMount } {
+function volumeOption(value: string, index: number): { volume: Volume; mount: VolumeMount } {
   const parts = value.split(':');
   if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw')) {
     throw new InputError('-v', `"${value}" is not SRC:DST[:ro] (SRC a host path or a volume name, DST a path in the container)`);

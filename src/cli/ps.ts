@@ -41,7 +41,7 @@ function containerInfo(c: ContainerRecord): string {
   return '';
 }
 
-export function psRows(records: PodRecord[], all: boolean): PsRow[] {
+function psRows(records: PodRecord[], all: boolean): PsRow[] {
   const rows: PsRow[] = [];
   for (const record of observedAll(records)) {
     const live = record.state === 'running' || record.state === 'creating';

@@ -126,7 +126,7 @@ function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-export function blobPath(digest: string): string {
+function blobPath(digest: string): string {
   return `blobs/${digest.replace(':', '/')}`;
 }
 
@@ -167,7 +167,7 @@ async function readBlob(source: ImageSource, d: { digest: string; size?: number 
 }
 
 /** The one check of a blob against what names it: digest, then size. */
-export function checkBlob(source: ImageSource, d: { digest: string; size?: number }, actual: string, size: number): void {
+function checkBlob(source: ImageSource, d: { digest: string; size?: number }, actual: string, size: number): void {
   if (actual !== d.digest) fail(source, `blob ${d.digest} is corrupted: its content has digest ${actual}`);
   if (d.size !== undefined && size !== d.size) fail(source, `blob ${d.digest}: ${size} bytes where its descriptor says ${d.size}`);
 }

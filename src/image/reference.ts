@@ -3,7 +3,7 @@
 // tarball and an OCI layout give for one image are the same name here.
 import { InputError } from '../errors.js';
 
-export const DEFAULT_TAG = 'latest';
+const DEFAULT_TAG = 'latest';
 
 export interface ImageRef {
   /** Normalized: no docker.io/ and no library/ for docker hub's official images. */

@@ -28,7 +28,7 @@ import { readRecordFile, writeRecordFile } from '../state/files.js';
 import { withLock } from '../state/lock.js';
 
 export const DEFAULT_IMAGE_ROOT = '/var/lib/tspod/images';
-export const IMAGE_RECORD_VERSION = 1;
+const IMAGE_RECORD_VERSION = 1;
 
 /** The image store's root: --image-root, else $TSPOD_IMAGE_ROOT, else /var/lib/tspod/images. */
 export function imageRoot(option?: string): string {

@@ -13,8 +13,8 @@ export type LogStream = 'stdout' | 'stderr';
 
 /** The longest text of one entry, in bytes; a longer line becomes P chunks and a final F. */
 export const MAX_LINE = 16 * 1024;
-export const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
-export const DEFAULT_MAX_FILES = 5;
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_FILES = 5;
 
 export interface CriLine {
   time: string;

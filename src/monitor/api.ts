@@ -65,7 +65,7 @@ function portMapping(v: unknown, path: string): PortMapping {
   return out;
 }
 
-export function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
+function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const o = mapping(v, path);
   onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'network', 'ports', 'volumes', 'pause', 'labels', 'annotations', 'containers']);
   for (const key of ['name', 'containers'] as const) {

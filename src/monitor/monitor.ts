@@ -48,7 +48,7 @@ function narrate(pod: Pod, how: 'created' | 'adopted'): void {
  * adopted; a pod whose infra died meanwhile is marked failed and its containers killed; a pod of
  * a foreground tspod that is gone, or one that never finished being created, is cleaned away.
  */
-export async function adoptAll(host: PodHost, store: StateStore, binding: NativeBinding): Promise<void> {
+async function adoptAll(host: PodHost, store: StateStore, binding: NativeBinding): Promise<void> {
   for (const name of store.names()) {
     // One pod's trouble (an unreadable record, a failed adoption) is logged; the others go on.
     try {

@@ -14,7 +14,7 @@ export const DEFAULT_CONF_DIR = '/etc/cni/net.d';
 /** The upstream install location first, then Debian's package (containernetworking-plugins). */
 export const DEFAULT_BIN_DIRS: readonly string[] = ['/opt/cni/bin', '/usr/lib/cni'];
 /** The extensions libcni-based runtimes read in a conf dir. */
-export const CONF_EXTENSIONS: readonly string[] = ['.conf', '.conflist', '.json'];
+const CONF_EXTENSIONS: readonly string[] = ['.conf', '.conflist', '.json'];
 
 /** Chaining (prevResult) arrived with 0.3.0; the result format of 1.x is what tspod reads. */
 const OLDEST_VERSION = '0.3.0';
@@ -179,7 +179,7 @@ function pickVersion(doc: Record<string, unknown>, bad: (field: string, problem:
 }
 
 /** Asks each plugin of the network (IPAM ones too) whether it speaks the network's cniVersion. */
-export async function checkPluginVersions(network: CniNetwork, timeoutMs?: number): Promise<void> {
+async function checkPluginVersions(network: CniNetwork, timeoutMs?: number): Promise<void> {
   const isList = network.file === null || extname(network.file) === '.conflist';
   const checks: { type: string; field: string }[] = [];
   network.plugins.forEach((p, i) => {
@@ -209,7 +209,7 @@ export async function checkPluginVersions(network: CniNetwork, timeoutMs?: numbe
 }
 
 /** Reads and checks one file: fields, executables, VERSION answers. */
-export async function loadNetworkFile(file: string, binDirs: readonly string[] = DEFAULT_BIN_DIRS): Promise<CniNetwork> {
+async function loadNetworkFile(file: string, binDirs: readonly string[] = DEFAULT_BIN_DIRS): Promise<CniNetwork> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -294,21 +294,21 @@ export async function loadNetwork(name: string | undefined, opts: LoadOptions = 
 
 export const DEFAULT_NETWORK_NAME = 'tspod';
 export const DEFAULT_NETWORK_FILE = 'tspod.conflist';
-export const DEFAULT_BRIDGE = 'tspod0';
+const DEFAULT_BRIDGE = 'tspod0';
 /**
  * Private /16s tried in turn: none is a default of Docker (172.17-31/16, 192.168/16 pools),
  * podman (10.88/16), CRI-O (10.85/16), flannel (10.244/16), k3s (10.42-43/16), kube services
  * (10.96/12), libvirt (192.168.122/24) or LXD (random 10.x/24, avoided by the route check).
  */
-export const DEFAULT_SUBNETS: readonly string[] = ['10.209.0.0/16', '10.219.0.0/16', '10.229.0.0/16', '10.239.0.0/16'];
+const DEFAULT_SUBNETS: readonly string[] = ['10.209.0.0/16', '10.219.0.0/16', '10.229.0.0/16', '10.239.0.0/16'];
 /**
  * host-local's leases on a tmpfs, like the pods themselves: after a reboot no lease can be left
  * behind for a pod that no longer exists (the default, /var/lib/cni/networks, survives one).
  */
-export const DEFAULT_IPAM_DIR = '/run/cni/networks';
+const DEFAULT_IPAM_DIR = '/run/cni/networks';
 
 /** The marker of a file tspod wrote: a top-level key, which no plugin ever receives. */
-export const MANAGED_MARKER = 'tspod';
+const MANAGED_MARKER = 'tspod';
 
 export interface DefaultNetworkOptions {
   binDirs?: readonly string[];

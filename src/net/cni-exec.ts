@@ -11,7 +11,7 @@ import { TspodError } from '../errors.js';
 export const PLUGIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Per plugin call; a plugin waiting on a lock (host-local, xtables) answers well within it. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 
@@ -169,7 +169,7 @@ export interface PluginInvocation {
 }
 
 /** The environment of a plugin: PATH and the CNI_* parameters, nothing inherited. */
-export function pluginEnv(call: Omit<PluginInvocation, 'network' | 'type' | 'config'>): Record<string, string> {
+function pluginEnv(call: Omit<PluginInvocation, 'network' | 'type' | 'config'>): Record<string, string> {
   const env: Record<string, string> = { PATH: PLUGIN_PATH, CNI_COMMAND: call.command, CNI_PATH: call.binDirs.join(':') };
   if (call.containerId !== undefined) env.CNI_CONTAINERID = call.containerId;
   if (call.netns !== undefined) env.CNI_NETNS = call.netns;

@@ -47,17 +47,17 @@ export function parseSave(text: string): Map<string, SavedTable> {
 }
 
 /** The chain a "-A CHAIN ..." rule is in. */
-export const ruleChain = (rule: string): string => rule.split(' ')[1];
+const ruleChain = (rule: string): string => rule.split(' ')[1];
 
 /** The chain a rule jumps (or goes) to, if any. */
-export function ruleTarget(rule: string): string | undefined {
+function ruleTarget(rule: string): string | undefined {
   return / -[jg] (\S+)(?: |$)/.exec(rule)?.[1];
 }
 
 const env = { PATH: PLUGIN_PATH };
 
 /** iptables-save (or ip6tables-save) output; null when the tool is not installed. */
-export async function iptablesSave(family: IpFamily, table?: string): Promise<string | null> {
+async function iptablesSave(family: IpFamily, table?: string): Promise<string | null> {
   const tool = family === 4 ? 'iptables-save' : 'ip6tables-save';
   let out;
   try {

@@ -36,7 +36,7 @@ export {
   type NetworkEntry,
 } from './cni-config.js';
 
-export const ATTACHMENT_KIND = 'tspod.cni-attachment/v1';
+const ATTACHMENT_KIND = 'tspod.cni-attachment/v1';
 
 export interface CniPortMapping {
   hostPort: number;

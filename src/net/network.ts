@@ -42,7 +42,7 @@ export interface CniPaths {
 }
 
 /** Checks what no field check can see alone: how the mode and the ports go together. */
-export function checkNetwork(spec: Pick<PodSpec, 'network' | 'ports'>): void {
+function checkNetwork(spec: Pick<PodSpec, 'network' | 'ports'>): void {
   if (spec.network.mode === 'host') {
     const moved = spec.ports.find((p) => p.hostPort !== p.containerPort);
     if (moved) {

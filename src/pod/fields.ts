@@ -22,7 +22,7 @@ import {
 
 export type Mapping = Record<string, unknown>;
 
-export function typeName(v: unknown): string {
+function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
@@ -217,7 +217,7 @@ export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], pat
   );
 }
 
-export function envVar(v: unknown, path: string): EnvVar {
+function envVar(v: unknown, path: string): EnvVar {
   const e = mapping(v, path);
   onlyFields(e, path, ['name', 'value']);
   const name = string(e.name, `${path}.name`);
@@ -234,7 +234,7 @@ export function restartPolicyValue(v: unknown, path: string): RestartPolicy {
 }
 
 /** Timers take at most 2^31-1 ms; a longer grace period would fire at once. */
-export const MAX_GRACE_SECONDS = 2_147_483;
+const MAX_GRACE_SECONDS = 2_147_483;
 
 export function graceSeconds(v: unknown, path: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_GRACE_SECONDS) {

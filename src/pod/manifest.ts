@@ -24,7 +24,7 @@ import {
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
 /** The annotation that puts a pod on a CNI network (or in the pod or host mode). */
-export const NETWORK_ANNOTATION = 'tspod.io/network';
+const NETWORK_ANNOTATION = 'tspod.io/network';
 
 /** A container's ports; those with a hostPort are published. */
 function containerPorts(v: unknown, path: string): PortMapping[] {

@@ -28,7 +28,7 @@ export interface ContainerLaunch {
 }
 
 /** The namespaces, as a table: CLI name to clone flag. */
-export function namespaceFlag(c: NativeConstants, ns: SharedNamespace): number {
+function namespaceFlag(c: NativeConstants, ns: SharedNamespace): number {
   return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID }[ns];
 }
 

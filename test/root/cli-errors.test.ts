@@ -2,7 +2,7 @@
 // Each case runs tspod with a private copy of pause (and of sleep, for a container that does
 // start), so "nothing left" means: no process runs either copy afterwards.
 import t, { type Test } from 'tap';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundledPausePath } from '../../src/native/binding.js';
 import { NOT_ROOT, isRoot, tempDir, uniqueCopy } from '../helpers/root.js';

@@ -4,7 +4,7 @@
 // it prints.
 import t, { type Test } from 'tap';
 import { execFileSync, type SpawnOptions } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { loadBinding, type ExitStatus, type SpawnedProcess } from '../../src/native/binding.js';

@@ -1,7 +1,7 @@
 // tspod image import / ls / rm as a user runs them: the built CLI (dist/), with a store of the
 // test's own ($TSPOD_IMAGE_ROOT).
 import t, { type Test } from 'tap';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, tempDir } from '../helpers/root.js';
 import { runCli } from '../helpers/cli.js';
