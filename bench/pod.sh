@@ -17,7 +17,12 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) * 1000 }'; }
+# ms VAR A B: the milliseconds between two $EPOCHREALTIME readings into VAR, in bash itself: a
+# process per step (awk, or a $(...) subshell) would add its own fork to the script's total.
+ms() {
+  local d=$(( (${3%.*} - ${2%.*}) * 1000000 + 10#${3#*.} - 10#${2#*.} ))
+  printf -v "$1" '%d.%03d' $((d / 1000)) $((d % 1000))
+}
 
 t0=$EPOCHREALTIME
 mkfifo "$dir/ready"
@@ -30,6 +35,8 @@ infra=${infra%% *}
 nsenter -t "$infra" -u hostname pod
 nsenter -t "$infra" -n ip link set lo up
 t1=$EPOCHREALTIME
+# join1 is only the start of the server's nsenter in the background: the client's join, which
+# retries until the server listens, carries the rest.
 nsenter -t "$infra" -n -i -u -p -- "$tcp" serve "$port" </dev/null >/dev/null 2>&1 &
 server=$!
 t2=$EPOCHREALTIME
@@ -44,5 +51,5 @@ kill -TERM "$infra"
 wait "$holder" || true
 infra=''
 t4=$EPOCHREALTIME
-printf '{"infra":%s,"join1":%s,"client":%s,"teardown":%s,"total":%s}\n' \
-  "$(ms "$t0" "$t1")" "$(ms "$t1" "$t2")" "$(ms "$t2" "$t3")" "$(ms "$t3" "$t4")" "$(ms "$t0" "$t4")"
+ms m_infra "$t0" "$t1"; ms m_join1 "$t1" "$t2"; ms m_client "$t2" "$t3"; ms m_teardown "$t3" "$t4"; ms m_total "$t0" "$t4"
+printf '{"infra":%s,"join1":%s,"client":%s,"teardown":%s,"total":%s}\n' "$m_infra" "$m_join1" "$m_client" "$m_teardown" "$m_total"
