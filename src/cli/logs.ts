@@ -7,6 +7,7 @@ import { stateRoot } from '../state/paths.js';
 import type { ProcessId } from '../state/records.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { READ_WHY, requireRoot } from './errors.js';
+import { print as printOut, printError } from './print.js';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -34,6 +35,10 @@ export async function logs(pod: string, container: string, opts: LogsOptions): P
   const record = store.need(pod);
   const c = containerOf(record, container);
   const path = store.paths.log(pod, container);
+  if (!opts.follow) {
+    printLog(readLog(path, { tail }));
+    return 0;
+  }
 
   // A reader that went away (| head) is the end of the output, not an error.
   const stopped = new AbortController();
@@ -48,8 +53,7 @@ export async function logs(pod: string, container: string, opts: LogsOptions): P
   process.stdout.on('error', onWriteError);
   process.stderr.on('error', onWriteError);
   try {
-    if (opts.follow) await follow(path, c.process, { tail, onLine: print, signal: stopped.signal }, () => stopped.abort());
-    else for (const l of readLog(path, { tail })) print(l);
+    await follow(path, c.process, { tail, onLine: print, signal: stopped.signal }, () => stopped.abort());
     // Write errors arrive as events, after the writes.
     await new Promise((resolve) => setImmediate(resolve));
   } finally {
@@ -58,6 +62,22 @@ export async function logs(pod: string, container: string, opts: LogsOptions): P
   }
   if (writeError) throw writeError;
   return 0;
+}
+
+/** What is in the log now, with write(2): consecutive lines of one stream in one write. */
+function printLog(lines: LogLine[]): void {
+  let stream: LogLine['stream'] | undefined;
+  let chunk = '';
+  const flush = () => {
+    if (chunk) (stream === 'stdout' ? printOut : printError)(chunk);
+    chunk = '';
+  };
+  for (const l of lines) {
+    if (l.stream !== stream || chunk.length > 65536) flush();
+    stream = l.stream;
+    chunk += l.text + '\n';
+  }
+  flush();
 }
 
 /**

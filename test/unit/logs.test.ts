@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CriLogWriter, MAX_LINE, criTimestamp, parseCriLine } from '../../src/logs/cri.js';
 import { followLog, logFiles, readLog, type LogLine } from '../../src/logs/reader.js';
 import { logs } from '../../src/cli/logs.js';
+import { runCli } from '../helpers/cli.js';
 import { startTimeOf } from '../../src/runtime/identity.js';
 import { StateStore } from '../../src/state/store.js';
 import { RECORD_VERSION, type ContainerRecord, type ProcessId } from '../../src/state/records.js';
@@ -308,14 +309,16 @@ async function captured(f: () => Promise<number>) {
 
 t.test('tspod logs: stdout lines to stdout, stderr lines to stderr; --tail', async (t) => {
   const { root, path } = podWithLog(t);
-  t.same(await captured(() => logs('web', 'app', { root })), { code: 0, stdout: '', stderr: '' }, 'no log yet: nothing');
+  // What is there now is written with write(2) to fds 1 and 2: the command itself is run.
+  const once = (...args: string[]) => runCli(t, ['--root', root, 'logs', 'web', 'app', ...args]);
+  t.same(await once(), { code: 0, stdout: '', stderr: '' }, 'no log yet: nothing');
   const w = writer(t, path);
   w.write('stdout', 'one\ntwo\n');
   w.write('stderr', 'warn\n');
   w.write('stdout', 'three\n');
-  t.same(await captured(() => logs('web', 'app', { root })), { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' });
-  t.same(await captured(() => logs('web', 'app', { root, tail: '2' })), { code: 0, stdout: 'three\n', stderr: 'warn\n' });
-  t.same(await captured(() => logs('web', 'app', { root, tail: '0' })), { code: 0, stdout: '', stderr: '' });
+  t.same(await once(), { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' });
+  t.same(await once('--tail', '2'), { code: 0, stdout: 'three\n', stderr: 'warn\n' });
+  t.same(await once('--tail', '0'), { code: 0, stdout: '', stderr: '' });
   t.same(await captured(() => logs('web', 'app', { root, follow: true })), { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' }, 'no running process: follow ends at once');
 });
 
