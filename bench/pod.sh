@@ -10,10 +10,11 @@ set -euo pipefail
 pause=$1 tcp=$2 port=$3
 dir=$(mktemp -d /tmp/tspod-bench-sh.XXXXXX)
 infra='' server=''
+# Under set -e, a failing kill (a process already gone) would end the trap before the rm.
 cleanup() {
-  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null
-  [ -n "$infra" ] && kill -KILL "$infra" 2>/dev/null
-  wait 2>/dev/null
+  if [ -n "$server" ]; then kill -KILL "$server" 2>/dev/null || true; fi
+  if [ -n "$infra" ]; then kill -KILL "$infra" 2>/dev/null || true; fi
+  wait 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -27,14 +27,20 @@ export interface ContainerFs {
 }
 
 /** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
-export function unmountUnder(binding: NativeBinding, dir: string): void {
-  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+/** This process's mount points at or under `dir` (mountinfo's escapes undone). */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4])
-    .filter((p): p is string => !!p && (p === dir || p.startsWith(dir + '/')))
+    .filter((p): p is string => !!p)
     .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .sort((a, b) => b.length - a.length);
-  for (const p of points) binding.umount2(p, binding.constants.MNT_DETACH);
+    .filter((p) => p === dir || p.startsWith(dir + '/'));
+}
+
+const isMountPoint = (dir: string) => mountsUnder(dir).includes(dir);
+
+export function unmountUnder(binding: NativeBinding, dir: string): void {
+  for (const p of mountsUnder(dir).sort((a, b) => b.length - a.length)) binding.umount2(p, binding.constants.MNT_DETACH);
 }
 
 /** Kubernetes' hostPath type checks; the OrCreate types make what is missing. */
@@ -177,8 +183,17 @@ export class PodStorage {
   private isolate(): void {
     if (this.isolated) return;
     const c = this.binding.constants;
-    this.binding.mount(this.podDir, this.podDir, '', c.MS_BIND);
-    this.binding.mount('', this.podDir, '', c.MS_PRIVATE);
+    // A pod adopted from an earlier supervisor has it already, with its tmpfs under it: a
+    // second bind (not recursive) would hide them.
+    if (!isMountPoint(this.podDir)) {
+      this.binding.mount(this.podDir, this.podDir, '', c.MS_BIND);
+      try {
+        this.binding.mount('', this.podDir, '', c.MS_PRIVATE);
+      } catch (err) {
+        this.binding.umount2(this.podDir, c.MNT_DETACH);
+        throw err;
+      }
+    }
     this.isolated = true;
   }
 

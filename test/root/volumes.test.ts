@@ -222,3 +222,25 @@ t.test('a readOnly volume keeps its source mount\'s nosuid, nodev and noexec', a
   t.ok(has('/ram', ['ro', 'nosuid', 'nodev']), `the memory emptyDir: read-only, still nosuid and nodev (${options.get('/ram')})`);
   t.ok(has('/h', ['ro', 'nosuid', 'nodev', 'noexec']), `the hostPath: read-only, still nosuid, nodev and noexec (${options.get('/h')})`);
 });
+
+t.test('a memory emptyDir stays one volume when a new monitor adds the pod\'s first container with a root of its own', async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const hostDir = tempDir(t, 'mnt');
+  // Only a container on the host's file system at first: the pod has no /dev/shm yet.
+  const r = await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'adm' },
+    spec: {
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory' } }],
+      containers: [{ name: 'w', command: ['sh', '-c', `echo from-w > ${hostDir}/marker; exec sleep 1000`], volumeMounts: [{ name: 'ram', mountPath: hostDir }] }],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('the marker', () => existsSync(join(s.store.paths.pod('adm'), 'volumes/ram/marker')));
+  await s.killMonitor();
+  const add = await s.cli(['run', '-d', '--pod', 'adm', '--name', 'r', '--rootfs', root, '-v', 'ram:/ram', '--', 'cat', '/ram/marker']);
+  t.equal(add.code, 0, add.stderr);
+  t.equal(await waitFor('its output', async () => (await logs(s, 'adm', 'r')) || undefined), 'from-w\n', 'the new container sees what the first wrote, in the same tmpfs');
+  const podDir = s.store.paths.pod('adm');
+  t.same(mountsUnder(s.root), [podDir, `${podDir}/shm`, `${podDir}/volumes/ram`], 'one bind of the pod directory, under it the tmpfs');
+});
