@@ -3,6 +3,7 @@
 #include "exit_watch.h"
 #include "ns.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -31,7 +32,7 @@ Constants (Napi::Env env)
     { "AF_INET", AF_INET },                 { "SOCK_STREAM", SOCK_STREAM },
     { "SOCK_DGRAM", SOCK_DGRAM },           { "S_IFCHR", S_IFCHR },
     { "S_IFBLK", S_IFBLK },                 { "S_IFIFO", S_IFIFO },
-    { "MNT_DETACH", MNT_DETACH },
+    { "MNT_DETACH", MNT_DETACH },           { "O_PATH", O_PATH },
   };
   for (const auto &e : table)
     c.Set (e.name, Napi::Number::New (env, e.value));

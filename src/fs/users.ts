@@ -1,12 +1,15 @@
 // Who a container runs as: runAsUser/runAsGroup, or an image's User ("1000", "1000:1000", "app",
 // "app:staff"), looked up in the image's own /etc/passwd and /etc/group, read from its layers as
 // overlayfs would show them.
-import { lstatSync, readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { InputError, TspodError } from '../errors.js';
 import { OPAQUE_XATTR } from '../image/overlay.js';
-import type { NativeBinding } from '../native/binding.js';
+import type { NativeBinding, NativeConstants } from '../native/binding.js';
 
-export type UsersBinding = Pick<NativeBinding, 'lgetxattr'>;
+export type UsersBinding = Pick<NativeBinding, 'lgetxattr'> & { constants: Pick<NativeConstants, 'O_PATH'> };
+
+/** passwd and group files are small: a larger one is refused, not read. */
+const MAX_FILE_BYTES = 1 << 20;
 
 /** A layer's directory marked opaque; a file system without trusted xattrs has none. */
 function isOpaque(binding: UsersBinding, dir: string): boolean {
@@ -19,36 +22,79 @@ function isOpaque(binding: UsersBinding, dir: string): boolean {
 }
 
 /**
- * The file at `path` (absolute) in the image, from its layers (bottom first), as overlayfs
- * shows it: the top layer that has it wins; a whiteout (a 0:0 character device) or any other
- * non-directory on the way hides what the layers below have there, and so does an opaque
- * directory (trusted.overlay.opaque=y) for what is under it. No symlink is followed: it would
- * point into the host. Undefined when the image has no such file.
+ * The file at `parts` in one layer: its text; null when something there hides the layers below
+ * (a whiteout or any other non-directory on the way, a non-file at the end, an opaque directory
+ * above a missing name); undefined when the layer has nothing there. A root file system is the
+ * containers' to change while this runs, so each name is looked up in the directory opened the
+ * step before (through /proc/self/fd, O_NOFOLLOW: no symlink is followed, it would point into
+ * the host), and only a regular file is opened for reading, by its O_PATH fd.
  */
-function imageFile(binding: UsersBinding, layers: string[], path: string): string | undefined {
-  const parts = path.split('/').filter(Boolean);
-  for (const layer of [...layers].reverse()) {
+function fromLayer(binding: UsersBinding, layer: string, parts: string[]): string | null | undefined {
+  const fds: number[] = [];
+  const open = (path: string, flags: number) => {
+    const fd = openSync(path, flags);
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    let dir = open(layer, constants.O_RDONLY | constants.O_DIRECTORY);
     let at = layer;
     let opaque = false;
     for (const [i, part] of parts.entries()) {
       at = `${at}/${part}`;
-      const st = lstatSync(at, { throwIfNoEntry: false });
-      if (!st) break; // not in this layer: the layers below, unless a directory above was opaque
-      if (i === parts.length - 1) return st.isFile() ? readFileSync(at, 'utf8') : undefined;
-      if (!st.isDirectory()) return undefined;
+      let fd: number;
+      try {
+        fd = open(`/proc/self/fd/${dir}/${part}`, binding.constants.O_PATH | constants.O_NOFOLLOW);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return opaque ? null : undefined;
+        throw err;
+      }
+      const st = fstatSync(fd);
+      if (i === parts.length - 1) return st.isFile() ? readSmall(open(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK), at) : null;
+      if (!st.isDirectory()) return null;
+      // By path: a swap here changes only which lower layer is looked at, never what is read.
       opaque ||= isOpaque(binding, at);
+      dir = fd;
     }
-    if (opaque) return undefined;
+    return undefined;
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+function readSmall(fd: number, path: string): string {
+  const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
+  let n = 0;
+  for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+  if (n > MAX_FILE_BYTES) throw new TspodError(`${path}: larger than ${MAX_FILE_BYTES} bytes, not read`);
+  return buf.toString('utf8', 0, n);
+}
+
+/** The file at `path` (absolute) in the image, from its layers (bottom first), as overlayfs
+ *  shows it: the top layer that has it wins. Undefined when the image has no such file. */
+function imageFile(binding: UsersBinding, layers: string[], path: string): string | undefined {
+  const parts = path.split('/').filter(Boolean);
+  for (const layer of [...layers].reverse()) {
+    const text = fromLayer(binding, layer, parts);
+    if (text !== undefined) return text ?? undefined;
   }
   return undefined;
 }
 
-/** A passwd/group-style file's entries, as their fields. */
+/** A passwd/group-style file's entries, as their fields; blank lines and comments left out. */
 function entries(text: string | undefined): string[][] {
-  return text ? text.split('\n').map((l) => l.split(':')) : [];
+  if (!text) return [];
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 const numeric = (s: string) => /^\d+$/.test(s);
+
+/** The largest id: (uid_t)-1 means "no change" to setresuid. */
+const MAX_ID = 4294967294;
 
 /** Who a container's process runs as. */
 export interface UserIds {
@@ -76,34 +122,42 @@ export function containerUser(
   const users = () => (passwd ??= entries(imageFile(binding, layers, '/etc/passwd')));
   let group: string[][] | undefined;
   const groups = () => (group ??= entries(imageFile(binding, layers, '/etc/group')));
+  /** An id from the User or from one of the files, checked as runAsUser is. */
+  const id = (text: string | undefined, what: string): number => {
+    if (text === undefined || !numeric(text) || Number(text) > MAX_ID) throw new InputError(where, `${what} is not a numeric id from 0 to ${MAX_ID}: ${JSON.stringify(text ?? '')}`);
+    return Number(text);
+  };
 
   let uid: number | undefined;
   let pw: string[] | undefined;
   let gid: number | undefined;
-  // runAsUser overrides the image's User whole: its names are not looked up.
-  const [u, g] = sc.runAsUser !== undefined ? [String(sc.runAsUser)] : imageUser ? imageUser.split(':') : [];
+  // runAsUser overrides the image's User whole: its names are not looked up. An empty part
+  // ("app:", ":50") is no part, as runc reads it.
+  const [u, g] = (sc.runAsUser !== undefined ? [String(sc.runAsUser)] : (imageUser ?? '').split(':')).map((p) => p || undefined);
   if (u !== undefined) {
     if (numeric(u)) {
-      uid = Number(u);
-      pw = users().find((f) => f[2] === u);
+      uid = id(u, `its User's uid`);
+      pw = users().find((f) => numeric(f[2] ?? '') && Number(f[2]) === uid);
     } else {
       pw = users().find((f) => f[0] === u);
       if (!pw) throw new InputError(where, `its user "${u}" is not in the image's /etc/passwd`);
-      uid = Number(pw[2]);
+      uid = id(pw[2], `/etc/passwd's uid of "${u}"`);
     }
   }
   if (g !== undefined) {
     if (numeric(g)) {
-      gid = Number(g);
+      gid = id(g, `its User's gid`);
     } else {
       const gr = groups().find((f) => f[0] === g);
       if (!gr) throw new InputError(where, `its group "${g}" is not in the image's /etc/group`);
-      gid = Number(gr[2]);
+      gid = id(gr[2], `/etc/group's gid of "${g}"`);
     }
   }
   gid = sc.runAsGroup ?? gid;
   if (uid === undefined && gid === undefined) return undefined;
   const name = pw?.[0];
-  const member = name && g === undefined ? groups().filter((f) => f[3]?.split(',').includes(name)).map((f) => Number(f[2])) : [];
-  return { uid: uid ?? 0, gid: gid ?? (pw ? Number(pw[3]) : 0), groups: [...new Set(member)] };
+  // A malformed group line is nobody's: only well-formed ones count.
+  const wellFormed = (f: string[]) => numeric(f[2] ?? '') && Number(f[2]) <= MAX_ID;
+  const member = name && g === undefined ? groups().filter((f) => wellFormed(f) && f[3]?.split(',').includes(name)).map((f) => Number(f[2])) : [];
+  return { uid: uid ?? 0, gid: gid ?? (pw ? id(pw[3], `/etc/passwd's gid of "${name}"`) : 0), groups: [...new Set(member)] };
 }

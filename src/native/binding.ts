@@ -126,6 +126,8 @@ export interface NativeConstants {
   S_IFBLK: number;
   S_IFIFO: number;
   MNT_DETACH: number;
+  /** open(2)'s O_PATH, which Node's fs.constants lacks. */
+  O_PATH: number;
 }
 
 export interface NativeBinding {

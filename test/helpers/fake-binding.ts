@@ -27,6 +27,7 @@ export class FakeBinding implements NativeBinding {
     MS_RDONLY: 1, MS_NOSUID: 2, MS_NODEV: 4, MS_NOEXEC: 8, MS_REMOUNT: 32, MS_BIND: 4096, MS_REC: 16384,
     MS_PRIVATE: 1 << 18,
     AF_INET: 2, SOCK_STREAM: 1, SOCK_DGRAM: 2, S_IFCHR: 0o20000, S_IFBLK: 0o60000, S_IFIFO: 0o10000, MNT_DETACH: 2,
+    O_PATH: 0o10000000,
   };
 
   spawn = (request: SpawnRequest): SpawnedProcess => {
