@@ -27,6 +27,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000 // the kernel's statfs flag; Debian 12's glibc headers lack it
+#endif
+
 namespace tspod {
 
 const char *
@@ -249,25 +253,27 @@ OpenBeneath (const char *base, const char *path)
   return fd;
 }
 
-// A bind remount sets nosuid, nodev, noexec and the atime flags anew from its own flags: for a
-// remount, the ones the mount has now are kept (a read-only volume from a nosuid mount stays
-// nosuid). Should statfs fail, the remount itself reports the path's problem.
-unsigned long
-KeptFlags (const FsStep &st, const char *path)
+// A bind remount sets nosuid, nodev, noexec and nosymfollow anew from its own flags (the atime
+// flags it keeps when given none): the ones the mount has now are added to `flags`, so a
+// read-only volume from a nosuid mount stays nosuid. -1 with errno when statfs fails: the step
+// fails rather than silently dropping them.
+int
+KeepMountFlags (const FsStep &st, const char *path, unsigned long *flags)
 {
-  struct statfs sf;
-  if (!(st.flags & MS_REMOUNT) || !(st.flags & MS_BIND) || statfs (path, &sf) < 0)
+  *flags = st.flags;
+  if (!(st.flags & MS_REMOUNT) || !(st.flags & MS_BIND))
     return 0;
+  struct statfs sf;
+  if (statfs (path, &sf) < 0)
+    return -1;
   static const struct
   {
     unsigned long st, ms;
-  } map[] = { { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },           { ST_NOEXEC, MS_NOEXEC },
-              { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME } };
-  unsigned long flags = 0;
+  } map[] = { { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC }, { ST_NOSYMFOLLOW, MS_NOSYMFOLLOW } };
   for (const auto &m : map)
     if (sf.f_flags & m.st)
-      flags |= m.ms;
-  return flags;
+      *flags |= m.ms;
+  return 0;
 }
 
 // One step; -1 with errno set on failure.
@@ -307,10 +313,12 @@ RunFsStep (const FsStep &st, int *root)
               break;
             }
           FdPath (fd, fdpath);
-          rc = mount (source, fdpath, st.fstype, st.flags | KeptFlags (st, fdpath), st.data);
         }
-      else
-        rc = mount (source, st.target, st.fstype, st.flags | KeptFlags (st, st.target), st.data);
+      {
+        const char *target = st.in_root ? fdpath : st.target;
+        unsigned long flags;
+        rc = KeepMountFlags (st, target, &flags) < 0 ? -1 : mount (source, target, st.fstype, flags, st.data);
+      }
       break;
     case FS_MKDIR:
       rc = mkdirat (dir, name, st.mode);

@@ -108,9 +108,9 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) => bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false })),
     ...plan.binds.flatMap((m) => bind(c, m)),
   ];
-  // After every mount point is made: the root is then read-only for everything after it (the
-  // child keeps the overlay's nodev through the remount).
-  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY });
+  // After every mount point is made: the root is then read-only for everything after it. The
+  // child keeps the flags the mount has; nodev is given too, as it matters most here.
+  if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY | rootFlags });
   steps.push({ op: 'pivot', target: root });
   return steps;
 }

@@ -196,11 +196,11 @@ t.test('under a shared mount, a pod\'s tmpfs is not copied into the peer mount n
   t.notMatch(mounts(), ` ${s.store.paths.pod('iso')}`, 'nor has this namespace');
 });
 
-t.test('a readOnly volume keeps its source mount\'s nosuid, nodev and noexec', async (t) => {
+t.test('a readOnly volume keeps its source mount\'s nosuid, nodev, noexec, nosymfollow and atime', async (t) => {
   const s = testState(t);
   const root = busyboxRoot(tempDir(t, 'rootfs'));
   const host = tempDir(t, 'noexec');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,size=1m', 'tspod-test', host]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,nosymfollow,strictatime,size=1m', 'tspod-test', host]);
   t.teardown(() => execFileSync('umount', ['-l', host]));
   const r = await s.cli(['run', '-f', manifest(tempDir(t, 'm'), {
     metadata: { name: 'ro' },
@@ -220,7 +220,8 @@ t.test('a readOnly volume keeps its source mount\'s nosuid, nodev and noexec', a
   const options = new Map(fields.map((f) => [f[4], f[5].split(',')]));
   const has = (path: string, want: string[]) => want.every((o) => options.get(path)?.includes(o));
   t.ok(has('/ram', ['ro', 'nosuid', 'nodev']), `the memory emptyDir: read-only, still nosuid and nodev (${options.get('/ram')})`);
-  t.ok(has('/h', ['ro', 'nosuid', 'nodev', 'noexec']), `the hostPath: read-only, still nosuid, nodev and noexec (${options.get('/h')})`);
+  t.ok(has('/h', ['ro', 'nosuid', 'nodev', 'noexec', 'nosymfollow']), `the hostPath: read-only, still nosuid, nodev, noexec and nosymfollow (${options.get('/h')})`);
+  t.notOk(options.get('/h')?.some((o) => /atime$/.test(o)), `and still strictatime: no relatime or noatime (${options.get('/h')})`);
 });
 
 t.test('a memory emptyDir stays one volume when a new monitor adds the pod\'s first container with a root of its own', async (t) => {
