@@ -177,23 +177,24 @@ export class PodHost {
     const infra = record.infra && PodProcess.adopt(this.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra?.process.pid}) is gone`);
     let network: PodNetwork | undefined;
+    let pod: Pod;
     try {
       network = await this.adoptNetwork(record, infra);
       const spec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
       const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(record.name), true);
-      const pod = await Pod.adopt(
+      pod = await Pod.adopt(
         record,
         { network, storage, binding: this.binding, io: this.io(record.name), cwd: '/', backoff: this.opts.backoff, clock: this.opts.clock },
         infra,
       );
-      this.track(pod, 'adopted');
-      return pod;
     } catch (err) {
       // The pod runs on as it was, for a later monitor to try again: this one lets go of it.
       await network?.letGo();
       infra.forget();
       throw err;
     }
+    this.track(pod, 'adopted');
+    return pod;
   }
 
   /** The pod's network again; its published ports are left closed if they cannot be bound. */

@@ -176,6 +176,9 @@ export class PortForwarder {
     const key = `${local}|${client.address}|${client.port}`;
     let flow = this.flows.get(key);
     if (!flow) {
+      // The Map keeps flows in the order of their last use (touch): the first is the oldest.
+      // It goes first, so its fd is free for the new one even when the supervisor has no other.
+      if (this.flows.size >= this.maxFlows) this.dropFlow(this.flows.keys().next().value!);
       let fd: number | undefined;
       try {
         fd = this.podSocket('udp');
@@ -183,8 +186,6 @@ export class PortForwarder {
         fd = undefined;
       }
       if (fd === undefined) return;
-      // The Map keeps flows in the order of their last use (touch): the first is the oldest.
-      if (this.flows.size >= this.maxFlows) this.dropFlow(this.flows.keys().next().value!);
       const socket = createSocket('udp4');
       socket.bind({ fd });
       socket.on('message', (reply, from) => {

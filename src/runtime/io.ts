@@ -180,9 +180,9 @@ export class LoggingIO implements PodIO {
       done: new Promise<void>((resolve) =>
         socket.once('close', () => {
           this.readers.delete(reader);
-          if (reader.forgotten) return resolve();
           try {
-            this.writers.get(who)?.end(stream);
+            // A forgotten container's log is closed, and a new one of its name may have one.
+            if (!reader.forgotten) this.writers.get(who)?.end(stream);
           } catch (err) {
             this.opts.onError?.(who, err as Error);
           }

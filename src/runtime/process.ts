@@ -72,8 +72,9 @@ export class PodProcess {
     });
   }
 
+  /** False once it exited, or once it was let go of (forget): its pidfd is closed then. */
   get running(): boolean {
-    return this.status === undefined;
+    return this.status === undefined && !this.forgotten;
   }
 
   /** Sends a signal; false when the process is already gone. */
@@ -101,7 +102,7 @@ export class PodProcess {
 
   /** Lets go of a process that runs on (an adoption that failed): no exit is seen, the pidfd closes. */
   forget(): void {
-    if (!this.running || this.forgotten) return;
+    if (!this.running) return;
     this.forgotten = true;
     this.watch.close();
     closeSync(this.pidfd);
