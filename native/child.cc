@@ -264,8 +264,9 @@ KeepMountFlags (const FsStep &st, const char *path, unsigned long *flags)
   if (!(st.flags & MS_REMOUNT) || !(st.flags & MS_BIND))
     return 0;
   struct statfs sf;
+  // ENOSYS: a file system without statfs (rare), which has nothing of these to keep.
   if (statfs (path, &sf) < 0)
-    return -1;
+    return errno == ENOSYS ? 0 : -1;
   static const struct
   {
     unsigned long st, ms;

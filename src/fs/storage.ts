@@ -27,8 +27,15 @@ export interface ContainerFs {
 }
 
 /** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
-/** This process's mount points at or under `dir` (mountinfo's escapes undone). */
-function mountsUnder(dir: string): string[] {
+/** This process's mount points at or under `dir` (mountinfo's escapes undone). mountinfo
+ *  names them without symlinks (a state root under /var/run is under /run there). */
+function mountsUnder(path: string): string[] {
+  let dir = path;
+  try {
+    dir = realpathSync(path);
+  } catch {
+    // gone: nothing can be mounted under it
+  }
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4])
@@ -184,15 +191,20 @@ export class PodStorage {
     if (this.isolated) return;
     const c = this.binding.constants;
     // A pod adopted from an earlier supervisor has it already, with its tmpfs under it: a
-    // second bind (not recursive) would hide them.
-    if (!isMountPoint(this.podDir)) {
-      this.binding.mount(this.podDir, this.podDir, '', c.MS_BIND);
-      try {
-        this.binding.mount('', this.podDir, '', c.MS_PRIVATE);
-      } catch (err) {
-        this.binding.umount2(this.podDir, c.MNT_DETACH);
-        throw err;
+    // second bind (not recursive) would hide them. Made private either way.
+    const bound = !isMountPoint(this.podDir);
+    if (bound) this.binding.mount(this.podDir, this.podDir, '', c.MS_BIND);
+    try {
+      this.binding.mount('', this.podDir, '', c.MS_PRIVATE);
+    } catch (err) {
+      if (bound) {
+        try {
+          this.binding.umount2(this.podDir, c.MNT_DETACH);
+        } catch {
+          // the error to see is the one above
+        }
       }
+      throw err;
     }
     this.isolated = true;
   }

@@ -29,7 +29,7 @@ function isOpaque(binding: UsersBinding, dir: string): boolean {
  * step before (through /proc/self/fd, O_NOFOLLOW: no symlink is followed, it would point into
  * the host), and only a regular file is opened for reading, by its O_PATH fd.
  */
-function fromLayer(binding: UsersBinding, layer: string, parts: string[]): string | null | undefined {
+function fromLayer(binding: UsersBinding, layer: string, parts: string[], bottom: boolean): string | null | undefined {
   const fds: number[] = [];
   const open = (path: string, flags: number) => {
     const fd = openSync(path, flags);
@@ -52,8 +52,9 @@ function fromLayer(binding: UsersBinding, layer: string, parts: string[]): strin
       const st = fstatSync(fd);
       if (i === parts.length - 1) return st.isFile() ? readSmall(open(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK), at) : null;
       if (!st.isDirectory()) return null;
-      // By path: a swap here changes only which lower layer is looked at, never what is read.
-      opaque ||= isOpaque(binding, at);
+      // By path, which only image layers (root's) need: the bottom layer, a root file system's
+      // only one, has nothing below it to hide.
+      if (!bottom) opaque ||= isOpaque(binding, at);
       dir = fd;
     }
     return undefined;
@@ -74,8 +75,8 @@ function readSmall(fd: number, path: string): string {
  *  shows it: the top layer that has it wins. Undefined when the image has no such file. */
 function imageFile(binding: UsersBinding, layers: string[], path: string): string | undefined {
   const parts = path.split('/').filter(Boolean);
-  for (const layer of [...layers].reverse()) {
-    const text = fromLayer(binding, layer, parts);
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const text = fromLayer(binding, layers[i], parts, i === 0);
     if (text !== undefined) return text ?? undefined;
   }
   return undefined;

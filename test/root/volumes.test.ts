@@ -2,7 +2,7 @@
 // size limit, read-only mounts, subPath, hostPath and its type checks; and what a pod's end
 // leaves of them, however it ends.
 import t from 'tap';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
@@ -244,4 +244,25 @@ t.test('a memory emptyDir stays one volume when a new monitor adds the pod\'s fi
   t.equal(await waitFor('its output', async () => (await logs(s, 'adm', 'r')) || undefined), 'from-w\n', 'the new container sees what the first wrote, in the same tmpfs');
   const podDir = s.store.paths.pod('adm');
   t.same(mountsUnder(s.root), [podDir, `${podDir}/shm`, `${podDir}/volumes/ram`], 'one bind of the pod directory, under it the tmpfs');
+});
+
+t.test('a state root reached through a symlink: the pod\'s mounts are still found and undone', async (t) => {
+  // As --root /var/run/tspod on Debian, where /var/run is a symlink to /run.
+  const real = tempDir(t, 'real');
+  const link = `${real}.link`;
+  symlinkSync(real, link);
+  t.teardown(() => rmSync(link, { force: true }));
+  const s = testState(t, {}, link);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const r = await s.cli(['run', '-d', '-f', manifest(tempDir(t, 'm'), {
+    metadata: { name: 'viasym' },
+    spec: {
+      volumes: [{ name: 'ram', emptyDir: { medium: 'Memory' } }],
+      containers: [{ name: 'c', rootfs: root, command: ['sleep', '1000'], volumeMounts: [{ name: 'ram', mountPath: '/ram' }] }],
+    },
+  })]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(mountsUnder(real).length, 3, 'the pod directory, its /dev/shm and the emptyDir are mounted');
+  t.equal((await s.cli(['rm', '-f', 'viasym'])).code, 0);
+  t.same(mountsUnder(real), [], 'and all unmounted with the pod');
 });
