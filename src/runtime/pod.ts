@@ -360,17 +360,31 @@ export class Pod extends EventEmitter<PodEvents> {
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
-    let slots: Container[];
+    const slots: Container[] = [];
     try {
-      slots = record.containers.map((r, i) => pod.addSlot(r.spec, launches[i], r.restartPolicy));
+      for (const [i, r] of record.containers.entries()) slots.push(pod.addSlot(r.spec, launches[i], r.restartPolicy));
+      pod.takeOver(record, slots);
     } catch (err) {
+      // Nothing of the pod is ended: what this supervisor took of it is let go, for a later try.
+      for (const s of slots) {
+        s.process?.forget();
+        pod.clock.clearTimeout(s.timer);
+      }
       if (!adoptedInfra) infra.forget();
+      await opts.io.close();
       throw err;
     }
+    pod.checkCompleted();
+    return pod;
+  }
+
+  /** Adoption's second half: the record's state, the running processes watched again. */
+  private takeOver(record: PodRecord, slots: Container[]): void {
+    const { opts } = this;
     opts.storage?.setAddress(opts.network?.address, false);
-    if (record.infra.pipes) {
-      pod.infraPipes = record.infra.pipes;
-      opts.io.adopt?.(null, infra.pid, record.infra.pipes);
+    if (record.infra?.pipes) {
+      this.infraPipes = record.infra.pipes;
+      opts.io.adopt?.(null, this.infra.pid, record.infra.pipes);
     }
     for (const [i, r] of record.containers.entries()) {
       const slot = slots[i];
@@ -378,7 +392,7 @@ export class Pod extends EventEmitter<PodEvents> {
         restartCount: r.restartCount,
         startedAt: r.startedAt,
         // The back-off goes on where the earlier supervisor left it.
-        startedAtMs: r.startedAt ? pod.clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
+        startedAtMs: r.startedAt ? this.clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
         delayMs: r.backoffMs ?? 0,
         finishedAt: r.finishedAt,
         lastExit: r.lastExit,
@@ -390,17 +404,21 @@ export class Pod extends EventEmitter<PodEvents> {
       const proc = r.state === 'running' && r.process ? PodProcess.adopt(opts.binding, r.process) : undefined;
       if (proc) {
         slot.pipes = r.pipes;
+        this.watch(slot, proc);
         if (r.pipes) opts.io.adopt?.(r.name, proc.pid, r.pipes);
-        pod.watch(slot, proc);
-      } else if (r.state === 'running') {
-        pod.exited(slot, { code: null, signal: null, coreDumped: false, error: new Error('exited unobserved') });
-      } else if (r.state === 'waiting') {
-        const wait = r.nextStartAt ? Math.max(0, Date.parse(r.nextStartAt) - Date.now()) : 0;
-        pod.schedule(slot, wait);
       }
     }
-    pod.checkCompleted();
-    return pod;
+    // Only once every running process is watched (the part that can fail): what ended unseen
+    // goes through its restart policy, and what waited gets its timer back.
+    for (const [i, r] of record.containers.entries()) {
+      const slot = slots[i];
+      if (r.state === 'running' && !slot.process) {
+        this.exited(slot, { code: null, signal: null, coreDumped: false, error: new Error('exited unobserved') });
+      } else if (r.state === 'waiting') {
+        const wait = r.nextStartAt ? Math.max(0, Date.parse(r.nextStartAt) - Date.now()) : 0;
+        this.schedule(slot, wait);
+      }
+    }
   }
 
   /** The pod's spec, with its containers as they are now. */

@@ -27,14 +27,16 @@ export function describeExit(s: ExitStatus): string {
 
 /**
  * A pidfd for the process with this pid and start time: opened first, then the start time
- * checked, so a pid reused since is never taken for it. Undefined when it is gone.
+ * checked, so a pid reused since is never taken for it. Undefined when it is gone; any other
+ * failure (EMFILE) is thrown: a process that runs must not be taken for one that ended.
  */
 export function openProcess(binding: NativeBinding, id: ProcessId): number | undefined {
   let pidfd: number;
   try {
     pidfd = binding.pidfdOpen(id.pid);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw err;
   }
   if (startTimeOf(id.pid) !== id.startTime) {
     closeSync(pidfd);

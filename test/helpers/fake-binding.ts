@@ -104,6 +104,11 @@ export class FakeBinding implements NativeBinding {
     onExit?.(status);
   }
 
+  /** Whether an exit watch is open on this pidfd. */
+  watching(pidfd: number): boolean {
+    return this.watchers.has(pidfd);
+  }
+
   /** Every process spawned with this argv[0], oldest first. */
   allByArgv0(argv0: string): FakeProcess[] {
     return this.spawned.filter((s) => s.request.argv[0] === argv0);

@@ -301,6 +301,34 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   await pod.kill();
 });
 
+t.test('an adoption that fails half-way (EMFILE) lets go of what it took, and takes no running process for ended', async (t) => {
+  const b = new FakeBinding();
+  const clock = new FakeClock();
+  const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
+  // The infra and the first container are opened; the second container's pidfd_open fails.
+  let opened = 0;
+  const pidfdOpen = b.pidfdOpen;
+  b.pidfdOpen = (pid: number) => {
+    if (++opened === 3) throw Object.assign(new Error('EMFILE: too many open files, pidfd_open'), { code: 'EMFILE', syscall: 'pidfd_open' });
+    return pidfdOpen(pid);
+  };
+  const running = (name: string) => ({ name, spec: { name, command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always' as const, state: 'running' as const, process: self, restartCount: 0 });
+  const record: PodRecord = {
+    version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
+    supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
+    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    infra: { process: self },
+    containers: [running('a'), running('b'), { ...running('w'), state: 'waiting', process: undefined, nextStartAt: new Date(Date.now() + 5000).toISOString() }],
+  };
+  const { io, closed } = fakeIO();
+  await t.rejects(Pod.adopt(record, { binding: b, io, cwd: '/', backoff: BACKOFF, clock }), { code: 'EMFILE' });
+  t.same(b.spawned.map((p) => p.request.argv[0]), ['(adopted)', '(adopted)'], 'nothing started: b, still running, was not taken for a container that ended');
+  t.notOk(b.spawned.some((p) => b.watching(p.pidfd)), 'no process is watched any more');
+  t.equal(closed(), 1, 'its IO is closed');
+  clock.advance(60_000);
+  t.equal(b.spawned.length, 2, 'and no timer starts anything later');
+});
+
 t.test('two restarts at once, and a restart with a remove, leave no process untracked', async (t) => {
   const b = new FakeBinding();
   const pod = await Pod.start(spec({ restartPolicy: 'Always' }), { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
