@@ -3,12 +3,17 @@
 // Kept apart from process.ts so the commands that only read records load just this.
 import { readFileSync } from 'node:fs';
 
+/** Undefined when there is no such process; any other failure (EMFILE) is thrown, since a
+ *  process that runs must not be taken for one that ended. */
 function readStat(pid: number): { state: string; startTime: string } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    // ESRCH: it was reaped between the open and the read.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw err;
   }
   // The command name may hold spaces and parentheses: the fields start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

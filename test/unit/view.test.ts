@@ -2,6 +2,9 @@
 // written; without one, each process is checked against /proc. Real /proc entries: this test
 // process is the live supervisor, a start time that does not match is a process that is gone.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/cli.js';
 import { observedAll } from '../../src/state/view.js';
 import { startTimeOf } from '../../src/runtime/identity.js';
 import { RECORD_VERSION, type PodRecord } from '../../src/state/records.js';
@@ -47,4 +50,22 @@ t.test('many records of one supervisor and of none, in one list', async (t) => {
   const seen = observedAll(records);
   t.equal(seen.filter((r) => r.state === 'running').length, 50);
   t.equal(seen.at(-1)!.state, 'failed');
+});
+
+t.test('a process that cannot be looked at (EMFILE) is not taken for one that ended', async (t) => {
+  // A process of its own, every fd taken: reading /proc/PID/stat fails with EMFILE.
+  const identity = JSON.stringify(join(repoRoot, 'dist/runtime/identity.js'));
+  const script = `
+    const { isRunning, startTimeOf } = require(${identity});
+    const fs = require('fs');
+    const self = { pid: process.pid, startTime: startTimeOf(process.pid) };
+    const held = [];
+    for (;;) { try { held.push(fs.openSync('/dev/null', 'r')); } catch { break; } }
+    let full;
+    try { full = String(isRunning(self)); } catch (e) { full = e.code; }
+    for (const fd of held) fs.closeSync(fd);
+    console.log(JSON.stringify({ full, after: isRunning(self), gone: isRunning({ pid: 2 ** 22 + 1, startTime: '1' }) }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), { full: 'EMFILE', after: true, gone: false }, 'EMFILE is thrown; a pid with no process is gone');
 });
