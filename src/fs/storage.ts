@@ -261,7 +261,14 @@ export class PodStorage {
     const base = 'hostPath' in v ? v.hostPath.path : this.volumeDir(v.name);
     if (!m.subPath) return { source: base, path: base };
     const path = `${base}/${m.subPath}`;
-    if ('emptyDir' in v) mkdirsBeneath(base, m.subPath);
+    if ('emptyDir' in v) {
+      try {
+        mkdirsBeneath(base, m.subPath);
+      } catch (err) {
+        // Its message would name /proc/self/fd/N: say which volume and which path instead.
+        throw new InputError(`${where}.subPath`, `${m.subPath} could not be made in volume ${m.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
     let real: string;
     try {
       real = realpathSync(path);
