@@ -26,7 +26,6 @@ export interface ContainerFs {
   user?: UserIds;
 }
 
-/** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
 /** This process's mount points at or under `dir` (mountinfo's escapes undone). mountinfo
  *  names them without symlinks (a state root under /var/run is under /run there). */
 function mountsUnder(path: string): string[] {
@@ -46,6 +45,7 @@ function mountsUnder(path: string): string[] {
 
 const isMountPoint = (dir: string) => mountsUnder(dir).includes(dir);
 
+/** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
 export function unmountUnder(binding: NativeBinding, dir: string): void {
   for (const p of mountsUnder(dir).sort((a, b) => b.length - a.length)) binding.umount2(p, binding.constants.MNT_DETACH);
 }

@@ -4,6 +4,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { InputError, TspodError } from '../errors.js';
 import { OPAQUE_XATTR } from '../image/overlay.js';
+import { MAX_ID } from '../pod/fields.js';
 import type { NativeBinding, NativeConstants } from '../native/binding.js';
 
 export type UsersBinding = Pick<NativeBinding, 'lgetxattr'> & { constants: Pick<NativeConstants, 'O_PATH'> };
@@ -94,8 +95,8 @@ function entries(text: string | undefined): string[][] {
 
 const numeric = (s: string) => /^\d+$/.test(s);
 
-/** The largest id: (uid_t)-1 means "no change" to setresuid. */
-const MAX_ID = 4294967294;
+/** A uid or gid field as written: digits, in range. */
+const validId = (s: string | undefined): s is string => s !== undefined && numeric(s) && Number(s) <= MAX_ID;
 
 /** Who a container's process runs as. */
 export interface UserIds {
@@ -125,7 +126,7 @@ export function containerUser(
   const groups = () => (group ??= entries(imageFile(binding, layers, '/etc/group')));
   /** An id from the User or from one of the files, checked as runAsUser is. */
   const id = (text: string | undefined, what: string): number => {
-    if (text === undefined || !numeric(text) || Number(text) > MAX_ID) throw new InputError(where, `${what} is not a numeric id from 0 to ${MAX_ID}: ${JSON.stringify(text ?? '')}`);
+    if (!validId(text)) throw new InputError(where, `${what} is not a numeric id from 0 to ${MAX_ID}: ${JSON.stringify(text ?? '')}`);
     return Number(text);
   };
 
@@ -138,7 +139,7 @@ export function containerUser(
   if (u !== undefined) {
     if (numeric(u)) {
       uid = id(u, `its User's uid`);
-      pw = users().find((f) => numeric(f[2] ?? '') && Number(f[2]) === uid);
+      pw = users().find((f) => validId(f[2]) && Number(f[2]) === uid);
     } else {
       pw = users().find((f) => f[0] === u);
       if (!pw) throw new InputError(where, `its user "${u}" is not in the image's /etc/passwd`);
@@ -158,7 +159,6 @@ export function containerUser(
   if (uid === undefined && gid === undefined) return undefined;
   const name = pw?.[0];
   // A malformed group line is nobody's: only well-formed ones count.
-  const wellFormed = (f: string[]) => numeric(f[2] ?? '') && Number(f[2]) <= MAX_ID;
-  const member = name && g === undefined ? groups().filter((f) => wellFormed(f) && f[3]?.split(',').includes(name)).map((f) => Number(f[2])) : [];
+  const member = name && g === undefined ? groups().filter((f) => validId(f[2]) && f[3]?.split(',').includes(name)).map((f) => Number(f[2])) : [];
   return { uid: uid ?? 0, gid: gid ?? (pw ? id(pw[3], `/etc/passwd's gid of "${name}"`) : 0), groups: [...new Set(member)] };
 }

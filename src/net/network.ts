@@ -14,7 +14,7 @@ import type { NetworkSpec, PodSpec, PortMapping } from '../pod/spec.js';
 import { startTimeOf } from '../runtime/identity.js';
 import { withLock } from '../state/lock.js';
 import type { ProcessId } from '../state/records.js';
-import { PortForwarder } from './forwarder.js';
+import { PortForwarder, type ForwarderOptions } from './forwarder.js';
 import type { CniAttachment, CniNetwork } from './cni.js';
 
 /** What a pod's record keeps of its network (the CNI attachment is cached apart: cachePath). */
@@ -25,11 +25,8 @@ export interface NetworkRecord {
   podIP?: string;
 }
 
-export interface NetworkOptions {
-  /** How long a silent UDP client keeps its flow, and how many flows a pod has at most
-   *  (see forwarder.ts). */
-  udpIdleMs?: number;
-  udpMaxFlows?: number;
+/** With the published ports' UDP knobs (forwarder.ts). */
+export interface NetworkOptions extends ForwarderOptions {
   /** CNI configuration and plugin directories (defaults: /etc/cni/net.d; /opt/cni/bin, /usr/lib/cni). */
   cniConfDir?: string;
   cniBinDirs?: string[];

@@ -92,9 +92,12 @@ function boolean(v: unknown, path: string): boolean {
   return v;
 }
 
+/** The largest uid or gid: (uid_t)-1 means "no change" to setresuid. */
+export const MAX_ID = 4294967294;
+
 export function id(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
-    throw new InputError(path, `must be a numeric id from 0 to 4294967294, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_ID) {
+    throw new InputError(path, `must be a numeric id from 0 to ${MAX_ID}, not ${JSON.stringify(v)}`);
   }
   return v;
 }
