@@ -15,7 +15,7 @@ import {
   type PodIO,
   type PodSpec,
 } from 'tspod';
-import { benchEnv, now, sleepMs, timeCommand } from './measure.js';
+import { benchEnv, benchLog, now, sleepMs, timeCommand } from './measure.js';
 import type { Programs } from './programs.js';
 
 export const PORT = '8080';
@@ -194,7 +194,7 @@ export function hostTool(p: Programs, root: string): Tool {
     setup: () => {
       store = new StateStore(root);
       store.ensureRoot();
-      host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' });
+      host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' }, benchLog);
     },
     run: async () => {
       const t0 = now();

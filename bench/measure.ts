@@ -2,6 +2,7 @@
 // from here: medians of repeated runs, and RSS/PSS as the kernel counts them.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { SupervisorLog } from 'tspod';
 
 export interface Stats {
   runs: number;
@@ -54,6 +55,12 @@ export class StepSamples {
 }
 
 export const now = (): number => performance.now();
+
+/** What a PodHost in the bench process has to say, on the bench's stderr. */
+export const benchLog: SupervisorLog = {
+  info: (pod, message) => process.stderr.write(`bench: pod ${pod}: ${message}\n`),
+  warn: (pod, message) => process.stderr.write(`bench: pod ${pod}: ${message}\n`),
+};
 
 /** The environment every measured command gets: the caller's, without Node debugging hooks. */
 export function benchEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

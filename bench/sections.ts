@@ -3,7 +3,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding, MonitorClient, PodHost, startInfra, StatePaths, StateStore, type PodRecord } from 'tspod';
-import { benchEnv, memoryOf, now, Samples, sumMemory, timeCommand, type Memory, type Stats } from './measure.js';
+import { benchEnv, benchLog, memoryOf, now, Samples, sumMemory, timeCommand, type Memory, type Stats } from './measure.js';
 import { onPath, podSpec, PORT } from './cycle.js';
 import { concise } from './oci.js';
 import type { Programs } from './programs.js';
@@ -76,7 +76,7 @@ export async function removeCliPods(root: string, names: string[]): Promise<void
   const client = new MonitorClient(new StatePaths(root));
   for (const name of names) {
     try {
-      await client.call('DELETE', `/pods/${name}?force=true`);
+      await client.removePod({ pod: name, query: { force: true } });
     } catch {
       // already gone
     }
@@ -156,7 +156,7 @@ export interface ScaleResult {
 export async function libraryScale(p: Programs, root: string, count: number): Promise<ScaleResult['library']> {
   const store = new StateStore(root);
   store.ensureRoot();
-  const host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' });
+  const host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' }, benchLog);
   let failures = 0;
   const t0 = now();
   let t1 = t0;

@@ -2,13 +2,13 @@
 // record decides. A foreground pod is stopped through its own tspod process (SIGTERM; rm -f:
 // SIGKILL, which its processes follow by PDEATHSIG); for any other pod the monitor refused, its
 // answer stands; rm of a whole pod works from the state alone when no monitor runs; anything
-// else starts a monitor and asks it. The pod host's clean-up code (monitor/host.js, which
+// else starts a monitor and asks it. The supervisor's clean-up code (supervisor/stale.js, which
 // loads the runtime) is loaded only to clean up.
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Conflict } from '../errors.js';
 import { loadBinding } from '../native/binding.js';
-import { monitorClient, type MonitorUnavailable } from '../monitor/client.js';
+import { monitorClient, type MonitorClient, type MonitorUnavailable } from '../monitor/client.js';
 import { ApiError } from '../monitor/protocol.js';
 import { PodProcess } from '../runtime/process.js';
 import type { StatePaths } from '../state/paths.js';
@@ -16,12 +16,8 @@ import type { PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
 import { inForeground, observed } from '../state/view.js';
 
-/** The request control.ts sent to the monitor. */
-interface Request {
-  method: string;
-  path: string;
-  body?: unknown;
-}
+/** A change (control.ts), as a request any client can send: the running monitor, or one started. */
+export type ControlRequest = (client: MonitorClient) => Promise<unknown>;
 /** Why the monitor did not do it: none answered, or it refused. */
 type NotDone = MonitorUnavailable | ApiError;
 
@@ -41,15 +37,15 @@ function recordToActOn(store: StateStore, pod: string, notDone: NotDone): PodRec
 }
 
 /** No monitor answered: one is started, and asked. */
-const askStartedMonitor = (paths: StatePaths, request: Request) => monitorClient(paths).call(request.method, request.path, request.body);
+const askStartedMonitor = (paths: StatePaths, request: ControlRequest) => request(monitorClient(paths));
 
-export async function restartLocally(paths: StatePaths, pod: string, request: Request, notDone: NotDone): Promise<void> {
+export async function restartLocally(paths: StatePaths, pod: string, request: ControlRequest, notDone: NotDone): Promise<void> {
   const record = recordToActOn(new StateStore(paths.root), pod, notDone);
   if (inForeground(record)) throw foregroundConflict(record, 'restart it there');
   await askStartedMonitor(paths, request);
 }
 
-export async function stopLocally(paths: StatePaths, pod: string, container: string | undefined, request: Request, notDone: NotDone): Promise<void> {
+export async function stopLocally(paths: StatePaths, pod: string, container: string | undefined, request: ControlRequest, notDone: NotDone): Promise<void> {
   const store = new StateStore(paths.root);
   const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {
@@ -59,7 +55,7 @@ export async function stopLocally(paths: StatePaths, pod: string, container: str
   await askStartedMonitor(paths, request);
 }
 
-export async function rmLocally(paths: StatePaths, pod: string, container: string | undefined, force: boolean, request: Request, notDone: NotDone): Promise<void> {
+export async function rmLocally(paths: StatePaths, pod: string, container: string | undefined, force: boolean, request: ControlRequest, notDone: NotDone): Promise<void> {
   const store = new StateStore(paths.root);
   const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {
@@ -71,7 +67,7 @@ export async function rmLocally(paths: StatePaths, pod: string, container: strin
   await askStartedMonitor(paths, request);
 }
 
-const host = () => require('../monitor/host.js') as typeof import('../monitor/host.js');
+const stale = () => require('../supervisor/stale.js') as typeof import('../supervisor/stale.js');
 
 /** Signals a foreground pod's tspod, waits for it, and removes what it could not. */
 async function signalForeground(store: StateStore, record: PodRecord, signal: number): Promise<void> {
@@ -83,7 +79,7 @@ async function signalForeground(store: StateStore, record: PodRecord, signal: nu
   }
   // A tspod killed with SIGKILL cannot clean up (its processes died with it, by PDEATHSIG): what
   // it left is removed if still stale, under the names lock (the name may be taken again).
-  const { removeIfStale, withNamesLock } = host();
+  const { removeIfStale, withNamesLock } = stale();
   await withNamesLock(store, binding, () => removeIfStale(store, binding, record.name));
 }
 
@@ -97,7 +93,7 @@ async function removeWithoutMonitor(store: StateStore, pod: string, force: boole
   const lock = openSync(store.paths.monitorLock, 'a', 0o600);
   try {
     if (!binding.flock(lock, true, false)) return false;
-    const { releaseRecorded, withNamesLock } = host();
+    const { releaseRecorded, withNamesLock } = stale();
     await withNamesLock(store, binding, async () => {
       const record = observed(store.need(pod));
       if (record.state === 'running' && !force) throw new Conflict(`pod "${pod}" is running: stop it first, or use rm -f`);

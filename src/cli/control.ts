@@ -6,6 +6,7 @@ import { MonitorClient, MonitorUnavailable } from '../monitor/client.js';
 import { ApiError } from '../monitor/protocol.js';
 import { checkLabel } from '../pod/names.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
+import type { ControlRequest } from './control-local.js';
 import { requireRoot } from './errors.js';
 
 interface ControlOptions {
@@ -21,20 +22,13 @@ function graceBody(o: ControlOptions): { grace?: number } {
   return { grace: (require('./options.js') as typeof import('./options.js')).secondsOption('--grace', o.grace) };
 }
 
-/** A route of the monitor's API about this pod (and container): names checked, then encoded. */
-function route(pod: string, container?: string, action = ''): string {
-  const p = encodeURIComponent(checkLabel('pod', pod));
-  const c = container === undefined ? '' : `/containers/${encodeURIComponent(checkLabel('container', container))}`;
-  return `/pods/${p}${c}${action}`;
-}
-
 /**
  * Sends a change to the monitor if one runs, without starting one. Undefined when it is done;
  * else why not: no monitor answered, or it refused (409).
  */
-async function askMonitor(paths: StatePaths, method: string, path: string, body?: unknown): Promise<MonitorUnavailable | ApiError | undefined> {
+async function askMonitor(paths: StatePaths, request: ControlRequest): Promise<MonitorUnavailable | ApiError | undefined> {
   try {
-    await new MonitorClient(paths).call(method, path, body);
+    await request(new MonitorClient(paths));
     return undefined;
   } catch (err) {
     if ((err instanceof MonitorUnavailable && err.unreached) || (err instanceof ApiError && err.status === 409)) return err;
@@ -45,8 +39,9 @@ async function askMonitor(paths: StatePaths, method: string, path: string, body?
 export async function restart(pod: string, container: string, o: ControlOptions): Promise<number> {
   requireRoot('tspod restart');
   const paths = new StatePaths(stateRoot(o.root));
-  const request = { method: 'POST', path: route(pod, container, '/restart'), body: graceBody(o) };
-  const notDone = await askMonitor(paths, request.method, request.path, request.body);
+  const names = { pod: checkLabel('pod', pod), container: checkLabel('container', container) };
+  const request: ControlRequest = (c) => c.restartContainer({ ...names, body: graceBody(o) });
+  const notDone = await askMonitor(paths, request);
   if (notDone) await local().restartLocally(paths, pod, request, notDone);
   return 0;
 }
@@ -54,8 +49,11 @@ export async function restart(pod: string, container: string, o: ControlOptions)
 export async function stop(pod: string, container: string | undefined, o: ControlOptions): Promise<number> {
   requireRoot('tspod stop');
   const paths = new StatePaths(stateRoot(o.root));
-  const request = { method: 'POST', path: route(pod, container, '/stop'), body: graceBody(o) };
-  const notDone = await askMonitor(paths, request.method, request.path, request.body);
+  checkLabel('pod', pod);
+  const body = graceBody(o);
+  const request: ControlRequest =
+    container === undefined ? (c) => c.stopPod({ pod, body }) : (c) => c.stopContainer({ pod, container: checkLabel('container', container), body });
+  const notDone = await askMonitor(paths, request);
   if (notDone) await local().stopLocally(paths, pod, container, request, notDone);
   return 0;
 }
@@ -63,8 +61,11 @@ export async function stop(pod: string, container: string | undefined, o: Contro
 export async function rm(pod: string, container: string | undefined, o: ControlOptions): Promise<number> {
   requireRoot('tspod rm');
   const paths = new StatePaths(stateRoot(o.root));
-  const request = { method: 'DELETE', path: route(pod, container) + (o.force ? '?force=true' : '') };
-  const notDone = await askMonitor(paths, request.method, request.path);
+  checkLabel('pod', pod);
+  const query = { force: !!o.force };
+  const request: ControlRequest =
+    container === undefined ? (c) => c.removePod({ pod, query }) : (c) => c.removeContainer({ pod, container: checkLabel('container', container), query });
+  const notDone = await askMonitor(paths, request);
   if (notDone) await local().rmLocally(paths, pod, container, !!o.force, request, notDone);
   return 0;
 }

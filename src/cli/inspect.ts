@@ -2,10 +2,9 @@
 // of every running process, read from /proc, so a user can check the sharing.
 import { statSync } from 'node:fs';
 import { stateRoot } from '../state/paths.js';
-import type { ProcessId } from '../state/records.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
-import { isRunning } from '../runtime/identity.js';
+import { isRunning, type ProcessId } from '../native/identity.js';
 import { READ_WHY, requireRoot } from './errors.js';
 import { print } from './print.js';
 

@@ -2,9 +2,8 @@
 // go to stdout and lines written to stderr to stderr, as crictl and podman do.
 import { InputError } from '../errors.js';
 import { followLog, readLog, type FollowOptions, type LogLine } from '../logs/reader.js';
-import { isRunning } from '../runtime/identity.js';
+import { isRunning, type ProcessId } from '../native/identity.js';
 import { stateRoot } from '../state/paths.js';
-import type { ProcessId } from '../state/records.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { READ_WHY, requireRoot } from './errors.js';
 import { print as printOut, printError } from './print.js';

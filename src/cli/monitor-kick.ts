@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { StatePaths } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
-import { isRunning } from '../runtime/identity.js';
+import { isRunning } from '../native/identity.js';
 
 /** Whether the monitor that last wrote monitor.json runs: one read of /proc, no connection. */
 function monitorRunning(paths: StatePaths): boolean {

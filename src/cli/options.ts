@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
 import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
-import type { HostOptions } from '../monitor/host.js';
+import type { HostOptions } from '../supervisor/host.js';
 
 export function shareOption(value: string): SharedNamespace[] {
   return shareList(value.split(',').map((s) => s.trim()).filter(Boolean), () => '--share');
@@ -101,7 +101,7 @@ export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; root
   if (o.rootfs !== undefined && o.image !== undefined) throw new InputError('--rootfs', 'and --image cannot both be given: an image is its own root file system');
   if (o.rootfs !== undefined) c.rootfs = resolve(o.rootfs);
   if (o.image !== undefined) {
-    (require('../image/reference.js') as typeof import('../image/reference.js')).parseImageRef(o.image, '--image');
+    (require('../pod/image-ref.js') as typeof import('../pod/image-ref.js')).parseImageRef(o.image, '--image');
     c.image = o.image;
   }
   if (o.volume?.length) {

@@ -28,7 +28,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
   applyNetworkOptions(spec, o.network, o.publish ?? []);
   requireRoot('tspod pod create');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
-  await client.call('POST', '/pods', { spec, persistent: true });
+  await client.createPod({ body: { spec, persistent: true } });
   print(`${name}\n`);
   return 0;
 }

@@ -2,25 +2,28 @@
 // shows its output, and removes it when it ends.
 import { constants as osConstants } from 'node:os';
 import { loadBinding } from '../native/binding.js';
-import { PodHost } from '../monitor/host.js';
+import { PodHost, type SupervisorLog } from '../supervisor/host.js';
 import type { Pod } from '../runtime/pod.js';
 import type { PodSpec } from '../pod/spec.js';
 import type { PodResult } from '../runtime/pod.js';
-import { startTimeOf } from '../runtime/identity.js';
+import { startTimeOf } from '../native/identity.js';
 import { describeExit, statusCode } from '../runtime/process.js';
 import { StateStore } from '../state/store.js';
 import { hostOptionsFromEnv } from './options.js';
 import { TerminalTee } from './output.js';
 
+/** The supervisor's messages, on the terminal as tspod's own. */
+const terminalLog: SupervisorLog = {
+  info: (pod, message) => process.stderr.write(`tspod: pod ${pod}: ${message}\n`),
+  warn: (pod, message) => process.stderr.write(`tspod: pod ${pod}: ${message}\n`),
+};
+
 /** The pod runs as long as this tspod; its output is shown, and logged as for any pod. */
 export async function runForeground(spec: PodSpec, root: string): Promise<number> {
   const store = new StateStore(root);
   const binding = loadBinding();
-  const host = new PodHost(store, binding, {
-    kind: 'foreground',
-    pid: process.pid,
-    startTime: startTimeOf(process.pid) ?? '',
-  }, hostOptionsFromEnv());
+  const self = { kind: 'foreground' as const, pid: process.pid, startTime: startTimeOf(process.pid) ?? '' };
+  const host = new PodHost(store, binding, self, terminalLog, hostOptionsFromEnv());
 
   // Installed before the pod starts, so Ctrl-C during the start is not lost.
   let stopSignal: number | undefined;

@@ -1,12 +1,37 @@
 // The pod a `tspod run` describes, from its command line: a command becomes a one-container
 // pod; a manifest's pod gets the run's options applied. Each option's value is checked here
-// (which options may go together, in run.ts's checkRunWords, before); nothing is created. Loaded only when a run has a command or options to apply: a detached manifest
-// with none goes to the monitor as it is (run.ts).
+// (which options may go together, in run.ts's checkRunWords, before); nothing is created.
+// Loaded only when a run has a command or options to apply: a detached manifest with none goes
+// to the monitor as it is (run.ts).
 import { restartPolicyValue } from '../pod/fields.js';
 import { checkLabel } from '../pod/names.js';
 import { newPodSpec, type PodSpec, workingDirDefault } from '../pod/spec.js';
 import { applyContainerOptions, applyNetworkOptions, envOption, programOption, secondsOption, shareOption } from './options.js';
-import type { RunOptions } from './run.js';
+
+/** tspod run's options, as commander gives them. */
+export interface RunOptions {
+  file?: string;
+  name?: string;
+  hostname?: string;
+  share?: string;
+  pause?: string;
+  env: string[];
+  grace?: string;
+  workdir?: string;
+  restart?: string;
+  rootfs?: string;
+  image?: string;
+  /** -v SRC:DST[:ro] */
+  volume?: string[];
+  user?: string;
+  readOnly?: boolean;
+  network?: string;
+  publish: string[];
+  detach?: boolean;
+  /** Join this running pod instead of making one (with -d). */
+  pod?: string;
+  root?: string;
+}
 
 /** Six hex digits for an unnamed pod: a taken name is refused at creation, never reused. */
 const randomName = () => Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0');

@@ -12,30 +12,7 @@ import { ApiError } from '../monitor/protocol.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import type { PodRecord } from '../state/records.js';
 import { print } from './print.js';
-
-export interface RunOptions {
-  file?: string;
-  name?: string;
-  hostname?: string;
-  share?: string;
-  pause?: string;
-  env: string[];
-  grace?: string;
-  workdir?: string;
-  restart?: string;
-  rootfs?: string;
-  image?: string;
-  /** -v SRC:DST[:ro] */
-  volume?: string[];
-  user?: string;
-  readOnly?: boolean;
-  network?: string;
-  publish: string[];
-  detach?: boolean;
-  /** Join this running pod instead of making one (with -d). */
-  pod?: string;
-  root?: string;
-}
+import type { RunOptions } from './run-spec.js';
 
 /** Options that cannot go together: checked before anything is read or asked. */
 export function checkRunWords(command: string[], o: RunOptions): void {
@@ -61,7 +38,7 @@ const changesThePod = (o: RunOptions) =>
  */
 async function createFromManifest(client: MonitorClient, manifest: { text: string; file: string; workingDir: string }): Promise<PodRecord | undefined> {
   try {
-    return await client.call<PodRecord>('POST', '/pods', { manifest });
+    return await client.createPod({ body: { manifest } });
   } catch (err) {
     if (err instanceof ApiError && err.status === 400 && err.field === 'manifest') return undefined;
     throw err;
@@ -89,11 +66,11 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
         return 0;
       }
     }
-    spec = await runSpec().podFromRunOptions(command, o, (await client.call<{ spec: PodSpec }>('POST', '/manifests', { text, file: o.file })).spec);
+    spec = await runSpec().podFromRunOptions(command, o, (await client.readManifest({ body: { text, file: o.file } })).spec);
   } else {
     spec = await runSpec().podFromRunOptions(command, o);
   }
-  await client.call('POST', '/pods', { spec });
+  await client.createPod({ body: { spec } });
   print(`${spec.name}\n`);
   return 0;
 }
@@ -113,9 +90,9 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
   const spec = await runSpec().podFromRunOptions(command, { ...o, pod: undefined });
   requireRoot('tspod run');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
-  await client.call('POST', `/pods/${pod}/containers`, {
-    container: spec.containers[0],
-    ...(o.restart !== undefined ? { restartPolicy: spec.restartPolicy } : {}),
+  await client.addContainer({
+    pod,
+    body: { container: spec.containers[0], ...(o.restart !== undefined ? { restartPolicy: spec.restartPolicy } : {}) },
   });
   print(`${spec.containers[0].name}\n`);
   return 0;

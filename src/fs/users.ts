@@ -3,7 +3,7 @@
 // overlayfs would show them.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { InputError, TspodError } from '../errors.js';
-import { OPAQUE_XATTR } from '../image/overlay.js';
+import { OPAQUE_XATTR } from './overlay.js';
 import { MAX_ID } from '../pod/fields.js';
 import type { NativeBinding, NativeConstants } from '../native/binding.js';
 

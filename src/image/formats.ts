@@ -7,7 +7,7 @@
 // Every blob named by a digest is checked against it when read; nothing here unpacks.
 import { createHash } from 'node:crypto';
 import { TspodError } from '../errors.js';
-import { parseImageRef, type ImageRef } from './reference.js';
+import { parseImageRef, type ImageRef } from '../pod/image-ref.js';
 import { measure, normalizeMemberPath, type Compression, type ImageSource } from './source.js';
 
 export interface Platform {

@@ -20,12 +20,13 @@ import { createGunzip } from 'node:zlib';
 import { InputError, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { formatPlatform, hostPlatform, readImages, verifyLayer, type ImageConfig, type ImagePlan, type LayerPlan, type Platform } from './formats.js';
-import { formatRef, idPrefix, parseImageRef, refFileName, shortId, type ImageRef } from './reference.js';
+import { formatRef, parseImageRef, type ImageRef } from '../pod/image-ref.js';
+import { idPrefix, refFileName, shortId } from './reference.js';
 import { DirSource, TarSource, sniffCompression, type Compression, type ImageSource } from './source.js';
 import { looksLikeTar } from './tar.js';
 import { LayerError, unpackLayer, type UnpackStats } from './unpack.js';
-import { readRecordFile, writeRecordFile } from '../state/files.js';
-import { withLock } from '../state/lock.js';
+import { readRecordFile, writeRecordFile } from '../fs/files.js';
+import { withLock } from '../fs/lock.js';
 
 export const DEFAULT_IMAGE_ROOT = '/var/lib/tspod/images';
 const IMAGE_RECORD_VERSION = 1;

@@ -12,7 +12,7 @@ import { constants as C, lstatSync, mkdirSync, rmSync, symlinkSync, linkSync, un
 import { open } from 'node:fs/promises';
 import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
-import { OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX } from './overlay.js';
+import { OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX } from '../fs/overlay.js';
 import { tarMembers, TarFormatError, type TarEntry } from './tar.js';
 
 /** What unpacking needs of the addon. */

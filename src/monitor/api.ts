@@ -1,6 +1,6 @@
-// The monitor's control API: HTTP over a root-only Unix socket, JSON bodies. Routes are listed
-// in docs/MONITOR-API.md. This file checks request bodies (the socket may be spoken to with
-// curl, so nothing is trusted) and maps errors to statuses and back.
+// The monitor's side of its API (routes and types: protocol.ts): every request body is checked
+// here (the socket may be spoken to with curl, so nothing is trusted), and errors are mapped to
+// statuses (docs/MONITOR-API.md).
 import { InputError, NotFound, StartFailed, TspodError } from '../errors.js';
 import {
   absolutePath,
@@ -25,32 +25,9 @@ import {
   volume,
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
-import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type ContainerSpec, type PodSpec, type PortMapping, type RestartPolicy } from '../pod/spec.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
+import type { AddContainerRequest, ManifestRequest } from './protocol.js';
 
-
-/** POST /v1/pods: the pod as a spec, or as a manifest that the monitor reads. */
-export interface CreatePodRequest {
-  spec: PodSpec;
-  /** Lives until stopped, whatever its containers do (`pod create`). */
-  persistent?: boolean;
-}
-
-/**
- * POST /v1/manifests, or `manifest` in POST /v1/pods: a manifest's text; `file` names it in
- * errors; `workingDir`, the client's directory, is where its containers on the host's file
- * system run unless they say otherwise.
- */
-export interface ManifestRequest {
-  text: string;
-  file: string;
-  workingDir?: string;
-}
-
-/** POST /v1/pods/NAME/containers */
-export interface AddContainerRequest {
-  container: ContainerSpec;
-  restartPolicy?: RestartPolicy;
-}
 
 function portMapping(v: unknown, path: string): PortMapping {
   const o = mapping(v, path);
@@ -103,7 +80,13 @@ function networkBody(v: unknown, path: string): PodSpec['network'] {
   return networkValue(o.name === undefined ? mode : `cni:${string(o.name, `${path}.name`)}`, `${path}.mode`);
 }
 
-export async function createPodFromBody(v: unknown): Promise<CreatePodRequest> {
+/** A checked POST /v1/pods: a pod's spec, read from a manifest if one was sent. */
+export interface CreatePod {
+  spec: PodSpec;
+  persistent: boolean;
+}
+
+export async function createPodFromBody(v: unknown): Promise<CreatePod> {
   const o = mapping(v, 'request body');
   onlyFields(o, '', ['spec', 'manifest', 'persistent']);
   if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new InputError('persistent', 'must be true or false');

@@ -1,10 +1,10 @@
-// The CLI's side of the monitor: requests over the control socket. Every command that talks to
-// the monitor loads this module, so it holds only the requests; starting a monitor when none
-// answers is in launch.ts.
+// The CLI's side of the monitor: requests over the control socket, a typed method per route of
+// protocol.ts. Every command that talks to the monitor loads this module, so it holds only the
+// requests; starting a monitor when none answers is in launch.ts.
 import { connect } from 'node:net';
 import { TspodError } from '../errors.js';
 import type { StatePaths } from '../state/paths.js';
-import { API_VERSION, ApiError, type ErrorBody } from './protocol.js';
+import { API_VERSION, ApiError, ROUTES, requestPath, type ErrorBody, type RouteAnswer, type RouteArgs, type RouteName } from './protocol.js';
 
 export class MonitorUnavailable extends TspodError {
   /** The connection itself failed: the request never reached a monitor. */
@@ -32,6 +32,13 @@ function parseAnswer(raw: Buffer): { status: number; payload: unknown } | undefi
   }
 }
 
+/** A typed method per route of the API (protocol.ts): `client.stopPod({ pod, body: { grace } })`. */
+export type MonitorApi = { [K in RouteName]: (args: RouteArgs<K>) => Promise<RouteAnswer<K>> };
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the methods come from ROUTES
+export interface MonitorClient extends MonitorApi {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class MonitorClient {
   /**
    * `start`, when given, starts a monitor: a request that finds none listening starts one and
@@ -40,19 +47,26 @@ export class MonitorClient {
   constructor(
     readonly paths: StatePaths,
     private start?: () => Promise<void>,
-  ) {}
+  ) {
+    for (const name of Object.keys(ROUTES) as RouteName[]) {
+      (this as Record<RouteName, unknown>)[name] = (args: RouteArgs<typeof name>) => this.send(name, args);
+    }
+  }
 
   /** One request; the API's errors come back as TspodErrors with its message and fields. */
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async send<K extends RouteName>(name: K, args: RouteArgs<K>): Promise<RouteAnswer<K>> {
+    const { method } = ROUTES[name];
+    const path = requestPath(name, args as Record<string, unknown>);
+    const body = (args as { body?: unknown }).body;
     try {
-      return await this.request<T>(method, path, body);
+      return (await this.request(method, path, body)) as RouteAnswer<K>;
     } catch (err) {
       // Unreached: no monitor saw the request, so sending it again cannot do anything twice.
       const start = this.start;
       if (!(err instanceof MonitorUnavailable && err.unreached && start)) throw err;
       this.start = undefined;
       await start();
-      return this.request<T>(method, path, body);
+      return (await this.request(method, path, body)) as RouteAnswer<K>;
     }
   }
 
@@ -61,11 +75,11 @@ export class MonitorClient {
    * (server.ts), and node:http cost 8 ms of every command's start-up here to load, more than
    * the request itself.
    */
-  private request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const head = [`${method} /${API_VERSION}${path} HTTP/1.1`, 'host: tspod', 'connection: close'];
     if (body !== undefined) head.push('content-type: application/json', `content-length: ${Buffer.byteLength(text)}`);
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let connected = false;
       const socket = connect(this.paths.socket, () => {
@@ -78,14 +92,14 @@ export class MonitorClient {
         const answer = parseAnswer(Buffer.concat(chunks));
         if (!answer) return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
         if (answer.status >= 300) return reject(new ApiError(answer.status, answer.payload as ErrorBody));
-        resolve(answer.payload as T);
+        resolve(answer.payload);
       });
     });
   }
 
   async ping(): Promise<boolean> {
     try {
-      await this.call('GET', '/version');
+      await this.version({});
       return true;
     } catch (err) {
       if (err instanceof MonitorUnavailable) return false;
@@ -100,5 +114,5 @@ export class MonitorClient {
  * code that starts one (launch.js).
  */
 export function monitorClient(paths: StatePaths): MonitorClient {
-  return new MonitorClient(paths, () => (require('./launch.js') as typeof import('./launch.js')).launchMonitor(paths));
+  return new MonitorClient(paths, () => (require('./launch.js') as typeof import('./launch.js')).launchMonitor(paths, new MonitorClient(paths)));
 }

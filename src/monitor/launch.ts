@@ -8,7 +8,6 @@ import { loadBinding, type ExitStatus } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
 import type { StatePaths } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { MonitorClient } from './client.js';
 
 /** dist/cli/main.js, from either src/monitor or dist/monitor. */
 const cliPath = join(__dirname, '../../dist/cli/main.js');
@@ -49,9 +48,8 @@ export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<
   }
 }
 
-/** Starts a monitor in the background and waits until it answers. */
-export async function launchMonitor(paths: StatePaths): Promise<void> {
-  const client = new MonitorClient(paths);
+/** Starts a monitor in the background and waits until it answers `client`'s ping. */
+export async function launchMonitor(paths: StatePaths, client: { ping(): Promise<boolean> }): Promise<void> {
   new StateStore(paths.root).ensureRoot();
   let exited: number | null = null;
   void spawnMonitor(paths).exited.then((s) => (exited = s.code ?? 1));

@@ -8,12 +8,11 @@ import { closeSync, openSync, unlinkSync, writeFileSync, chmodSync } from 'node:
 import type { Server } from 'node:http';
 import { TspodError } from '../errors.js';
 import { loadBinding, type NativeBinding } from '../native/binding.js';
+import { startTimeOf } from '../native/identity.js';
 import type { Pod } from '../runtime/pod.js';
-import { isRunning, startTimeOf } from '../runtime/identity.js';
 import { describeExit } from '../runtime/process.js';
 import { StateStore } from '../state/store.js';
-import { exitedUnseen, isStale } from '../state/view.js';
-import { PodHost, releaseRecorded, removeIfStale, withNamesLock, type HostOptions } from './host.js';
+import { PodHost, type HostOptions, type SupervisorLog } from '../supervisor/host.js';
 import { MonitorClient } from './client.js';
 import { monitorServer } from './server.js';
 
@@ -29,9 +28,16 @@ export interface RunningMonitor {
   close(): Promise<void>;
 }
 
+/** A line of monitor.log (the monitor's stderr), timestamped. */
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} ${message}\n`);
 }
+
+/** The supervisor's messages, as lines of monitor.log naming their pod. */
+const monitorLog: SupervisorLog = {
+  info: (pod, message) => log(`pod ${pod}: ${message}`),
+  warn: (pod, message) => log(`pod ${pod}: ${message}`),
+};
 
 /** Reports what happens to a pod in the monitor's log. */
 function narrate(pod: Pod, how: 'created' | 'adopted'): void {
@@ -41,50 +47,6 @@ function narrate(pod: Pod, how: 'created' | 'adopted'): void {
   pod.on('container-exit', (ctr, status) => log(`pod ${name}: container ${ctr} ${describeExit(status)}`));
   pod.on('container-error', (ctr, err) => log(`pod ${name}: container ${ctr} could not start: ${err.message}`));
   pod.on('end', (result) => log(`pod ${name}: ended (${result.reason})`));
-}
-
-/**
- * Takes over what a previous supervisor left in the state directory. A monitor's running pod is
- * adopted; a pod whose infra died meanwhile is marked failed and its containers killed; a pod of
- * a foreground tspod that is gone, or one that never finished being created, is cleaned away.
- */
-async function adoptAll(host: PodHost, store: StateStore, binding: NativeBinding): Promise<void> {
-  for (const name of store.names()) {
-    // One pod's trouble (an unreadable record, a failed adoption) is logged; the others go on.
-    try {
-      await adoptOne(host, store, binding, name);
-    } catch (err) {
-      log(`pod ${name}: not adopted: ${(err as Error).message}`);
-    }
-  }
-}
-
-async function adoptOne(host: PodHost, store: StateStore, binding: NativeBinding, name: string): Promise<void> {
-  const record = store.read(name);
-  if (!record || host.pods.has(name)) return;
-  if (isStale(record)) {
-    if (await withNamesLock(store, binding, () => removeIfStale(store, binding, name))) {
-      log(`pod ${name}: its ${record.supervisor.kind} supervisor (pid ${record.supervisor.pid}) is gone: removed it`);
-    }
-    return;
-  }
-  // A foreground pod, or one being created by a live process: not ours.
-  if (record.supervisor.kind === 'foreground' || record.state !== 'running') return;
-  if (record.infra && isRunning(record.infra.process)) {
-    await host.adopt(record);
-    return;
-  }
-  // Only a pod whose infra is verifiably gone is failed: what is left of it is ended.
-  await releaseRecorded(binding, store, record);
-  const at = new Date().toISOString();
-  store.write({
-    ...record,
-    state: 'failed',
-    reason: `its infra process (pid ${record.infra?.process.pid}) ended while no monitor was running`,
-    endedAt: at,
-    containers: record.containers.map((c) => (c.state === 'exited' ? c : exitedUnseen(c, at))),
-  });
-  log(`pod ${name}: failed: its infra process ended while no monitor was running`);
 }
 
 /**
@@ -127,8 +89,8 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     opts.udpMaxFlows && `at most ${opts.udpMaxFlows} UDP flows a pod`,
   ].filter(Boolean);
   if (knobs.length) log(`monitor ${self.pid}: ${knobs.join(', ')} (from TSPOD_* in its environment)`);
-  const host = new PodHost(store, binding, self, { ...opts, onPod: narrate });
-  await adoptAll(host, store, binding);
+  const host = new PodHost(store, binding, self, monitorLog, { ...opts, onPod: narrate });
+  await host.adoptAll();
   const server = monitorServer(host, store, opts.version);
 
   // We hold the lock: a socket file there now is a dead monitor's.

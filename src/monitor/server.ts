@@ -1,10 +1,11 @@
-// The monitor's HTTP server on its Unix socket. Each route reads its body, checks it, calls the
-// pod host and answers with JSON: a pod's record, or an error body with a status.
+// The monitor's HTTP server on its Unix socket: the routes of protocol.ts, each handler reading
+// its body, checking it (api.ts), calling the pod host and answering with JSON: a pod's record,
+// or an error body with a status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
 import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody, specFromManifest } from './api.js';
-import { API_VERSION, errorBody } from './protocol.js';
-import type { PodHost } from './host.js';
+import { API_VERSION, ROUTES, errorBody, type PathParams, type RouteAnswer, type RouteName } from './protocol.js';
+import type { PodHost } from '../supervisor/host.js';
 import type { StateStore } from '../state/store.js';
 
 const MAX_BODY = 1 << 20;
@@ -16,8 +17,6 @@ function decodeSegment(segment: string): string {
     throw new InputError('path', `"${segment}" is not a valid URL segment`);
   }
 }
-
-type Handler = (params: string[], body: unknown, query: URLSearchParams) => Promise<unknown>;
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -35,80 +34,60 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** What the server does for each route of protocol.ts; the body is the request's, unchecked. */
+type Handlers = {
+  [K in RouteName]: (params: PathParams<(typeof ROUTES)[K]['path']>, body: unknown, query: URLSearchParams) => Promise<RouteAnswer<K>>;
+};
+
+/** A route's path template as a pattern: each ":name" one segment, still encoded. */
+function pathPattern(template: string): { re: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = template.replace(/:([a-z]+)/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { re: new RegExp(`^${source}$`), names };
+}
+
 export function monitorServer(host: PodHost, store: StateStore, version: string): Server {
   const record = (name: string) => host.record(name);
-  // method, path, handler, and the status of a success when it is not 200
-  const routes: [string, RegExp, Handler, number?][] = [
-    ['GET', /^\/version$/, async () => ({ version, api: API_VERSION, pid: process.pid })],
-    ['GET', /^\/pods$/, async () => store.list()],
-    [
-      'POST',
-      /^\/pods$/,
-      async (_, body) => {
-        const req = await createPodFromBody(body);
-        const pod = await host.create(req.spec, { persistent: req.persistent });
-        return record(pod.spec.name);
-      },
-      201,
-    ],
-    ['GET', /^\/pods\/([^/]+)$/, async ([name]) => record(name)],
-    [
-      // The CLI's run -d -f has its manifest read here (or sends it with POST /pods), where
-      // the YAML parser is loaded already: loading it in each command cost 30 ms.
-      'POST',
-      /^\/manifests$/,
-      async (_, body) => ({ spec: await specFromManifest(manifestFromBody(body)) }),
-    ],
-    [
-      'POST',
-      /^\/pods\/([^/]+)\/stop$/,
-      async ([name], body) => {
-        await host.get(name).stop(graceFromBody(body));
-        return record(name);
-      },
-    ],
-    [
-      'DELETE',
-      /^\/pods\/([^/]+)$/,
-      async ([name], _, query) => {
-        await host.remove(name, query.get('force') === 'true');
-        return { removed: name };
-      },
-    ],
-    [
-      'POST',
-      /^\/pods\/([^/]+)\/containers$/,
-      async ([name], body) => {
-        const req = addContainerFromBody(body);
-        await host.get(name).addContainer(req.container, req.restartPolicy);
-        return record(name);
-      },
-    ],
-    [
-      'POST',
-      /^\/pods\/([^/]+)\/containers\/([^/]+)\/restart$/,
-      async ([name, ctr], body) => {
-        await host.get(name).restartContainer(ctr, graceFromBody(body));
-        return record(name);
-      },
-    ],
-    [
-      'POST',
-      /^\/pods\/([^/]+)\/containers\/([^/]+)\/stop$/,
-      async ([name, ctr], body) => {
-        await host.get(name).stopContainer(ctr, graceFromBody(body));
-        return record(name);
-      },
-    ],
-    [
-      'DELETE',
-      /^\/pods\/([^/]+)\/containers\/([^/]+)$/,
-      async ([name, ctr], _, query) => {
-        await host.get(name).removeContainer(ctr, query.get('force') === 'true');
-        return record(name);
-      },
-    ],
-  ];
+  const handlers: Handlers = {
+    version: async () => ({ version, api: API_VERSION, pid: process.pid }),
+    listPods: async () => store.list(),
+    createPod: async (_, body) => {
+      const req = await createPodFromBody(body);
+      const pod = await host.create(req.spec, { persistent: req.persistent });
+      return record(pod.spec.name);
+    },
+    readManifest: async (_, body) => ({ spec: await specFromManifest(manifestFromBody(body)) }),
+    getPod: async ({ pod }) => record(pod),
+    stopPod: async ({ pod }, body) => {
+      await host.get(pod).stop(graceFromBody(body));
+      return record(pod);
+    },
+    removePod: async ({ pod }, _, query) => {
+      await host.remove(pod, query.get('force') === 'true');
+      return { removed: pod };
+    },
+    addContainer: async ({ pod }, body) => {
+      const req = addContainerFromBody(body);
+      await host.get(pod).addContainer(req.container, req.restartPolicy);
+      return record(pod);
+    },
+    restartContainer: async ({ pod, container }, body) => {
+      await host.get(pod).restartContainer(container, graceFromBody(body));
+      return record(pod);
+    },
+    stopContainer: async ({ pod, container }, body) => {
+      await host.get(pod).stopContainer(container, graceFromBody(body));
+      return record(pod);
+    },
+    removeContainer: async ({ pod, container }, _, query) => {
+      await host.get(pod).removeContainer(container, query.get('force') === 'true');
+      return record(pod);
+    },
+  };
+  const routes = (Object.keys(ROUTES) as RouteName[]).map((name) => ({ name, ...ROUTES[name], ...pathPattern(ROUTES[name].path) }));
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     // Routes are matched on the path as sent, before any decoding or dot-segment folding:
@@ -122,15 +101,17 @@ export function monitorServer(host: PodHost, store: StateStore, version: string)
     let status = 200;
     let payload: unknown;
     try {
-      const matching = path === undefined ? [] : routes.filter(([, re]) => re.test(path));
-      const route = matching.find(([method]) => method === req.method);
+      const matching = path === undefined ? [] : routes.filter((r) => r.re.test(path));
+      const route = matching.find((r) => r.method === req.method);
       if (!route) {
         status = matching.length ? 405 : 404;
         payload = { error: `no route ${req.method} ${rawPath}`, exitCode: 125 };
       } else {
-        const params = route[1].exec(path!)!.slice(1).map(decodeSegment);
-        payload = await route[2](params, await readBody(req), searchParams);
-        status = route[3] ?? 200;
+        const values = route.re.exec(path!)!.slice(1).map(decodeSegment);
+        const params = Object.fromEntries(route.names.map((n, i) => [n, values[i]]));
+        const handler = handlers[route.name] as (params: Record<string, string>, body: unknown, query: URLSearchParams) => Promise<unknown>;
+        payload = await handler(params, await readBody(req), searchParams);
+        status = 'status' in route ? route.status : 200;
       }
     } catch (err) {
       status = errorStatus(err);

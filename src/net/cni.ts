@@ -18,7 +18,7 @@ import { TspodError } from '../errors.js';
 import { CNI_NAME, type CniNetwork, type CniPluginConf } from './cni-config.js';
 import { CniError, compareVersions, findPlugin, invokePlugin, type CniCommand } from './cni-exec.js';
 import { removeMasqueradeChain } from './cni-iptables.js';
-import { startTimeOf } from '../runtime/identity.js';
+import { startTimeOf } from '../native/identity.js';
 
 export { CniError } from './cni-exec.js';
 export { cleanupSharedChains, type SharedChainsReport } from './cni-iptables.js';

@@ -11,19 +11,11 @@ import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writ
 import { Conflict, InputError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { NetworkSpec, PodSpec, PortMapping } from '../pod/spec.js';
-import { startTimeOf } from '../runtime/identity.js';
-import { withLock } from '../state/lock.js';
-import type { ProcessId } from '../state/records.js';
+import { startTimeOf, type ProcessId } from '../native/identity.js';
+import { withLock } from '../fs/lock.js';
+import type { NetworkRecord } from '../state/records.js';
 import { PortForwarder, type ForwarderOptions } from './forwarder.js';
 import type { CniAttachment, CniNetwork } from './cni.js';
-
-/** What a pod's record keeps of its network (the CNI attachment is cached apart: cachePath). */
-export interface NetworkRecord {
-  mode: NetworkSpec['mode'];
-  ports: PortMapping[];
-  /** The pod's address on its CNI network. */
-  podIP?: string;
-}
 
 /** With the published ports' UDP knobs (forwarder.ts). */
 export interface NetworkOptions extends ForwarderOptions {

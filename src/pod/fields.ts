@@ -147,7 +147,7 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
   if (c.image !== undefined) {
     const image = string(c.image, `${path}.image`);
     // The image name grammar is loaded only for a container that has one.
-    (require('../image/reference.js') as typeof import('../image/reference.js')).parseImageRef(image, `${path}.image`);
+    (require('./image-ref.js') as typeof import('./image-ref.js')).parseImageRef(image, `${path}.image`);
     spec.image = image;
   }
   if (c.rootfs !== undefined) spec.rootfs = absolutePath(c.rootfs, `${path}.rootfs`);

@@ -1,10 +1,16 @@
-// A container joins its pod: it enters the infra's namespaces that the pod shares (through the
-// infra's pidfd, so a reused pid can never send it elsewhere), gets new ones for the rest, and a
-// mount namespace of its own with a /proc for the PID namespace it lives in.
-import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+// A container's launch: planned from its spec (planContainer: program, argv, environment,
+// directory, file system), then asked of the kernel (containerRequest). It joins its pod: it
+// enters the infra's namespaces that the pod shares (through the infra's pidfd, so a reused pid
+// can never send it elsewhere), gets new ones for the rest, and a mount namespace of its own
+// with a /proc for the PID namespace it lives in.
+import { InputError } from '../errors.js';
 import { hostfsSteps } from '../fs/rootfs.js';
-import type { SharedNamespace } from '../pod/spec.js';
+import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
+import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
+import type { ContainerFs } from '../storage/storage.js';
 import { PodProcess } from './process.js';
+import { resolveProgram } from './resolve.js';
 
 /** Everything needed to start one container process, decided before anything is created. */
 export interface ContainerLaunch {
@@ -25,6 +31,50 @@ export interface ContainerLaunch {
   /** The image layers its root is made of: not to be removed while it may run. */
   imageLayers?: string[];
   user?: { uid: number; gid: number; groups: number[] };
+}
+
+/**
+ * Works out a container's program, argv, environment and directory. Throws on bad input.
+ * Without `resolve`, a program that is not there is left for the start to report (adoption:
+ * it may have gone while nobody watched; the restart says so, with errno and path).
+ */
+export function planContainer(
+  spec: Pick<PodSpec, 'hostname' | 'share'>,
+  c: ContainerSpec,
+  opts: { cwd: string; parentDeathSignal?: number },
+  resolve = true,
+  cfs?: ContainerFs,
+): ContainerLaunch {
+  const config = cfs?.image?.config;
+  const env = containerEnv(spec, c, config?.Env ?? []);
+  const argv = containerArgv(c, env, config);
+  if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
+  // In a root of its own, the program is the root's: the child searches for it there.
+  const ownRoot = cfs?.ownRoot ?? false;
+  const cwd = c.workingDir ?? (config?.WorkingDir || undefined) ?? (ownRoot ? '/' : opts.cwd);
+  const searchPath = (env.get('PATH') ?? '').split(':');
+  let path = argv[0];
+  if (!ownRoot) {
+    try {
+      path = resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`);
+    } catch (err) {
+      if (resolve) throw err;
+    }
+  }
+  return {
+    name: c.name,
+    path,
+    ...(ownRoot && !path.includes('/') ? { searchPath } : {}),
+    argv,
+    env: envStrings(env),
+    cwd,
+    share: spec.share,
+    hostname: spec.hostname,
+    parentDeathSignal: opts.parentDeathSignal,
+    ...(cfs ? { fs: cfs.fs } : {}),
+    ...(cfs?.user ? { user: cfs.user } : {}),
+    ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
+  };
 }
 
 /** The namespaces, as a table: CLI name to clone flag. */

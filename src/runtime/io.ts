@@ -11,20 +11,35 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { CriLogWriter, type LogStream } from '../logs/cri.js';
 import type { NativeBinding } from '../native/binding.js';
-import type { PodIO, ProcessIO } from './pod.js';
+import type { PipeIds } from '../state/records.js';
 import { within } from './within.js';
+
+/** Where a process's stdin, stdout and stderr go. */
+export interface ProcessIO {
+  stdio: [number, number, number];
+  /** Called after the spawn (successful or not): closes the parent's copies of child ends. */
+  release(): void;
+  /** Identifies the process's output pipes, so a later supervisor can find them (adopt). */
+  pipes?: PipeIds;
+}
+
+/** Gives every process of a pod its stdio: a terminal's prefixer, log files, /dev/null. */
+export interface PodIO {
+  /** For each start of a process; `who` is a container name, or null for the infra. */
+  open(who: string | null): ProcessIO;
+  /** Reads on from a process started by an earlier supervisor. */
+  adopt?(who: string | null, pid: number, pipes: PipeIds): void;
+  /** A container was removed from the pod: what was kept for it can go. */
+  forget?(who: string): void;
+  /** After the pod has ended: waits until the output is flushed. */
+  close(): Promise<void>;
+}
 
 /** Sees every chunk a pod process writes (the foreground's terminal output). */
 export interface OutputTee {
   data(who: string | null, stream: LogStream, chunk: Buffer): void;
   /** One process's stream has ended. */
   end(who: string | null, stream: LogStream): void;
-}
-
-/** Inodes of a process's stdout and stderr pipes, kept in its record to find them again. */
-export interface PipeIds {
-  stdout: number;
-  stderr: number;
 }
 
 export interface LoggingOptions {

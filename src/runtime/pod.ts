@@ -1,86 +1,35 @@
 // A running pod: its infra process and its containers, supervised through pidfds.
 //
 // Life cycle: the infra starts first; each container then joins it. A container that exits is
-// started again or not by its restart policy, after the kubelet's crash back-off. The pod ends
-// when every container is done for good (completed; not for a persistent pod, made by `pod
-// create`, which lives until it is stopped), when it is asked to stop, or when its infra dies
-// (failed: its namespaces are gone or going, so its containers are stopped). Stopping is
+// started again or not by its restart policy, after the kubelet's crash back-off (backoff.ts).
+// The pod ends when every container is done for good (completed; not for a persistent pod, made
+// by `pod create`, which lives until it is stopped), when it is asked to stop, or when its infra
+// dies (failed: its namespaces are gone or going, so its containers are stopped). Stopping is
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
+//
+// Each container lives in a slot (slot.ts) whose state changes only through moveTo; the saved
+// record is made and read back in record.ts.
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { Conflict, InputError, NotFound, StartFailed, errnoFields } from '../errors.js';
-import type { ContainerFs, PodStorage } from '../fs/storage.js';
+import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
-import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
-import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
-import type {
-  ContainerRecord,
-  ExecContext,
-  ContainerState,
-  ExitRecord,
-  PodRecord,
-  PodState,
-  ProcessId,
-  StartError,
-} from '../state/records.js';
-import { RECORD_VERSION } from '../state/records.js';
-import { startContainer, type ContainerLaunch } from './container.js';
-import type { PipeIds } from './io.js';
 import type { PodNetwork } from '../net/network.js';
+import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
+import type { ContainerState, PipeIds, PodRecord, PodState } from '../state/records.js';
+import type { PodStorage } from '../storage/storage.js';
+import { KUBELET_BACKOFF, nextDelay, realClock, type Backoff, type Clock } from './backoff.js';
+import { planContainer, startContainer, type ContainerLaunch } from './container.js';
 import { startInfra } from './infra.js';
+import type { PodIO } from './io.js';
+import { PodProcess, describeExit, statusCode } from './process.js';
+import { exitRecord, podRecord, restoreSlot, startError } from './record.js';
+import { ContainerSlot } from './slot.js';
 import { within } from './within.js';
-import { PodProcess, describeExit, signalName, statusCode } from './process.js';
-import { resolveProgram } from './resolve.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;
 
 /** How long tspod's pause is given to exit on SIGTERM (it exits at once) before SIGKILL. */
 const INFRA_GRACE_MS = 2000;
-
-/** Crash back-off: the first restart after initialMs, doubling up to maxMs; a container that
- *  ran resetMs or longer starts over at initialMs. */
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  resetMs: number;
-}
-
-/** The kubelet's: 10 s, doubling, at most 5 minutes, reset after 10 minutes of running. */
-export const KUBELET_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 300_000, resetMs: 600_000 };
-
-/** Where a process's stdin, stdout and stderr go. */
-export interface ProcessIO {
-  stdio: [number, number, number];
-  /** Called after the spawn (successful or not): closes the parent's copies of child ends. */
-  release(): void;
-  /** Identifies the process's output pipes, so a later supervisor can find them (adopt). */
-  pipes?: PipeIds;
-}
-
-/** Gives every process of a pod its stdio: a terminal's prefixer, log files, /dev/null. */
-export interface PodIO {
-  /** For each start of a process; `who` is a container name, or null for the infra. */
-  open(who: string | null): ProcessIO;
-  /** Reads on from a process started by an earlier supervisor. */
-  adopt?(who: string | null, pid: number, pipes: PipeIds): void;
-  /** A container was removed from the pod: what was kept for it can go. */
-  forget?(who: string): void;
-  /** After the pod has ended: waits until the output is flushed. */
-  close(): Promise<void>;
-}
-
-/** Time as the crash back-off sees it; tests pass a fake one. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export interface PodOptions {
   binding: NativeBinding;
@@ -112,48 +61,16 @@ export interface PodResult {
   infraExit: ExitStatus | undefined;
 }
 
-/**
- * Works out a container's program, argv, environment and directory. Throws on bad input.
- * Without `resolve`, a program that is not there is left for the start to report (adoption:
- * it may have gone while nobody watched; the restart says so, with errno and path).
- */
-export function planContainer(
-  spec: Pick<PodSpec, 'hostname' | 'share'>,
-  c: ContainerSpec,
-  opts: Pick<PodOptions, 'cwd' | 'parentDeathSignal'>,
-  resolve = true,
-  cfs?: ContainerFs,
-): ContainerLaunch {
-  const config = cfs?.image?.config;
-  const env = containerEnv(spec, c, config?.Env ?? []);
-  const argv = containerArgv(c, env, config);
-  if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
-  // In a root of its own, the program is the root's: the child searches for it there.
-  const ownRoot = cfs?.ownRoot ?? false;
-  const cwd = c.workingDir ?? (config?.WorkingDir || undefined) ?? (ownRoot ? '/' : opts.cwd);
-  const searchPath = (env.get('PATH') ?? '').split(':');
-  let path = argv[0];
-  if (!ownRoot) {
-    try {
-      path = resolveProgram(argv[0], env.get('PATH') ?? '', cwd, `container ${c.name}`);
-    } catch (err) {
-      if (resolve) throw err;
-    }
-  }
-  return {
-    name: c.name,
-    path,
-    ...(ownRoot && !path.includes('/') ? { searchPath } : {}),
-    argv,
-    env: envStrings(env),
-    cwd,
-    share: spec.share,
-    hostname: spec.hostname,
-    parentDeathSignal: opts.parentDeathSignal,
-    ...(cfs ? { fs: cfs.fs } : {}),
-    ...(cfs?.user ? { user: cfs.user } : {}),
-    ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
-  };
+export interface PodEvents {
+  /** Something a record shows has changed. */
+  change: [];
+  'container-start': [name: string, pid: number];
+  'container-exit': [name: string, status: ExitStatus];
+  /** A restart failed before execve; the restart policy goes on. */
+  'container-error': [name: string, error: Error];
+  /** Trouble the pod survives (a clean-up step that failed): for its supervisor's log. */
+  warning: [message: string];
+  end: [result: PodResult];
 }
 
 /** SIGTERM, then SIGKILL after graceMs to whoever is left; resolves when all have exited. */
@@ -167,93 +84,6 @@ async function terminate(procs: PodProcess[], graceMs: number): Promise<void> {
 
 const now = () => new Date().toISOString();
 
-function exitRecord(s: ExitStatus): ExitRecord {
-  if (s.error) return { code: null, signal: null, unknown: true, at: now() };
-  return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now() };
-}
-
-/** A recorded exit as the status it was (unknown: a status with `error`). */
-function exitStatus(e: ExitRecord | undefined): ExitStatus | undefined {
-  if (!e) return undefined;
-  if (e.unknown) return { code: null, signal: null, coreDumped: false, error: Object.assign(new Error('not observed'), { code: 'ECHILD' }) };
-  return { code: e.code, signal: e.signal === null ? null : (osConstants.signals[e.signal as NodeJS.Signals] ?? null), coreDumped: false };
-}
-
-function startError(err: Error): StartError {
-  return { message: err.message, ...errnoFields(err), at: now() };
-}
-
-/** One container of the pod, across its restarts. */
-class Container {
-  spec: ContainerSpec;
-  launch: ContainerLaunch;
-  policy: RestartPolicy;
-  state: ContainerState = 'waiting';
-  process: PodProcess | undefined;
-  restartCount = 0;
-  startedAt: string | undefined;
-  /** clock.now() at the last start, for the back-off reset. */
-  startedAtMs = 0;
-  finishedAt: string | undefined;
-  lastExit: ExitRecord | undefined;
-  lastStatus: ExitStatus | undefined;
-  lastError: StartError | undefined;
-  nextStartAt: string | undefined;
-  stoppedByUser = false;
-  pipes: PipeIds | undefined;
-  /** The last back-off delay; 0 before the first. */
-  delayMs = 0;
-  timer: unknown;
-  /** Requests about this container (restart, stop, remove) run one after the other. */
-  busy: Promise<unknown> = Promise.resolve();
-
-  constructor(spec: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy) {
-    this.spec = spec;
-    this.launch = launch;
-    this.policy = policy;
-  }
-
-  get name(): string {
-    return this.spec.name;
-  }
-
-  record(): ContainerRecord {
-    return {
-      name: this.name,
-      spec: this.spec,
-      restartPolicy: this.policy,
-      state: this.state,
-      ...(this.process && this.state === 'running' ? { process: { pid: this.process.pid, startTime: this.process.startTime } } : {}),
-      ...(this.startedAt ? { startedAt: this.startedAt } : {}),
-      ...(this.finishedAt ? { finishedAt: this.finishedAt } : {}),
-      ...(this.lastExit ? { lastExit: this.lastExit } : {}),
-      ...(this.lastError ? { lastError: this.lastError } : {}),
-      restartCount: this.restartCount,
-      ...(this.state === 'waiting' && this.nextStartAt ? { nextStartAt: this.nextStartAt } : {}),
-      ...(this.stoppedByUser ? { stoppedByUser: true } : {}),
-      ...(this.pipes && this.state === 'running' ? { pipes: this.pipes } : {}),
-      ...(this.delayMs ? { backoffMs: this.delayMs } : {}),
-      ...(this.launch.imageLayers ? { imageLayers: this.launch.imageLayers } : {}),
-      // Only a root or a user of its own makes it differ from what exec works out from the spec.
-      ...(this.state === 'running' && (this.launch.fs || this.launch.user) ? { exec: execContext(this.launch) } : {}),
-    };
-  }
-}
-
-function execContext(launch: ContainerLaunch): ExecContext {
-  return { env: launch.env, cwd: launch.cwd, ...(launch.user ? { user: launch.user } : {}) };
-}
-
-export interface PodEvents {
-  /** Something a record shows has changed. */
-  change: [];
-  'container-start': [name: string, pid: number];
-  'container-exit': [name: string, status: ExitStatus];
-  /** A restart failed before execve; the restart policy goes on. */
-  'container-error': [name: string, error: Error];
-  end: [result: PodResult];
-}
-
 export class Pod extends EventEmitter<PodEvents> {
   readonly infra: PodProcess;
   readonly createdAt: string;
@@ -266,11 +96,10 @@ export class Pod extends EventEmitter<PodEvents> {
   private readonly opts: PodOptions;
   private readonly backoff: Backoff;
   private readonly clock: Clock;
-  private readonly slots: Container[] = [];
+  private readonly slots: ContainerSlot[] = [];
   private podState: PodState = 'running';
   private reason: string | undefined;
   private endedAt: string | undefined;
-  private endReason: PodEndReason | undefined;
   private stopping: Promise<PodResult> | undefined;
   private resolveEnded!: (r: PodResult) => void;
 
@@ -292,6 +121,8 @@ export class Pod extends EventEmitter<PodEvents> {
       }
     });
   }
+
+  // --- Starting and taking over -------------------------------------------------------------
 
   /**
    * Starts the infra, then each container in order. On any failure everything already started
@@ -325,8 +156,7 @@ export class Pod extends EventEmitter<PodEvents> {
       opts.storage?.setAddress(opts.network?.address, true);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
-        const slot = pod.addSlot(c, launches[i], spec.restartPolicy);
-        pod.run(slot);
+        pod.run(pod.addSlot(c, launches[i], spec.restartPolicy));
       }
       return pod;
     } catch (err) {
@@ -360,7 +190,7 @@ export class Pod extends EventEmitter<PodEvents> {
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
     const pod = new Pod(spec, { ...opts, persistent: record.persistent }, infra, record.createdAt);
-    const slots: Container[] = [];
+    const slots: ContainerSlot[] = [];
     try {
       for (const [i, r] of record.containers.entries()) slots.push(pod.addSlot(r.spec, launches[i], r.restartPolicy));
       pod.takeOver(record, slots);
@@ -378,8 +208,8 @@ export class Pod extends EventEmitter<PodEvents> {
     return pod;
   }
 
-  /** Adoption's second half: the record's state, the running processes watched again. */
-  private takeOver(record: PodRecord, slots: Container[]): void {
+  /** Adoption's second half: the record's history restored, the running processes watched again. */
+  private takeOver(record: PodRecord, slots: ContainerSlot[]): void {
     const { opts } = this;
     opts.storage?.setAddress(opts.network?.address, false);
     if (record.infra?.pipes) {
@@ -388,19 +218,8 @@ export class Pod extends EventEmitter<PodEvents> {
     }
     for (const [i, r] of record.containers.entries()) {
       const slot = slots[i];
-      Object.assign(slot, {
-        restartCount: r.restartCount,
-        startedAt: r.startedAt,
-        // The back-off goes on where the earlier supervisor left it.
-        startedAtMs: r.startedAt ? this.clock.now() - (Date.now() - Date.parse(r.startedAt)) : 0,
-        delayMs: r.backoffMs ?? 0,
-        finishedAt: r.finishedAt,
-        lastExit: r.lastExit,
-        lastStatus: exitStatus(r.lastExit),
-        lastError: r.lastError,
-        stoppedByUser: r.stoppedByUser ?? false,
-        state: r.state,
-      });
+      restoreSlot(slot, r, this.clock);
+      if (r.state === 'exited') slot.moveTo('exited');
       const proc = r.state === 'running' && r.process ? PodProcess.adopt(opts.binding, r.process) : undefined;
       if (proc) {
         slot.pipes = r.pipes;
@@ -421,32 +240,25 @@ export class Pod extends EventEmitter<PodEvents> {
     }
   }
 
-  /** The pod's spec, with its containers as they are now. */
-  get spec(): PodSpec {
-    return { ...this.podSpec, containers: this.slots.map((s) => s.spec) };
-  }
-
-  private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): Container {
+  private addSlot(c: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy): ContainerSlot {
     if (this.slots.some((s) => s.name === c.name)) {
       throw new Conflict(`pod "${this.podSpec.name}" already has a container "${c.name}"`);
     }
-    const slot = new Container(c, launch, policy);
+    const slot = new ContainerSlot(c, launch, policy);
     this.slots.push(slot);
     return slot;
   }
 
-  private slot(name: string): Container {
-    const s = this.slots.find((c) => c.name === name);
-    if (!s) throw new NotFound(`pod "${this.podSpec.name}" has no container "${name}"`);
-    return s;
-  }
+  // --- A container's life: start, exit, restart policy ----------------------------------------
 
-  private assertRunning(): void {
-    if (this.stopping || !this.infra.running) throw new Conflict(`pod "${this.podSpec.name}" is ${this.podState === 'running' ? 'stopping' : this.podState}`);
+  /** Moves a slot to a new state and tells the record's writer. */
+  private move(slot: ContainerSlot, to: ContainerState): void {
+    slot.moveTo(to);
+    this.emit('change');
   }
 
   /** Starts a container's process now; throws what the spawn threw. */
-  private run(slot: Container): void {
+  private run(slot: ContainerSlot): void {
     if (!this.slots.includes(slot)) throw new NotFound(`pod "${this.podSpec.name}" has no container "${slot.name}" any more`);
     if (!this.infra.running) throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
     this.opts.storage?.beforeStart(slot.spec);
@@ -465,18 +277,16 @@ export class Pod extends EventEmitter<PodEvents> {
     this.emit('container-start', slot.name, proc.pid);
   }
 
-  private watch(slot: Container, proc: PodProcess): void {
+  private watch(slot: ContainerSlot, proc: PodProcess): void {
     slot.process = proc;
-    slot.state = 'running';
-    slot.nextStartAt = undefined;
-    this.emit('change');
+    this.move(slot, 'running');
     void proc.exited.then((status) => {
       if (slot.process === proc) this.exited(slot, status);
     });
   }
 
   /** A container's process ended: record it, then apply its restart policy. */
-  private exited(slot: Container, status: ExitStatus): void {
+  private exited(slot: ContainerSlot, status: ExitStatus): void {
     slot.process = undefined;
     slot.lastStatus = status;
     slot.lastExit = exitRecord(status);
@@ -486,7 +296,7 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** A container's process could not be started: a failure, for its restart policy too. */
-  private failedStart(slot: Container, err: Error): void {
+  private failedStart(slot: ContainerSlot, err: Error): void {
     // An attempt that failed is not a run: the back-off keeps growing.
     slot.startedAtMs = this.clock.now();
     slot.lastError = startError(err);
@@ -495,23 +305,18 @@ export class Pod extends EventEmitter<PodEvents> {
     this.afterEnd(slot, true);
   }
 
-  private afterEnd(slot: Container, failed: boolean): void {
+  private afterEnd(slot: ContainerSlot, failed: boolean): void {
     const again = slot.policy === 'Always' || (slot.policy === 'OnFailure' && failed);
     if (this.stopping || slot.stoppedByUser || !again) {
-      slot.state = 'exited';
-      this.emit('change');
+      this.move(slot, 'exited');
       this.checkCompleted();
       return;
     }
-    // The kubelet's crash back-off: doubling, capped, and reset after a long enough run.
-    const ranMs = this.clock.now() - slot.startedAtMs;
-    const reset = slot.delayMs === 0 || ranMs >= this.backoff.resetMs;
-    slot.delayMs = reset ? this.backoff.initialMs : Math.min(slot.delayMs * 2, this.backoff.maxMs);
+    slot.delayMs = nextDelay(this.backoff, slot.delayMs, this.clock.now() - slot.startedAtMs);
     this.schedule(slot, slot.delayMs);
   }
 
-  private schedule(slot: Container, delayMs: number): void {
-    slot.state = 'waiting';
+  private schedule(slot: ContainerSlot, delayMs: number): void {
     slot.nextStartAt = new Date(Date.now() + delayMs).toISOString();
     this.clock.clearTimeout(slot.timer);
     slot.timer = this.clock.setTimeout(() => {
@@ -524,7 +329,7 @@ export class Pod extends EventEmitter<PodEvents> {
         this.failedStart(slot, err as Error);
       }
     }, delayMs);
-    this.emit('change');
+    this.move(slot, 'waiting');
   }
 
   /** A pod that is not persistent completes once every container is done for good. */
@@ -535,6 +340,8 @@ export class Pod extends EventEmitter<PodEvents> {
     if (failed) this.reason = `container ${failed.name} ${failed.lastStatus ? describeExit(failed.lastStatus) : 'did not run'}`;
     void this.end('completed', 0);
   }
+
+  // --- Requests about one container ------------------------------------------------------------
 
   /** Adds a container to the running pod and starts it; on failure the pod is as before. */
   async addContainer(c: ContainerSpec, policy: RestartPolicy = this.podSpec.restartPolicy): Promise<void> {
@@ -554,68 +361,76 @@ export class Pod extends EventEmitter<PodEvents> {
     }
   }
 
-  /** Runs requests about one container one after the other: two restarts at once, or a
-   *  restart and a remove, would otherwise both act on a half-changed container. */
-  private serial<T>(slot: Container, fn: () => Promise<T>): Promise<T> {
-    const result = slot.busy.then(fn);
-    slot.busy = result.catch(() => undefined);
-    return result;
-  }
-
   /** Stops one container (SIGTERM, grace, SIGKILL); its policy does not restart it. */
   stopContainer(name: string, graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<void> {
     const slot = this.slot(name);
     return this.serial(slot, () => this.stopSlot(slot, graceSeconds));
   }
 
-  private async stopSlot(slot: Container, graceSeconds: number): Promise<void> {
-    slot.stoppedByUser = true;
-    this.clock.clearTimeout(slot.timer);
-    if (slot.state === 'waiting') {
-      slot.state = 'exited';
-      this.emit('change');
-    }
-    if (slot.process) await terminate([slot.process], graceSeconds * 1000);
-  }
-
   /** Stops a container if it runs, and starts it again at once. The infra is not touched. */
   restartContainer(name: string, graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<void> {
     this.assertRunning();
     const slot = this.slot(name);
-    return this.serial(slot, () => this.restartSlot(slot, graceSeconds));
-  }
-
-  private async restartSlot(slot: Container, graceSeconds: number): Promise<void> {
-    const name = slot.name;
-    await this.stopSlot(slot, graceSeconds);
-    this.assertRunning();
-    slot.stoppedByUser = false;
-    slot.delayMs = 0;
-    slot.restartCount++;
-    try {
-      this.run(slot);
-    } catch (err) {
-      this.failedStart(slot, err as Error);
-      throw StartFailed.from(`container ${name}`, err as Error);
-    }
+    return this.serial(slot, async () => {
+      await this.stopSlot(slot, graceSeconds);
+      this.assertRunning();
+      slot.stoppedByUser = false;
+      slot.delayMs = 0;
+      slot.restartCount++;
+      try {
+        this.run(slot);
+      } catch (err) {
+        this.failedStart(slot, err as Error);
+        throw StartFailed.from(`container ${slot.name}`, err as Error);
+      }
+    });
   }
 
   /** Removes a container from the pod; a running one only with force (it is killed first). */
   removeContainer(name: string, force = false): Promise<void> {
     const slot = this.slot(name);
-    return this.serial(slot, () => this.removeSlot(slot, force));
+    return this.serial(slot, async () => {
+      if (slot.process && !force) throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
+      slot.stoppedByUser = true;
+      this.clock.clearTimeout(slot.timer);
+      if (slot.process) await terminate([slot.process], 0);
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      this.opts.io.forget?.(name);
+      this.opts.storage?.forget(name);
+      this.emit('change');
+    });
   }
 
-  private async removeSlot(slot: Container, force: boolean): Promise<void> {
-    const name = slot.name;
-    if (slot.process && !force) throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
+  private slot(name: string): ContainerSlot {
+    const s = this.slots.find((c) => c.name === name);
+    if (!s) throw new NotFound(`pod "${this.podSpec.name}" has no container "${name}"`);
+    return s;
+  }
+
+  private assertRunning(): void {
+    if (this.stopping || !this.infra.running) throw new Conflict(`pod "${this.podSpec.name}" is ${this.podState === 'running' ? 'stopping' : this.podState}`);
+  }
+
+  /** Runs requests about one container one after the other: two restarts at once, or a
+   *  restart and a remove, would otherwise both act on a half-changed container. */
+  private serial<T>(slot: ContainerSlot, fn: () => Promise<T>): Promise<T> {
+    const result = slot.busy.then(fn);
+    slot.busy = result.catch(() => undefined);
+    return result;
+  }
+
+  private async stopSlot(slot: ContainerSlot, graceSeconds: number): Promise<void> {
     slot.stoppedByUser = true;
     this.clock.clearTimeout(slot.timer);
-    if (slot.process) await terminate([slot.process], 0);
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    this.opts.io.forget?.(name);
-    this.opts.storage?.forget(name);
-    this.emit('change');
+    if (slot.state === 'waiting') this.move(slot, 'exited');
+    if (slot.process) await terminate([slot.process], graceSeconds * 1000);
+  }
+
+  // --- What the pod shows ----------------------------------------------------------------------
+
+  /** The pod's spec, with its containers as they are now. */
+  get spec(): PodSpec {
+    return { ...this.podSpec, containers: this.slots.map((s) => s.spec) };
   }
 
   /** Container name, host pid and state, in the pod's order. */
@@ -636,25 +451,24 @@ export class Pod extends EventEmitter<PodEvents> {
 
   /** The record the state directory keeps for this pod. */
   toRecord(supervisor: PodRecord['supervisor']): PodRecord {
-    return {
-      version: RECORD_VERSION,
-      name: this.podSpec.name,
-      spec: this.podSpec,
-      createdAt: this.createdAt,
-      supervisor,
-      persistent: this.persistent,
-      state: this.podState,
-      ...(this.reason ? { reason: this.reason } : {}),
-      ...(this.endedAt ? { endedAt: this.endedAt } : {}),
-      infra: {
-        process: { pid: this.infra.pid, startTime: this.infra.startTime },
-        ...(this.infraPipes ? { pipes: this.infraPipes } : {}),
-        ...(this.infra.status ? { exit: exitRecord(this.infra.status) } : {}),
+    return podRecord(
+      {
+        spec: this.podSpec,
+        createdAt: this.createdAt,
+        persistent: this.persistent,
+        state: this.podState,
+        reason: this.reason,
+        endedAt: this.endedAt,
+        infra: this.infra,
+        infraPipes: this.infraPipes,
+        network: this.opts.network?.record(),
+        slots: this.slots,
       },
-      ...(this.opts.network ? { network: this.opts.network.record() } : {}),
-      containers: this.slots.map((s) => s.record()),
-    };
+      supervisor,
+    );
   }
+
+  // --- The end -----------------------------------------------------------------------------------
 
   /** SIGTERM, then SIGKILL after the grace period (default: the pod's). Idempotent. */
   stop(graceSeconds = this.podSpec.terminationGracePeriodSeconds): Promise<PodResult> {
@@ -668,21 +482,11 @@ export class Pod extends EventEmitter<PodEvents> {
     return this.end('stopped', 0);
   }
 
-  /** Runs a clean-up step; a failure is reported and does not stop the others. */
-  private async release(what: string, step: () => Promise<void> | undefined): Promise<void> {
-    try {
-      await step();
-    } catch (err) {
-      process.stderr.write(`tspod: pod ${this.podSpec.name}: releasing its ${what}: ${(err as Error).message}\n`);
-    }
-  }
-
   private end(reason: PodEndReason, graceSeconds: number): Promise<PodResult> {
     this.stopping ??= (async () => {
-      this.endReason = reason;
       for (const s of this.slots) {
         this.clock.clearTimeout(s.timer);
-        if (s.state === 'waiting') s.state = 'exited';
+        if (s.state === 'waiting') s.moveTo('exited');
       }
       this.emit('change');
       try {
@@ -701,7 +505,7 @@ export class Pod extends EventEmitter<PodEvents> {
       this.podState = reason === 'stopped' ? 'stopped' : reason === 'infra-exited' || this.reason ? 'failed' : 'completed';
       this.endedAt = now();
       const result: PodResult = {
-        reason: this.endReason,
+        reason,
         containers: this.slots.map((s) => ({ name: s.name, exit: s.lastStatus })),
         infraExit: this.infra.status,
       };
@@ -712,6 +516,13 @@ export class Pod extends EventEmitter<PodEvents> {
     })();
     return this.stopping;
   }
-}
 
-export type { ProcessId };
+  /** Runs a clean-up step; a failure is told as a warning and does not stop the others. */
+  private async release(what: string, step: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.emit('warning', `releasing its ${what}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -3,8 +3,7 @@
 import { constants as osConstants } from 'node:os';
 import { closeSync } from 'node:fs';
 import type { ExitStatus, ExitWatchHandle, NativeBinding, SpawnedProcess } from '../native/binding.js';
-import type { ProcessId } from '../state/records.js';
-import { startTimeOf } from './identity.js';
+import { startTimeOf, type ProcessId } from '../native/identity.js';
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, n]) => [n, name]));
 
@@ -97,7 +96,7 @@ export class PodProcess {
    * first, then checks the start time, so a pid reused since is never taken for it. Its exit is
    * seen; its status belongs to its parent. Undefined when it is gone.
    */
-  static adopt(binding: NativeBinding, id: { pid: number; startTime: string }): PodProcess | undefined {
+  static adopt(binding: NativeBinding, id: ProcessId): PodProcess | undefined {
     const pidfd = openProcess(binding, id);
     return pidfd === undefined ? undefined : new PodProcess(binding, { pid: id.pid, pidfd }, id.startTime);
   }

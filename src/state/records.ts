@@ -1,16 +1,24 @@
 // What the state directory holds about a pod: one pod.json per pod, rewritten (atomically) by
-// whoever supervises the pod, and read by every command that only looks.
-import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
-import type { PipeIds } from '../runtime/io.js';
-import type { NetworkRecord } from '../net/network.js';
+// whoever supervises the pod, and read by every command that only looks. The saved format
+// describes itself: it takes only the pod model and a process's identity from below, and the
+// layers above (network, runtime, supervisor) write their parts of it in these types.
+import type { ProcessId } from '../native/identity.js';
+import type { ContainerSpec, NetworkSpec, PodSpec, PortMapping, RestartPolicy } from '../pod/spec.js';
 
 export const RECORD_VERSION = 1;
 
-/** A process, identified so that a reused pid is never mistaken for it. */
-export interface ProcessId {
-  pid: number;
-  /** Field 22 of /proc/PID/stat: clock ticks after boot at which it started. */
-  startTime: string;
+/** Inodes of a process's stdout and stderr pipes, kept to find them again (runtime/io.ts). */
+export interface PipeIds {
+  stdout: number;
+  stderr: number;
+}
+
+/** What a pod's record keeps of its network (a CNI attachment is cached apart: network.json). */
+export interface NetworkRecord {
+  mode: NetworkSpec['mode'];
+  ports: PortMapping[];
+  /** The pod's address on its CNI network. */
+  podIP?: string;
 }
 
 export interface ExitRecord {

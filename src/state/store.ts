@@ -5,7 +5,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { NotFound, TspodError } from '../errors.js';
 import { StatePaths } from './paths.js';
 import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
-import { readRecordFile, writeRecordFile } from './files.js';
+import { readRecordFile, writeRecordFile } from '../fs/files.js';
 
 /** Temporary files are named by pid and a count: unique across writers without node:crypto,
  * whose loading cost 3-4 ms of every command's start-up here. */

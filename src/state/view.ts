@@ -2,8 +2,8 @@
 // died cannot write again. A record whose supervisor is alive is current (the supervisor
 // writes every change as it happens); the processes of one whose supervisor is gone are
 // checked against /proc (pid and start time) before they are shown running.
-import { isRunning } from '../runtime/identity.js';
-import type { ContainerRecord, PodRecord, ProcessId } from './records.js';
+import { isRunning, type ProcessId } from '../native/identity.js';
+import type { ContainerRecord, PodRecord } from './records.js';
 
 /**
  * The records as they are now. Each supervisor is looked up once: 500 pods of one monitor

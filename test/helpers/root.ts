@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, copyFileSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import type { PodIO } from '../../src/runtime/pod.js';
+import type { PodIO } from '../../src/runtime/io.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const NOT_ROOT = 'needs root: creates namespaces (run the suite as root, as CI does)';

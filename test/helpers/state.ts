@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { SpawnOptions } from 'node:child_process';
 import type { Test } from 'tap';
 import { loadBinding } from '../../src/native/binding.js';
-import { releaseRecorded } from '../../src/monitor/host.js';
+import { releaseRecorded } from '../../src/supervisor/stale.js';
 import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import { runCli, startCli } from './cli.js';

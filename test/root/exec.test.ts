@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { loadBinding, type ExitStatus, type SpawnedProcess } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
-import { startTimeOf } from '../../src/runtime/identity.js';
+import { startTimeOf } from '../../src/native/identity.js';
 import { StateStore } from '../../src/state/store.js';
 import type { PodRecord } from '../../src/state/records.js';
 import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';

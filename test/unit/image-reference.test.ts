@@ -1,6 +1,7 @@
 // Image names, platforms, and the file names of image records.
 import t from 'tap';
-import { formatRef, idPrefix, parseImageRef, refFileName, shortId } from '../../src/image/reference.js';
+import { formatRef, parseImageRef } from '../../src/pod/image-ref.js';
+import { idPrefix, refFileName, shortId } from '../../src/image/reference.js';
 import { formatPlatform, hostPlatform, platformMatches } from '../../src/image/formats.js';
 import { formatSize } from '../../src/cli/image.js';
 

@@ -7,9 +7,10 @@ import { CriLogWriter, MAX_LINE, criTimestamp, parseCriLine } from '../../src/lo
 import { followLog, logFiles, readLog, type LogLine } from '../../src/logs/reader.js';
 import { logs } from '../../src/cli/logs.js';
 import { runCli } from '../helpers/cli.js';
-import { startTimeOf } from '../../src/runtime/identity.js';
+import { startTimeOf } from '../../src/native/identity.js';
 import { StateStore } from '../../src/state/store.js';
-import { RECORD_VERSION, type ContainerRecord, type ProcessId } from '../../src/state/records.js';
+import type { ProcessId } from '../../src/native/identity.js';
+import { RECORD_VERSION, type ContainerRecord } from '../../src/state/records.js';
 
 const TS = '2026-11-26T21:42:48.123456789Z';
 

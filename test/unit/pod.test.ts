@@ -3,10 +3,11 @@
 import t from 'tap';
 import { constants as osConstants } from 'node:os';
 import { FakeBinding } from '../helpers/fake-binding.js';
-import { Pod, type PodIO } from '../../src/runtime/pod.js';
+import type { PodIO } from '../../src/runtime/io.js';
+import { Pod } from '../../src/runtime/pod.js';
 import { newPodSpec, type PodSpec } from '../../src/pod/spec.js';
 import { TspodError } from '../../src/errors.js';
-import { startTimeOf } from '../../src/runtime/identity.js';
+import { startTimeOf } from '../../src/native/identity.js';
 import { hostOptionsFromEnv } from '../../src/cli/options.js';
 
 const { SIGTERM, SIGKILL } = osConstants.signals;

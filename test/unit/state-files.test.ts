@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRecordFile, writeRecordFile } from '../../src/state/files.js';
+import { readRecordFile, writeRecordFile } from '../../src/fs/files.js';
 
 t.test('record files: written whole, read back with their version checked', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-files-'));

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdirsBeneath } from '../../src/fs/storage.js';
+import { mkdirsBeneath } from '../../src/storage/storage.js';
 
 t.test('a symlink swapped in above never leads the mkdir out of the volume', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-subpath-'));

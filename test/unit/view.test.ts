@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
 import { observedAll } from '../../src/state/view.js';
-import { startTimeOf } from '../../src/runtime/identity.js';
+import { startTimeOf } from '../../src/native/identity.js';
 import { RECORD_VERSION, type PodRecord } from '../../src/state/records.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 
@@ -54,7 +54,7 @@ t.test('many records of one supervisor and of none, in one list', async (t) => {
 
 t.test('a process that cannot be looked at (EMFILE) is not taken for one that ended', async (t) => {
   // A process of its own, every fd taken: reading /proc/PID/stat fails with EMFILE.
-  const identity = JSON.stringify(join(repoRoot, 'dist/runtime/identity.js'));
+  const identity = JSON.stringify(join(repoRoot, 'dist/native/identity.js'));
   const script = `
     const { isRunning, startTimeOf } = require(${identity});
     const fs = require('fs');

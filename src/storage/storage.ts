@@ -10,8 +10,9 @@ import { quantityBytes } from '../pod/fields.js';
 import type { ContainerSpec, PodSpec, Volume } from '../pod/spec.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
-import { hostfsSteps, rootfsSteps, type BindMount } from './rootfs.js';
-import { containerUser, type UserIds } from './users.js';
+import { isMountPoint, unmountUnder } from '../fs/mounts.js';
+import { hostfsSteps, rootfsSteps, type BindMount } from '../fs/rootfs.js';
+import { containerUser, type UserIds } from '../fs/users.js';
 
 /** The pod's /dev/shm, as Docker sizes it. */
 const SHM_SIZE = '64m';
@@ -24,30 +25,6 @@ export interface ContainerFs {
   /** Its image's config, to merge with its spec (Kubernetes' rules: runtime/pod.ts). */
   image?: { ref: string; id: string; layers: string[]; config: ImageConfig };
   user?: UserIds;
-}
-
-/** This process's mount points at or under `dir` (mountinfo's escapes undone). mountinfo
- *  names them without symlinks (a state root under /var/run is under /run there). */
-function mountsUnder(path: string): string[] {
-  let dir = path;
-  try {
-    dir = realpathSync(path);
-  } catch {
-    // gone: nothing can be mounted under it
-  }
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => !!p)
-    .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
-}
-
-const isMountPoint = (dir: string) => mountsUnder(dir).includes(dir);
-
-/** Unmounts everything mounted at or under `dir` (deepest first), in this mount namespace. */
-export function unmountUnder(binding: NativeBinding, dir: string): void {
-  for (const p of mountsUnder(dir).sort((a, b) => b.length - a.length)) binding.umount2(p, binding.constants.MNT_DETACH);
 }
 
 /** Kubernetes' hostPath type checks; the OrCreate types make what is missing. */

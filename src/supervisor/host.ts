@@ -1,20 +1,33 @@
 // The pods one supervising process holds: the monitor (every detached pod) or a foreground
-// `tspod run` (its one pod). It takes a pod's name in the state directory, starts the pod,
-// keeps its record on disk up to date, and removes it.
+// `tspod run` (its one pod). Both are this host with a different face: it takes a pod's name in
+// the state directory, prepares the pod's storage and network, starts the pod, keeps its record
+// on disk up to date, takes over what an earlier supervisor left, and removes pods. What it has
+// to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
+// embedding program's own.
 import { Conflict } from '../errors.js';
-import { withLock } from '../state/lock.js';
 import type { NativeBinding } from '../native/binding.js';
+import { isRunning } from '../native/identity.js';
+import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import type { PodSpec } from '../pod/spec.js';
+import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
-import { PodNetwork, releaseCni, type CniPaths, type NetworkOptions } from '../net/network.js';
-import { PodStorage, unmountUnder } from '../fs/storage.js';
-import { Pod, type Backoff, type Clock } from '../runtime/pod.js';
-import { isRunning } from '../runtime/identity.js';
+import { Pod } from '../runtime/pod.js';
 import { PodProcess } from '../runtime/process.js';
-import { within } from '../runtime/within.js';
-import { RECORD_VERSION, type PodRecord, type ProcessId } from '../state/records.js';
+import { RECORD_VERSION, type PodRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
-import { inForeground, isStale } from '../state/view.js';
+import { exitedUnseen, inForeground, isStale } from '../state/view.js';
+import { PodStorage } from '../storage/storage.js';
+import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
+
+/**
+ * Where a supervisor says what happens to its pods, each message about one pod: what it did
+ * (info: a leftover pod removed) and trouble the pod survives (warn: a record or a log that
+ * cannot be written, a clean-up step that failed, an adoption that did not work).
+ */
+export interface SupervisorLog {
+  info(pod: string, message: string): void;
+  warn(pod: string, message: string): void;
+}
 
 export interface HostOptions extends NetworkOptions {
   backoff?: Backoff;
@@ -32,71 +45,23 @@ export interface CreateOptions {
   tee?: OutputTee;
 }
 
-/** How long releaseRecorded waits for what it killed to finish exiting. */
-const RELEASE_WAIT_MS = 3000;
-
-/** Where a pod's CNI attachment is cached, and the lock CNI calls take. */
-export function cniPaths(store: StateStore, name: string): CniPaths {
-  return { cache: store.paths.podNetwork(name), lock: store.paths.cniLock };
-}
-
-/**
- * Ends what a record names and no supervisor looks after any more: every process that still
- * runs (checked by pid and start time) gets SIGKILL, and is waited for; then its CNI attachment,
- * if it has one, is deleted.
- */
-export async function releaseRecorded(binding: NativeBinding, store: StateStore, record: PodRecord): Promise<void> {
-  const ids: ProcessId[] = [
-    ...record.containers.flatMap((c) => (c.state === 'running' && c.process ? [c.process] : [])),
-    ...(record.infra ? [record.infra.process] : []),
-  ];
-  const procs = ids.flatMap((id) => PodProcess.adopt(binding, id) ?? []);
-  for (const p of procs) p.signal(9);
-  // A killed PID 1 finishes exiting only once every process of its namespace is reaped, which,
-  // for processes whose supervisor is gone, is the host init's job (tens of seconds on some
-  // hosts). Killed is enough: the wait for the last of them is bounded.
-  await within(Promise.all(procs.map((p) => p.exited)), RELEASE_WAIT_MS);
-  for (const p of procs) p.unref();
-  await releaseCni(binding, cniPaths(store, record.name));
-  // The pod's tmpfs (its /dev/shm, emptyDirs in memory) are the supervisor's mounts.
-  unmountUnder(binding, store.paths.pod(record.name));
-}
-
-/** Runs `fn` holding the state directory's names lock: taking a name, or removing a pod that
- *  is not ours, happens under it. */
-export async function withNamesLock<T>(store: StateStore, binding: NativeBinding, fn: () => Promise<T>): Promise<T> {
-  store.ensureRoot();
-  return withLock(binding, store.paths.namesLock, fn);
-}
-
-/**
- * Under the names lock: removes the pod if it is stale (its supervisor died; what is left of it
- * is killed first). A directory without a record is stale too: under the lock, a name is never
- * taken without its record being written.
- */
-export async function removeIfStale(store: StateStore, binding: NativeBinding, name: string): Promise<boolean> {
-  const record = store.read(name);
-  if (record && !isStale(record)) return false;
-  if (record) await releaseRecorded(binding, store, record);
-  store.remove(name);
-  return true;
-}
-
 export class PodHost {
   readonly pods = new Map<string, Pod>();
   private readonly store: StateStore;
   private readonly binding: NativeBinding;
   private readonly self: PodRecord['supervisor'];
   private readonly opts: HostOptions;
+  private readonly log: SupervisorLog;
   /** Names taken whose pods are still starting: requests about them wait for nothing, they fail. */
   private readonly creating = new Set<string>();
   /** Pods being removed: their records are not written again. */
   private readonly removing = new Set<Pod>();
 
-  constructor(store: StateStore, binding: NativeBinding, self: PodRecord['supervisor'], opts: HostOptions = {}) {
+  constructor(store: StateStore, binding: NativeBinding, self: PodRecord['supervisor'], log: SupervisorLog, opts: HostOptions = {}) {
     this.store = store;
     this.binding = binding;
     this.self = self;
+    this.log = log;
     this.opts = opts;
   }
 
@@ -197,14 +162,60 @@ export class PodHost {
     return pod;
   }
 
+  /**
+   * Takes over what earlier supervisors left in the state directory (a new monitor, before it
+   * serves). A monitor's running pod is adopted; a pod whose infra died meanwhile is marked failed
+   * and what is left of it killed; a pod of a foreground tspod that is gone, or one that never
+   * finished being created, is cleaned away. One pod's trouble (an unreadable record, a failed
+   * adoption) is logged; the others go on.
+   */
+  async adoptAll(): Promise<void> {
+    for (const name of this.store.names()) {
+      try {
+        await this.adoptLeftover(name);
+      } catch (err) {
+        this.log.warn(name, `not adopted: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async adoptLeftover(name: string): Promise<void> {
+    const { store, binding } = this;
+    const record = store.read(name);
+    if (!record || this.pods.has(name)) return;
+    if (isStale(record)) {
+      if (await withNamesLock(store, binding, () => removeIfStale(store, binding, name))) {
+        this.log.info(name, `its ${record.supervisor.kind} supervisor (pid ${record.supervisor.pid}) is gone: removed it`);
+      }
+      return;
+    }
+    // A foreground pod, or one being created by a live process: not ours.
+    if (record.supervisor.kind === 'foreground' || record.state !== 'running') return;
+    if (record.infra && isRunning(record.infra.process)) {
+      await this.adopt(record);
+      return;
+    }
+    // Only a pod whose infra is verifiably gone is failed: what is left of it is ended.
+    await releaseRecorded(binding, store, record);
+    const at = new Date().toISOString();
+    store.write({
+      ...record,
+      state: 'failed',
+      reason: `its infra process (pid ${record.infra?.process.pid}) ended while no monitor was running`,
+      endedAt: at,
+      containers: record.containers.map((c) => (c.state === 'exited' ? c : exitedUnseen(c, at))),
+    });
+    this.log.info(name, 'failed: its infra process ended while no monitor was running');
+  }
+
   /** The pod's network again; its published ports are left closed if they cannot be bound. */
-  private async adoptNetwork(record: PodRecord, infra: ProcessId): Promise<PodNetwork> {
+  private async adoptNetwork(record: PodRecord, infra: PodProcess): Promise<PodNetwork> {
     const saved = record.network ?? { mode: 'pod', ports: [] };
     const paths = cniPaths(this.store, record.name);
     try {
       return await PodNetwork.adopt(this.binding, record, saved, infra, this.opts, paths);
     } catch (err) {
-      process.stderr.write(`tspod: pod ${record.name}: its published ports stay closed: ${(err as Error).message}\n`);
+      this.log.warn(record.name, `its published ports stay closed: ${(err as Error).message}`);
       return PodNetwork.adopt(this.binding, record, { ...saved, ports: saved.mode === 'cni' ? saved.ports : [] }, infra, this.opts, paths);
     }
   }
@@ -262,15 +273,17 @@ export class PodHost {
     try {
       this.store.write(pod.toRecord(this.self));
     } catch (err) {
-      process.stderr.write(`tspod: pod ${name}: cannot write its record: ${(err as Error).message}\n`);
+      this.log.warn(name, `cannot write its record: ${(err as Error).message}`);
       // Its directory was removed under us: whoever did that also ended it.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.pods.delete(name);
     }
   }
 
   private track(pod: Pod, how: 'created' | 'adopted'): void {
-    this.pods.set(pod.spec.name, pod);
+    const name = pod.spec.name;
+    this.pods.set(name, pod);
     pod.on('change', () => this.save(pod));
+    pod.on('warning', (message) => this.log.warn(name, message));
     this.save(pod);
     this.opts.onPod?.(pod, how);
   }
@@ -280,7 +293,7 @@ export class PodHost {
     return new LoggingIO(this.binding, {
       logPath: (who) => (who === null ? paths.infraLog(name) : paths.log(name, who)),
       tee,
-      onError: (who, err) => process.stderr.write(`tspod: pod ${name}: log of ${who ?? 'infra'}: ${err.message}\n`),
+      onError: (who, err) => this.log.warn(name, `log of ${who ?? 'infra'}: ${err.message}`),
       maxBytes: this.opts.logMaxBytes,
       maxFiles: this.opts.logMaxFiles,
     });

@@ -1,7 +1,15 @@
 // A process's identity: its pid and its start time, from /proc/PID/stat. A pid can be reused
 // by the time anyone looks again; the start time of the process that has it then differs.
-// Kept apart from process.ts so the commands that only read records load just this.
+// Records, networks, supervisors and the read-only commands all tell processes apart this way,
+// so it sits at the bottom, beside the addon's binding; it loads nothing but node:fs.
 import { readFileSync } from 'node:fs';
+
+/** A process, identified so that a reused pid is never mistaken for it. */
+export interface ProcessId {
+  pid: number;
+  /** Field 22 of /proc/PID/stat: clock ticks after boot at which it started. */
+  startTime: string;
+}
 
 /** Undefined when there is no such process; any other failure (EMFILE) is thrown, since a
  *  process that runs must not be taken for one that ended. */
@@ -26,7 +34,7 @@ export function startTimeOf(pid: number): string | undefined {
 }
 
 /** True while the process that had this pid and start time still runs (not as a zombie). */
-export function isRunning(p: { pid: number; startTime: string }): boolean {
+export function isRunning(p: ProcessId): boolean {
   const s = readStat(p.pid);
   return !!s && s.state !== 'Z' && s.startTime === p.startTime;
 }
