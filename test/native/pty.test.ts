@@ -1,9 +1,10 @@
 // The addon's pseudo-terminals: openPty, setWindowSize, and spawn's controllingTerminal, with
 // errors shaped like Node's own from both sides of the fork.
 import t, { type Test } from 'tap';
-import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { loadBinding, type ExitStatus, type PtyPair, type SpawnRequest } from '../../src/native/binding.js';
+import { waitFor } from '../helpers/proc.js';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -37,25 +38,36 @@ const fdFlags = (fd: number) => parseInt(/^flags:\s+(\d+)$/m.exec(readFileSync(`
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 
-/** Runs `sh -c script` on the pty's slave; resolves with all it wrote and its status. */
+/** Written through the slave after the command has exited: it reaches the master after all the command wrote. */
+const MARK = '--end-of-output--';
+
+/**
+ * Runs `sh -c script` on the pty's slave; resolves with all it wrote and its status. What the
+ * command wrote just before it exited may still be on its way through the terminal when its
+ * exit is seen, and is lost if the slave side is closed meanwhile: the test keeps its copy of
+ * the slave, writes MARK through it, and reads until MARK has arrived.
+ */
 async function onPty(t: Test, p: ReturnType<typeof pty>, script: string, req: Partial<SpawnRequest> = {}) {
-  const proc = b.spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: [PATH], stdio: [p.slave, p.slave, p.slave], newSession: true, ...req });
-  p.close(p.slave);
-  const status = await new Promise<ExitStatus>((r) => new b.ExitWatch(proc.pidfd, r));
-  closeSync(proc.pidfd);
   p.handOver(p.master);
   const reader = new ReadStream(p.master);
   let out = '';
   reader.on('data', (d: Buffer) => (out += d.toString()));
-  const end = await new Promise<string>((resolve) => {
+  const end = new Promise<string>((resolve) => {
     reader.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     reader.on('end', () => resolve('end'));
     reader.on('close', () => resolve('close'));
   });
+  t.teardown(() => reader.destroy());
+  const proc = b.spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: [PATH], stdio: [p.slave, p.slave, p.slave], newSession: true, ...req });
+  const status = await new Promise<ExitStatus>((r) => new b.ExitWatch(proc.pidfd, r));
+  closeSync(proc.pidfd);
+  writeSync(p.slave, `${MARK}\n`);
+  await waitFor('everything the command wrote', () => out.includes(MARK));
+  p.close(p.slave);
   // read() gives EIO once the slave side is closed; libuv reports a POLLHUP seen after a short
   // read as EOF instead. Either is the normal end.
-  t.match(end, /^(EIO|end)$/, 'the master ends once the slave side is closed');
-  return { out, status };
+  t.match(await end, /^(EIO|end)$/, 'the master ends once the slave side is closed');
+  return { out: out.slice(0, out.indexOf(MARK)), status };
 }
 
 t.test('openPty: a master and its slave, close-on-exec, the master non-blocking', async (t) => {
