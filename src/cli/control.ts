@@ -7,7 +7,7 @@ import { ApiError } from '../monitor/protocol.js';
 import { checkLabel } from '../pod/names.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import type { ControlRequest } from './control-local.js';
-import { requireRoot } from './errors.js';
+import { requireRoot } from './root.js';
 
 interface ControlOptions {
   grace?: string;

@@ -15,11 +15,3 @@ export function handleError(err: unknown): number {
   printError(`tspod: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 125;
 }
-
-/** Why the commands that only read need root too. */
-export const READ_WHY = 'the state directory is readable by root only';
-
-/** Commands need root; `why` says what for. */
-export function requireRoot(what: string, why = 'it creates network, IPC, UTS and PID namespaces and joins them (CAP_SYS_ADMIN)'): void {
-  if (process.geteuid?.() !== 0) throw new TspodError(`${what} needs root: ${why}; run it with sudo`);
-}

@@ -2,14 +2,14 @@
 // runs (each module costs start-up time; docs/PERFORMANCE.md). Commander's actions and the
 // shortcuts (shortcuts.ts) both call these.
 
-/** A command's function; its promise is the exit status. */
-export type Handler = (...args: any[]) => Promise<number>;
+/** A command's function, taking what commander gives its action; its promise is the exit status. */
+export type Handler<A extends unknown[]> = (...args: A) => Promise<number>;
 
 export const handlers = {
   run: () => (require('./run.js') as typeof import('./run.js')).run,
-  podCreate: () => (require('./pod-create.js') as typeof import('./pod-create.js')).podCreate,
-  podCheck: () => (require('./pods.js') as typeof import('./pods.js')).podCheck,
-  podList: () => (require('./pods.js') as typeof import('./pods.js')).podList,
+  podCreate: () => (require('./pod.js') as typeof import('./pod.js')).podCreate,
+  podCheck: () => (require('./pod.js') as typeof import('./pod.js')).podCheck,
+  podList: () => (require('./pod.js') as typeof import('./pod.js')).podList,
   ps: () => (require('./ps.js') as typeof import('./ps.js')).ps,
   logs: () => (require('./logs.js') as typeof import('./logs.js')).logs,
   exec: () => (require('./exec.js') as typeof import('./exec.js')).exec,
@@ -21,7 +21,7 @@ export const handlers = {
   imageImport: () => (require('./image.js') as typeof import('./image.js')).imageImport,
   imageList: () => (require('./image.js') as typeof import('./image.js')).imageList,
   imageRemove: () => (require('./image.js') as typeof import('./image.js')).imageRemove,
-} satisfies Record<string, () => Handler>;
+} satisfies Record<string, () => (...args: never) => Promise<number>>;
 
-/** Runs a command: `load` gives its function, called with `args`. */
-export type Invoke = (load: () => Handler, ...args: unknown[]) => Promise<void>;
+/** Runs a command: `load` gives its function, called with `args` (checked against it). */
+export type Invoke = <A extends unknown[]>(load: () => Handler<A>, ...args: A) => Promise<void>;

@@ -1,5 +1,5 @@
 // tspod image import / ls / rm: the local image store (src/image/). No registry, ever.
-import { requireRoot } from './errors.js';
+import { requireRoot } from './root.js';
 import { loadBinding } from '../native/binding.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';

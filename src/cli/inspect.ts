@@ -5,7 +5,7 @@ import { stateRoot } from '../state/paths.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { isRunning, type ProcessId } from '../native/identity.js';
-import { READ_WHY, requireRoot } from './errors.js';
+import { READ_WHY, requireRoot } from './root.js';
 import { print } from './print.js';
 
 const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;

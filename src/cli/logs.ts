@@ -5,7 +5,7 @@ import { followLog, readLog, type FollowOptions, type LogLine } from '../logs/re
 import { isRunning, type ProcessId } from '../native/identity.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore, containerOf } from '../state/store.js';
-import { READ_WHY, requireRoot } from './errors.js';
+import { READ_WHY, requireRoot } from './root.js';
 import { print as printOut, printError } from './print.js';
 
 export interface LogsOptions {

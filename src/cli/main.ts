@@ -16,7 +16,7 @@ if (words.length === 1 && (words[0] === '--version' || words[0] === '-v')) {
 }
 
 /** Runs a command's handler and exits with the status it returns. */
-async function invoke(load: () => Handler, ...args: unknown[]): Promise<void> {
+async function invoke<A extends unknown[]>(load: () => Handler<A>, ...args: A): Promise<void> {
   process.exit(await load()(...args));
 }
 
@@ -26,7 +26,7 @@ function fail(err: unknown): void {
 
 const hit = (require('./shortcuts.js') as typeof import('./shortcuts.js')).shortcut(words);
 if (hit) {
-  invoke(...hit).catch(fail);
+  hit(invoke).catch(fail);
 } else {
   const { CommanderError } = require('commander') as typeof import('commander');
   const { tspodProgram } = require('./program.js') as typeof import('./program.js');

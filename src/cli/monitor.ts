@@ -4,7 +4,7 @@
 import { startMonitor } from '../monitor/monitor.js';
 import { stateRoot } from '../state/paths.js';
 import { hostOptionsFromEnv } from './options.js';
-import { requireRoot } from './errors.js';
+import { requireRoot } from './root.js';
 
 export async function monitor(o: { root?: string }): Promise<number> {
   requireRoot('tspod monitor');

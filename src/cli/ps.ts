@@ -1,7 +1,7 @@
 // tspod ps: containers and the infra process of each pod, from the state on disk (no monitor
 // needed). A record whose supervisor is alive is current; in one whose supervisor is gone,
 // each "running" process is checked against /proc first (state/view.ts).
-import { READ_WHY, requireRoot } from './errors.js';
+import { READ_WHY, requireRoot } from './root.js';
 import { checkLabel } from '../pod/names.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';

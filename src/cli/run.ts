@@ -3,7 +3,7 @@
 // monitor reads the manifest): it is a client's start-up and one request, or two when options
 // are applied to a manifest's pod. The pod a run describes is worked out in run-spec.ts.
 import { InputError } from '../errors.js';
-import { requireRoot } from './errors.js';
+import { requireRoot } from './root.js';
 import { readManifest } from '../pod/manifest-file.js';
 import { checkLabel } from '../pod/names.js';
 import type { PodSpec } from '../pod/spec.js';

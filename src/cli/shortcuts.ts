@@ -3,23 +3,26 @@
 // no parsing. Anything else, help and every usage error included, goes through commander
 // (program.ts); test/unit/cli-shortcuts.test.ts checks that commander makes the same call of
 // each form.
-import { handlers, type Handler } from './handlers.js';
+import { handlers, type Invoke } from './handlers.js';
+
+/** A command's call, made through whatever runs it. */
+export type Call = (invoke: Invoke) => Promise<void>;
 
 /** A form: its words, where `<x>` is one word that is not an option; the call commander makes. */
-type Form = [words: string, load: () => Handler, args: (values: string[]) => unknown[]];
+type Form = [words: string, call: (values: string[]) => Call];
 
 const FORMS: Form[] = [
-  ['run -d -f <manifest>', handlers.run, ([file]) => [[], { env: [], volume: [], publish: [], detach: true, file, root: undefined }]],
-  ['rm -f <pod>', handlers.rm, ([pod]) => [pod, undefined, { force: true, root: undefined }]],
-  ['rm <pod>', handlers.rm, ([pod]) => [pod, undefined, { root: undefined }]],
-  ['stop <pod>', handlers.stop, ([pod]) => [pod, undefined, { root: undefined }]],
-  ['ps', handlers.ps, () => [{ root: undefined }]],
-  ['ps -a', handlers.ps, () => [{ all: true, root: undefined }]],
+  ['run -d -f <manifest>', ([file]) => (invoke) => invoke(handlers.run, [], { env: [], volume: [], publish: [], detach: true, file, root: undefined })],
+  ['rm -f <pod>', ([pod]) => (invoke) => invoke(handlers.rm, pod, undefined, { force: true, root: undefined })],
+  ['rm <pod>', ([pod]) => (invoke) => invoke(handlers.rm, pod, undefined, { root: undefined })],
+  ['stop <pod>', ([pod]) => (invoke) => invoke(handlers.stop, pod, undefined, { root: undefined })],
+  ['ps', () => (invoke) => invoke(handlers.ps, { root: undefined })],
+  ['ps -a', () => (invoke) => invoke(handlers.ps, { all: true, root: undefined })],
 ];
 
-/** The handler and its arguments when the command line is one of the forms. */
-export function shortcut(words: string[]): [() => Handler, ...unknown[]] | undefined {
-  for (const [form, load, args] of FORMS) {
+/** The command's call when the command line is one of the forms. */
+export function shortcut(words: string[]): Call | undefined {
+  for (const [form, call] of FORMS) {
     const parts = form.split(' ');
     if (parts.length !== words.length) continue;
     const values: string[] = [];
@@ -28,7 +31,7 @@ export function shortcut(words: string[]): [() => Handler, ...unknown[]] | undef
       values.push(words[i]);
       return !words[i].startsWith('-');
     });
-    if (match) return [load, ...args(values)];
+    if (match) return call(values);
   }
   return undefined;
 }

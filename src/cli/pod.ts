@@ -1,13 +1,45 @@
-// tspod pod ls and pod check (pod create: pod-create.ts).
+// tspod pod: create (a pod with only its infra, made by the monitor; containers join it later
+// with run -d --pod), ls (from the state, no monitor needed), check (CNI CHECK of a pod's
+// attachment, from its cache). What only create needs (the option checks, the monitor's client
+// and node:net) is loaded when it runs: pod ls stays a read of the state.
 import { readFileSync } from 'node:fs';
 import { Conflict } from '../errors.js';
-import { stateRoot } from '../state/paths.js';
+import { checkLabel } from '../pod/names.js';
+import { newPodSpec } from '../pod/spec.js';
+import { StatePaths, stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
-import { READ_WHY, requireRoot } from './errors.js';
-import { age, formatTable } from './table.js';
 import { print } from './print.js';
+import { READ_WHY, requireRoot } from './root.js';
+import { age, formatTable } from './table.js';
+
+export interface PodCreateOptions {
+  share?: string;
+  pause?: string;
+  hostname?: string;
+  grace?: string;
+  network?: string;
+  publish: string[];
+  root?: string;
+}
+
+/** A pod with only its infra process, which lives until it is stopped or removed. */
+export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
+  const { applyNetworkOptions, programOption, secondsOption, shareOption } = require('./options.js') as typeof import('./options.js');
+  const { monitorClient } = require('../monitor/client.js') as typeof import('../monitor/client.js');
+  const spec = newPodSpec(checkLabel('NAME', name));
+  if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
+  if (o.share !== undefined) spec.share = shareOption(o.share);
+  if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
+  if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
+  applyNetworkOptions(spec, o.network, o.publish ?? []);
+  requireRoot('tspod pod create');
+  const client = monitorClient(new StatePaths(stateRoot(o.root)));
+  await client.createPod({ body: { spec, persistent: true } });
+  print(`${name}\n`);
+  return 0;
+}
 
 export async function podList(o: { json?: boolean; root?: string }): Promise<number> {
   requireRoot('tspod pod ls', READ_WHY);
