@@ -2,6 +2,7 @@
 // on the report pipe until the new program has been exec'd (EOF) or a step failed (a report).
 // Types are checked here; what to ask for (flags, mounts, paths) is decided in TypeScript.
 #include "spawn.h"
+#include "args.h"
 #include "errors.h"
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <optional>
 #include <pthread.h>
 #include <string>
 #include <sys/mman.h>
@@ -21,6 +23,15 @@
 namespace tspod {
 namespace {
 
+// Owns the strings a file-system step points to; an absent one stays nullptr in the step.
+struct FsStepStrings
+{
+  std::optional<std::string> source, fstype, data, source_beneath;
+  std::string target;
+  // For in-root steps that create a name: target split into its parent and its last name.
+  std::optional<std::string> parent, base;
+};
+
 // Owns the strings and arrays a SpawnPlan points into.
 struct PlanStorage
 {
@@ -31,60 +42,41 @@ struct PlanStorage
   std::vector<NsJoin> joins;
   std::vector<std::string> join_labels;
   std::vector<FsStep> fs;
-  std::vector<std::string> fs_strings; // source, target, fstype, data, parent, base, sourceBeneath per step
-  std::vector<bool> fs_has;            // which of those seven are set
+  std::vector<FsStepStrings> fs_strings; // one per step, in the same order
   std::vector<uint32_t> groups;
   std::string file, cwd, hostname;
 };
 
-Napi::Value
-Get (const Napi::Object &o, const char *key)
-{
-  return o.Get (key);
-}
+const std::string kFn = "spawn";
 
 [[noreturn]] void
 TypeError (Napi::Env env, const std::string &what)
 {
-  throw Napi::TypeError::New (env, "spawn: " + what);
+  throw Napi::TypeError::New (env, kFn + ": " + what);
 }
 
-std::string
-String (Napi::Env env, const Napi::Object &o, const char *key)
+const char *
+CStr (const std::optional<std::string> &s)
 {
-  Napi::Value v = Get (o, key);
-  if (! v.IsString ())
-    TypeError (env, std::string (key) + " must be a string");
-  return v.As<Napi::String> ().Utf8Value ();
+  return s ? s->c_str () : nullptr;
 }
 
-bool
-OptionalString (Napi::Env env, const Napi::Object &o, const char *key, std::string *out)
+// A field that may be absent (undefined or null); else a string without NUL.
+std::optional<std::string>
+OptionalString (Napi::Env env, const Napi::Object &o, const char *key, const std::string &where = "")
 {
-  Napi::Value v = Get (o, key);
+  Napi::Value v = o.Get (key);
   if (v.IsUndefined () || v.IsNull ())
-    return false;
-  if (! v.IsString ())
-    TypeError (env, std::string (key) + " must be a string");
-  *out = v.As<Napi::String> ().Utf8Value ();
-  if (out->find ('\0') != std::string::npos)
-    TypeError (env, std::string (key) + " must not contain NUL");
-  return true;
+    return std::nullopt;
+  return StringValue (env, v, kFn, where + key);
 }
 
+// An integer field that may be absent (undefined): then `dflt`.
 int64_t
-Integer (Napi::Env env, const Napi::Value &v, const std::string &what, int64_t dflt, bool required, int64_t min = INT_MIN,
-         int64_t max = INT_MAX)
+OptionalInt (Napi::Env env, const Napi::Value &v, const std::string &what, int64_t dflt, int64_t min = INT_MIN,
+             int64_t max = INT_MAX)
 {
-  if (v.IsUndefined () && ! required)
-    return dflt;
-  if (! v.IsNumber ())
-    TypeError (env, what + " must be a number");
-  double d = v.As<Napi::Number> ().DoubleValue ();
-  if (! std::isfinite (d) || d != std::trunc (d) || d < (double) min || d > (double) max)
-    throw Napi::RangeError::New (env, "spawn: " + what + " must be an integer from " + std::to_string (min) + " to "
-                                          + std::to_string (max));
-  return (int64_t) d;
+  return v.IsUndefined () ? dflt : IntValue (env, v, kFn, what, min, max);
 }
 
 bool
@@ -94,32 +86,70 @@ Bool (const Napi::Object &o, const char *key)
 }
 
 Napi::Array
-Array (Napi::Env env, const Napi::Object &o, const char *key, bool required)
+Array (Napi::Env env, const Napi::Object &o, const std::string &key, bool required)
 {
-  Napi::Value v = Get (o, key);
+  Napi::Value v = o.Get (key);
   if ((v.IsUndefined () || v.IsNull ()) && ! required)
     return Napi::Array::New (env, 0);
   if (! v.IsArray ())
-    TypeError (env, std::string (key) + " must be an array");
+    TypeError (env, key + " must be an array");
   return v.As<Napi::Array> ();
 }
 
 void
-StringList (Napi::Env env, const Napi::Object &o, const char *key, PlanStorage &st,
-            std::vector<size_t> &indexes)
+StringList (Napi::Env env, const Napi::Object &o, const char *key, PlanStorage &st, std::vector<size_t> &indexes)
 {
   Napi::Array a = Array (env, o, key, true);
   for (uint32_t i = 0; i < a.Length (); i++)
     {
-      Napi::Value v = a.Get (i);
-      if (! v.IsString ())
-        TypeError (env, std::string (key) + "[" + std::to_string (i) + "] must be a string");
-      std::string s = v.As<Napi::String> ().Utf8Value ();
-      if (s.find ('\0') != std::string::npos)
-        TypeError (env, std::string (key) + "[" + std::to_string (i) + "] must not contain NUL");
       indexes.push_back (st.strings.size ());
-      st.strings.push_back (std::move (s));
+      st.strings.push_back (StringValue (env, a.Get (i), kFn, std::string (key) + "[" + std::to_string (i) + "]"));
     }
+}
+
+// One step of `fs`: its operation and numbers into the FsStep, its strings into `strings`.
+FsStep
+FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsStepStrings &strings)
+{
+  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot" };
+  if (! value.IsObject ())
+    TypeError (env, where + " must be an object");
+  Napi::Object f = value.As<Napi::Object> ();
+  FsStep step = {};
+  std::string op = StringValue (env, f.Get ("op"), kFn, where + ".op");
+  step.op = -1;
+  for (int k = 0; k < (int) (sizeof ops / sizeof *ops); k++)
+    if (op == ops[k])
+      step.op = k;
+  if (step.op < 0)
+    TypeError (env, where + ".op: unknown operation " + op);
+  step.in_root = Bool (f, "inRoot");
+  step.flags = (unsigned long) OptionalInt (env, f.Get ("flags"), where + ".flags", 0, 0, UINT_MAX);
+  step.mode = (uint32_t) OptionalInt (env, f.Get ("mode"), where + ".mode", 0755, 0, UINT_MAX);
+  step.major = (uint32_t) OptionalInt (env, f.Get ("major"), where + ".major", 0, 0, UINT_MAX);
+  step.minor = (uint32_t) OptionalInt (env, f.Get ("minor"), where + ".minor", 0, 0, UINT_MAX);
+  std::optional<std::string> target = OptionalString (env, f, "target", where + ".");
+  if (! target)
+    TypeError (env, where + ".target must be a string");
+  strings.target = *target;
+  strings.source = OptionalString (env, f, "source", where + ".");
+  strings.fstype = OptionalString (env, f, "fstype", where + ".");
+  strings.data = OptionalString (env, f, "data", where + ".");
+  strings.source_beneath = OptionalString (env, f, "sourceBeneath", where + ".");
+  if (strings.source_beneath && (step.op != FS_MOUNT || ! strings.source))
+    TypeError (env, where + ".sourceBeneath needs a mount with a source");
+  // An in-root step that creates a name does it in its parent, resolved in the root.
+  if (step.in_root && step.op != FS_MOUNT)
+    {
+      size_t slash = strings.target.find_last_of ('/');
+      std::string parent = slash == std::string::npos ? "." : strings.target.substr (0, slash);
+      std::string base = strings.target.substr (slash == std::string::npos ? 0 : slash + 1);
+      if (base.empty () || base == "." || base == "..")
+        TypeError (env, where + ".target must end in a name");
+      strings.parent = parent.empty () ? "/" : parent;
+      strings.base = base;
+    }
+  return step;
 }
 
 // Reads the request into storage and points the plan at it. No pointer into storage is taken
@@ -128,7 +158,10 @@ void
 BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &plan)
 {
   std::vector<size_t> argv_ix, env_ix, search_ix;
-  st.file = String (env, req, "path");
+  Napi::Value path = req.Get ("path");
+  if (! path.IsString ())
+    TypeError (env, "path must be a string");
+  st.file = path.As<Napi::String> ().Utf8Value ();
   if (st.file.empty () || st.file.find ('\0') != std::string::npos)
     TypeError (env, "path must be a non-empty string without NUL");
   StringList (env, req, "argv", st, argv_ix);
@@ -151,14 +184,18 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       search_ix.push_back (st.strings.size () - 1);
     }
 
-  plan.cwd = OptionalString (env, req, "cwd", &st.cwd) ? st.cwd.c_str () : nullptr;
-  plan.hostname = OptionalString (env, req, "hostname", &st.hostname) ? st.hostname.c_str () : nullptr;
+  std::optional<std::string> cwd = OptionalString (env, req, "cwd");
+  std::optional<std::string> hostname = OptionalString (env, req, "hostname");
+  st.cwd = cwd.value_or ("");
+  st.hostname = hostname.value_or ("");
+  plan.cwd = cwd ? st.cwd.c_str () : nullptr;
+  plan.hostname = hostname ? st.hostname.c_str () : nullptr;
 
   Napi::Array stdio = Array (env, req, "stdio", true);
   if (stdio.Length () > 16)
     TypeError (env, "stdio may name at most 16 fds");
   for (uint32_t i = 0; i < stdio.Length (); i++)
-    st.stdio.push_back ((int) Integer (env, stdio.Get (i), "stdio[" + std::to_string (i) + "]", 0, true, 0));
+    st.stdio.push_back ((int) IntValue (env, stdio.Get (i), kFn, "stdio[" + std::to_string (i) + "]", 0));
 
   Napi::Array joins = Array (env, req, "joinNamespaces", false);
   for (uint32_t i = 0; i < joins.Length (); i++)
@@ -168,68 +205,16 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         TypeError (env, where + " must be an object");
       Napi::Object j = joins.Get (i).As<Napi::Object> ();
       NsJoin join;
-      join.fd = (int) Integer (env, j.Get ("fd"), where + ".fd", 0, true, 0);
-      join.type = (int) Integer (env, j.Get ("type"), where + ".type", 0, false);
-      std::string label;
-      if (! OptionalString (env, j, "label", &label))
-        label = "fd " + std::to_string (join.fd);
-      st.join_labels.push_back (label);
+      join.fd = (int) IntValue (env, j.Get ("fd"), kFn, where + ".fd", 0);
+      join.type = (int) OptionalInt (env, j.Get ("type"), where + ".type", 0);
+      st.join_labels.push_back (OptionalString (env, j, "label", where + ".").value_or ("fd " + std::to_string (join.fd)));
       st.joins.push_back (join);
     }
 
-  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot" };
   Napi::Array fs = Array (env, req, "fs", false);
+  st.fs_strings.resize (fs.Length ());
   for (uint32_t i = 0; i < fs.Length (); i++)
-    {
-      std::string where = "fs[" + std::to_string (i) + "]";
-      if (! fs.Get (i).IsObject ())
-        TypeError (env, where + " must be an object");
-      Napi::Object f = fs.Get (i).As<Napi::Object> ();
-      FsStep step = {};
-      std::string op = String (env, f, "op");
-      step.op = -1;
-      for (int k = 0; k < (int) (sizeof ops / sizeof *ops); k++)
-        if (op == ops[k])
-          step.op = k;
-      if (step.op < 0)
-        TypeError (env, where + ".op: unknown operation " + op);
-      step.in_root = Bool (f, "inRoot");
-      step.flags = (unsigned long) Integer (env, f.Get ("flags"), where + ".flags", 0, false, 0, UINT_MAX);
-      step.mode = (uint32_t) Integer (env, f.Get ("mode"), where + ".mode", 0755, false, 0, UINT_MAX);
-      step.major = (uint32_t) Integer (env, f.Get ("major"), where + ".major", 0, false, 0, UINT_MAX);
-      step.minor = (uint32_t) Integer (env, f.Get ("minor"), where + ".minor", 0, false, 0, UINT_MAX);
-      std::string target;
-      if (! OptionalString (env, f, "target", &target))
-        TypeError (env, where + ".target must be a string");
-      // An in-root step that creates a name does it in its parent, resolved in the root.
-      std::string parent, base;
-      bool split = step.in_root && step.op != FS_MOUNT;
-      if (split)
-        {
-          size_t slash = target.find_last_of ('/');
-          parent = slash == std::string::npos ? "." : target.substr (0, slash);
-          base = target.substr (slash == std::string::npos ? 0 : slash + 1);
-          if (parent.empty ())
-            parent = "/";
-          if (base.empty () || base == "." || base == "..")
-            TypeError (env, where + ".target must end in a name");
-        }
-      std::string fields[4];
-      bool has[4];
-      const char *keys[] = { "source", "fstype", "data", "sourceBeneath" };
-      for (int k = 0; k < 4; k++)
-        has[k] = OptionalString (env, f, keys[k], &fields[k]);
-      if (has[3] && (step.op != FS_MOUNT || ! has[0]))
-        TypeError (env, where + ".sourceBeneath needs a mount with a source");
-      for (const auto &[value, present] : { std::pair{ fields[0], has[0] }, std::pair{ target, true }, std::pair{ fields[1], has[1] },
-                                            std::pair{ fields[2], has[2] }, std::pair{ parent, split }, std::pair{ base, split },
-                                            std::pair{ fields[3], has[3] } })
-        {
-          st.fs_strings.push_back (value);
-          st.fs_has.push_back (present);
-        }
-      st.fs.push_back (step);
-    }
+    st.fs.push_back (FsStepOf (env, fs.Get (i), "fs[" + std::to_string (i) + "]", st.fs_strings[i]));
 
   Napi::Value user = req.Get ("user");
   if (! user.IsUndefined () && ! user.IsNull ())
@@ -238,16 +223,16 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         TypeError (env, "user must be an object");
       Napi::Object u = user.As<Napi::Object> ();
       plan.set_user = true;
-      plan.uid = (uint32_t) Integer (env, u.Get ("uid"), "user.uid", 0, true, 0, UINT_MAX - 1);
-      plan.gid = (uint32_t) Integer (env, u.Get ("gid"), "user.gid", 0, true, 0, UINT_MAX - 1);
+      plan.uid = (uint32_t) IntValue (env, u.Get ("uid"), kFn, "user.uid", 0, UINT_MAX - 1);
+      plan.gid = (uint32_t) IntValue (env, u.Get ("gid"), kFn, "user.gid", 0, UINT_MAX - 1);
       Napi::Array groups = Array (env, u, "groups", false);
       for (uint32_t i = 0; i < groups.Length (); i++)
-        st.groups.push_back ((uint32_t) Integer (env, groups.Get (i), "user.groups[" + std::to_string (i) + "]", 0, true, 0, UINT_MAX - 1));
+        st.groups.push_back ((uint32_t) IntValue (env, groups.Get (i), kFn, "user.groups[" + std::to_string (i) + "]", 0, UINT_MAX - 1));
     }
 
-  plan.new_namespaces = (int) Integer (env, req.Get ("newNamespaces"), "newNamespaces", 0, false);
+  plan.new_namespaces = (int) OptionalInt (env, req.Get ("newNamespaces"), "newNamespaces", 0);
   plan.loopback_up = Bool (req, "loopbackUp");
-  plan.parent_death_signal = (int) Integer (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, false, 0, 64);
+  plan.parent_death_signal = (int) OptionalInt (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, 0, 64);
   plan.new_session = Bool (req, "newSession");
   plan.new_process_group = Bool (req, "newProcessGroup");
   plan.controlling_terminal = Bool (req, "controllingTerminal");
@@ -266,9 +251,14 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   for (size_t i = 0; i < st.fs.size (); i++)
     {
       FsStep &f = st.fs[i];
-      const char **fields[] = { &f.source, &f.target, &f.fstype, &f.data, &f.parent, &f.base, &f.source_beneath };
-      for (int k = 0; k < 7; k++)
-        *fields[k] = st.fs_has[i * 7 + k] ? st.fs_strings[i * 7 + k].c_str () : nullptr;
+      const FsStepStrings &s = st.fs_strings[i];
+      f.target = s.target.c_str ();
+      f.source = CStr (s.source);
+      f.fstype = CStr (s.fstype);
+      f.data = CStr (s.data);
+      f.parent = CStr (s.parent);
+      f.base = CStr (s.base);
+      f.source_beneath = CStr (s.source_beneath);
     }
 
   plan.argv = st.argv.data ();

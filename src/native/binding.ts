@@ -31,10 +31,12 @@ export type FsStep =
   | { op: 'pivot'; target: string };
 
 /**
- * A process to create. The order in the child is fixed: join namespaces (in an intermediate
- * process that clones the final one with CLONE_PARENT), create new ones (CLONE_NEW* flags), reset
- * signal dispositions, new session/group, parent-death signal, hostname, lo up, file-system
- * steps, user, cwd, stdio, execve. spawn() returns once execve has succeeded, or throws the step that failed.
+ * A process to create. The order in the child is fixed (native/child.cc): join namespaces (in
+ * an intermediate process that clones the final one with CLONE_PARENT), create new ones
+ * (CLONE_NEW* flags), reset signal dispositions, new session or group, hostname, lo up,
+ * file-system steps, user, parent-death signal (a change of user would clear it), cwd, stdio
+ * (every other fd close-on-exec), controlling terminal, execve. spawn() returns once execve has
+ * succeeded, or throws the step that failed.
  */
 export interface SpawnRequest {
   /** The program. Without a '/', each of searchPath is tried in turn, as execvp does. */
