@@ -23,12 +23,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #ifndef ST_NOSYMFOLLOW
-#define ST_NOSYMFOLLOW 0x2000 // the kernel's statfs flag; Debian 12's glibc headers lack it
+#  define ST_NOSYMFOLLOW 0x2000 // the kernel's statfs flag; Debian 12's glibc headers lack it
 #endif
 
 namespace tspod {
@@ -138,8 +138,7 @@ ResetSignals (const SpawnPlan &plan)
     unsigned long handler, flags, restorer, mask;
   } dfl = { (unsigned long) SIG_DFL, 0, 0, 0 };
   for (int sig = 1; sig < 65; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP
-        && syscall (SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask) < 0)
+    if (sig != SIGKILL && sig != SIGSTOP && syscall (SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask) < 0)
       Fail (plan, STEP_SIGNALS, sig);
 }
 
@@ -261,7 +260,7 @@ int
 KeepMountFlags (const FsStep &st, const char *path, unsigned long *flags)
 {
   *flags = st.flags;
-  if (!(st.flags & MS_REMOUNT) || !(st.flags & MS_BIND))
+  if (! (st.flags & MS_REMOUNT) || ! (st.flags & MS_BIND))
     return 0;
   struct statfs sf;
   // ENOSYS: a file system without statfs (rare), which has nothing of these to keep.
@@ -270,7 +269,9 @@ KeepMountFlags (const FsStep &st, const char *path, unsigned long *flags)
   static const struct
   {
     unsigned long st, ms;
-  } map[] = { { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC }, { ST_NOSYMFOLLOW, MS_NOSYMFOLLOW } };
+  } map[] = {
+    { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC }, { ST_NOSYMFOLLOW, MS_NOSYMFOLLOW }
+  };
   for (const auto &m : map)
     if (sf.f_flags & m.st)
       *flags |= m.ms;
@@ -326,12 +327,8 @@ RunFsStep (const FsStep &st, int *root)
       if (rc < 0 && errno == EEXIST)
         rc = 0;
       break;
-    case FS_MKNOD:
-      rc = mknodat (dir, name, st.mode, makedev (st.major, st.minor));
-      break;
-    case FS_SYMLINK:
-      rc = symlinkat (st.source, dir, name);
-      break;
+    case FS_MKNOD: rc = mknodat (dir, name, st.mode, makedev (st.major, st.minor)); break;
+    case FS_SYMLINK: rc = symlinkat (st.source, dir, name); break;
     case FS_TOUCH:
       // A file to mount onto, made if missing; what is there is never opened: a FIFO would
       // block this child, and with it Node's thread (vfork).
@@ -347,7 +344,8 @@ RunFsStep (const FsStep &st, int *root)
       break;
     case FS_PIVOT:
       // pivot_root(".", "."): the old root ends up stacked on the new one, and is detached.
-      if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0 || chdir ("/") < 0)
+      if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0
+          || chdir ("/") < 0)
         rc = -1;
       break;
     }

@@ -100,10 +100,10 @@ OnReadable (uv_poll_t *handle, int status, int events)
 Napi::Object
 ExitWatch::Init (Napi::Env env, Napi::Object exports)
 {
-  Napi::Function ctor = DefineClass (env, "ExitWatch",
-                                     { InstanceMethod ("ref", &ExitWatch::Ref),
-                                       InstanceMethod ("unref", &ExitWatch::Unref),
-                                       InstanceMethod ("close", &ExitWatch::Close) });
+  Napi::Function ctor
+      = DefineClass (env, "ExitWatch",
+                     { InstanceMethod ("ref", &ExitWatch::Ref), InstanceMethod ("unref", &ExitWatch::Unref),
+                       InstanceMethod ("close", &ExitWatch::Close) });
   exports.Set ("ExitWatch", ctor);
   return exports;
 }

@@ -20,7 +20,8 @@ Mknod (const Napi::CallbackInfo &info)
 {
   std::string path = StringArg (info, 0, "mknod", "path");
   mode_t mode = (mode_t) IntArg (info, 1, "mknod", "mode", 0, UINT_MAX);
-  dev_t dev = makedev ((unsigned) IntArg (info, 2, "mknod", "major", 0, UINT_MAX), (unsigned) IntArg (info, 3, "mknod", "minor", 0, UINT_MAX));
+  dev_t dev = makedev ((unsigned) IntArg (info, 2, "mknod", "major", 0, UINT_MAX),
+                       (unsigned) IntArg (info, 3, "mknod", "minor", 0, UINT_MAX));
   if (mknod (path.c_str (), mode, dev) < 0)
     ThrowErrno (info.Env (), errno, "mknod", path.c_str ());
   return info.Env ().Undefined ();

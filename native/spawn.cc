@@ -207,7 +207,8 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       NsJoin join;
       join.fd = (int) IntValue (env, j.Get ("fd"), kFn, where + ".fd", 0);
       join.type = (int) OptionalInt (env, j.Get ("type"), where + ".type", 0);
-      st.join_labels.push_back (OptionalString (env, j, "label", where + ".").value_or ("fd " + std::to_string (join.fd)));
+      st.join_labels.push_back (
+          OptionalString (env, j, "label", where + ".").value_or ("fd " + std::to_string (join.fd)));
       st.joins.push_back (join);
     }
 
@@ -227,7 +228,8 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       plan.gid = (uint32_t) IntValue (env, u.Get ("gid"), kFn, "user.gid", 0, UINT_MAX - 1);
       Napi::Array groups = Array (env, u, "groups", false);
       for (uint32_t i = 0; i < groups.Length (); i++)
-        st.groups.push_back ((uint32_t) IntValue (env, groups.Get (i), kFn, "user.groups[" + std::to_string (i) + "]", 0, UINT_MAX - 1));
+        st.groups.push_back (
+            (uint32_t) IntValue (env, groups.Get (i), kFn, "user.groups[" + std::to_string (i) + "]", 0, UINT_MAX - 1));
     }
 
   plan.new_namespaces = (int) OptionalInt (env, req.Get ("newNamespaces"), "newNamespaces", 0);
@@ -292,31 +294,17 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
   std::string buf;
   switch (r.step)
     {
-    case STEP_SETNS:
-      path = plan.joins[r.index].label;
-      break;
-    case STEP_FS:
-      path = plan.fs[r.index].target;
-      break;
-    case STEP_CHDIR:
-      path = plan.cwd;
-      break;
-    case STEP_SETHOSTNAME:
-      path = plan.hostname;
-      break;
-    case STEP_LO_IOCTL:
-      path = "lo";
-      break;
-    case STEP_EXECVE:
-      path = r.index >= 0 ? plan.candidates[r.index] : plan.file;
-      break;
+    case STEP_SETNS: path = plan.joins[r.index].label; break;
+    case STEP_FS: path = plan.fs[r.index].target; break;
+    case STEP_CHDIR: path = plan.cwd; break;
+    case STEP_SETHOSTNAME: path = plan.hostname; break;
+    case STEP_LO_IOCTL: path = "lo"; break;
+    case STEP_EXECVE: path = r.index >= 0 ? plan.candidates[r.index] : plan.file; break;
     case STEP_DUP:
       buf = "stdio[" + std::to_string (r.index) + "]";
       path = buf.c_str ();
       break;
-    case STEP_SETCTTY:
-      path = "TIOCSCTTY";
-      break;
+    case STEP_SETCTTY: path = "TIOCSCTTY"; break;
     }
   const char *syscall = r.step == STEP_FS ? FsOpSyscall (plan.fs[r.index].op) : StepSyscall (r.step);
   Napi::Error e = ErrnoError (env, r.err, syscall, path);
@@ -345,10 +333,18 @@ public:
   ChildStacks &operator= (const ChildStacks &) = delete;
 
   // Stacks grow down: a child starts at the top of its region.
-  void *Top (int i) const { return (char *) base_ + (i + 1) * (guard_ + kStack); }
+  void *
+  Top (int i) const
+  {
+    return (char *) base_ + (i + 1) * (guard_ + kStack);
+  }
 
 private:
-  size_t Length () const { return 2 * (guard_ + kStack); }
+  size_t
+  Length () const
+  {
+    return 2 * (guard_ + kStack);
+  }
   size_t guard_;
   void *base_;
 };
@@ -449,7 +445,8 @@ Spawn (const Napi::CallbackInfo &info)
       if (pidfd >= 0)
         close (pidfd);
       if (error.kind == 0)
-        throw Napi::Error::New (env, std::string ("spawn ") + plan.file + ": the intermediate process ended before it reported");
+        throw Napi::Error::New (env, std::string ("spawn ") + plan.file
+                                         + ": the intermediate process ended before it reported");
       throw ChildError (env, plan, error);
     }
 

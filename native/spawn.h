@@ -53,14 +53,14 @@ struct SpawnPlan
   char *const *envp;
   const char *const *candidates; // full paths to try with execve, in order
   int ncandidates;
-  const char *file;              // what the caller asked to run (for a failed PATH search)
-  const char *cwd;               // nullptr: keep the current directory
-  const int *stdio;              // parent fds that become the child's 0..nstdio-1
+  const char *file; // what the caller asked to run (for a failed PATH search)
+  const char *cwd;  // nullptr: keep the current directory
+  const int *stdio; // parent fds that become the child's 0..nstdio-1
   int nstdio;
   const NsJoin *joins;
   int njoins;
-  int new_namespaces;            // CLONE_NEW* flags of the clone that makes the process
-  const char *hostname;          // nullptr: leave the UTS name alone
+  int new_namespaces;   // CLONE_NEW* flags of the clone that makes the process
+  const char *hostname; // nullptr: leave the UTS name alone
   bool loopback_up;
   const FsStep *fs;
   int nfs;
@@ -69,13 +69,13 @@ struct SpawnPlan
   uint32_t uid, gid;
   const uint32_t *groups;
   int ngroups;
-  int parent_death_signal;       // 0: none
-  int parent_pidfd;              // our own pidfd, to notice a parent that died before prctl
+  int parent_death_signal; // 0: none
+  int parent_pidfd;        // our own pidfd, to notice a parent that died before prctl
   bool new_session;
   bool new_process_group;
-  bool controlling_terminal;     // make stdio 0 (a terminal) the new session's controlling one
-  int report_fd;                 // write end of the report pipe (O_CLOEXEC)
-  void *final_stack;             // top of the stack the intermediate gives the final process
+  bool controlling_terminal; // make stdio 0 (a terminal) the new session's controlling one
+  int report_fd;             // write end of the report pipe (O_CLOEXEC)
+  void *final_stack;         // top of the stack the intermediate gives the final process
 };
 
 // The child's steps, as they are named in errors (syscall) and reports.

@@ -57,7 +57,12 @@ struct ksigaction
   unsigned long mask;
 };
 
-#define SIGBIT(sig) (1UL << ((sig) - 1))
+// Signal N is bit N-1 of a kernel sigset.
+static inline unsigned long
+sigbit (int sig)
+{
+  return 1UL << (sig - 1);
+}
 
 static unsigned long
 cstrlen (const char *s)
@@ -169,12 +174,12 @@ pause_main (long *sp)
 
   /* Dispositions survive execve only as SIG_IGN; set every one to a known state. The three we
      wait for stay SIG_DFL and blocked (SIG_IGN on SIGCHLD would auto-reap and never tell us). */
-  const unsigned long waited = SIGBIT (SIGCHLD) | SIGBIT (SIGINT) | SIGBIT (SIGTERM);
+  const unsigned long waited = sigbit (SIGCHLD) | sigbit (SIGINT) | sigbit (SIGTERM);
   for (int sig = 1; sig <= NSIG; sig++)
     {
       if (sig == SIGKILL || sig == SIGSTOP)
         continue;
-      struct ksigaction sa = { (waited & SIGBIT (sig)) ? SIG_DFL : SIG_IGN, 0, 0, 0 };
+      struct ksigaction sa = { (waited & sigbit (sig)) ? SIG_DFL : SIG_IGN, 0, 0, 0 };
       raw_syscall (SYS_rt_sigaction, sig, (long) &sa, 0, sizeof sa.mask);
     }
   if (raw_syscall (SYS_rt_sigprocmask, SIG_SETMASK, (long) &waited, 0, sizeof waited) < 0)

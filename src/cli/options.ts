@@ -61,7 +61,7 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
 
 /** -p [hostIP:]hostPort:podPort[/tcp|/udp]; an IPv6 host address goes in brackets. */
 export function publishOption(value: string): PortMapping {
-  const m = /^(?:(\[[^\]]+\]|[^:\[\]]+):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(value);
+  const m = /^(?:(\[[^\]]+\]|[^:[\]]+):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(value);
   if (!m) throw new InputError('-p', `"${value}" is not [hostIP:]hostPort:podPort[/tcp|/udp]`);
   const [, ip, host, pod, proto] = m;
   const out: PortMapping = { hostPort: port(Number(host), '-p'), containerPort: port(Number(pod), '-p'), protocol: proto === 'udp' ? 'udp' : 'tcp' };

@@ -365,7 +365,13 @@ export class ImageStore {
     return this.withLock(async () => {
       this.removeLeftovers();
       const temps: string[] = [];
-      let failed = true;
+      /** Temporary files go, then layers that no image uses (a failed import's, those of an
+       *  image a new one took the name of). */
+      const cleanUp = () => {
+        for (const t of temps) rmSync(t, { force: true });
+        this.collect();
+      };
+      const imported: ImportedImage[] = [];
       try {
         const source = await this.openSource(path, file, temps);
         const plans = await readImages(source, want);
@@ -387,7 +393,6 @@ export class ImageStore {
             await verifyLayer(source, layer, compression.get(layer)!);
           }
         }
-        const imported: ImportedImage[] = [];
         for (const { plan, names } of named) {
           const layers: ImportedImage['layers'] = [];
           for (const layer of plan.layers) {
@@ -418,17 +423,16 @@ export class ImageStore {
           }
           imported.push({ names: names.map(formatRef), id: plan.id, platform: formatPlatform(plan.platform), layers });
         }
-        failed = false;
-        return imported;
-      } finally {
-        for (const t of temps) rmSync(t, { force: true });
-        // Layers of a failed import, and of an image a new one took the name of, go now.
+      } catch (err) {
         try {
-          this.collect();
-        } catch (err) {
-          if (!failed) throw err; // else the import's own error is the one to see
+          cleanUp();
+        } catch {
+          // the import's own error is the one to see
         }
+        throw err;
       }
+      cleanUp();
+      return imported;
     });
   }
 

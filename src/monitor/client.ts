@@ -35,7 +35,9 @@ function parseAnswer(raw: Buffer): { status: number; payload: unknown } | undefi
 /** A typed method per route of the API (protocol.ts): `client.stopPod({ pod, body: { grace } })`. */
 export type MonitorApi = { [K in RouteName]: (args: RouteArgs<K>) => Promise<RouteAnswer<K>> };
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the methods come from ROUTES
+// The class below gets these methods from ROUTES in its constructor; this declaration gives them
+// their types.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface MonitorClient extends MonitorApi {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
