@@ -152,7 +152,7 @@ export function spawnTool(p: Programs): Tool {
 export function podTool(p: Programs): Tool {
   return {
     name: 'tspod library: Pod',
-    what: 'Pod.start, the client\'s exit event, pod.stop(), in the bench process',
+    what: "Pod.start, the client's exit event, pod.stop(), in the bench process",
     run: async () => {
       const t0 = now();
       const pod = await Pod.start(podSpec(p, 'bench'), { binding: loadBinding(), io: new NullIO(), cwd: '/' });
@@ -190,7 +190,7 @@ export function hostTool(p: Programs, root: string): Tool {
   let store: StateStore;
   return {
     name: 'tspod library: PodHost',
-    what: 'PodHost.create/remove: the monitor\'s work (state, CRI logs, /dev/shm), in the bench process',
+    what: "PodHost.create/remove: the monitor's work (state, CRI logs, /dev/shm), in the bench process",
     setup: () => {
       store = new StateStore(root);
       store.ensureRoot();
@@ -229,7 +229,7 @@ export function cliTool(p: Programs, root: string, dir: string): Tool {
   };
   return {
     name: 'tspod CLI',
-    what: '`tspod run -d -f pod.yaml`, the client\'s result file, `tspod rm -f`; Node start-up counted',
+    what: "`tspod run -d -f pod.yaml`, the client's result file, `tspod rm -f`; Node start-up counted",
     setup: () => {
       writeFileSync(manifest, podManifest(p, 'bench', result));
       // The first run -d starts the monitor, once per boot for a user: not part of the cycle.

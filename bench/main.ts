@@ -47,7 +47,10 @@ if (process.getuid?.() !== 0) {
   process.stderr.write('bench: needs root (namespaces, mounts): sudo npm run bench\n');
   process.exit(1);
 }
-for (const [name, v] of [['--iterations', iterations], ['--pods', scalePods]] as const) {
+for (const [name, v] of [
+  ['--iterations', iterations],
+  ['--pods', scalePods],
+] as const) {
   if (!Number.isInteger(v) || v < 1) {
     process.stderr.write(`bench: ${name} must be a whole number of at least 1\n`);
     process.exit(1);
@@ -106,7 +109,12 @@ async function runCycle(tools: Tool[]): Promise<CycleResult[]> {
       }
     }
   }
-  return tools.map((t) => ({ tool: t.name, what: t.what, ...(skips.has(t) ? { skip: skips.get(t) } : {}), steps: samples.get(t)?.stats() ?? {} }));
+  return tools.map((t) => ({
+    tool: t.name,
+    what: t.what,
+    ...(skips.has(t) ? { skip: skips.get(t) } : {}),
+    steps: samples.get(t)?.stats() ?? {},
+  }));
 }
 
 /** Stops the monitor of a state directory and releases whatever its records still hold. */
@@ -137,7 +145,12 @@ function targets(r: Omit<Results, 'targets'>): Target[] {
     met: Number.isFinite(value) ? (atMost ? value <= limit : value >= limit) : undefined,
   });
   const x = (v: number) => `${v.toFixed(2)}x`;
-  const reference = (what: string, value: number, fmt: (v: number) => string): Target => ({ what, measured: Number.isFinite(value) ? fmt(value) : '-', limit: '', met: null });
+  const reference = (what: string, value: number, fmt: (v: number) => string): Target => ({
+    what,
+    measured: Number.isFinite(value) ? fmt(value) : '-',
+    limit: '',
+    met: null,
+  });
   const lib = total('tspod library: Pod');
   const cli = total('tspod CLI');
   const node = r.startup['node -e 0']?.median ?? NaN;
@@ -147,12 +160,32 @@ function targets(r: Omit<Results, 'targets'>): Target[] {
     check('library pod cycle ÷ C floor', lib / total('C floor'), 2, x),
     check('library pod cycle ÷ util-linux script', lib / total('util-linux script'), 1, x),
     check('CLI run -d + rm -f ÷ two node -e 0', cli / total('reference: node -e 0, twice'), 1.3, x),
-    reference('(floor: one request, twice ÷ two node -e 0)', total('reference: one request, twice') / total('reference: node -e 0, twice'), x),
+    reference(
+      '(floor: one request, twice ÷ two node -e 0)',
+      total('reference: one request, twice') / total('reference: node -e 0, twice'),
+      x,
+    ),
     check('CLI cycle ÷ podman cycle', cli / total('podman'), 0.25, x),
     check('tspod --version ÷ node -e 0', (r.startup['tspod --version']?.median ?? NaN) / node, 1.15, x),
-    check(`RSS per pod left running, ${mem && 'pods' in mem ? mem.pods : '?'} pods`, mem && 'perPod' in mem ? mem.perPod.rssKb : NaN, 1024, (v) => `${Math.round(v)} kB`),
-    check(`library pods created per second (${r.scale?.pods ?? '?'} pods)`, r.scale?.library.createPerSec ?? NaN, 100, (v) => `${Math.round(v)}/s`, false),
-    check(`tspod ps with ${r.scale?.pods ?? '?'} pods ÷ node -e 0`, (r.scale?.ps['tspod ps']?.median ?? NaN) / (r.scale?.ps['node -e 0']?.median ?? NaN), 1.5, x),
+    check(
+      `RSS per pod left running, ${mem && 'pods' in mem ? mem.pods : '?'} pods`,
+      mem && 'perPod' in mem ? mem.perPod.rssKb : NaN,
+      1024,
+      (v) => `${Math.round(v)} kB`,
+    ),
+    check(
+      `library pods created per second (${r.scale?.pods ?? '?'} pods)`,
+      r.scale?.library.createPerSec ?? NaN,
+      100,
+      (v) => `${Math.round(v)}/s`,
+      false,
+    ),
+    check(
+      `tspod ps with ${r.scale?.pods ?? '?'} pods ÷ node -e 0`,
+      (r.scale?.ps['tspod ps']?.median ?? NaN) / (r.scale?.ps['node -e 0']?.median ?? NaN),
+      1.5,
+      x,
+    ),
     check(`pause size (${pause.arch})`, pause.bytes, 16384, (v) => `${v} B`),
     ...r.pause.slice(1).map((p) => check(`pause size (${p.arch})`, p.bytes, 16384, (v) => `${v} B`)),
     check(`pause RSS (${pause.arch})`, pause.rssKb ?? NaN, 16, (v) => `${v} kB`),
@@ -237,7 +270,10 @@ async function main(): Promise<number> {
     writeFileSync(`${outDir}/bench-${stamp}.md`, text);
     log(`written: ${outDir}/bench-${stamp}.{json,md}`);
 
-    const failures = cycle.reduce((n, c) => n + (c.steps.total?.failures ?? 0), 0) + Object.values(start).reduce((n, s) => n + s.failures, 0) + library.failures;
+    const failures =
+      cycle.reduce((n, c) => n + (c.steps.total?.failures ?? 0), 0) +
+      Object.values(start).reduce((n, s) => n + s.failures, 0) +
+      library.failures;
     if (failures) log(`${failures} run(s) failed: see the messages above`);
     return failures ? 1 : 0;
   } finally {

@@ -44,14 +44,16 @@ function ociConfig(root: string, args: string[], namespaces: { type: NsType; pat
 export function crunTool(p: Programs, dir: string): Tool {
   const base = `${dir}/crun`;
   const state = `${base}/state`;
-  const crun = (...args: string[]) => concise('crun', args, () => timeCommand(['crun', '--root', state, '--cgroup-manager=disabled', ...args], benchEnv()));
+  const crun = (...args: string[]) =>
+    concise('crun', args, () => timeCommand(['crun', '--root', state, '--cgroup-manager=disabled', ...args], benchEnv()));
   const bundle = (name: string, config: object) => {
     mkdirSync(`${base}/${name}`, { recursive: true });
     writeFileSync(`${base}/${name}/config.json`, JSON.stringify(config));
     return `${base}/${name}`;
   };
   let root = '';
-  const infraConfig = () => ociConfig(root, ['/pause'], [{ type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'pid' }, { type: 'mount' }], 'bench');
+  const infraConfig = () =>
+    ociConfig(root, ['/pause'], [{ type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'pid' }, { type: 'mount' }], 'bench');
   const ids = ['bench-client', 'bench-server', 'bench-infra'];
   return {
     name: 'crun',
@@ -70,7 +72,10 @@ export function crunTool(p: Programs, dir: string): Tool {
       const infraPid = Number(crun('state', 'bench-infra').stdout.match(/"pid":\s*(\d+)/)![1]);
       const t1 = now();
       const joined = (args: string[]) =>
-        ociConfig(root, args, [...(['network', 'ipc', 'uts', 'pid'] as const).map((type) => ({ type, path: `/proc/${infraPid}/ns/${nsFile(type)}` })), { type: 'mount' }]);
+        ociConfig(root, args, [
+          ...(['network', 'ipc', 'uts', 'pid'] as const).map((type) => ({ type, path: `/proc/${infraPid}/ns/${nsFile(type)}` })),
+          { type: 'mount' },
+        ]);
       crun('run', '-d', '--bundle', bundle('server', joined(['/bench-tcp', 'serve', PORT])), 'bench-server');
       const t2 = now();
       // In the foreground: crun run's status is the client's.

@@ -38,7 +38,11 @@ function table(head: string[], rows: string[][]): string {
 
 export function markdown(r: Results): string {
   const out: string[] = [];
-  out.push(`Machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join(', ')}. Options: ${JSON.stringify(r.options)}.`);
+  out.push(
+    `Machine: ${Object.entries(r.machine)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}. Options: ${JSON.stringify(r.options)}.`,
+  );
 
   const ran = r.cycle.filter((c) => !c.skip);
   const lib = ran.find((c) => c.tool === 'tspod library: Pod')?.steps.total?.median ?? NaN;
@@ -55,7 +59,12 @@ export function markdown(r: Results): string {
   );
   const steps = [...new Set(ran.flatMap((c) => Object.keys(c.steps).filter((s) => s !== 'total')))];
   out.push('\n### The same cycle by step (medians, ms; a tool reports the steps it can tell apart)\n');
-  out.push(table(['tool', ...steps], ran.map((c) => [c.tool, ...steps.map((s) => (c.steps[s] ? ms(c.steps[s].median) : ''))])));
+  out.push(
+    table(
+      ['tool', ...steps],
+      ran.map((c) => [c.tool, ...steps.map((s) => (c.steps[s] ? ms(c.steps[s].median) : ''))]),
+    ),
+  );
   out.push('\nTools:\n');
   for (const c of r.cycle) out.push(`- ${c.tool}: ${c.skip ? `skipped: ${c.skip}` : c.what}`);
 
@@ -64,7 +73,15 @@ export function markdown(r: Results): string {
   out.push(
     table(
       ['command', 'median', 'min', 'max', 'runs', 'failed', 'vs node -e 0'],
-      Object.entries(r.startup).map(([k, s]) => [k, ms(s.median), ms(s.min), ms(s.max), String(s.runs), String(s.failures), ratio(s.median, node)]),
+      Object.entries(r.startup).map(([k, s]) => [
+        k,
+        ms(s.median),
+        ms(s.min),
+        ms(s.max),
+        String(s.runs),
+        String(s.failures),
+        ratio(s.median, node),
+      ]),
     ),
   );
 
@@ -75,7 +92,15 @@ export function markdown(r: Results): string {
       r.memory.map((m) =>
         'skip' in m
           ? [m.tool, '-', '-', '-', `skipped: ${m.skip}`]
-          : [m.tool, String(m.pods), kb(m.perPod.rssKb), kb(m.perPod.pssKb), Object.entries(m.parts).map(([k, v]) => `${k}: ${kb(v.rssKb)} / ${kb(v.pssKb)}`).join('; ')],
+          : [
+              m.tool,
+              String(m.pods),
+              kb(m.perPod.rssKb),
+              kb(m.perPod.pssKb),
+              Object.entries(m.parts)
+                .map(([k, v]) => `${k}: ${kb(v.rssKb)} / ${kb(v.pssKb)}`)
+                .join('; '),
+            ],
       ),
     ),
   );
@@ -87,19 +112,44 @@ export function markdown(r: Results): string {
       table(
         ['what', 'result'],
         [
-          ['library (PodHost): created', `${s.library.createPerSec.toFixed(0)} pods/s${s.library.failures ? ` (${s.library.failures} failed)` : ''}`],
+          [
+            'library (PodHost): created',
+            `${s.library.createPerSec.toFixed(0)} pods/s${s.library.failures ? ` (${s.library.failures} failed)` : ''}`,
+          ],
           ['library (PodHost): removed', `${s.library.removePerSec.toFixed(0)} pods/s`],
           [`CLI: \`tspod run -d\`, ${s.cli.parallel} at a time`, `${s.cli.createPerSec.toFixed(1)} pods/s`],
-          ...Object.entries(s.ps).map(([k, v]) => [`${k}, median of ${v.runs}`, `${ms(v.median)} ms (${ratio(v.median, s.ps['node -e 0']?.median ?? NaN)} node -e 0)`]),
+          ...Object.entries(s.ps).map(([k, v]) => [
+            `${k}, median of ${v.runs}`,
+            `${ms(v.median)} ms (${ratio(v.median, s.ps['node -e 0']?.median ?? NaN)} node -e 0)`,
+          ]),
         ],
       ),
     );
   }
 
   out.push('\n### pause\n');
-  out.push(table(['arch', 'bytes', 'RSS as PID 1'], r.pause.map((p) => [p.arch, p.bytes.toLocaleString('en-US'), p.rssKb === undefined ? '- (cross-built: runs here only under qemu)' : kb(p.rssKb)])));
+  out.push(
+    table(
+      ['arch', 'bytes', 'RSS as PID 1'],
+      r.pause.map((p) => [
+        p.arch,
+        p.bytes.toLocaleString('en-US'),
+        p.rssKb === undefined ? '- (cross-built: runs here only under qemu)' : kb(p.rssKb),
+      ]),
+    ),
+  );
 
   out.push('\n### Targets\n');
-  out.push(table(['target', 'measured', 'limit', 'met'], r.targets.map((t) => [t.what, t.measured, t.limit, t.met === null ? '' : t.met === undefined ? 'not measured' : t.met ? 'yes' : '**no**'])));
+  out.push(
+    table(
+      ['target', 'measured', 'limit', 'met'],
+      r.targets.map((t) => [
+        t.what,
+        t.measured,
+        t.limit,
+        t.met === null ? '' : t.met === undefined ? 'not measured' : t.met ? 'yes' : '**no**',
+      ]),
+    ),
+  );
   return out.join('\n') + '\n';
 }

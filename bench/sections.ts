@@ -64,11 +64,22 @@ export interface MemoryRow {
 }
 
 /** Pods started with `tspod run -d`, `parallel` commands at a time; their names, and the time. */
-export function startCliPods(p: Programs, root: string, manifest: string, prefix: string, count: number, parallel: number): { names: string[]; ms: number } {
+export function startCliPods(
+  p: Programs,
+  root: string,
+  manifest: string,
+  prefix: string,
+  count: number,
+  parallel: number,
+): { names: string[]; ms: number } {
   const names = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const start = now();
   // xargs fails if any of the commands did.
-  timeCommand(['xargs', '-P', String(parallel), '-I{}', process.execPath, p.cli, 'run', '-d', '-f', manifest, '--name', '{}'], benchEnv({ TSPOD_ROOT: root }), names.join('\n'));
+  timeCommand(
+    ['xargs', '-P', String(parallel), '-I{}', process.execPath, p.cli, 'run', '-d', '-f', manifest, '--name', '{}'],
+    benchEnv({ TSPOD_ROOT: root }),
+    names.join('\n'),
+  );
   return { names, ms: now() - start };
 }
 
@@ -130,7 +141,11 @@ export function podmanMemory(base: string, count: number): MemoryRow | { tool: s
       tool: 'podman',
       pods: count,
       perPod: { rssKb: (c.rssKb + i.rssKb) / count, pssKb: (c.pssKb + i.pssKb) / count },
-      parts: { [`conmon ×${conmon.length}`]: c, [`infra ×${infra.length}`]: i, [`workload ×${workload.length} (not counted)`]: sumMemory(workload) },
+      parts: {
+        [`conmon ×${conmon.length}`]: c,
+        [`infra ×${infra.length}`]: i,
+        [`workload ×${workload.length} (not counted)`]: sumMemory(workload),
+      },
     };
   } catch (err) {
     return { tool: 'podman', skip: (err as Error).message };

@@ -45,7 +45,13 @@ export async function restartLocally(paths: StatePaths, pod: string, request: Co
   await askStartedMonitor(paths, request);
 }
 
-export async function stopLocally(paths: StatePaths, pod: string, container: string | undefined, request: ControlRequest, notDone: NotDone): Promise<void> {
+export async function stopLocally(
+  paths: StatePaths,
+  pod: string,
+  container: string | undefined,
+  request: ControlRequest,
+  notDone: NotDone,
+): Promise<void> {
   const store = new StateStore(paths.root);
   const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {
@@ -55,7 +61,14 @@ export async function stopLocally(paths: StatePaths, pod: string, container: str
   await askStartedMonitor(paths, request);
 }
 
-export async function rmLocally(paths: StatePaths, pod: string, container: string | undefined, force: boolean, request: ControlRequest, notDone: NotDone): Promise<void> {
+export async function rmLocally(
+  paths: StatePaths,
+  pod: string,
+  container: string | undefined,
+  force: boolean,
+  request: ControlRequest,
+  notDone: NotDone,
+): Promise<void> {
   const store = new StateStore(paths.root);
   const record = recordToActOn(store, pod, notDone);
   if (inForeground(record)) {

@@ -52,7 +52,9 @@ export async function stop(pod: string, container: string | undefined, o: Contro
   checkLabel('pod', pod);
   const body = graceBody(o);
   const request: ControlRequest =
-    container === undefined ? (c) => c.stopPod({ pod, body }) : (c) => c.stopContainer({ pod, container: checkLabel('container', container), body });
+    container === undefined
+      ? (c) => c.stopPod({ pod, body })
+      : (c) => c.stopContainer({ pod, container: checkLabel('container', container), body });
   const notDone = await askMonitor(paths, request);
   if (notDone) await local().stopLocally(paths, pod, container, request, notDone);
   return 0;
@@ -64,7 +66,9 @@ export async function rm(pod: string, container: string | undefined, o: ControlO
   checkLabel('pod', pod);
   const query = { force: !!o.force };
   const request: ControlRequest =
-    container === undefined ? (c) => c.removePod({ pod, query }) : (c) => c.removeContainer({ pod, container: checkLabel('container', container), query });
+    container === undefined
+      ? (c) => c.removePod({ pod, query })
+      : (c) => c.removeContainer({ pod, container: checkLabel('container', container), query });
   const notDone = await askMonitor(paths, request);
   if (notDone) await local().rmLocally(paths, pod, container, !!o.force, request, notDone);
   return 0;

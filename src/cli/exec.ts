@@ -73,7 +73,13 @@ function relaySignals(proc: () => PodProcess | undefined): () => void {
   };
 }
 
-async function execPlain(binding: NativeBinding, record: PodRecord, container: string, command: string[], interactive: boolean): Promise<number> {
+async function execPlain(
+  binding: NativeBinding,
+  record: PodRecord,
+  container: string,
+  command: string[],
+  interactive: boolean,
+): Promise<number> {
   let proc: PodProcess | undefined;
   const unrelay = relaySignals(() => proc);
   try {
@@ -81,7 +87,12 @@ async function execPlain(binding: NativeBinding, record: PodRecord, container: s
     // since Node may make the fd behind it non-blocking, and the command would get EAGAIN.
     const stdin = interactive ? 0 : openSync('/dev/null', 'r');
     try {
-      proc = execInContainer(binding, record, container, { command, stdio: [stdin, 1, 2], tty: false, parentDeathSignal: COMMAND_DEATH_SIGNAL });
+      proc = execInContainer(binding, record, container, {
+        command,
+        stdio: [stdin, 1, 2],
+        tty: false,
+        parentDeathSignal: COMMAND_DEATH_SIGNAL,
+      });
     } finally {
       if (stdin !== 0) closeSync(stdin);
     }

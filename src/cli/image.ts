@@ -66,7 +66,14 @@ export async function imageList(o: ImageOptions & { json?: boolean }): Promise<n
   print(
     formatTable(
       ['IMAGE', 'ID', 'CREATED', 'SIZE', 'LAYERS', 'PLATFORM'],
-      images.map((i) => [i.name, shortId(i.id), i.created && !Number.isNaN(Date.parse(i.created)) ? `${age(i.created)} ago` : '-', formatSize(i.size), String(i.layers), i.platform]),
+      images.map((i) => [
+        i.name,
+        shortId(i.id),
+        i.created && !Number.isNaN(Date.parse(i.created)) ? `${age(i.created)} ago` : '-',
+        formatSize(i.size),
+        String(i.layers),
+        i.platform,
+      ]),
     ),
   );
   return 0;

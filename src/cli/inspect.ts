@@ -37,7 +37,9 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     .map((c) => ({ ...c, namespaces: c.state === 'running' ? namespaces(c.process) : null }));
   const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
   if (o.json) {
-    print(JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n');
+    print(
+      JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n',
+    );
     return 0;
   }
   const lines = [
@@ -47,10 +49,15 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
   ];
   for (const c of containers) {
-    lines.push(`  container ${c.name}: ${c.state}${c.process && c.state === 'running' ? `, pid ${c.process.pid}` : ''}, restarts ${c.restartCount}, policy ${c.restartPolicy}`);
+    lines.push(
+      `  container ${c.name}: ${c.state}${c.process && c.state === 'running' ? `, pid ${c.process.pid}` : ''}, restarts ${c.restartCount}, policy ${c.restartPolicy}`,
+    );
     lines.push(`    command: ${[...c.spec.command, ...c.spec.args].join(' ')}`);
     lines.push(`    namespaces: ${nsLine(c.namespaces)}`);
-    if (c.lastExit) lines.push(`    last exit: ${c.lastExit.unknown ? 'unknown' : c.lastExit.code !== null ? `status ${c.lastExit.code}` : `signal ${c.lastExit.signal}`} at ${c.lastExit.at}`);
+    if (c.lastExit)
+      lines.push(
+        `    last exit: ${c.lastExit.unknown ? 'unknown' : c.lastExit.code !== null ? `status ${c.lastExit.code}` : `signal ${c.lastExit.signal}`} at ${c.lastExit.at}`,
+      );
     if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
   }
   print(lines.join('\n') + '\n');

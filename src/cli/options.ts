@@ -7,7 +7,13 @@ import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareL
 import type { HostOptions } from '../supervisor/host.js';
 
 export function shareOption(value: string): SharedNamespace[] {
-  return shareList(value.split(',').map((s) => s.trim()).filter(Boolean), () => '--share');
+  return shareList(
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    () => '--share',
+  );
 }
 
 export function envOption(values: string[]): EnvVar[] {
@@ -43,7 +49,8 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
   const num = (name: string, min: number, max: number) => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new InputError(name, `"${v}" is not a whole number from ${min} to ${max}`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new InputError(name, `"${v}" is not a whole number from ${min} to ${max}`);
     return Number(v);
   };
   // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
@@ -64,7 +71,11 @@ export function publishOption(value: string): PortMapping {
   const m = /^(?:(\[[^\]]+\]|[^:[\]]+):)?(\d+):(\d+)(?:\/(tcp|udp))?$/.exec(value);
   if (!m) throw new InputError('-p', `"${value}" is not [hostIP:]hostPort:podPort[/tcp|/udp]`);
   const [, ip, host, pod, proto] = m;
-  const out: PortMapping = { hostPort: port(Number(host), '-p'), containerPort: port(Number(pod), '-p'), protocol: proto === 'udp' ? 'udp' : 'tcp' };
+  const out: PortMapping = {
+    hostPort: port(Number(host), '-p'),
+    containerPort: port(Number(pod), '-p'),
+    protocol: proto === 'udp' ? 'udp' : 'tcp',
+  };
   if (ip !== undefined) out.hostIP = ipAddress(ip.replace(/^\[|\]$/g, ''), '-p');
   return out;
 }
@@ -92,13 +103,17 @@ function volumeOption(value: string, index: number): { volume: Volume; mount: Vo
 }
 
 /** --workdir, --rootfs, --image, -v, --user, --read-only: onto the one container of a command. */
-export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; rootfs?: string; image?: string; volume?: string[]; user?: string; readOnly?: boolean }): void {
+export function applyContainerOptions(
+  spec: PodSpec,
+  o: { workdir?: string; rootfs?: string; image?: string; volume?: string[]; user?: string; readOnly?: boolean },
+): void {
   const c = spec.containers[0];
   if (o.workdir !== undefined) {
     if (!o.workdir.startsWith('/')) throw new InputError('--workdir', `"${o.workdir}" must be an absolute path`);
     c.workingDir = o.workdir;
   }
-  if (o.rootfs !== undefined && o.image !== undefined) throw new InputError('--rootfs', 'and --image cannot both be given: an image is its own root file system');
+  if (o.rootfs !== undefined && o.image !== undefined)
+    throw new InputError('--rootfs', 'and --image cannot both be given: an image is its own root file system');
   if (o.rootfs !== undefined) c.rootfs = resolve(o.rootfs);
   if (o.image !== undefined) {
     (require('../pod/image-ref.js') as typeof import('../pod/image-ref.js')).parseImageRef(o.image, '--image');
@@ -112,7 +127,11 @@ export function applyContainerOptions(spec: PodSpec, o: { workdir?: string; root
   if (o.user !== undefined) {
     const m = /^(\d+)(?::(\d+))?$/.exec(o.user);
     if (!m) throw new InputError('--user', `"${o.user}" is not UID[:GID] (numbers)`);
-    c.securityContext = { ...c.securityContext, runAsUser: id(Number(m[1]), '--user'), ...(m[2] !== undefined ? { runAsGroup: id(Number(m[2]), '--user') } : {}) };
+    c.securityContext = {
+      ...c.securityContext,
+      runAsUser: id(Number(m[1]), '--user'),
+      ...(m[2] !== undefined ? { runAsGroup: id(Number(m[2]), '--user') } : {}),
+    };
   }
   if (o.readOnly) c.securityContext = { ...c.securityContext, readOnlyRootFilesystem: true };
 }

@@ -88,7 +88,8 @@ export async function podCheck(name: string, o: { root?: string }): Promise<numb
   requireRoot('tspod pod check', 'CNI plugins run as root');
   const store = new StateStore(stateRoot(o.root));
   const record = store.need(name);
-  if (record.network?.mode !== 'cni') throw new Conflict(`pod "${name}" is not on a CNI network (its network: ${record.network?.mode ?? 'pod'})`);
+  if (record.network?.mode !== 'cni')
+    throw new Conflict(`pod "${name}" is not on a CNI network (its network: ${record.network?.mode ?? 'pod'})`);
   const cni = require('../net/cni.js') as typeof import('../net/cni.js');
   const cache = store.paths.podNetwork(name);
   let text: string;

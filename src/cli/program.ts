@@ -28,7 +28,13 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
     .configureOutput({
       writeOut: print,
       writeErr: printError,
-      outputError: (text, write) => write(`tspod: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`),
+      outputError: (text, write) =>
+        write(
+          `tspod: ${text
+            .trim()
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' ')} (tspod --help for usage)\n`,
+        ),
     });
 
   /** The command's own options plus the program's (--root). */
@@ -54,12 +60,20 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--pause <path>', "a custom infra program instead of tspod's pause")
         .option('-e, --env <KEY=VALUE>', 'set an environment variable in every container (repeatable)', collect, [])
         .option('-w, --workdir <dir>', 'working directory of the command (default: the current one; / in a root file system)')
-        .option('--rootfs <dir>', 'a directory as the container\'s root file system')
+        .option('--rootfs <dir>', "a directory as the container's root file system")
         .option('--image <name[:tag]>', 'an image from the local store (tspod image import) as the root file system')
-        .option('-v, --volume <src:dst[:ro]>', 'mount a host path (absolute src) or a pod volume (a name) at dst (repeatable); with --pod, one of the pod\'s volumes', collect, [])
+        .option(
+          '-v, --volume <src:dst[:ro]>',
+          "mount a host path (absolute src) or a pod volume (a name) at dst (repeatable); with --pod, one of the pod's volumes",
+          collect,
+          [],
+        )
         .option('--user <uid[:gid]>', 'run the command as this user (numeric)')
         .option('--read-only', 'make the root file system read-only')
-        .option('--restart <policy>', 'Always, OnFailure or Never (default: Never for a command, the manifest\'s for -f, the pod\'s with --pod)')
+        .option(
+          '--restart <policy>',
+          "Always, OnFailure or Never (default: Never for a command, the manifest's for -f, the pod's with --pod)",
+        )
         .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
         .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
         .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
@@ -143,9 +157,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .argument('<pod>')
         .argument('[container]')
         .option('--json', 'as JSON')
-        .action(async (podName: string, ctr: string | undefined, opts) =>
-          invoke(handlers.inspect, podName, ctr, withRoot(opts)),
-        );
+        .action(async (podName: string, ctr: string | undefined, opts) => invoke(handlers.inspect, podName, ctr, withRoot(opts)));
     },
     restart: () => {
       program
@@ -153,7 +165,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .description('stop a container (SIGTERM, grace, SIGKILL) and start it again; the pod and its infra stay')
         .argument('<pod>')
         .argument('<container>')
-        .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
+        .option('--grace <seconds>', "seconds between SIGTERM and SIGKILL (default: the pod's)")
         .action(async (podName: string, ctr: string, opts) => invoke(handlers.restart, podName, ctr, withRoot(opts)));
     },
     stop: () => {
@@ -162,10 +174,8 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .description('stop a pod (its containers, then its infra) or one container: SIGTERM, grace, SIGKILL')
         .argument('<pod>')
         .argument('[container]')
-        .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL (default: the pod\'s)')
-        .action(async (podName: string, ctr: string | undefined, opts) =>
-          invoke(handlers.stop, podName, ctr, withRoot(opts)),
-        );
+        .option('--grace <seconds>', "seconds between SIGTERM and SIGKILL (default: the pod's)")
+        .action(async (podName: string, ctr: string | undefined, opts) => invoke(handlers.stop, podName, ctr, withRoot(opts)));
     },
     rm: () => {
       program
@@ -174,9 +184,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .argument('<pod>')
         .argument('[container]')
         .option('-f, --force', 'remove even if running')
-        .action(async (podName: string, ctr: string | undefined, opts) =>
-          invoke(handlers.rm, podName, ctr, withRoot(opts)),
-        );
+        .action(async (podName: string, ctr: string | undefined, opts) => invoke(handlers.rm, podName, ctr, withRoot(opts)));
     },
     monitor: () => {
       program

@@ -34,7 +34,10 @@ export interface RunOptions {
 }
 
 /** Six hex digits for an unnamed pod: a taken name is refused at creation, never reused. */
-const randomName = () => Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0');
+const randomName = () =>
+  Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, '0');
 
 /** Command-line words are taken literally: escape them from Kubernetes' $(VAR) expansion. */
 const literal = (s: string) => s.replaceAll('$', '$$$$');
@@ -57,7 +60,9 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
     // default.
     // With an image, the words are its arguments (they replace its Cmd, as docker run's do).
     const words = command.map(literal);
-    spec = newPodSpec(name, [o.image ? { name, command: [], args: words, env } : { name, command: words.slice(0, 1), args: words.slice(1), env }]);
+    spec = newPodSpec(name, [
+      o.image ? { name, command: [], args: words, env } : { name, command: words.slice(0, 1), args: words.slice(1), env },
+    ]);
     applyContainerOptions(spec, o);
   }
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);

@@ -17,9 +17,17 @@ import type { RunOptions } from './run-spec.js';
 /** Options that cannot go together: checked before anything is read or asked. */
 export function checkRunWords(command: string[], o: RunOptions): void {
   if (o.file && command.length) throw new InputError('run', 'give either a manifest (-f) or a command after --, not both');
-  if (!o.file && !command.length && !o.image) throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS), an --image, or a manifest with -f');
+  if (!o.file && !command.length && !o.image)
+    throw new InputError('run', 'give a command after -- (tspod run -- CMD ARGS), an --image, or a manifest with -f');
   if (o.file) {
-    for (const [option, given] of [['--workdir', o.workdir], ['--rootfs', o.rootfs], ['--image', o.image], ['--user', o.user], ['--read-only', o.readOnly], ['-v', o.volume?.length ? o.volume : undefined]] as const) {
+    for (const [option, given] of [
+      ['--workdir', o.workdir],
+      ['--rootfs', o.rootfs],
+      ['--image', o.image],
+      ['--user', o.user],
+      ['--read-only', o.readOnly],
+      ['-v', o.volume?.length ? o.volume : undefined],
+    ] as const) {
       if (given !== undefined) throw new InputError(option, 'applies to a command; a manifest sets it per container');
     }
   }
@@ -36,7 +44,10 @@ const changesThePod = (o: RunOptions) =>
  * POST /v1/pods with the manifest; undefined when the monitor is older than that form (it
  * refuses the field `manifest`): the caller then sends a spec, as such a monitor expects.
  */
-async function createFromManifest(client: MonitorClient, manifest: { text: string; file: string; workingDir: string }): Promise<PodRecord | undefined> {
+async function createFromManifest(
+  client: MonitorClient,
+  manifest: { text: string; file: string; workingDir: string },
+): Promise<PodRecord | undefined> {
   try {
     return await client.createPod({ body: { manifest } });
   } catch (err) {
@@ -78,15 +89,24 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
 /** `run -d --pod POD --name CTR -- CMD`: a container joins a pod that is already running. */
 async function runInPod(command: string[], o: RunOptions): Promise<number> {
   const pod = checkLabel('--pod', o.pod!);
-  const podOptions = [['-f', o.file], ['--hostname', o.hostname], ['--share', o.share], ['--pause', o.pause], ['--grace', o.grace], ['--network', o.network], ['-p', o.publish?.length ? o.publish : undefined]] as const;
+  const podOptions = [
+    ['-f', o.file],
+    ['--hostname', o.hostname],
+    ['--share', o.share],
+    ['--pause', o.pause],
+    ['--grace', o.grace],
+    ['--network', o.network],
+    ['-p', o.publish?.length ? o.publish : undefined],
+  ] as const;
   for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);
   }
   if (!o.detach) throw new InputError('--pod', 'adds a container to a running pod: use it with -d');
   if (!o.name) throw new InputError('--name', 'names the container that joins the pod: it is required with --pod');
-  if (!command.length) throw new InputError('run', 'give the container\'s command after --');
+  if (!command.length) throw new InputError('run', "give the container's command after --");
   const hostPath = o.volume?.find((v) => v.startsWith('/'));
-  if (hostPath !== undefined) throw new InputError('-v', `"${hostPath}": a pod's volumes are set when it is created; with --pod, -v NAME:DST mounts one of them`);
+  if (hostPath !== undefined)
+    throw new InputError('-v', `"${hostPath}": a pod's volumes are set when it is created; with --pod, -v NAME:DST mounts one of them`);
   const spec = await runSpec().podFromRunOptions(command, { ...o, pod: undefined });
   requireRoot('tspod run');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));

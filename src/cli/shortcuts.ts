@@ -12,10 +12,30 @@ export type Call = (invoke: Invoke) => Promise<void>;
 type Form = [words: string, call: (values: string[]) => Call];
 
 const FORMS: Form[] = [
-  ['run -d -f <manifest>', ([file]) => (invoke) => invoke(handlers.run, [], { env: [], volume: [], publish: [], detach: true, file, root: undefined })],
-  ['rm -f <pod>', ([pod]) => (invoke) => invoke(handlers.rm, pod, undefined, { force: true, root: undefined })],
-  ['rm <pod>', ([pod]) => (invoke) => invoke(handlers.rm, pod, undefined, { root: undefined })],
-  ['stop <pod>', ([pod]) => (invoke) => invoke(handlers.stop, pod, undefined, { root: undefined })],
+  [
+    'run -d -f <manifest>',
+    ([file]) =>
+      (invoke) =>
+        invoke(handlers.run, [], { env: [], volume: [], publish: [], detach: true, file, root: undefined }),
+  ],
+  [
+    'rm -f <pod>',
+    ([pod]) =>
+      (invoke) =>
+        invoke(handlers.rm, pod, undefined, { force: true, root: undefined }),
+  ],
+  [
+    'rm <pod>',
+    ([pod]) =>
+      (invoke) =>
+        invoke(handlers.rm, pod, undefined, { root: undefined }),
+  ],
+  [
+    'stop <pod>',
+    ([pod]) =>
+      (invoke) =>
+        invoke(handlers.stop, pod, undefined, { root: undefined }),
+  ],
   ['ps', () => (invoke) => invoke(handlers.ps, { root: undefined })],
   ['ps -a', () => (invoke) => invoke(handlers.ps, { all: true, root: undefined })],
 ];

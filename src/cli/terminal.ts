@@ -87,7 +87,11 @@ export class TerminalRelay {
         restore();
       });
     }
-    this.input = new PtyInput(this.pty.master, () => this.masterOpen, (full) => (full ? stdin.pause() : stdin.resume()));
+    this.input = new PtyInput(
+      this.pty.master,
+      () => this.masterOpen,
+      (full) => (full ? stdin.pause() : stdin.resume()),
+    );
     const onData = (chunk: Buffer) => this.input!.write(chunk);
     const onEnd = () => this.input!.end();
     stdin.on('data', onData);

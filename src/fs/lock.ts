@@ -13,7 +13,12 @@ const LOCK_TIMEOUT_MS = 60_000;
  * monitor's event loop (every pod's output, the API) never stops behind another command, and
  * two holders in one process cannot deadlock.
  */
-export async function withLock<T>(binding: Pick<NativeBinding, 'flock'>, path: string, fn: () => Promise<T>, timeoutMs = LOCK_TIMEOUT_MS): Promise<T> {
+export async function withLock<T>(
+  binding: Pick<NativeBinding, 'flock'>,
+  path: string,
+  fn: () => Promise<T>,
+  timeoutMs = LOCK_TIMEOUT_MS,
+): Promise<T> {
   const fd = openSync(path, 'a', 0o600);
   try {
     const deadline = Date.now() + timeoutMs;

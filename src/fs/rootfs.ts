@@ -93,19 +93,43 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     ...mkdirs('/proc'),
     { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC, inRoot: true },
     ...mkdirs('/sys'),
-    { op: 'mount', source: 'sysfs', target: '/sys', fstype: 'sysfs', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | c.MS_RDONLY, inRoot: true },
+    {
+      op: 'mount',
+      source: 'sysfs',
+      target: '/sys',
+      fstype: 'sysfs',
+      flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | c.MS_RDONLY,
+      inRoot: true,
+    },
 
     ...mkdirs('/dev'),
     { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: c.MS_NOSUID, data: 'mode=755,size=65536k', inRoot: true },
-    ...DEVICES.map(([name, major, minor]): FsStep => ({ op: 'mknod', target: `/dev/${name}`, mode: c.S_IFCHR | 0o666, major, minor, inRoot: true })),
+    ...DEVICES.map(([name, major, minor]): FsStep => ({
+      op: 'mknod',
+      target: `/dev/${name}`,
+      mode: c.S_IFCHR | 0o666,
+      major,
+      minor,
+      inRoot: true,
+    })),
     ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
     { op: 'mkdir', target: '/dev/pts', mode: 0o755, inRoot: true },
-    { op: 'mount', source: 'devpts', target: '/dev/pts', fstype: 'devpts', flags: c.MS_NOSUID | c.MS_NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620,gid=5', inRoot: true },
+    {
+      op: 'mount',
+      source: 'devpts',
+      target: '/dev/pts',
+      fstype: 'devpts',
+      flags: c.MS_NOSUID | c.MS_NOEXEC,
+      data: 'newinstance,ptmxmode=0666,mode=0620,gid=5',
+      inRoot: true,
+    },
     { op: 'mkdir', target: '/dev/shm', mode: 0o1777, inRoot: true },
     { op: 'mount', source: plan.shm, target: '/dev/shm', flags: c.MS_BIND, inRoot: true },
 
     // The pod's own hostname, hosts and resolv.conf, as the kubelet gives each pod.
-    ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) => bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false })),
+    ...['hostname', 'hosts', 'resolv.conf'].flatMap((f) =>
+      bind(c, { source: `${plan.etc}/${f}`, target: `/etc/${f}`, directory: false, readOnly: false }),
+    ),
     ...plan.binds.flatMap((m) => bind(c, m)),
   ];
   // After every mount point is made: the root is then read-only for everything after it. The

@@ -51,7 +51,8 @@ function fromLayer(binding: UsersBinding, layer: string, parts: string[], bottom
         throw err;
       }
       const st = fstatSync(fd);
-      if (i === parts.length - 1) return st.isFile() ? readSmall(open(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK), at) : null;
+      if (i === parts.length - 1)
+        return st.isFile() ? readSmall(open(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK), at) : null;
       if (!st.isDirectory()) return null;
       // By path, which only image layers (root's) need: the bottom layer, a root file system's
       // only one, has nothing below it to hide.
@@ -67,7 +68,7 @@ function fromLayer(binding: UsersBinding, layer: string, parts: string[], bottom
 function readSmall(fd: number, path: string): string {
   const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
   let n = 0;
-  for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+  for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += got;
   if (n > MAX_FILE_BYTES) throw new TspodError(`${path}: larger than ${MAX_FILE_BYTES} bytes, not read`);
   return buf.toString('utf8', 0, n);
 }
@@ -159,6 +160,11 @@ export function containerUser(
   if (uid === undefined && gid === undefined) return undefined;
   const name = pw?.[0];
   // A malformed group line is nobody's: only well-formed ones count.
-  const member = name && g === undefined ? groups().filter((f) => validId(f[2]) && f[3]?.split(',').includes(name)).map((f) => Number(f[2])) : [];
+  const member =
+    name && g === undefined
+      ? groups()
+          .filter((f) => validId(f[2]) && f[3]?.split(',').includes(name))
+          .map((f) => Number(f[2]))
+      : [];
   return { uid: uid ?? 0, gid: gid ?? (pw ? id(pw[3], `/etc/passwd's gid of "${name}"`) : 0), groups: [...new Set(member)] };
 }

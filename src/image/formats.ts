@@ -84,7 +84,15 @@ const LAYER_TYPES: Record<string, Compression | 'zstd'> = {
 
 /** linux/amd64 or linux/arm64 (Node's x64 is GOARCH amd64). */
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
 
@@ -154,7 +162,13 @@ function descriptor(source: ImageSource, v: unknown, where: string): Descriptor 
   }
   const annotations: Record<string, string> = {};
   if (isObject(v.annotations)) for (const [k, a] of Object.entries(v.annotations)) if (typeof a === 'string') annotations[k] = a;
-  return { mediaType: typeof v.mediaType === 'string' ? v.mediaType : undefined, digest, size: size as number | undefined, platform, annotations };
+  return {
+    mediaType: typeof v.mediaType === 'string' ? v.mediaType : undefined,
+    digest,
+    size: size as number | undefined,
+    platform,
+    annotations,
+  };
 }
 
 /** A JSON blob, its digest (and size, when given) checked before it is parsed. */
@@ -252,7 +266,8 @@ async function expand(source: ImageSource, d: Descriptor, depth: number): Promis
   if (d.mediaType === undefined && !Array.isArray(json.manifests)) return [{ manifest: d, platform: d.platform }];
   if (!Array.isArray(json.manifests)) fail(source, `index ${d.digest} has no manifests`);
   const out: Candidate[] = [];
-  for (const [i, m] of json.manifests.entries()) out.push(...(await expand(source, descriptor(source, m, `index ${d.digest}: manifests[${i}]`), depth + 1)));
+  for (const [i, m] of json.manifests.entries())
+    out.push(...(await expand(source, descriptor(source, m, `index ${d.digest}: manifests[${i}]`), depth + 1)));
   return out;
 }
 
@@ -285,9 +300,18 @@ async function ociPlan(source: ImageSource, names: ImageRef[], m: Descriptor, lo
     const label = `layer ${d.digest}`;
     const compression = d.mediaType === undefined ? undefined : LAYER_TYPES[d.mediaType];
     if (compression === undefined) fail(source, `${label}: media type ${d.mediaType ?? '(none)'} is not a layer tspod can unpack`);
-    if (compression === 'zstd') fail(source, `${label}: zstd-compressed (${d.mediaType}), which tspod does not support (only tar and tar+gzip)`);
+    if (compression === 'zstd')
+      fail(source, `${label}: zstd-compressed (${d.mediaType}), which tspod does not support (only tar and tar+gzip)`);
     if (!source.has(blobPath(d.digest))) fail(source, `${label} is missing (${blobPath(d.digest)})`);
-    return { path: blobPath(d.digest), digest: d.digest, size: d.size, mediaType: d.mediaType, compression, diffId: config.diffIds[i], label };
+    return {
+      path: blobPath(d.digest),
+      digest: d.digest,
+      size: d.size,
+      mediaType: d.mediaType,
+      compression,
+      diffId: config.diffIds[i],
+      label,
+    };
   });
   return {
     format: 'oci',
@@ -343,7 +367,10 @@ async function readOciLayout(source: ImageSource, want: Platform): Promise<Image
 
 function noPlatform(source: ImageSource, want: Platform, seen: string[]): never {
   const list = [...new Set(seen)].sort();
-  fail(source, `no image for this host's platform ${formatPlatform(want)}; the file has ${list.length ? list.join(', ') : 'no image manifests'}`);
+  fail(
+    source,
+    `no image for this host's platform ${formatPlatform(want)}; the file has ${list.length ? list.join(', ') : 'no image manifests'}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,6 +455,7 @@ export async function verifyLayer(source: ImageSource, layer: LayerPlan, compres
   if (layer.digest) checkBlob(source, { digest: layer.digest, size: layer.size }, m.digest, m.size);
   if (needContent) {
     const content = m.uncompressedDigest ?? m.digest;
-    if (content !== layer.diffId) fail(source, `${layer.label} is corrupted: its content has digest ${content}, its config says ${layer.diffId}`);
+    if (content !== layer.diffId)
+      fail(source, `${layer.label} is corrupted: its content has digest ${content}, its config says ${layer.diffId}`);
   }
 }

@@ -151,9 +151,12 @@ export type Compression = 'none' | 'gzip';
 /** What the first bytes say; compressions tspod cannot read are refused here, by name. */
 export function sniffCompression(head: Buffer, what: string): Compression {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) throw new TspodError(`${what}: zstd-compressed, which tspod does not support (only tar and tar+gzip)`);
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) throw new TspodError(`${what}: xz-compressed, which tspod does not support (only tar and tar+gzip)`);
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') throw new TspodError(`${what}: bzip2-compressed, which tspod does not support (only tar and tar+gzip)`);
+  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])))
+    throw new TspodError(`${what}: zstd-compressed, which tspod does not support (only tar and tar+gzip)`);
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
+    throw new TspodError(`${what}: xz-compressed, which tspod does not support (only tar and tar+gzip)`);
+  if (head.subarray(0, 3).toString('latin1') === 'BZh')
+    throw new TspodError(`${what}: bzip2-compressed, which tspod does not support (only tar and tar+gzip)`);
   return 'none';
 }
 
@@ -179,7 +182,10 @@ export async function measure(stream: Readable, gunzip: boolean): Promise<Measur
       },
     });
   if (!gunzip) {
-    await pipeline(stream, sink(raw, (n) => (size += n)));
+    await pipeline(
+      stream,
+      sink(raw, (n) => (size += n)),
+    );
     return { digest: `sha256:${raw.digest('hex')}`, size };
   }
   const tap = new Transform({

@@ -12,14 +12,40 @@
 //
 // A layer appears under its final name only complete (rename), and a record is replaced by
 // rename, so a crash leaves at worst a .tmp-* that the next import or rm removes.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync, createReadStream, createWriteStream } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  chmodSync,
+  createReadStream,
+  createWriteStream,
+} from 'node:fs';
 import { randomBytes, createHash, type Hash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InputError, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
-import { formatPlatform, hostPlatform, readImages, verifyLayer, type ImageConfig, type ImagePlan, type LayerPlan, type Platform } from './formats.js';
+import {
+  formatPlatform,
+  hostPlatform,
+  readImages,
+  verifyLayer,
+  type ImageConfig,
+  type ImagePlan,
+  type LayerPlan,
+  type Platform,
+} from './formats.js';
 import { formatRef, parseImageRef, type ImageRef } from '../pod/image-ref.js';
 import { idPrefix, refFileName, shortId } from './reference.js';
 import { DirSource, TarSource, sniffCompression, type Compression, type ImageSource } from './source.js';
@@ -253,11 +279,20 @@ export class ImageStore {
     if (!record) throw this.notFound(ref);
     const layers = record.layers.map((d) => {
       if (!this.hasLayer(d)) {
-        throw new TspodError(`image ${formatRef(record)} is damaged: its layer ${d} is not in the store (${this.layerDir(d)}); import it again`);
+        throw new TspodError(
+          `image ${formatRef(record)} is damaged: its layer ${d} is not in the store (${this.layerDir(d)}); import it again`,
+        );
       }
       return this.layerDir(d);
     });
-    return { id: record.id, name: formatRef(record), layers, diffIds: [...record.layers], config: record.config, platform: record.platform };
+    return {
+      id: record.id,
+      name: formatRef(record),
+      layers,
+      diffIds: [...record.layers],
+      config: record.config,
+      platform: record.platform,
+    };
   }
 
   // ---- import
@@ -290,7 +325,9 @@ export class ImageStore {
       }
     }
     if (!looksLikeTar(head.subarray(0, n))) {
-      throw new TspodError(`${label}: not a tar archive (an image file is an OCI image layout, as a directory or a tar, or a docker save tarball)`);
+      throw new TspodError(
+        `${label}: not a tar archive (an image file is an OCI image layout, as a directory or a tar, or a docker save tarball)`,
+      );
     }
     try {
       return new TarSource(tarFile, label);
@@ -303,7 +340,9 @@ export class ImageStore {
   private layerCompression(source: ImageSource, layer: LayerPlan): Compression {
     const actual = sniffCompression(source.head(layer.path, 6), `${source.label}: ${layer.label}`);
     if (layer.compression !== undefined && actual !== layer.compression) {
-      throw new TspodError(`${source.label}: ${layer.label}: its media type ${layer.mediaType} says ${layer.compression === 'gzip' ? 'gzip' : 'plain tar'}, its content is ${actual === 'gzip' ? 'gzip' : 'not gzip'}`);
+      throw new TspodError(
+        `${source.label}: ${layer.label}: its media type ${layer.mediaType} says ${layer.compression === 'gzip' ? 'gzip' : 'plain tar'}, its content is ${actual === 'gzip' ? 'gzip' : 'not gzip'}`,
+      );
     }
     return actual;
   }
@@ -333,12 +372,15 @@ export class ImageStore {
       } catch (caught) {
         const err = failure ?? caught;
         if (err instanceof LayerError) throw new TspodError(`${source.label}: ${layer.label}: ${err.message}`);
-        if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new TspodError(`${source.label}: ${layer.label} is corrupted: ${(err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code?.startsWith('Z_'))
+          throw new TspodError(`${source.label}: ${layer.label} is corrupted: ${(err as Error).message}`);
         throw err;
       }
       const diffId = `sha256:${hash.digest('hex')}`;
       if (diffId !== layer.diffId) {
-        throw new TspodError(`${source.label}: ${layer.label} is corrupted: its content has digest ${diffId}, its config says diff_id ${layer.diffId}`);
+        throw new TspodError(
+          `${source.label}: ${layer.label} is corrupted: its content has digest ${diffId}, its config says diff_id ${layer.diffId}`,
+        );
       }
       const record: LayerRecord = { diffId, ...stats!, unpackedAt: new Date().toISOString() };
       writeFileSync(`${tmp}/layer.json`, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
@@ -381,7 +423,9 @@ export class ImageStore {
         const named = plans.map((plan) => {
           const names = rename ? [rename] : plan.names;
           if (!names.length) {
-            throw new TspodError(`${file}: image ${shortId(plan.id)} has no name in the file (no ref.name annotation or RepoTags): give it one with --name NAME[:TAG]`);
+            throw new TspodError(
+              `${file}: image ${shortId(plan.id)} has no name in the file (no ref.name annotation or RepoTags): give it one with --name NAME[:TAG]`,
+            );
           }
           return { plan, names };
         });
@@ -444,7 +488,10 @@ export class ImageStore {
       const records = this.find(ref);
       if (!records.length) throw new TspodError(`image "${ref}" is not in the local image store (${this.root})`);
       if (records.length > 1) {
-        throw new InputError('image', `${shortId(records[0].id)} has ${records.length} names (${records.map(formatRef).join(', ')}): remove them by name`);
+        throw new InputError(
+          'image',
+          `${shortId(records[0].id)} has ${records.length} names (${records.map(formatRef).join(', ')}): remove them by name`,
+        );
       }
       unlinkSync(this.recordPath(records[0]));
       return { untagged: records.map(formatRef), deletedLayers: this.collect() };

@@ -71,7 +71,10 @@ function number(block: Buffer, offset: number, length: number, what: string): nu
     }
     return value;
   }
-  const text = field.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = field
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`invalid ${what} "${text}" in a tar header`);
   return parseInt(text, 8);
@@ -93,7 +96,8 @@ function parseHeader(block: Buffer): RawHeader {
     unsigned += byte;
     signed += byte > 127 ? byte - 256 : byte;
   }
-  if (stored !== unsigned && stored !== signed) throw new TarFormatError('tar header checksum mismatch (not a tar archive, or a corrupted one)');
+  if (stored !== unsigned && stored !== signed)
+    throw new TarFormatError('tar header checksum mismatch (not a tar archive, or a corrupted one)');
   const magic = block.toString('latin1', 257, 263);
   let name = cString(block, 0, 100);
   // POSIX ustar splits long names into prefix/name; GNU uses that area for other things.
@@ -149,7 +153,8 @@ function decimal(value: Buffer, key: string, fraction = false): number {
   const text = value.toString('latin1');
   const ok = fraction ? /^-?\d+(\.\d+)?$/.test(text) : /^\d+$/.test(text);
   const n = Number(text);
-  if (!ok || !Number.isFinite(n) || (!fraction && !Number.isSafeInteger(n))) throw new TarFormatError(`pax ${key}: "${text}" is not a number`);
+  if (!ok || !Number.isFinite(n) || (!fraction && !Number.isSafeInteger(n)))
+    throw new TarFormatError(`pax ${key}: "${text}" is not a number`);
   return n;
 }
 
@@ -219,7 +224,8 @@ class EntryDecoder {
     let type = TYPES[h.typeflag];
     // Pre-POSIX archives mark a directory only by the trailing slash of a regular entry.
     if (type === 'file' && path.endsWith('/')) type = 'dir';
-    if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.')) || h.typeflag === 'S') return { unsupported: 'sparse files are not supported', path };
+    if ([...pax.keys()].some((k) => k.startsWith('GNU.sparse.')) || h.typeflag === 'S')
+      return { unsupported: 'sparse files are not supported', path };
     if (!type) return { unsupported: `unsupported tar entry type '${h.typeflag}'`, path };
     const xattrs = new Map<string, Buffer>();
     for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);

@@ -8,7 +8,19 @@
 //
 // OCI whiteouts become what overlayfs reads in a lower layer: `.wh.NAME` a character device 0:0
 // named NAME, `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory.
-import { constants as C, lstatSync, mkdirSync, rmSync, symlinkSync, linkSync, unlinkSync, lchownSync, lutimesSync, chmodSync, type Stats } from 'node:fs';
+import {
+  constants as C,
+  lstatSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  linkSync,
+  unlinkSync,
+  lchownSync,
+  lutimesSync,
+  chmodSync,
+  type Stats,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';

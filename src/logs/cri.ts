@@ -87,7 +87,10 @@ export class CriLogWriter {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     this.maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
     this.now = opts.now ?? (() => criTimestamp());
-    for (const [name, n] of [['maxBytes', this.maxBytes], ['maxFiles', this.maxFiles]] as const) {
+    for (const [name, n] of [
+      ['maxBytes', this.maxBytes],
+      ['maxFiles', this.maxFiles],
+    ] as const) {
       if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${path}: ${name} ${n} is not a positive integer`);
     }
     this.fd = this.open();

@@ -28,7 +28,6 @@ import { podFromManifestText } from '../pod/manifest.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
 import type { AddContainerRequest, ManifestRequest } from './protocol.js';
 
-
 function portMapping(v: unknown, path: string): PortMapping {
   const o = mapping(v, path);
   onlyFields(o, path, ['hostPort', 'containerPort', 'protocol', 'hostIP']);
@@ -37,14 +36,31 @@ function portMapping(v: unknown, path: string): PortMapping {
   }
   const protocol = o.protocol === undefined ? 'tcp' : string(o.protocol, `${path}.protocol`);
   if (protocol !== 'tcp' && protocol !== 'udp') throw new InputError(`${path}.protocol`, `must be tcp or udp, not "${protocol}"`);
-  const out: PortMapping = { hostPort: port(o.hostPort, `${path}.hostPort`), containerPort: port(o.containerPort, `${path}.containerPort`), protocol };
+  const out: PortMapping = {
+    hostPort: port(o.hostPort, `${path}.hostPort`),
+    containerPort: port(o.containerPort, `${path}.containerPort`),
+    protocol,
+  };
   if (o.hostIP !== undefined) out.hostIP = ipAddress(o.hostIP, `${path}.hostIP`);
   return out;
 }
 
 function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const o = mapping(v, path);
-  onlyFields(o, path, ['name', 'hostname', 'share', 'terminationGracePeriodSeconds', 'restartPolicy', 'network', 'ports', 'volumes', 'pause', 'labels', 'annotations', 'containers']);
+  onlyFields(o, path, [
+    'name',
+    'hostname',
+    'share',
+    'terminationGracePeriodSeconds',
+    'restartPolicy',
+    'network',
+    'ports',
+    'volumes',
+    'pause',
+    'labels',
+    'annotations',
+    'containers',
+  ]);
   for (const key of ['name', 'containers'] as const) {
     if (o[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
   }
@@ -59,7 +75,10 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     name,
     hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
     share: o.share === undefined ? [...DEFAULT_SHARE] : shareList(stringList(o.share, `${path}.share`), (i) => `${path}.share[${i}]`),
-    terminationGracePeriodSeconds: o.terminationGracePeriodSeconds === undefined ? DEFAULT_GRACE_SECONDS : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
+    terminationGracePeriodSeconds:
+      o.terminationGracePeriodSeconds === undefined
+        ? DEFAULT_GRACE_SECONDS
+        : graceSeconds(o.terminationGracePeriodSeconds, `${path}.terminationGracePeriodSeconds`),
     restartPolicy: o.restartPolicy === undefined ? 'Always' : restartPolicyValue(o.restartPolicy, `${path}.restartPolicy`),
     network: o.network === undefined ? { mode: 'pod' } : networkBody(o.network, `${path}.network`),
     ports,
@@ -94,7 +113,8 @@ export async function createPodFromBody(v: unknown): Promise<CreatePod> {
   const spec = o.spec !== undefined ? podSpecFromBody(o.spec) : await specFromManifest(manifestFromBody(o.manifest, 'manifest'));
   const req = { spec, persistent: o.persistent === true };
   // A pod that ends when its containers have all ended would never end without any.
-  if (!req.persistent && req.spec.containers.length === 0) throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
+  if (!req.persistent && req.spec.containers.length === 0)
+    throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
   return req;
 }
 

@@ -4,7 +4,16 @@
 import { connect } from 'node:net';
 import { TspodError } from '../errors.js';
 import type { StatePaths } from '../state/paths.js';
-import { API_VERSION, ApiError, ROUTES, requestPath, type ErrorBody, type RouteAnswer, type RouteArgs, type RouteName } from './protocol.js';
+import {
+  API_VERSION,
+  ApiError,
+  ROUTES,
+  requestPath,
+  type ErrorBody,
+  type RouteAnswer,
+  type RouteArgs,
+  type RouteName,
+} from './protocol.js';
 
 export class MonitorUnavailable extends TspodError {
   /** The connection itself failed: the request never reached a monitor. */
@@ -89,7 +98,9 @@ export class MonitorClient {
         socket.write(`${head.join('\r\n')}\r\n\r\n${text}`);
       });
       socket.on('data', (c: Buffer) => chunks.push(c));
-      socket.on('error', (err: NodeJS.ErrnoException) => reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message, !connected)));
+      socket.on('error', (err: NodeJS.ErrnoException) =>
+        reject(new MonitorUnavailable(this.paths.socket, err.code ?? err.message, !connected)),
+      );
       socket.on('end', () => {
         const answer = parseAnswer(Buffer.concat(chunks));
         if (!answer) return reject(new TspodError(`the monitor sent an unreadable answer to ${method} ${path}`));
@@ -116,5 +127,7 @@ export class MonitorClient {
  * code that starts one (launch.js).
  */
 export function monitorClient(paths: StatePaths): MonitorClient {
-  return new MonitorClient(paths, () => (require('./launch.js') as typeof import('./launch.js')).launchMonitor(paths, new MonitorClient(paths)));
+  return new MonitorClient(paths, () =>
+    (require('./launch.js') as typeof import('./launch.js')).launchMonitor(paths, new MonitorClient(paths)),
+  );
 }

@@ -26,7 +26,12 @@ export function spawnMonitor(paths: StatePaths): { pid: number; exited: Promise<
   const devNull = openSync('/dev/null', 'r');
   const log = openSync(paths.monitorLog, 'a', 0o600);
   try {
-    const env = [`PATH=${DEFAULT_PATH}`, ...Object.entries(process.env).filter(([k]) => k.startsWith('TSPOD_')).map(([k, v]) => `${k}=${v}`)];
+    const env = [
+      `PATH=${DEFAULT_PATH}`,
+      ...Object.entries(process.env)
+        .filter(([k]) => k.startsWith('TSPOD_'))
+        .map(([k, v]) => `${k}=${v}`),
+    ];
     const { pid, pidfd } = binding.spawn({
       path: process.execPath,
       argv: [process.execPath, cliPath, '--root', paths.root, 'monitor'],

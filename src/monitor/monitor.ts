@@ -79,7 +79,9 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
 
   const lockFd = await takeMonitorLock(store, binding);
   const self = { kind: 'monitor' as const, pid: process.pid, startTime: startTimeOf(process.pid) ?? '' };
-  writeFileSync(paths.monitorFile, JSON.stringify({ pid: self.pid, startTime: self.startTime, version: opts.version }) + '\n', { mode: 0o600 });
+  writeFileSync(paths.monitorFile, JSON.stringify({ pid: self.pid, startTime: self.startTime, version: opts.version }) + '\n', {
+    mode: 0o600,
+  });
 
   const knobs = [
     opts.backoff && `crash back-off ${opts.backoff.initialMs} ms`,

@@ -22,7 +22,16 @@ export type FsStep =
   /** sourceBeneath: the source is this path beneath `source`, resolved in the child (RESOLVE_BENEATH).
    *  A bind remount (MS_REMOUNT | MS_BIND) keeps the nosuid, nodev, noexec and nosymfollow
    *  flags the mount has (the kernel would reset them to the ones given; it keeps atime). */
-  | { op: 'mount'; source?: string | null; sourceBeneath?: string; target: string; fstype?: string | null; flags?: number; data?: string | null; inRoot?: boolean }
+  | {
+      op: 'mount';
+      source?: string | null;
+      sourceBeneath?: string;
+      target: string;
+      fstype?: string | null;
+      flags?: number;
+      data?: string | null;
+      inRoot?: boolean;
+    }
   | { op: 'mkdir'; target: string; mode?: number; inRoot?: boolean }
   | { op: 'mknod'; target: string; mode: number; major: number; minor: number; inRoot?: boolean }
   | { op: 'symlink'; source: string; target: string; inRoot?: boolean }
@@ -181,7 +190,7 @@ const buildDir = join(__dirname, '../../build/Release/');
 /** The pause program built next to the addon. */
 export const bundledPausePath = buildDir + 'pause';
 
-let loaded: (NativeBinding) | undefined;
+let loaded: NativeBinding | undefined;
 
 export function loadBinding(): NativeBinding {
   if (loaded) return loaded;

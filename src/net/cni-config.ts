@@ -4,7 +4,19 @@
 // one is the default. Checking a network means its fields, its plugins' executables in the bin
 // dirs, and each plugin's VERSION answer: a network that loads can be run.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { extname, join } from 'node:path';
 import { InputError, TspodError } from '../errors.js';
@@ -173,7 +185,8 @@ function pickVersion(doc: Record<string, unknown>, bad: (field: string, problem:
   const v = doc.cniVersion;
   const parsed = parseVersion(v);
   if (!parsed) return bad('cniVersion', `"${v}" is not a version (MAJOR.MINOR.PATCH)`);
-  if (compareVersions(v, OLDEST_VERSION) < 0) return bad('cniVersion', `${v} is too old: tspod needs ${OLDEST_VERSION} or newer (plugin chaining)`);
+  if (compareVersions(v, OLDEST_VERSION) < 0)
+    return bad('cniVersion', `${v} is too old: tspod needs ${OLDEST_VERSION} or newer (plugin chaining)`);
   if (parsed[0] > NEWEST_MAJOR) return bad('cniVersion', `${v} is newer than tspod reads (${NEWEST_MAJOR}.x)`);
   return v;
 }
@@ -195,13 +208,20 @@ async function checkPluginVersions(network: CniNetwork, timeoutMs?: number): Pro
     try {
       versions = await asked.get(type)!;
     } catch (err) {
-      throw Object.assign(new InputError(field, `plugin "${type}" did not answer VERSION: ${(err as Error).message}`, network.file ?? undefined), {
-        networkName: network.name,
-      });
+      throw Object.assign(
+        new InputError(field, `plugin "${type}" did not answer VERSION: ${(err as Error).message}`, network.file ?? undefined),
+        {
+          networkName: network.name,
+        },
+      );
     }
     if (!versions.includes(network.cniVersion)) {
       throw Object.assign(
-        new InputError(field, `plugin "${type}" (${findPlugin(type, network.binDirs)}) does not support cniVersion ${network.cniVersion} (it supports ${versions.join(', ')})`, network.file ?? undefined),
+        new InputError(
+          field,
+          `plugin "${type}" (${findPlugin(type, network.binDirs)}) does not support cniVersion ${network.cniVersion} (it supports ${versions.join(', ')})`,
+          network.file ?? undefined,
+        ),
         { networkName: network.name },
       );
     }
@@ -282,7 +302,10 @@ export async function loadNetwork(name: string | undefined, opts: LoadOptions = 
     return network;
   }
   if (name !== undefined) {
-    const skipped = invalid.filter((e) => e.name === undefined).map((e) => `; unreadable: ${e.error!.message}`).join('');
+    const skipped = invalid
+      .filter((e) => e.name === undefined)
+      .map((e) => `; unreadable: ${e.error!.message}`)
+      .join('');
     throw new TspodError(`no CNI network named "${name}" in ${confDir} (networks there: ${names.join(', ') || 'none'})${skipped}`);
   }
   const first = invalid[0].error!;
@@ -362,7 +385,9 @@ export async function ensureDefaultNetwork(confDir: string = DEFAULT_CONF_DIR, o
   const binDirs = opts.binDirs ?? DEFAULT_BIN_DIRS;
   const missing = ['bridge', 'host-local', 'portmap'].filter((p) => !findPlugin(p, binDirs));
   if (missing.length > 0) {
-    throw new TspodError(`cannot write the default CNI network: plugin ${missing.join(', ')} not found in ${binDirs.join(', ')} (Debian: apt-get install containernetworking-plugins)`);
+    throw new TspodError(
+      `cannot write the default CNI network: plugin ${missing.join(', ')} not found in ${binDirs.join(', ')} (Debian: apt-get install containernetworking-plugins)`,
+    );
   }
   const cniVersion = await commonVersion(binDirs, ['1.0.0', '0.4.0']);
   const subnet = opts.subnet ?? freeSubnet();
@@ -402,9 +427,14 @@ export async function ensureDefaultNetwork(confDir: string = DEFAULT_CONF_DIR, o
 
 /** The first of `preferred` that every default plugin supports. */
 async function commonVersion(binDirs: readonly string[], preferred: string[]): Promise<string> {
-  const supported = await Promise.all(['bridge', 'host-local', 'portmap'].map((p) => pluginVersions(DEFAULT_NETWORK_NAME, p, binDirs, preferred[0])));
+  const supported = await Promise.all(
+    ['bridge', 'host-local', 'portmap'].map((p) => pluginVersions(DEFAULT_NETWORK_NAME, p, binDirs, preferred[0])),
+  );
   const v = preferred.find((v) => supported.every((list) => list.includes(v)));
-  if (!v) throw new TspodError(`cannot write the default CNI network: the plugins in ${binDirs.join(', ')} share none of cniVersion ${preferred.join(', ')}`);
+  if (!v)
+    throw new TspodError(
+      `cannot write the default CNI network: the plugins in ${binDirs.join(', ')} share none of cniVersion ${preferred.join(', ')}`,
+    );
   return v;
 }
 
@@ -423,7 +453,7 @@ const maskOf = (len: number) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 
 
 export function cidrsOverlap(a: [number, number], b: [number, number]): boolean {
   const mask = maskOf(Math.min(a[1], b[1]));
-  return ((a[0] & mask) >>> 0) === ((b[0] & mask) >>> 0);
+  return (a[0] & mask) >>> 0 === (b[0] & mask) >>> 0;
 }
 
 /**
@@ -459,6 +489,7 @@ export function hostNetworks(ownBridge = DEFAULT_BRIDGE): [number, number][] {
 function freeSubnet(): string {
   const used = hostNetworks();
   const free = DEFAULT_SUBNETS.find((s) => !used.some((u) => cidrsOverlap(parseCidr(s)!, u)));
-  if (!free) throw new TspodError(`cannot write the default CNI network: the host already uses ${DEFAULT_SUBNETS.join(', ')}; pass a subnet`);
+  if (!free)
+    throw new TspodError(`cannot write the default CNI network: the host already uses ${DEFAULT_SUBNETS.join(', ')}; pass a subnet`);
   return free;
 }

@@ -35,7 +35,15 @@ export class CniError extends TspodError {
   readonly details: string | undefined;
   readonly stderr: string;
 
-  constructor(f: { network: string; plugin: string; command: CniCommand; msg: string; cniCode?: number; details?: string; stderr?: string }) {
+  constructor(f: {
+    network: string;
+    plugin: string;
+    command: CniCommand;
+    msg: string;
+    cniCode?: number;
+    details?: string;
+    stderr?: string;
+  }) {
     const code = f.cniCode === undefined ? '' : ` (CNI error ${f.cniCode})`;
     const details = f.details && f.details !== f.msg ? `: ${f.details}` : '';
     const stderr = f.stderr ? ` [stderr: ${oneLine(f.stderr, 300)}]` : '';
@@ -97,7 +105,13 @@ const MAX_STDERR = 64 << 10;
  * stdin and collects its output. It gets a process group of its own, so a timeout kills what it
  * started too. Resolves once the process has been reaped; rejects only when it cannot start.
  */
-export async function runProcess(file: string, args: string[], env: Record<string, string>, input: string, timeoutMs: number): Promise<ProcessOutcome> {
+export async function runProcess(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  input: string,
+  timeoutMs: number,
+): Promise<ProcessOutcome> {
   // A plugin binary being replaced (package upgrade) gives ETXTBSY for a moment: libcni retries.
   for (let attempt = 0; ; attempt++) {
     try {
@@ -239,7 +253,13 @@ export function parseErrorObject(stdout: string): CniErrorObject | undefined {
 const versionAnswers = new Map<string, string[]>();
 
 /** The spec versions a plugin supports, from its VERSION answer. */
-export async function pluginVersions(network: string, type: string, binDirs: readonly string[], cniVersion: string, timeoutMs?: number): Promise<string[]> {
+export async function pluginVersions(
+  network: string,
+  type: string,
+  binDirs: readonly string[],
+  cniVersion: string,
+  timeoutMs?: number,
+): Promise<string[]> {
   const path = findPlugin(type, binDirs);
   const st = path === undefined ? undefined : statSync(path, { throwIfNoEntry: false });
   const key = st && `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}\0${cniVersion}`;

@@ -101,7 +101,13 @@ export function removalScript(tableName: string, table: SavedTable, chains: Set<
 
 /** The name bridge and ptp give a container's ipMasq chain (plugins/pkg/utils FormatChainName). */
 export function masqueradeChainName(network: string, containerId: string): string {
-  return 'CNI-' + createHash('sha512').update(network + containerId).digest('hex').slice(0, 24);
+  return (
+    'CNI-' +
+    createHash('sha512')
+      .update(network + containerId)
+      .digest('hex')
+      .slice(0, 24)
+  );
 }
 
 /**
@@ -178,7 +184,14 @@ function firewallUse(filter: SavedTable): string | null {
   return null;
 }
 
-async function removeIfUnused(family: IpFamily, tableName: string, table: SavedTable, names: string[], use: string | null, report: SharedChainsReport): Promise<void> {
+async function removeIfUnused(
+  family: IpFamily,
+  tableName: string,
+  table: SavedTable,
+  names: string[],
+  use: string | null,
+  report: SharedChainsReport,
+): Promise<void> {
   const present = new Set(names.filter((c) => table.chains.has(c)));
   if (present.size === 0) return;
   const label = (c: string) => `ipv${family} ${tableName} ${c}`;
@@ -189,7 +202,8 @@ async function removeIfUnused(family: IpFamily, tableName: string, table: SavedT
   try {
     await iptablesRestore(family, removalScript(tableName, table, present));
   } catch (err) {
-    for (const c of present) report.kept.push({ chain: label(c), reason: `changed meanwhile or referenced elsewhere: ${(err as Error).message}` });
+    for (const c of present)
+      report.kept.push({ chain: label(c), reason: `changed meanwhile or referenced elsewhere: ${(err as Error).message}` });
     return;
   }
   for (const c of present) report.removed.push(label(c));

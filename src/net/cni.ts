@@ -133,7 +133,12 @@ export async function add(network: CniNetwork, opts: AddOptions): Promise<CniAtt
     try {
       const out = await runPlugin(attachment, i, 'ADD', prevResult, opts.netns, opts.timeoutMs);
       if (!out || typeof out !== 'object' || Array.isArray(out)) {
-        throw new CniError({ network: network.name, plugin: network.plugins[i].type, command: 'ADD', msg: 'succeeded but printed no result' });
+        throw new CniError({
+          network: network.name,
+          plugin: network.plugins[i].type,
+          command: 'ADD',
+          msg: 'succeeded but printed no result',
+        });
       }
       prevResult = out as CniResult;
     } catch (err) {
@@ -167,7 +172,8 @@ export async function del(attachment: CniAttachment, opts: CallOptions = {}): Pr
 export async function check(attachment: CniAttachment, opts: CallOptions = {}): Promise<void> {
   const { network } = attachment;
   const fail = (problem: string) => new TspodError(`network "${network.name}": CHECK of container ${attachment.containerId}: ${problem}`);
-  if (compareVersions(network.cniVersion, '0.4.0') < 0) throw fail(`CHECK needs cniVersion 0.4.0 or newer, the network has ${network.cniVersion}`);
+  if (compareVersions(network.cniVersion, '0.4.0') < 0)
+    throw fail(`CHECK needs cniVersion 0.4.0 or newer, the network has ${network.cniVersion}`);
   if (network.disableCheck) return;
   if (!attachment.result) throw fail('its ADD never completed');
   const netns = currentNetns(attachment);
@@ -208,9 +214,11 @@ export function fromCache(text: string, source = 'CNI attachment cache'): CniAtt
   const bad = (field: string) => new TspodError(`${source}: not a tspod CNI attachment (${field})`);
   if (!a || typeof a !== 'object' || a.kind !== ATTACHMENT_KIND) throw bad(`kind must be ${ATTACHMENT_KIND}`);
   const n = a.network;
-  if (!n || typeof n.name !== 'string' || typeof n.cniVersion !== 'string' || !Array.isArray(n.plugins) || !Array.isArray(n.binDirs)) throw bad('network');
+  if (!n || typeof n.name !== 'string' || typeof n.cniVersion !== 'string' || !Array.isArray(n.plugins) || !Array.isArray(n.binDirs))
+    throw bad('network');
   if (!n.plugins.every((p) => p && typeof p.type === 'string')) throw bad('network.plugins');
-  if (typeof a.containerId !== 'string' || typeof a.ifName !== 'string' || typeof a.netns !== 'string') throw bad('containerId, ifName, netns');
+  if (typeof a.containerId !== 'string' || typeof a.ifName !== 'string' || typeof a.netns !== 'string')
+    throw bad('containerId, ifName, netns');
   if (!a.netnsId || typeof a.netnsId.ino !== 'number') throw bad('netnsId');
   if (!Array.isArray(a.args) || !a.runtimeConfig || typeof a.runtimeConfig !== 'object') throw bad('args, runtimeConfig');
   if (a.result !== null && (typeof a.result !== 'object' || Array.isArray(a.result))) throw bad('result');
@@ -222,7 +230,12 @@ export function fromCache(text: string, source = 'CNI attachment cache'): CniAtt
  * fields unchanged, name and cniVersion of the list, runtimeConfig with the capability arguments
  * it declares, prevResult when there is one, and no `capabilities`.
  */
-export function pluginConfig(network: CniNetwork, plugin: CniPluginConf, runtimeConfig: CniRuntimeConfig, prevResult?: CniResult): Record<string, unknown> {
+export function pluginConfig(
+  network: CniNetwork,
+  plugin: CniPluginConf,
+  runtimeConfig: CniRuntimeConfig,
+  prevResult?: CniResult,
+): Record<string, unknown> {
   const { capabilities, ...conf } = structuredClone(plugin) as CniPluginConf;
   const out: Record<string, unknown> = { ...conf, name: network.name, cniVersion: network.cniVersion };
   const rc: Record<string, unknown> = {};
@@ -235,7 +248,14 @@ export function pluginConfig(network: CniNetwork, plugin: CniPluginConf, runtime
   return out;
 }
 
-async function runPlugin(a: CniAttachment, index: number, command: CniCommand, prevResult: CniResult | undefined, netns: string, timeoutMs?: number): Promise<unknown> {
+async function runPlugin(
+  a: CniAttachment,
+  index: number,
+  command: CniCommand,
+  prevResult: CniResult | undefined,
+  netns: string,
+  timeoutMs?: number,
+): Promise<unknown> {
   const plugin = a.network.plugins[index];
   return invokePlugin({
     network: a.network.name,

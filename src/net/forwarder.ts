@@ -70,7 +70,12 @@ export class PortForwarder {
       } catch (err) {
         await fwd.close();
         const e = err as NodeJS.ErrnoException;
-        const why = e.code === 'EADDRINUSE' ? 'is already in use' : e.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : `cannot be bound: ${e.message}`;
+        const why =
+          e.code === 'EADDRINUSE'
+            ? 'is already in use'
+            : e.code === 'EADDRNOTAVAIL'
+              ? 'is not an address of this host'
+              : `cannot be bound: ${e.message}`;
         throw new TspodError(`host port ${where(p)} ${why}`);
       }
     }

@@ -35,7 +35,10 @@ function checkNetwork(spec: Pick<PodSpec, 'network' | 'ports'>): void {
   if (spec.network.mode === 'host') {
     const moved = spec.ports.find((p) => p.hostPort !== p.containerPort);
     if (moved) {
-      throw new InputError('ports', `host port ${moved.hostPort} -> ${moved.containerPort}: with the host network a pod's ports are the host's own, so they cannot be mapped`);
+      throw new InputError(
+        'ports',
+        `host port ${moved.hostPort} -> ${moved.containerPort}: with the host network a pod's ports are the host's own, so they cannot be mapped`,
+      );
     }
   }
 }

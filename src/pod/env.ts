@@ -60,7 +60,11 @@ export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, i
  * The container's argv, by Kubernetes' rules with an image: command replaces the Entrypoint
  * (and drops the Cmd), args replace the Cmd. Its own command and args get $(VAR) expanded.
  */
-export function containerArgv(c: ContainerSpec, env: ReadonlyMap<string, string>, image?: { Entrypoint?: string[] | null; Cmd?: string[] | null }): string[] {
+export function containerArgv(
+  c: ContainerSpec,
+  env: ReadonlyMap<string, string>,
+  image?: { Entrypoint?: string[] | null; Cmd?: string[] | null },
+): string[] {
   const command = c.command.map((a) => expandVars(a, env));
   const args = c.args.map((a) => expandVars(a, env));
   if (command.length || !image) return [...command, ...args];

@@ -83,7 +83,8 @@ export function absolutePath(v: unknown, path: string): string {
 /** A path inside a volume: relative, and never climbing out of it. */
 function subPath(v: unknown, path: string): string {
   const s = string(v, path);
-  if (s.startsWith('/') || s.split('/').includes('..') || s === '') throw new InputError(path, `"${s}" must be a relative path inside the volume, without ".."`);
+  if (s.startsWith('/') || s.split('/').includes('..') || s === '')
+    throw new InputError(path, `"${s}" must be a relative path inside the volume, without ".."`);
   return s;
 }
 
@@ -118,7 +119,8 @@ function securityContext(v: unknown, path: string): SecurityContext {
   const out: SecurityContext = {};
   if (c.runAsUser !== undefined) out.runAsUser = id(c.runAsUser, `${path}.runAsUser`);
   if (c.runAsGroup !== undefined) out.runAsGroup = id(c.runAsGroup, `${path}.runAsGroup`);
-  if (c.readOnlyRootFilesystem !== undefined) out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
+  if (c.readOnlyRootFilesystem !== undefined)
+    out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
   return out;
 }
 
@@ -128,7 +130,8 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
   onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir', 'image', 'rootfs', 'volumeMounts', 'securityContext', ...extra]);
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(c.name, `${path}.name`);
-  if (c.image !== undefined && c.rootfs !== undefined) throw new InputError(`${path}.rootfs`, 'and image cannot both be given: an image is its own root file system');
+  if (c.image !== undefined && c.rootfs !== undefined)
+    throw new InputError(`${path}.rootfs`, 'and image cannot both be given: an image is its own root file system');
   if (c.command === undefined && c.image === undefined) {
     throw new InputError(`${path}.command`, 'is required without an image (there is no Entrypoint to take it from)');
   }
@@ -176,7 +179,8 @@ export function volume(v: unknown, path: string): Volume {
   onlyFields(o, path, ['name', 'emptyDir', 'hostPath']);
   if (o.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(o.name, `${path}.name`);
-  if ((o.emptyDir === undefined) === (o.hostPath === undefined)) throw new InputError(path, 'needs exactly one of emptyDir and hostPath (the volume types tspod supports)');
+  if ((o.emptyDir === undefined) === (o.hostPath === undefined))
+    throw new InputError(path, 'needs exactly one of emptyDir and hostPath (the volume types tspod supports)');
   if (o.emptyDir !== undefined) {
     const e = o.emptyDir === null ? {} : mapping(o.emptyDir, `${path}.emptyDir`);
     onlyFields(e, `${path}.emptyDir`, ['medium', 'sizeLimit']);
@@ -199,7 +203,10 @@ export function volume(v: unknown, path: string): Volume {
   if (h.type !== undefined) {
     const type = string(h.type, `${path}.hostPath.type`);
     if (!(HOST_PATH_TYPES as readonly string[]).includes(type)) {
-      throw new InputError(`${path}.hostPath.type`, `must be one of ${HOST_PATH_TYPES.filter(Boolean).join(', ')} (or empty), not "${type}"`);
+      throw new InputError(
+        `${path}.hostPath.type`,
+        `must be one of ${HOST_PATH_TYPES.filter(Boolean).join(', ')} (or empty), not "${type}"`,
+      );
     }
     out.type = type as HostPathType;
   }
@@ -209,7 +216,8 @@ export function volume(v: unknown, path: string): Volume {
 /** Volumes have unique names, and every volumeMount names one of them. */
 export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], path: string): void {
   volumes.forEach((v, i) => {
-    if (volumes.findIndex((o) => o.name === v.name) !== i) throw new InputError(`${path}.volumes[${i}].name`, `duplicate volume name "${v.name}"`);
+    if (volumes.findIndex((o) => o.name === v.name) !== i)
+      throw new InputError(`${path}.volumes[${i}].name`, `duplicate volume name "${v.name}"`);
   });
   containers.forEach((c, i) =>
     c.volumeMounts?.forEach((m, j) => {
@@ -271,7 +279,9 @@ export function ipAddress(v: unknown, path: string): string {
 /** Two mappings may not take the same host port (and protocol) on the same address. */
 export function uniqueHostPorts(ports: PortMapping[], path: (i: number) => string): void {
   ports.forEach((p, i) => {
-    const j = ports.findIndex((o) => o.hostPort === p.hostPort && o.protocol === p.protocol && (o.hostIP ?? '0.0.0.0') === (p.hostIP ?? '0.0.0.0'));
+    const j = ports.findIndex(
+      (o) => o.hostPort === p.hostPort && o.protocol === p.protocol && (o.hostIP ?? '0.0.0.0') === (p.hostIP ?? '0.0.0.0'),
+    );
     if (j !== i) throw new InputError(path(i), `host port ${p.hostPort}/${p.protocol} is published twice`);
   });
 }

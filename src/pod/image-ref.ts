@@ -35,7 +35,8 @@ export function parseImageRef(text: string, field = 'image'): ImageRef {
   if (colon > slash) {
     name = text.slice(0, colon);
     tag = text.slice(colon + 1);
-    if (!TAG.test(tag)) throw new InputError(field, `"${text}": invalid tag "${tag}" (letters, digits, _ . -, at most 128, not starting with . or -)`);
+    if (!TAG.test(tag))
+      throw new InputError(field, `"${text}": invalid tag "${tag}" (letters, digits, _ . -, at most 128, not starting with . or -)`);
   }
   const parts = name.split('/');
   // The first component is a registry host when it looks like one (a dot, a port, localhost).
@@ -59,4 +60,3 @@ export function parseImageRef(text: string, field = 'image'): ImageRef {
 export function formatRef(ref: ImageRef): string {
   return `${ref.name}:${ref.tag}`;
 }
-

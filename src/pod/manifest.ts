@@ -41,7 +41,11 @@ function containerPorts(v: unknown, path: string): PortMapping[] {
       if (p.hostIP !== undefined) throw new InputError(`${where}.hostIP`, 'needs a hostPort');
       return [];
     }
-    const mapping_: PortMapping = { hostPort: port(p.hostPort, `${where}.hostPort`), containerPort, protocol: protocol === 'TCP' ? 'tcp' : 'udp' };
+    const mapping_: PortMapping = {
+      hostPort: port(p.hostPort, `${where}.hostPort`),
+      containerPort,
+      protocol: protocol === 'TCP' ? 'tcp' : 'udp',
+    };
     if (p.hostIP !== undefined) mapping_.hostIP = ipAddress(p.hostIP, `${where}.hostIP`);
     return [mapping_];
   });
@@ -61,7 +65,15 @@ export function podFromManifest(doc: unknown): PodSpec {
 
   if (root.spec === undefined) throw new InputError('spec', 'is required');
   const spec = mapping(root.spec, 'spec');
-  onlyFields(spec, 'spec', ['containers', 'hostname', 'shareProcessNamespace', 'terminationGracePeriodSeconds', 'restartPolicy', 'hostNetwork', 'volumes']);
+  onlyFields(spec, 'spec', [
+    'containers',
+    'hostname',
+    'shareProcessNamespace',
+    'terminationGracePeriodSeconds',
+    'restartPolicy',
+    'hostNetwork',
+    'volumes',
+  ]);
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
   const items = list(spec.containers, 'spec.containers');
@@ -97,7 +109,8 @@ export function podFromManifest(doc: unknown): PodSpec {
     network = networkValue(annotations[NETWORK_ANNOTATION], `metadata.annotations["${NETWORK_ANNOTATION}"]`);
   }
   if (spec.hostNetwork !== undefined) {
-    if (typeof spec.hostNetwork !== 'boolean') throw new InputError('spec.hostNetwork', `must be true or false, not ${JSON.stringify(spec.hostNetwork)}`);
+    if (typeof spec.hostNetwork !== 'boolean')
+      throw new InputError('spec.hostNetwork', `must be true or false, not ${JSON.stringify(spec.hostNetwork)}`);
     if (spec.hostNetwork && network.mode !== 'pod' && network.mode !== 'host') {
       throw new InputError('spec.hostNetwork', `contradicts the annotation ${NETWORK_ANNOTATION}: ${annotations[NETWORK_ANNOTATION]}`);
     }

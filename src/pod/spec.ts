@@ -56,7 +56,16 @@ export interface ContainerSpec {
 }
 
 /** Kubernetes' hostPath types that tspod checks. */
-export const HOST_PATH_TYPES = ['', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket', 'CharDevice', 'BlockDevice'] as const;
+export const HOST_PATH_TYPES = [
+  '',
+  'Directory',
+  'DirectoryOrCreate',
+  'File',
+  'FileOrCreate',
+  'Socket',
+  'CharDevice',
+  'BlockDevice',
+] as const;
 export type HostPathType = (typeof HOST_PATH_TYPES)[number];
 
 export type Volume =

@@ -99,9 +99,7 @@ export function containerRequest(
     env: launch.env,
     cwd: launch.cwd,
     stdio,
-    joinNamespaces: joinFlags
-      ? [{ fd: infra.pidfd, type: joinFlags, label: `infra pid ${infra.pid} (${joined.join('+')})` }]
-      : [],
+    joinNamespaces: joinFlags ? [{ fd: infra.pidfd, type: joinFlags, label: `infra pid ${infra.pid} (${joined.join('+')})` }] : [],
     newNamespaces: own.reduce((f, ns) => f | namespaceFlag(c, ns), c.CLONE_NEWNS),
     hostname: launch.share.includes('uts') ? undefined : launch.hostname,
     loopbackUp: !launch.share.includes('net'),

@@ -29,15 +29,15 @@ export interface ExecRequestOptions {
 
 /** The PATH search the child does itself: the program lives in the container's mount namespace. */
 function searchPathOf(env: string[]): string[] {
-  const path = env.filter((e) => e.startsWith('PATH=')).pop()?.slice('PATH='.length) ?? DEFAULT_PATH;
+  const path =
+    env
+      .filter((e) => e.startsWith('PATH='))
+      .pop()
+      ?.slice('PATH='.length) ?? DEFAULT_PATH;
   return path.split(':');
 }
 
-export function execRequest(
-  c: NativeConstants,
-  target: { pid: number; pidfd: number },
-  opts: ExecRequestOptions,
-): SpawnRequest {
+export function execRequest(c: NativeConstants, target: { pid: number; pidfd: number }, opts: ExecRequestOptions): SpawnRequest {
   return {
     path: opts.path,
     searchPath: opts.path.includes('/') ? undefined : searchPathOf(opts.env),
@@ -69,7 +69,11 @@ export function execRequest(
  * was started with (recorded when its image or securityContext add to its spec), plus TERM on a
  * terminal.
  */
-export function execContext(pod: Pick<PodSpec, 'hostname'>, c: Pick<ContainerRecord, 'spec' | 'exec'>, term: string | undefined): ExecContext {
+export function execContext(
+  pod: Pick<PodSpec, 'hostname'>,
+  c: Pick<ContainerRecord, 'spec' | 'exec'>,
+  term: string | undefined,
+): ExecContext {
   const ctx = c.exec ?? { env: envStrings(containerEnv(pod, c.spec)), cwd: c.spec.workingDir ?? '/' };
   if (term === undefined || ctx.env.some((e) => e.startsWith('TERM='))) return ctx;
   return { ...ctx, env: [...ctx.env, `TERM=${term}`] };
@@ -117,16 +121,20 @@ export function execInContainer(
   const pidfd = openProcess(binding, container.process!);
   if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
   try {
-    const request = execRequest(binding.constants, { pid: container.process!.pid, pidfd }, {
-      argv: opts.command,
-      path: opts.command[0],
-      env: ctx.env,
-      cwd: ctx.cwd,
-      stdio: opts.stdio,
-      tty: opts.tty,
-      parentDeathSignal: opts.parentDeathSignal,
-      ...(ctx.user ? { user: ctx.user } : {}),
-    });
+    const request = execRequest(
+      binding.constants,
+      { pid: container.process!.pid, pidfd },
+      {
+        argv: opts.command,
+        path: opts.command[0],
+        env: ctx.env,
+        cwd: ctx.cwd,
+        stdio: opts.stdio,
+        tty: opts.tty,
+        parentDeathSignal: opts.parentDeathSignal,
+        ...(ctx.user ? { user: ctx.user } : {}),
+      },
+    );
     try {
       return new PodProcess(binding, binding.spawn(request));
     } catch (err) {
@@ -154,7 +162,11 @@ function execFailure(err: unknown, who: string, request: SpawnRequest): unknown 
     return new StartFailed(`${who}: command not found: ${where}`, EXIT_NOT_FOUND, e);
   }
   if (e.code === 'EACCES') {
-    return new StartFailed(`${who}: cannot run ${e.path ?? program}: permission denied (not executable, or a directory)`, EXIT_CANNOT_RUN, e);
+    return new StartFailed(
+      `${who}: cannot run ${e.path ?? program}: permission denied (not executable, or a directory)`,
+      EXIT_CANNOT_RUN,
+      e,
+    );
   }
   return new StartFailed(`${who}: cannot run ${e.path ?? program}: ${e.message}`, EXIT_CANNOT_RUN, e);
 }

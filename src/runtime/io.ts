@@ -100,7 +100,10 @@ export class LoggingIO implements PodIO {
 
   /** Reads on from the pipes of a process started by an earlier supervisor. */
   adopt(who: string | null, pid: number, pipes: PipeIds): void {
-    for (const [fd, stream] of [[1, 'stdout'], [2, 'stderr']] as const) {
+    for (const [fd, stream] of [
+      [1, 'stdout'],
+      [2, 'stderr'],
+    ] as const) {
       let readEnd: number;
       try {
         readEnd = openSync(`/proc/${pid}/fd/${fd}`, 'r');

@@ -260,7 +260,8 @@ export class Pod extends EventEmitter<PodEvents> {
   /** Starts a container's process now; throws what the spawn threw. */
   private run(slot: ContainerSlot): void {
     if (!this.slots.includes(slot)) throw new NotFound(`pod "${this.podSpec.name}" has no container "${slot.name}" any more`);
-    if (!this.infra.running) throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
+    if (!this.infra.running)
+      throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
     this.opts.storage?.beforeStart(slot.spec);
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
@@ -348,7 +349,8 @@ export class Pod extends EventEmitter<PodEvents> {
     this.assertRunning();
     // Its mounts name the pod's volumes: a pod's volumes are set when it is created.
     c.volumeMounts?.forEach((m, j) => {
-      if (!this.podSpec.volumes.some((v) => v.name === m.name)) throw new InputError(`container.volumeMounts[${j}].name`, `pod ${this.podSpec.name} has no volume "${m.name}"`);
+      if (!this.podSpec.volumes.some((v) => v.name === m.name))
+        throw new InputError(`container.volumeMounts[${j}].name`, `pod ${this.podSpec.name} has no volume "${m.name}"`);
     });
     const cfs = await this.opts.storage?.container(c, 'container');
     const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts, true, cfs), policy);
@@ -390,7 +392,8 @@ export class Pod extends EventEmitter<PodEvents> {
   removeContainer(name: string, force = false): Promise<void> {
     const slot = this.slot(name);
     return this.serial(slot, async () => {
-      if (slot.process && !force) throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
+      if (slot.process && !force)
+        throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
       slot.stoppedByUser = true;
       this.clock.clearTimeout(slot.timer);
       if (slot.process) await terminate([slot.process], 0);
@@ -408,7 +411,8 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   private assertRunning(): void {
-    if (this.stopping || !this.infra.running) throw new Conflict(`pod "${this.podSpec.name}" is ${this.podState === 'running' ? 'stopping' : this.podState}`);
+    if (this.stopping || !this.infra.running)
+      throw new Conflict(`pod "${this.podSpec.name}" is ${this.podState === 'running' ? 'stopping' : this.podState}`);
   }
 
   /** Runs requests about one container one after the other: two restarts at once, or a
@@ -434,7 +438,14 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** Container name, host pid and state, in the pod's order. */
-  get containers(): { name: string; pid: number | undefined; state: ContainerState; running: boolean; exit: ExitStatus | undefined; restartCount: number }[] {
+  get containers(): {
+    name: string;
+    pid: number | undefined;
+    state: ContainerState;
+    running: boolean;
+    exit: ExitStatus | undefined;
+    restartCount: number;
+  }[] {
     return this.slots.map((s) => ({
       name: s.name,
       pid: s.process?.pid,

@@ -30,7 +30,8 @@ export function exitRecord(s: ExitStatus): ExitRecord {
 /** A recorded exit as the status it was (unknown: a status with `error`). */
 export function exitStatus(e: ExitRecord | undefined): ExitStatus | undefined {
   if (!e) return undefined;
-  if (e.unknown) return { code: null, signal: null, coreDumped: false, error: Object.assign(new Error('not observed'), { code: 'ECHILD' }) };
+  if (e.unknown)
+    return { code: null, signal: null, coreDumped: false, error: Object.assign(new Error('not observed'), { code: 'ECHILD' }) };
   return { code: e.code, signal: e.signal === null ? null : (osConstants.signals[e.signal as NodeJS.Signals] ?? null), coreDumped: false };
 }
 

@@ -29,7 +29,11 @@ export function resolveProgram(program: string, searchPath: string, cwd: string,
     const path = resolvePath(cwd, program);
     const problem = executableProblem(path);
     if (problem === 'missing') throw new StartFailed(`${who}: command not found: ${path} does not exist`, EXIT_NOT_FOUND);
-    if (problem) throw new StartFailed(`${who}: cannot run ${path}: it is ${problem === 'directory' ? 'a directory' : 'not executable'}`, EXIT_CANNOT_RUN);
+    if (problem)
+      throw new StartFailed(
+        `${who}: cannot run ${path}: it is ${problem === 'directory' ? 'a directory' : 'not executable'}`,
+        EXIT_CANNOT_RUN,
+      );
     return path;
   }
   let denied: string | undefined;

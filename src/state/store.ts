@@ -67,7 +67,9 @@ export class StateStore {
   /** Names of every pod directory, in name order. */
   names(): string[] {
     try {
-      return readdirSync(this.paths.podsDir).filter((n) => !n.startsWith('.')).sort();
+      return readdirSync(this.paths.podsDir)
+        .filter((n) => !n.startsWith('.'))
+        .sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;

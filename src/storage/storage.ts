@@ -3,7 +3,21 @@
 // own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
 // lives under the pod's state directory; the tmpfs mounts are the supervisor's (under the pod's
 // directory made a private mount first, so nothing propagates), and are undone when the pod ends.
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { InputError } from '../errors.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { quantityBytes } from '../pod/fields.js';
@@ -102,7 +116,12 @@ export class PodStorage {
   /** The pod's address on its network, once attached; /etc/hosts names it. */
   private podIP: string | undefined;
 
-  private constructor(binding: NativeBinding, spec: Pick<PodSpec, 'hostname' | 'volumes'>, podDir: string, images: Map<string, ResolvedImage>) {
+  private constructor(
+    binding: NativeBinding,
+    spec: Pick<PodSpec, 'hostname' | 'volumes'>,
+    podDir: string,
+    images: Map<string, ResolvedImage>,
+  ) {
     this.binding = binding;
     this.spec = spec;
     this.podDir = podDir;
@@ -114,7 +133,12 @@ export class PodStorage {
    * that can be wrong is an error now, before any process exists. `adopt`: the pod runs already
    * (a new supervisor): what exists is kept.
    */
-  static async prepare(binding: NativeBinding, spec: Pick<PodSpec, 'hostname' | 'volumes' | 'containers'>, podDir: string, adopt = false): Promise<PodStorage> {
+  static async prepare(
+    binding: NativeBinding,
+    spec: Pick<PodSpec, 'hostname' | 'volumes' | 'containers'>,
+    podDir: string,
+    adopt = false,
+  ): Promise<PodStorage> {
     const storage = new PodStorage(binding, spec, podDir, new Map());
     for (const c of spec.containers) await storage.resolveImage(c);
     spec.volumes.forEach((v, i) => {
@@ -217,7 +241,16 @@ export class PodStorage {
     writeFileSync(`${etc}/hostname`, `${hostname}\n`, { mode: 0o644 });
     writeFileSync(
       `${etc}/hosts`,
-      ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `${podIP ?? '127.0.1.1'}\t${hostname}`, ''].join('\n'),
+      [
+        '127.0.0.1\tlocalhost',
+        '::1\tlocalhost ip6-localhost ip6-loopback',
+        'fe00::0\tip6-localnet',
+        'ff00::0\tip6-mcastprefix',
+        'ff02::1\tip6-allnodes',
+        'ff02::2\tip6-allrouters',
+        `${podIP ?? '127.0.1.1'}\t${hostname}`,
+        '',
+      ].join('\n'),
       { mode: 0o644 },
     );
     // A host that resolves through systemd-resolved's 127.0.0.53 stub: its upstreams instead,
@@ -233,7 +266,10 @@ export class PodStorage {
    * but the mount resolves it again beneath the volume (the kernel's RESOLVE_BENEATH) at every
    * start: the containers sharing the volume can put a symlink on its way at any time.
    */
-  private bindSource(m: NonNullable<ContainerSpec['volumeMounts']>[number], where: string): { source: string; sourceBeneath?: string; path: string } {
+  private bindSource(
+    m: NonNullable<ContainerSpec['volumeMounts']>[number],
+    where: string,
+  ): { source: string; sourceBeneath?: string; path: string } {
     const v = this.spec.volumes.find((x) => x.name === m.name)!;
     const base = 'hostPath' in v ? v.hostPath.path : this.volumeDir(v.name);
     if (!m.subPath) return { source: base, path: base };
@@ -243,7 +279,10 @@ export class PodStorage {
         mkdirsBeneath(base, m.subPath);
       } catch (err) {
         // Its message would name /proc/self/fd/N: say which volume and which path instead.
-        throw new InputError(`${where}.subPath`, `${m.subPath} could not be made in volume ${m.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new InputError(
+          `${where}.subPath`,
+          `${m.subPath} could not be made in volume ${m.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
     let real: string;
@@ -253,7 +292,8 @@ export class PodStorage {
       throw new InputError(`${where}.subPath`, `${path} does not exist`);
     }
     const realBase = realpathSync(base);
-    if (real !== realBase && !real.startsWith(realBase + '/')) throw new InputError(`${where}.subPath`, `${m.subPath} leads out of volume ${m.name}`);
+    if (real !== realBase && !real.startsWith(realBase + '/'))
+      throw new InputError(`${where}.subPath`, `${m.subPath} leads out of volume ${m.name}`);
     return { source: base, sourceBeneath: m.subPath, path: real };
   }
 
@@ -273,9 +313,16 @@ export class PodStorage {
         try {
           st = lstatSync(b.target);
         } catch {
-          throw new InputError(`${where}.volumeMounts[${i}].mountPath`, `${b.target} does not exist: a container on the host's file system mounts onto existing paths only`);
+          throw new InputError(
+            `${where}.volumeMounts[${i}].mountPath`,
+            `${b.target} does not exist: a container on the host's file system mounts onto existing paths only`,
+          );
         }
-        if (st.isDirectory() !== b.directory) throw new InputError(`${where}.volumeMounts[${i}].mountPath`, `${b.target} is ${st.isDirectory() ? 'a directory' : 'not a directory'}, its volume is ${b.directory ? 'a directory' : 'a file'}`);
+        if (st.isDirectory() !== b.directory)
+          throw new InputError(
+            `${where}.volumeMounts[${i}].mountPath`,
+            `${b.target} is ${st.isDirectory() ? 'a directory' : 'not a directory'}, its volume is ${b.directory ? 'a directory' : 'a file'}`,
+          );
       });
       return { fs: hostfsSteps(c_, binds), ownRoot: false, user: this.user(c, undefined, where) };
     }

@@ -8,7 +8,31 @@ export const BUSYBOX = '/bin/busybox';
 export const haveBusybox = existsSync(BUSYBOX);
 export const NO_BUSYBOX = 'needs a static busybox at /bin/busybox (Debian: busybox-static)';
 
-const APPLETS = ['sh', 'ls', 'cat', 'id', 'ps', 'mount', 'touch', 'echo', 'hostname', 'pwd', 'df', 'dd', 'sleep', 'rm', 'env', 'stat', 'grep', 'mkdir', 'wc', 'head', 'tail', 'tr', 'sort'];
+const APPLETS = [
+  'sh',
+  'ls',
+  'cat',
+  'id',
+  'ps',
+  'mount',
+  'touch',
+  'echo',
+  'hostname',
+  'pwd',
+  'df',
+  'dd',
+  'sleep',
+  'rm',
+  'env',
+  'stat',
+  'grep',
+  'mkdir',
+  'wc',
+  'head',
+  'tail',
+  'tr',
+  'sort',
+];
 const PASSWD = 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n';
 const GROUP = 'root:x:0:\naudio:x:29:app\napp:x:1000:\n';
 

@@ -23,7 +23,11 @@ export function startCli(t: Test, args: string[], opts: CliOptions = {}): CliRun
   // tap's spawn wrapper adds its instrumentation to NODE_OPTIONS: env(1) drops it before node
   // starts (and execs, so the pid stays tspod's).
   const argv = ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args];
-  const child = spawn('/usr/bin/env', argv, { cwd: repoRoot, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...spawnOpts });
+  const child = spawn('/usr/bin/env', argv, {
+    cwd: repoRoot,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...spawnOpts,
+  });
   if (input !== undefined) child.stdin!.end(input);
   let out = '';
   let err = '';

@@ -22,11 +22,29 @@ export class FakeBinding implements NativeBinding {
   private readonly watchers = new Map<number, (s: ExitStatus) => void>();
 
   constants = {
-    CLONE_NEWNS: 0x20000, CLONE_NEWUTS: 0x4000000, CLONE_NEWIPC: 0x8000000, CLONE_NEWPID: 0x20000000,
-    CLONE_NEWNET: 0x40000000, CLONE_NEWUSER: 0x10000000, CLONE_NEWCGROUP: 0x2000000, CLONE_NEWTIME: 0x80,
-    MS_RDONLY: 1, MS_NOSUID: 2, MS_NODEV: 4, MS_NOEXEC: 8, MS_REMOUNT: 32, MS_BIND: 4096, MS_REC: 16384,
+    CLONE_NEWNS: 0x20000,
+    CLONE_NEWUTS: 0x4000000,
+    CLONE_NEWIPC: 0x8000000,
+    CLONE_NEWPID: 0x20000000,
+    CLONE_NEWNET: 0x40000000,
+    CLONE_NEWUSER: 0x10000000,
+    CLONE_NEWCGROUP: 0x2000000,
+    CLONE_NEWTIME: 0x80,
+    MS_RDONLY: 1,
+    MS_NOSUID: 2,
+    MS_NODEV: 4,
+    MS_NOEXEC: 8,
+    MS_REMOUNT: 32,
+    MS_BIND: 4096,
+    MS_REC: 16384,
     MS_PRIVATE: 1 << 18,
-    AF_INET: 2, SOCK_STREAM: 1, SOCK_DGRAM: 2, S_IFCHR: 0o20000, S_IFBLK: 0o60000, S_IFIFO: 0o10000, MNT_DETACH: 2,
+    AF_INET: 2,
+    SOCK_STREAM: 1,
+    SOCK_DGRAM: 2,
+    S_IFCHR: 0o20000,
+    S_IFBLK: 0o60000,
+    S_IFIFO: 0o10000,
+    MNT_DETACH: 2,
     O_PATH: 0o10000000,
   };
 
@@ -54,7 +72,13 @@ export class FakeBinding implements NativeBinding {
   setns = (): void => {};
   /** Adoption: the process becomes a fake one that exit() can end. */
   pidfdOpen = (pid: number): number => {
-    const proc: FakeProcess = { pid, pidfd: openSync('/dev/null', 'r'), request: { path: '', argv: ['(adopted)'], env: [], stdio: [] }, signals: [], exited: false };
+    const proc: FakeProcess = {
+      pid,
+      pidfd: openSync('/dev/null', 'r'),
+      request: { path: '', argv: ['(adopted)'], env: [], stdio: [] },
+      signals: [],
+      exited: false,
+    };
     this.spawned.push(proc);
     return proc.pidfd;
   };

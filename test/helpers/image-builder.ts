@@ -29,7 +29,20 @@ function octal(value: number, length: number): string {
   return value.toString(8).padStart(length - 1, '0') + '\0';
 }
 
-function header(fields: { name: string; prefix?: string; type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname?: string; devmajor?: number; devminor?: number; gnu?: boolean }): Buffer {
+function header(fields: {
+  name: string;
+  prefix?: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  gnu?: boolean;
+}): Buffer {
   const b = Buffer.alloc(512);
   b.write(fields.name, 0, 100, 'utf8');
   b.write(octal(fields.mode, 8), 100, 'latin1');
@@ -74,7 +87,16 @@ export function writeTar(members: Member[]): Buffer {
   for (const m of members) {
     const type = m.type ?? (m.path.endsWith('/') ? 'dir' : 'file');
     const body = type === 'file' ? Buffer.from(m.body ?? '') : Buffer.alloc(0);
-    const base = { type: TYPEFLAG[type], mode: m.mode ?? (type === 'dir' ? 0o755 : 0o644), uid: m.uid ?? 0, gid: m.gid ?? 0, size: body.length, mtime: m.mtime ?? MTIME, devmajor: m.devmajor, devminor: m.devminor };
+    const base = {
+      type: TYPEFLAG[type],
+      mode: m.mode ?? (type === 'dir' ? 0o755 : 0o644),
+      uid: m.uid ?? 0,
+      gid: m.gid ?? 0,
+      size: body.length,
+      mtime: m.mtime ?? MTIME,
+      devmajor: m.devmajor,
+      devminor: m.devminor,
+    };
     let name = m.path;
     let prefix: string | undefined;
     let linkname = m.linkname;
@@ -158,7 +180,12 @@ export function buildImage(image: TestImage): BuiltImage {
   });
   const platform = { os: image.os ?? 'linux', architecture: image.architecture ?? hostArch() };
   const configData = Buffer.from(
-    JSON.stringify({ created: image.created ?? '2024-01-02T03:04:05Z', ...platform, config: image.config ?? {}, rootfs: { type: 'layers', diff_ids: diffIds } }),
+    JSON.stringify({
+      created: image.created ?? '2024-01-02T03:04:05Z',
+      ...platform,
+      config: image.config ?? {},
+      rootfs: { type: 'layers', diff_ids: diffIds },
+    }),
   );
   const configDigest = add(configData);
   const manifest = Buffer.from(
@@ -238,7 +265,10 @@ export function dockerSaveFiles(image: TestImage, built = buildImage({ ...image,
     files.set(`${id}/layer.tar`, l);
     return `${id}/layer.tar`;
   });
-  files.set('manifest.json', Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: image.repoTags ?? null, Layers: layerPaths }])));
+  files.set(
+    'manifest.json',
+    Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: image.repoTags ?? null, Layers: layerPaths }])),
+  );
   const repos: Record<string, Record<string, string>> = {};
   for (const t of image.repoTags ?? []) {
     const i = t.lastIndexOf(':');

@@ -76,7 +76,11 @@ export function alive(p: { pid: number; startTime: string }): boolean {
 }
 
 /** Polls `check` (sync or async) until it gives a truthy value; throws after the deadline. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -21,7 +21,13 @@ async function run(t: Test, req: Partial<SpawnRequest> & { argv: string[] }) {
   const devnull = openSync('/dev/null', 'r');
   let proc;
   try {
-    proc = b.spawn({ path: req.argv[0], searchPath: ['/usr/bin', '/bin', '/usr/sbin', '/sbin'], env: [], stdio: [devnull, out, out], ...req });
+    proc = b.spawn({
+      path: req.argv[0],
+      searchPath: ['/usr/bin', '/bin', '/usr/sbin', '/sbin'],
+      env: [],
+      stdio: [devnull, out, out],
+      ...req,
+    });
   } finally {
     closeSync(out);
     closeSync(devnull);
@@ -48,8 +54,15 @@ t.test('no fd of the parent reaches the program, even one without O_CLOEXEC', as
     new b.ExitWatch(p.pidfd, () => {});`;
   const out = execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'], encoding: 'utf8' });
   // ls itself holds one more fd: its directory stream.
-  t.same(out.trim().split('\n').map(Number).filter((fd) => fd <= 2), [0, 1, 2]);
-  t.equal(out.trim().split('\n').length, 4, 'only 0, 1, 2 and ls\'s own directory fd');
+  t.same(
+    out
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter((fd) => fd <= 2),
+    [0, 1, 2],
+  );
+  t.equal(out.trim().split('\n').length, 4, "only 0, 1, 2 and ls's own directory fd");
 });
 
 t.test('new namespaces: hostname and lo up in the child', async (t) => {
@@ -68,7 +81,13 @@ t.test('new namespaces: hostname and lo up in the child', async (t) => {
 t.test('joining through a pidfd lands the process in the pid namespace, still our child', async (t) => {
   const devnull = openSync('/dev/null', 'r');
   t.teardown(() => closeSync(devnull));
-  const holder = b.spawn({ path: '/bin/sleep', argv: ['sleep', '100'], env: [], stdio: [devnull, devnull, devnull], newNamespaces: C.CLONE_NEWPID | C.CLONE_NEWNET });
+  const holder = b.spawn({
+    path: '/bin/sleep',
+    argv: ['sleep', '100'],
+    env: [],
+    stdio: [devnull, devnull, devnull],
+    newNamespaces: C.CLONE_NEWPID | C.CLONE_NEWNET,
+  });
   const holderExit = new Promise<ExitStatus>((r) => new b.ExitWatch(holder.pidfd, r));
   t.teardown(async () => {
     b.pidfdSendSignal(holder.pidfd, osConstants.signals.SIGKILL);
@@ -79,7 +98,7 @@ t.test('joining through a pidfd lands the process in the pid namespace, still ou
     argv: ['sh', '-c', 'echo $$; exec sleep 0.2'],
     joinNamespaces: [{ fd: holder.pidfd, type: C.CLONE_NEWPID | C.CLONE_NEWNET, label: 'holder' }],
   });
-  t.equal(r.output, '2\n', 'PID 2 in the holder\'s namespace');
+  t.equal(r.output, '2\n', "PID 2 in the holder's namespace");
   t.same(r.status, { code: 0, signal: null, coreDumped: false }, 'and its status reaches us');
 });
 
@@ -94,23 +113,34 @@ t.test('child-side failures come back as Node-style errors naming step and objec
   };
   t.match(attempt({ path: '/nonexistent/prog' }), {
     message: "ENOENT: no such file or directory, execve '/nonexistent/prog'",
-    code: 'ENOENT', errno: -2, syscall: 'execve', path: '/nonexistent/prog',
+    code: 'ENOENT',
+    errno: -2,
+    syscall: 'execve',
+    path: '/nonexistent/prog',
   });
   t.match(attempt({ path: 'no-such-prog', searchPath: ['/usr/bin', '/bin'] }), { code: 'ENOENT', syscall: 'execve', path: 'no-such-prog' });
   t.match(attempt({ path: '/tmp' }), { message: "EACCES: permission denied, execve '/tmp'", code: 'EACCES' });
   t.match(attempt({ cwd: '/nonexistent' }), { message: "ENOENT: no such file or directory, chdir '/nonexistent'", syscall: 'chdir' });
-  t.match(attempt({ newNamespaces: C.CLONE_NEWNS, fs: [{ op: 'mount', source: 'tmpfs', target: '/nonexistent-target', fstype: 'tmpfs' }] }), {
-    message: "ENOENT: no such file or directory, mount '/nonexistent-target'", syscall: 'mount', path: '/nonexistent-target',
-  });
+  t.match(
+    attempt({ newNamespaces: C.CLONE_NEWNS, fs: [{ op: 'mount', source: 'tmpfs', target: '/nonexistent-target', fstype: 'tmpfs' }] }),
+    {
+      message: "ENOENT: no such file or directory, mount '/nonexistent-target'",
+      syscall: 'mount',
+      path: '/nonexistent-target',
+    },
+  );
   const devnull = openSync('/dev/null', 'r');
   t.teardown(() => closeSync(devnull));
   t.match(attempt({ joinNamespaces: [{ fd: devnull, type: C.CLONE_NEWNET, label: '/dev/null' }] }), {
-    message: "EINVAL: invalid argument, setns '/dev/null'", code: 'EINVAL', errno: -22, syscall: 'setns',
+    message: "EINVAL: invalid argument, setns '/dev/null'",
+    code: 'EINVAL',
+    errno: -22,
+    syscall: 'setns',
   });
   t.throws(() => b.spawn({} as SpawnRequest), { name: 'TypeError', message: 'spawn: path must be a string' });
 });
 
-t.test('thin wrappers act on Node\'s main thread, with Node-style errors', async (t) => {
+t.test("thin wrappers act on Node's main thread, with Node-style errors", async (t) => {
   const own = openSync('/proc/thread-self/ns/net', 'r');
   t.teardown(() => closeSync(own));
   const before = nsInode('thread-self', 'net');
@@ -118,9 +148,14 @@ t.test('thin wrappers act on Node\'s main thread, with Node-style errors', async
   t.equal(nsInode('thread-self', 'net'), before, 'setns into our own network namespace');
   const mnt = openSync('/proc/thread-self/ns/mnt', 'r');
   t.teardown(() => closeSync(mnt));
-  t.throws(() => b.setns(mnt, C.CLONE_NEWNS, '/proc/thread-self/ns/mnt'), {
-    code: 'EINVAL', message: "EINVAL: invalid argument, setns '/proc/thread-self/ns/mnt'",
-  }, 'a mount namespace cannot be joined by a multi-threaded process');
+  t.throws(
+    () => b.setns(mnt, C.CLONE_NEWNS, '/proc/thread-self/ns/mnt'),
+    {
+      code: 'EINVAL',
+      message: "EINVAL: invalid argument, setns '/proc/thread-self/ns/mnt'",
+    },
+    'a mount namespace cannot be joined by a multi-threaded process',
+  );
   t.throws(() => b.unshare(C.CLONE_NEWUSER), { code: 'EINVAL', syscall: 'unshare' }, 'a user namespace needs a single-threaded caller');
   t.throws(() => b.pidfdOpen(0x3fffffff), { code: 'ESRCH', syscall: 'pidfd_open' });
 });

@@ -58,7 +58,14 @@ async function onPty(t: Test, p: ReturnType<typeof pty>, script: string, req: Pa
     reader.on('close', () => resolve('close'));
   });
   t.teardown(() => reader.destroy());
-  const proc = b.spawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: [PATH], stdio: [p.slave, p.slave, p.slave], newSession: true, ...req });
+  const proc = b.spawn({
+    path: '/bin/sh',
+    argv: ['sh', '-c', script],
+    env: [PATH],
+    stdio: [p.slave, p.slave, p.slave],
+    newSession: true,
+    ...req,
+  });
   const status = await new Promise<ExitStatus>((r) => new b.ExitWatch(proc.pidfd, r));
   closeSync(proc.pidfd);
   writeSync(p.slave, `${MARK}\n`);
@@ -88,7 +95,7 @@ t.test('setWindowSize sizes the terminal the program sees', async (t) => {
   t.same(r.status, { code: 0, signal: null, coreDumped: false });
 });
 
-t.test('controllingTerminal: the slave becomes the session\'s terminal', async (t) => {
+t.test("controllingTerminal: the slave becomes the session's terminal", async (t) => {
   // /dev/tty opens only for a process with a controlling terminal (else ENXIO).
   // (Not `:`: a failed redirection of a special builtin makes sh exit.)
   const script = 'tty; if true 2>/dev/null </dev/tty; then echo has-ctty; else echo no-ctty; fi';
@@ -100,7 +107,7 @@ t.test('controllingTerminal: the slave becomes the session\'s terminal', async (
   t.equal(without.out, `${q.path}\r\nno-ctty\r\n`, 'without the option, a terminal on stdio is not the controlling one');
 });
 
-t.test('errors: Node-style, from the child\'s TIOCSCTTY and from setWindowSize', async (t) => {
+t.test("errors: Node-style, from the child's TIOCSCTTY and from setWindowSize", async (t) => {
   const p = pty(t);
   const attempt = (req: Partial<SpawnRequest>) => {
     try {
@@ -110,16 +117,36 @@ t.test('errors: Node-style, from the child\'s TIOCSCTTY and from setWindowSize',
       return err as NodeJS.ErrnoException;
     }
   };
-  t.match(attempt({ controllingTerminal: true }), {
-    message: "EPERM: operation not permitted, ioctl 'TIOCSCTTY'", code: 'EPERM', syscall: 'ioctl', path: 'TIOCSCTTY',
-  }, 'not a session leader: no terminal can be taken');
+  t.match(
+    attempt({ controllingTerminal: true }),
+    {
+      message: "EPERM: operation not permitted, ioctl 'TIOCSCTTY'",
+      code: 'EPERM',
+      syscall: 'ioctl',
+      path: 'TIOCSCTTY',
+    },
+    'not a session leader: no terminal can be taken',
+  );
   const devnull = openSync('/dev/null', 'r');
   t.teardown(() => closeSync(devnull));
-  t.match(attempt({ controllingTerminal: true, newSession: true, stdio: [devnull, devnull, devnull] }), {
-    message: "ENOTTY: inappropriate ioctl for device, ioctl 'TIOCSCTTY'", code: 'ENOTTY',
-  }, 'stdin is not a terminal');
-  t.throws(() => b.setWindowSize(devnull, 80, 24), { code: 'ENOTTY', syscall: 'ioctl', path: 'TIOCSWINSZ', message: "ENOTTY: inappropriate ioctl for device, ioctl 'TIOCSWINSZ'" });
-  t.throws(() => b.setWindowSize(p.master, 70000, 24), { name: 'RangeError', message: 'setWindowSize: cols must be an integer from 0 to 65535' });
+  t.match(
+    attempt({ controllingTerminal: true, newSession: true, stdio: [devnull, devnull, devnull] }),
+    {
+      message: "ENOTTY: inappropriate ioctl for device, ioctl 'TIOCSCTTY'",
+      code: 'ENOTTY',
+    },
+    'stdin is not a terminal',
+  );
+  t.throws(() => b.setWindowSize(devnull, 80, 24), {
+    code: 'ENOTTY',
+    syscall: 'ioctl',
+    path: 'TIOCSWINSZ',
+    message: "ENOTTY: inappropriate ioctl for device, ioctl 'TIOCSWINSZ'",
+  });
+  t.throws(() => b.setWindowSize(p.master, 70000, 24), {
+    name: 'RangeError',
+    message: 'setWindowSize: cols must be an integer from 0 to 65535',
+  });
   t.throws(() => b.setWindowSize(p.master, 80, 2.5), { name: 'RangeError' });
   t.throws(() => b.setWindowSize('1' as unknown as number, 80, 24), { name: 'TypeError', message: 'setWindowSize: fd must be a number' });
 });

@@ -219,12 +219,7 @@ const WAITED = bit(SIG.SIGINT) | bit(SIG.SIGTERM) | bit(SIG.SIGCHLD);
 // Waiting: poll a condition until a deadline. The deadline only bounds a hang; no test asserts
 // on how long anything took.
 
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | null | false,
-  timeoutMs = 10_000,
-  explain?: () => string,
-): Promise<T> {
+async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 10_000, explain?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -370,10 +365,14 @@ async function startPause(t: Test, target: Target, opts: StartOptions = {}): Pro
     }
   };
   if (pid1) {
-    running.pid = await waitFor(`${target.pause} to be exec'd by unshare`, () => {
-      bail();
-      return childrenOf(launcher.pid!).find((p) => linkOf(p, 'exe') === target.exe);
-    }, ms);
+    running.pid = await waitFor(
+      `${target.pause} to be exec'd by unshare`,
+      () => {
+        bail();
+        return childrenOf(launcher.pid!).find((p) => linkOf(p, 'exe') === target.exe);
+      },
+      ms,
+    );
   } else {
     running.pid = launcher.pid!;
     await waitFor(`${target.pause} to be exec'd`, () => (bail(), linkOf(running.pid, 'exe') === target.exe), ms);
@@ -407,7 +406,12 @@ async function stopPause(p: Pause): Promise<void> {
     // init. The ppid check keeps a recycled pid safe.
     if (p.pid > 0 && p.pid !== l.pid && statOf(p.pid)?.ppid === l.pid) tryKill(p.pid, 'SIGKILL');
     else tryKill(l.pid!, 'SIGKILL');
-    if (await within(`pid ${l.pid} to exit`, p.exited, 5_000).then(() => false, () => true)) {
+    if (
+      await within(`pid ${l.pid} to exit`, p.exited, 5_000).then(
+        () => false,
+        () => true,
+      )
+    ) {
       tryKill(l.pid!, 'SIGKILL');
       await within(`pid ${l.pid} to exit`, p.exited, 5_000).catch(() => {});
     }
@@ -528,14 +532,12 @@ function commonTests(t: Test, target: Target): void {
     };
     // Each inner sh exits at once, leaving its sleep orphaned; the kernel reparents it to the
     // namespace's init, pause, which alone can reap it when it exits.
-    const orphans = (life: string) =>
-      `readlink /proc/self/ns/pid; for i in $(seq 100); do sh -c "sleep ${life} & exit 0" & done; wait`;
-    const nsenter = (script: string) =>
-      run(t, [tools.nsenter!, '--target', String(p.pid), '--pid', '--', tools.sh, '-c', script], ms);
+    const orphans = (life: string) => `readlink /proc/self/ns/pid; for i in $(seq 100); do sh -c "sleep ${life} & exit 0" & done; wait`;
+    const nsenter = (script: string) => run(t, [tools.nsenter!, '--target', String(p.pid), '--pid', '--', tools.sh, '-c', script], ms);
 
     const r = await nsenter(orphans('0.2'));
     t.same([r.code, r.signal], [0, null], `nsenter ran the script ${r.stderr}`);
-    t.equal(r.stdout.split('\n')[0], p.ns, 'the script ran in pause\'s PID namespace');
+    t.equal(r.stdout.split('\n')[0], p.ns, "the script ran in pause's PID namespace");
     await waitFor('pause to be alone in its namespace', () => others().length === 0, ms, describe);
     t.equal(others().filter((x) => x.state === 'Z').length, 0, '0 zombies once the 100 orphans exited');
 
@@ -571,7 +573,12 @@ function commonTests(t: Test, target: Target): void {
   const notPid1 = 'not PID 1: warns, keeps running, ignores SIGHUP/SIGUSR1/SIGQUIT, exits 0 on SIGTERM';
   t.test(notPid1, { skip: processSkip }, async (t) => {
     const p = await startPause(t, target, { pid1: false, readyFd: 3 });
-    await waitFor('the warning on stderr', () => /PID 1/.test(p.stderr()), ms, () => JSON.stringify(p.stderr()));
+    await waitFor(
+      'the warning on stderr',
+      () => /PID 1/.test(p.stderr()),
+      ms,
+      () => JSON.stringify(p.stderr()),
+    );
     t.match(p.stderr(), /warning.*PID 1/, `warns: ${JSON.stringify(p.stderr().trim())}`);
     // Here pause alone holds the pipe, so EOF proves it closed the fd.
     await within('EOF on the readiness pipe', p.readyEof, ms);
@@ -589,8 +596,7 @@ async function checkIgnores(t: Test, target: Target, p: Pause): Promise<void> {
     // The kernel discards a signal whose disposition is SIG_IGN when it is sent, so by now
     // they are gone rather than queued.
     t.equal(sigset(p.pid, 'SigPnd') | sigset(p.pid, 'ShdPnd'), 0n, 'nothing left pending');
-  }
-  else {
+  } else {
     // qemu's host handlers take the signals asynchronously and then consult the guest's
     // dispositions: give them a moment. A death by one of them would also show below, as a
     // signal in place of exit status 0.
@@ -643,16 +649,31 @@ function nativeTests(t: Test, target: Target): void {
     const p = await startPause(t, target, { extraFds: 3, cwd: dir });
     // What pause inherited: unshare forked it with the same fds and cwd.
     const launcherFds = readdirSync(`/proc/${p.launcher.pid}/fd`);
-    t.ok(['3', '4', '5'].every((fd) => launcherFds.includes(fd)), 'it was started with fds 3, 4 and 5 open');
+    t.ok(
+      ['3', '4', '5'].every((fd) => launcherFds.includes(fd)),
+      'it was started with fds 3, 4 and 5 open',
+    );
     t.equal(linkOf(p.launcher.pid!, 'cwd'), dir, `it was started in ${dir}`);
-    t.same(readdirSync(`/proc/${p.pid}/fd`).map(Number).sort((a, b) => a - b), [0, 1, 2], 'pause keeps only 0, 1, 2');
+    t.same(
+      readdirSync(`/proc/${p.pid}/fd`)
+        .map(Number)
+        .sort((a, b) => a - b),
+      [0, 1, 2],
+      'pause keeps only 0, 1, 2',
+    );
     t.equal(linkOf(p.pid, 'cwd'), '/', 'cwd is /, pinning no mount');
   });
 
   t.test('with -r 4 it closes fds 3 and 5 as well', { skip: processSkip }, async (t) => {
     const p = await startPause(t, target, { readyFd: 4, extraFds: 3 });
     t.equal(p.readyBytes().length, 1, 'the readiness byte came on fd 4');
-    t.same(readdirSync(`/proc/${p.pid}/fd`).map(Number).sort((a, b) => a - b), [0, 1, 2], 'pause keeps only 0, 1, 2');
+    t.same(
+      readdirSync(`/proc/${p.pid}/fd`)
+        .map(Number)
+        .sort((a, b) => a - b),
+      [0, 1, 2],
+      'pause keeps only 0, 1, 2',
+    );
   });
 
   const skip = processSkip ?? (tools.perl ? undefined : 'needs perl to hand a blocked signal mask down');
@@ -719,7 +740,7 @@ for (const target of targets) {
     commonTests(t, target);
     if (target.native) nativeTests(t, target);
     else {
-      const skip = 'native only: under qemu, /proc shows qemu\'s memory, wake-ups, fds and masks';
+      const skip = "native only: under qemu, /proc shows qemu's memory, wake-ups, fds and masks";
       t.test('RSS, idle wake-ups, fds, cwd and signal masks', { skip }, async () => {});
     }
   });

@@ -11,7 +11,6 @@ import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
-
 /** Runs tspod with private pause and sleep copies; checks the error and that nothing is left. */
 async function expectError(t: Test, args: (env: { dir: string; sleep: string }) => string[], code: number, message: RegExp) {
   const dir = tempDir(t, 'err');
@@ -42,32 +41,85 @@ t.test('not root: says root is needed, and why', async (t) => {
 });
 
 t.test('a command that does not exist names the container and the path', async (t) => {
-  await expectError(t, () => ['--name', 'nf', '--', '/nonexistent/cmd'], 127, /^tspod: container nf: command not found: \/nonexistent\/cmd does not exist$/m);
-  await expectError(t, () => ['--name', 'nf2', '--', 'no-such-cmd-xyz'], 127, /^tspod: container nf2: command not found: "no-such-cmd-xyz" is not in PATH=/m);
+  await expectError(
+    t,
+    () => ['--name', 'nf', '--', '/nonexistent/cmd'],
+    127,
+    /^tspod: container nf: command not found: \/nonexistent\/cmd does not exist$/m,
+  );
+  await expectError(
+    t,
+    () => ['--name', 'nf2', '--', 'no-such-cmd-xyz'],
+    127,
+    /^tspod: container nf2: command not found: "no-such-cmd-xyz" is not in PATH=/m,
+  );
 });
 
 t.test('a command that is not executable', async (t) => {
-  await expectError(t, ({ dir }) => {
-    writeFileSync(join(dir, 'script'), '#!/bin/sh\n');
-    chmodSync(join(dir, 'script'), 0o644);
-    return ['--name', 'nx', '--', join(dir, 'script')];
-  }, 126, /container nx: cannot run .*script: it is not executable/);
+  await expectError(
+    t,
+    ({ dir }) => {
+      writeFileSync(join(dir, 'script'), '#!/bin/sh\n');
+      chmodSync(join(dir, 'script'), 0o644);
+      return ['--name', 'nx', '--', join(dir, 'script')];
+    },
+    126,
+    /container nx: cannot run .*script: it is not executable/,
+  );
 });
 
 t.test('a failure in the child after the first container started: everything is undone', async (t) => {
-  await expectError(t, ({ dir, sleep }) => ['-f', manifest(dir, { containers: [
-    { name: 'first', command: [sleep, '1000'] },
-    { name: 'second', command: ['true'], workingDir: '/nonexistent/dir' },
-  ] })], 125, /^tspod: container second: ENOENT: no such file or directory, chdir '\/nonexistent\/dir'$/m);
+  await expectError(
+    t,
+    ({ dir, sleep }) => [
+      '-f',
+      manifest(dir, {
+        containers: [
+          { name: 'first', command: [sleep, '1000'] },
+          { name: 'second', command: ['true'], workingDir: '/nonexistent/dir' },
+        ],
+      }),
+    ],
+    125,
+    /^tspod: container second: ENOENT: no such file or directory, chdir '\/nonexistent\/dir'$/m,
+  );
 });
 
 t.test('manifest errors name the field path', async (t) => {
-  await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'a', command: ['true'] }, { name: 'b', command: ['true'], livenessProbe: {} }] })],
-    125, /pod\.yaml: spec\.containers\[1\]\.livenessProbe: field is not supported by tspod/);
-  await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'a', command: ['true'] }, { name: 'a', command: ['true'] }] })],
-    125, /spec\.containers\[1\]\.name: duplicate container name "a"/);
-  await expectError(t, ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'Not_DNS', command: ['true'] }] })],
-    125, /spec\.containers\[0\]\.name: "Not_DNS" is not a DNS-1123 label/);
+  await expectError(
+    t,
+    ({ dir }) => [
+      '-f',
+      manifest(dir, {
+        containers: [
+          { name: 'a', command: ['true'] },
+          { name: 'b', command: ['true'], livenessProbe: {} },
+        ],
+      }),
+    ],
+    125,
+    /pod\.yaml: spec\.containers\[1\]\.livenessProbe: field is not supported by tspod/,
+  );
+  await expectError(
+    t,
+    ({ dir }) => [
+      '-f',
+      manifest(dir, {
+        containers: [
+          { name: 'a', command: ['true'] },
+          { name: 'a', command: ['true'] },
+        ],
+      }),
+    ],
+    125,
+    /spec\.containers\[1\]\.name: duplicate container name "a"/,
+  );
+  await expectError(
+    t,
+    ({ dir }) => ['-f', manifest(dir, { containers: [{ name: 'Not_DNS', command: ['true'] }] })],
+    125,
+    /spec\.containers\[0\]\.name: "Not_DNS" is not a DNS-1123 label/,
+  );
   await expectError(t, ({ dir }) => ['-f', join(dir, 'missing.yaml')], 125, /missing\.yaml: cannot read the manifest: ENOENT/);
 });
 
@@ -78,9 +130,19 @@ t.test('invalid options name the option', async (t) => {
 });
 
 t.test('a --pause that is missing or not executable', async (t) => {
-  await expectError(t, () => ['--pause', '/nonexistent/pause', '--', 'true'], 125, /^tspod: --pause: \/nonexistent\/pause does not exist$/m);
-  await expectError(t, ({ dir }) => {
-    writeFileSync(join(dir, 'not-exec'), '');
-    return ['--pause', join(dir, 'not-exec'), '--', 'true'];
-  }, 125, /^tspod: --pause: .*not-exec is not executable$/m);
+  await expectError(
+    t,
+    () => ['--pause', '/nonexistent/pause', '--', 'true'],
+    125,
+    /^tspod: --pause: \/nonexistent\/pause does not exist$/m,
+  );
+  await expectError(
+    t,
+    ({ dir }) => {
+      writeFileSync(join(dir, 'not-exec'), '');
+      return ['--pause', join(dir, 'not-exec'), '--', 'true'];
+    },
+    125,
+    /^tspod: --pause: .*not-exec is not executable$/m,
+  );
 });

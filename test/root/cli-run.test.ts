@@ -36,7 +36,7 @@ async function noneAlive(t: Test, procs: ProcInfo[], what: string) {
   t.same(left, [], what);
 }
 
-t.test('a command: output prefixed with its name, its exit status is tspod\'s', async (t) => {
+t.test("a command: output prefixed with its name, its exit status is tspod's", async (t) => {
   const r = await testState(t).cli(['run', '--name', 'out1', '--', 'sh', '-c', 'echo hi; echo oops >&2; printf partial; exit 3']);
   t.equal(r.code, 3);
   t.equal(r.stdout, 'out1  | hi\nout1  | partial\n');
@@ -50,11 +50,18 @@ t.test('the environment is clean, and -e and --hostname apply', async (t) => {
   const s = testState(t, { SECRET_OF_TSPOD: 'leak' });
   const r = await s.cli(['run', '--name', 'envpod', '--hostname', 'h-x', '-e', 'GREETING=hi $(HOME)', '--', 'env']);
   t.equal(r.code, 0);
-  const env = r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^envpod +\| /, '')).sort();
+  const env = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^envpod +\| /, ''))
+    .sort();
   t.same(env, ['GREETING=hi $(HOME)', 'HOME=/root', 'HOSTNAME=h-x', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
 });
 
-for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+for (const [signal, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const) {
   t.test(`${signal} stops the pod: containers, then the infra; tspod exits ${code}`, async (t) => {
     const run = testState(t).start(['run', '--name', `stop-${code}`, '--', 'sleep', '1000']);
     const procs = await podProcesses(run, 1);
@@ -67,7 +74,17 @@ for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
 }
 
 t.test('a container that ignores SIGTERM is killed after the grace period', async (t) => {
-  const run = testState(t).start(['run', '--name', 'stubborn', '--grace', '1', '--', 'sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done']);
+  const run = testState(t).start([
+    'run',
+    '--name',
+    'stubborn',
+    '--grace',
+    '1',
+    '--',
+    'sh',
+    '-c',
+    'trap "" TERM; while :; do sleep 0.1; done',
+  ]);
   const procs = await podProcesses(run, 1);
   run.child.kill('SIGTERM');
   t.equal(await run.done, 143);
@@ -101,39 +118,55 @@ t.test('SIGKILL of tspod also ends a container that runs as another user', async
   await noneAlive(t, procs, 'the container died with tspod');
 });
 
-t.test('the seed pod: the proxy reaches the blog over the pod\'s 127.0.0.1', async (t) => {
+t.test("the seed pod: the proxy reaches the blog over the pod's 127.0.0.1", async (t) => {
   const run = testState(t).start(['run', '-f', 'examples/seed/pod.yaml', '--name', 'seed-test']);
   await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
   t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
   t.match(run.stdout(), /nginx {3}\| \S+ "GET \/" 200/);
   await waitFor('the visitor to exit', () => run.stderr().includes('tspod: container visitor exited with status 0'));
-  t.match(await hostGet(8880), /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s, "the seed's demo: http://localhost:8880/ on the host is the blog's page");
+  t.match(
+    await hostGet(8880),
+    /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s,
+    "the seed's demo: http://localhost:8880/ on the host is the blog's page",
+  );
   run.child.kill('SIGTERM');
   t.equal(await run.done, 143);
 });
 
 const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
-t.test('the seed pod with the real nginx and the seed\'s nginx.conf', { skip: nginx ? false : 'nginx is not installed (apt-get install nginx-light)' }, async (t) => {
-  const run = testState(t).start(['run', '-f', 'examples/seed/pod-nginx.yaml']);
-  await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
-  t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
-  t.match(run.stdout(), /nginx {3}\| 127\.0\.0\.1 - - \[.*\] "GET \/ HTTP\/1\.1" 200/, 'nginx logged the request to its stdout');
-  t.match(await hostGet(8880), /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s, 'through the real nginx from the host');
-  run.child.kill('SIGTERM');
-  t.equal(await run.done, 143);
-  t.match(run.stderr(), 'tspod: container nginx exited with status 0');
-});
+t.test(
+  "the seed pod with the real nginx and the seed's nginx.conf",
+  { skip: nginx ? false : 'nginx is not installed (apt-get install nginx-light)' },
+  async (t) => {
+    const run = testState(t).start(['run', '-f', 'examples/seed/pod-nginx.yaml']);
+    await waitFor('the visitor', () => /visitor \| visitor: /.test(run.stdout()), 15000);
+    t.match(run.stdout(), 'visitor | visitor: http://127.0.0.1:80/ -> 200 Ghost (tspod stand-in)');
+    t.match(run.stdout(), /nginx {3}\| 127\.0\.0\.1 - - \[.*\] "GET \/ HTTP\/1\.1" 200/, 'nginx logged the request to its stdout');
+    t.match(await hostGet(8880), /^200 .*<title>Ghost \(tspod stand-in\)<\/title>/s, 'through the real nginx from the host');
+    run.child.kill('SIGTERM');
+    t.equal(await run.done, 143);
+    t.match(run.stderr(), 'tspod: container nginx exited with status 0');
+  },
+);
 
 t.test('exit status of a pod of several containers: the first that failed', async (t) => {
   const dir = tempDir(t, 'multi');
-  writeFileSync(join(dir, 'pod.json'), JSON.stringify({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'multi' },
-    spec: { restartPolicy: 'Never', containers: [
-      { name: 'ok', command: ['true'] },
-      { name: 'bad', command: ['sh', '-c', 'sleep 0.2; exit 4'] },
-      { name: 'worse', command: ['sh', '-c', 'exit 5'] },
-    ] },
-  }));
+  writeFileSync(
+    join(dir, 'pod.json'),
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'multi' },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          { name: 'ok', command: ['true'] },
+          { name: 'bad', command: ['sh', '-c', 'sleep 0.2; exit 4'] },
+          { name: 'worse', command: ['sh', '-c', 'exit 5'] },
+        ],
+      },
+    }),
+  );
   const r = await testState(t).cli(['run', '-f', join(dir, 'pod.json')]);
   t.equal(r.code, 4, 'bad comes before worse in the manifest');
 });

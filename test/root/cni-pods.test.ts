@@ -13,14 +13,25 @@ import { testState, type TestState } from '../helpers/state.js';
 import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
 import { exclusive } from '../helpers/exclusive.js';
 
-const skip = !isRoot ? NOT_ROOT : !existsSync('/usr/lib/cni/bridge') ? 'needs the CNI plugins (Debian: containernetworking-plugins)' : undefined;
+const skip = !isRoot
+  ? NOT_ROOT
+  : !existsSync('/usr/lib/cni/bridge')
+    ? 'needs the CNI plugins (Debian: containernetworking-plugins)'
+    : undefined;
 if (skip) t.plan(0, skip);
 else t.before(() => exclusive(t, 'netfilter'));
 
 const snapshot = () => ({
   // Names only: flags such as a bridge's NO-CARRIER come and go with its ports.
-  links: execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').map((l) => l.split(': ')[1]).filter(Boolean).sort(),
-  iptables: execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => l && !l.startsWith('#')).join('\n'),
+  links: execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(': ')[1])
+    .filter(Boolean)
+    .sort(),
+  iptables: execFileSync('iptables-save', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .join('\n'),
 });
 
 interface Net {
@@ -46,7 +57,14 @@ function privateNetwork(t: Test): Net {
       cniVersion: '1.0.0',
       name: net.name,
       plugins: [
-        { type: 'bridge', bridge: net.bridge, isGateway: true, ipMasq: true, hairpinMode: true, ipam: { type: 'host-local', subnet: `10.212.${x}.0/24`, dataDir: leases, routes: [{ dst: '0.0.0.0/0' }] } },
+        {
+          type: 'bridge',
+          bridge: net.bridge,
+          isGateway: true,
+          ipMasq: true,
+          hairpinMode: true,
+          ipam: { type: 'host-local', subnet: `10.212.${x}.0/24`, dataDir: leases, routes: [{ dst: '0.0.0.0/0' }] },
+        },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       ],
     }),
@@ -65,8 +83,19 @@ function privateNetwork(t: Test): Net {
 const leases = (net: Net) => (existsSync(net.leases) ? readdirSync(net.leases).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []);
 
 async function server(s: TestState, pod: string, net: Net, extra: string[] = []) {
-  const r = await s.cli(['run', '-d', '--name', pod, '--network', `cni:${net.name}`, ...extra, '--', 'node', '-e',
-    "require('net').createServer((c) => c.end(require('os').hostname() + '\\n')).listen(80)"]);
+  const r = await s.cli([
+    'run',
+    '-d',
+    '--name',
+    pod,
+    '--network',
+    `cni:${net.name}`,
+    ...extra,
+    '--',
+    'node',
+    '-e',
+    "require('net').createServer((c) => c.end(require('os').hostname() + '\\n')).listen(80)",
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
   return s.store.read(pod)!;
 }
@@ -83,31 +112,60 @@ t.test('two pods get distinct addresses on the bridge, and reach each other', as
   t.not(ipA, ipB, 'distinct addresses');
   t.same(leases(net).sort(), [ipA, ipB].sort(), 'host-local leased exactly those two');
   const reply = await waitFor('a reaching b', async () => {
-    const r = await s.cli(['exec', 'cni-a', 'cni-a', '--', 'node', '-e', `require('net').connect(80, '${ipB}').on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log(e.code))`]);
+    const r = await s.cli([
+      'exec',
+      'cni-a',
+      'cni-a',
+      '--',
+      'node',
+      '-e',
+      `require('net').connect(80, '${ipB}').on('data', (d) => process.stdout.write(d)).on('error', (e) => console.log(e.code))`,
+    ]);
     return r.stdout.startsWith('cni-b') ? r.stdout : undefined;
   }).catch((e) => String(e));
   t.equal(reply, 'cni-b\n', "a reaches b's server at b's address");
-  t.match((await s.cli(['pod', 'ls'])).stdout, new RegExp(`cni-a +running .* cni +${ipA!.replace(/\./g, '\\.')} `), 'pod ls shows the address');
+  t.match(
+    (await s.cli(['pod', 'ls'])).stdout,
+    new RegExp(`cni-a +running .* cni +${ipA!.replace(/\./g, '\\.')} `),
+    'pod ls shows the address',
+  );
   t.match((await s.cli(['inspect', 'cni-b'])).stdout, `network cni, IP ${ipB}`);
   t.equal((await s.cli(['pod', 'check', 'cni-a'])).stdout, `pod cni-a: its CNI attachment (${ipA}) is intact\n`);
 });
 
-t.test("a container added later to a pod on a CNI network finds the pod's address in /etc/hosts", { skip: !haveBusybox && NO_BUSYBOX }, async (t) => {
-  const net = privateNetwork(t);
-  const s = testState(t, net.env);
-  const created = await s.cli(['pod', 'create', 'cni-late', '--network', `cni:${net.name}`]);
-  t.equal(created.code, 0, created.stderr);
-  const ip = s.store.read('cni-late')!.network?.podIP;
-  t.match(ip, /^10\.212\.\d+\.\d+$/);
-  const root = busyboxRoot(tempDir(t, 'root'));
-  const added = await s.cli(['run', '-d', '--pod', 'cni-late', '--name', 'look', '--rootfs', root, '--', '/bin/sh', '-c', 'cat /etc/hosts; sleep 1000']);
-  t.equal(added.code, 0, added.stderr);
-  const hosts = await waitFor('its output', async () => {
-    const out = (await s.cli(['logs', 'cni-late', 'look'])).stdout;
-    return out.includes('cni-late') && out;
-  });
-  t.match(hosts, new RegExp(`^${ip!.replace(/\./g, '\\.')}\tcni-late$`, 'm'), 'hosts names the pod at its address');
-});
+t.test(
+  "a container added later to a pod on a CNI network finds the pod's address in /etc/hosts",
+  { skip: !haveBusybox && NO_BUSYBOX },
+  async (t) => {
+    const net = privateNetwork(t);
+    const s = testState(t, net.env);
+    const created = await s.cli(['pod', 'create', 'cni-late', '--network', `cni:${net.name}`]);
+    t.equal(created.code, 0, created.stderr);
+    const ip = s.store.read('cni-late')!.network?.podIP;
+    t.match(ip, /^10\.212\.\d+\.\d+$/);
+    const root = busyboxRoot(tempDir(t, 'root'));
+    const added = await s.cli([
+      'run',
+      '-d',
+      '--pod',
+      'cni-late',
+      '--name',
+      'look',
+      '--rootfs',
+      root,
+      '--',
+      '/bin/sh',
+      '-c',
+      'cat /etc/hosts; sleep 1000',
+    ]);
+    t.equal(added.code, 0, added.stderr);
+    const hosts = await waitFor('its output', async () => {
+      const out = (await s.cli(['logs', 'cni-late', 'look'])).stdout;
+      return out.includes('cni-late') && out;
+    });
+    t.match(hosts, new RegExp(`^${ip!.replace(/\./g, '\\.')}\tcni-late$`, 'm'), 'hosts names the pod at its address');
+  },
+);
 
 t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) => {
   const net = privateNetwork(t);
@@ -117,10 +175,14 @@ t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) 
   const { connect } = await import('node:net');
   const ask = () =>
     new Promise<string>((resolve) => {
-      connect(port, net.gateway).on('data', (d) => resolve(String(d))).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      connect(port, net.gateway)
+        .on('data', (d) => resolve(String(d)))
+        .on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
     });
   // The server in the pod may still be starting when run -d returns.
-  const fromHost = await waitFor('the published port', async () => ((await ask()) === 'cni-pub\n' ? 'cni-pub\n' : undefined)).catch(() => ask());
+  const fromHost = await waitFor('the published port', async () => ((await ask()) === 'cni-pub\n' ? 'cni-pub\n' : undefined)).catch(() =>
+    ask(),
+  );
   t.equal(fromHost, 'cni-pub\n', "the host port reaches the pod (kernel DNAT on the bridge's address)");
   execFileSync('nsenter', ['-t', String(rec.infra!.process.pid), '-n', 'ip', 'link', 'del', 'eth0']);
   const check = await s.cli(['pod', 'check', 'cni-pub']);
@@ -137,17 +199,29 @@ t.test('DEL on every way a pod ends: nothing of it stays', async (t) => {
   const before = snapshot();
 
   const ends: [string, (pod: string) => Promise<unknown>][] = [
-    ['stop, then rm', async (pod) => { await s.cli(['stop', pod, '--grace', '1']); await s.cli(['rm', pod]); }],
+    [
+      'stop, then rm',
+      async (pod) => {
+        await s.cli(['stop', pod, '--grace', '1']);
+        await s.cli(['rm', pod]);
+      },
+    ],
     ['rm -f', (pod) => s.cli(['rm', '-f', pod])],
-    ['its infra killed, then rm', async (pod) => {
-      process.kill(s.store.read(pod)!.infra!.process.pid, 'SIGKILL');
-      await waitFor('the pod to fail', () => s.store.read(pod)?.state === 'failed');
-      await s.cli(['rm', pod]);
-    }],
-    ['the monitor killed, then rm -f without a monitor', async (pod) => {
-      await s.killMonitor();
-      await s.cli(['rm', '-f', pod]);
-    }],
+    [
+      'its infra killed, then rm',
+      async (pod) => {
+        process.kill(s.store.read(pod)!.infra!.process.pid, 'SIGKILL');
+        await waitFor('the pod to fail', () => s.store.read(pod)?.state === 'failed');
+        await s.cli(['rm', pod]);
+      },
+    ],
+    [
+      'the monitor killed, then rm -f without a monitor',
+      async (pod) => {
+        await s.killMonitor();
+        await s.cli(['rm', '-f', pod]);
+      },
+    ],
   ];
   for (const [how, end] of ends) {
     const pod = `end-${ends.findIndex((e) => e[0] === how)}`;

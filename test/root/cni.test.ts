@@ -14,12 +14,36 @@ import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
 import { nsInode, waitFor } from '../helpers/proc.js';
 import { freeHostPort } from '../helpers/net.js';
 import { exclusive } from '../helpers/exclusive.js';
-import { add, check, cleanupSharedChains, del, fromCache, podIP, toCache, CniError, type CniAttachment, type CniPortMapping } from '../../src/net/cni.js';
-import { cidrsOverlap, DEFAULT_NETWORK_FILE, ensureDefaultNetwork, hostNetworks, isTspodManaged, loadNetwork, parseCidr, type CniNetwork } from '../../src/net/cni-config.js';
+import {
+  add,
+  check,
+  cleanupSharedChains,
+  del,
+  fromCache,
+  podIP,
+  toCache,
+  CniError,
+  type CniAttachment,
+  type CniPortMapping,
+} from '../../src/net/cni.js';
+import {
+  cidrsOverlap,
+  DEFAULT_NETWORK_FILE,
+  ensureDefaultNetwork,
+  hostNetworks,
+  isTspodManaged,
+  loadNetwork,
+  parseCidr,
+  type CniNetwork,
+} from '../../src/net/cni-config.js';
 
 const PLUGINS = '/usr/lib/cni';
 
-const skip = !isRoot ? NOT_ROOT : !existsSync(`${PLUGINS}/bridge`) ? `needs the CNI plugins: ${PLUGINS}/bridge is missing (Debian: containernetworking-plugins)` : undefined;
+const skip = !isRoot
+  ? NOT_ROOT
+  : !existsSync(`${PLUGINS}/bridge`)
+    ? `needs the CNI plugins: ${PLUGINS}/bridge is missing (Debian: containernetworking-plugins)`
+    : undefined;
 if (skip) t.plan(0, skip);
 // iptables and links are compared before and after: not while another file changes them.
 else t.before(() => exclusive(t, 'netfilter'));
@@ -162,7 +186,10 @@ async function attach(sc: Scope, net: TestNet, holder: Holder, ports?: CniPortMa
 /** A TCP server in a namespace that answers "pod <peer address>". */
 async function serveIn(sc: Scope, netns: string, port: number): Promise<ChildProcess> {
   const script = `require('net').createServer((s) => s.end('pod ' + s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(${port}, () => console.log('listening'))`;
-  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv,
+  });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   sc.add(`kill server ${child.pid}`, async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -197,7 +224,6 @@ function fetchTcp(host: string, port: number, netns?: string): Promise<string> {
     ),
   );
 }
-
 
 function linkNames(): string[] {
   return execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
@@ -268,15 +294,23 @@ function run(): void {
     const [ip1, ip2] = [podIP(a1)!, podIP(a2)!];
     t.not(ip1, ip2, `distinct addresses: ${ip1}, ${ip2}`);
     for (const ip of [ip1, ip2]) t.ok(cidrsOverlap(parseCidr(`${ip}/32`)!, parseCidr(net.subnet)!), `${ip} is in ${net.subnet}`);
-    t.match(a1.result, { interfaces: [{ name: net.bridge }, { name: /^veth/ }, { name: 'eth0', sandbox: h1.netns }] }, 'the result names the bridge, the veth and eth0 in the namespace');
+    t.match(
+      a1.result,
+      { interfaces: [{ name: net.bridge }, { name: /^veth/ }, { name: 'eth0', sandbox: h1.netns }] },
+      'the result names the bridge, the veth and eth0 in the namespace',
+    );
     t.ok(linkNames().includes(net.bridge), 'the bridge exists');
 
     await serveIn(sc, h1.netns, 8080);
-    t.equal(await fetchTcp(ip1, 8080, h2.netns), `pod ${ip2}`, 'the second reaches the first, which sees its own address (no NAT between pods)');
+    t.equal(
+      await fetchTcp(ip1, 8080, h2.netns),
+      `pod ${ip2}`,
+      'the second reaches the first, which sees its own address (no NAT between pods)',
+    );
     t.equal(await fetchTcp(ip1, 8080), `pod ${net.gateway}`, 'the host reaches the pod through the bridge');
   });
 
-  t.test('portmap publishes a host port on the bridge\'s address and on 127.0.0.1', async (t) => {
+  t.test("portmap publishes a host port on the bridge's address and on 127.0.0.1", async (t) => {
     const sc = new Scope(t);
     const net = await testNetwork(sc);
     const holder = await netnsHolder(sc);
@@ -287,11 +321,23 @@ function run(): void {
     // sets route_localnet on the bridge and masquerades localhost's packets.
     t.equal(await fetchTcp(net.gateway, hostPort), `pod ${net.gateway}`, `${net.gateway}:${hostPort} reaches the pod`);
     t.equal(await fetchTcp('127.0.0.1', hostPort), `pod ${net.gateway}`, `127.0.0.1:${hostPort} reaches the pod (masqueraded)`);
-    t.equal(readFileSync(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, 'utf8').trim(), '1', 'portmap set route_localnet on the bridge');
+    t.equal(
+      readFileSync(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`, 'utf8').trim(),
+      '1',
+      'portmap set route_localnet on the bridge',
+    );
     const other = await netnsHolder(sc);
     await attach(sc, net, other);
-    t.equal(await fetchTcp(net.gateway, hostPort, other.netns), `pod ${net.gateway}`, 'another pod reaches it through the host port (masqueraded)');
-    t.equal(await fetchTcp(net.gateway, hostPort, holder.netns), `pod ${net.gateway}`, 'the pod reaches itself through its host port (hairpinMode)');
+    t.equal(
+      await fetchTcp(net.gateway, hostPort, other.netns),
+      `pod ${net.gateway}`,
+      'another pod reaches it through the host port (masqueraded)',
+    );
+    t.equal(
+      await fetchTcp(net.gateway, hostPort, holder.netns),
+      `pod ${net.gateway}`,
+      'the pod reaches itself through its host port (hairpinMode)',
+    );
     await del(a);
     t.equal(await fetchTcp(net.gateway, hostPort), 'ECONNREFUSED', 'after DEL the host port is closed');
   });
@@ -306,8 +352,14 @@ function run(): void {
     const { a } = await attach(sc, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
 
     const during = iptablesState();
-    t.ok(diff(during, before.ipt).some((l) => l.includes('CNI-DN-')), 'ADD made a port-mapping chain');
-    t.ok(diff(during, before.ipt).some((l) => l.includes('-j MASQUERADE') && l.includes(a.containerId)), 'and an ipMasq chain');
+    t.ok(
+      diff(during, before.ipt).some((l) => l.includes('CNI-DN-')),
+      'ADD made a port-mapping chain',
+    );
+    t.ok(
+      diff(during, before.ipt).some((l) => l.includes('-j MASQUERADE') && l.includes(a.containerId)),
+      'and an ipMasq chain',
+    );
     t.same(leases(net), [podIP(a)], 'and a lease');
     const veth = a.result!.interfaces![1].name;
     t.ok(linkNames().includes(veth), `and the host end of the veth, ${veth}`);
@@ -317,8 +369,14 @@ function run(): void {
     t.same(leases(net), [], 'no lease is left');
     const shared = diff(iptablesState(), before.ipt);
     t.same(diff(before.ipt, iptablesState()), [], 'nothing was removed that was there before');
-    t.ok(shared.every((l) => /CNI-HOSTPORT-(DNAT|MASQ|SETMARK)/.test(l)), `what stays is portmap's shared chains:\n${shared.join('\n')}`);
-    t.notOk(shared.some((l) => l.includes(a.containerId) || l.includes('CNI-DN-')), 'nothing of the container');
+    t.ok(
+      shared.every((l) => /CNI-HOSTPORT-(DNAT|MASQ|SETMARK)/.test(l)),
+      `what stays is portmap's shared chains:\n${shared.join('\n')}`,
+    );
+    t.notOk(
+      shared.some((l) => l.includes(a.containerId) || l.includes('CNI-DN-')),
+      'nothing of the container',
+    );
 
     const report = await cleanupSharedChains();
     t.same(report.kept, [], 'nothing kept');
@@ -334,13 +392,16 @@ function run(): void {
     const { a } = await attach(sc, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
     const report = await cleanupSharedChains();
     t.same(report.removed, []);
-    t.match(report.kept.map((k) => k.chain), ['ipv4 nat CNI-HOSTPORT-DNAT', 'ipv4 nat CNI-HOSTPORT-MASQ', 'ipv4 nat CNI-HOSTPORT-SETMARK']);
+    t.match(
+      report.kept.map((k) => k.chain),
+      ['ipv4 nat CNI-HOSTPORT-DNAT', 'ipv4 nat CNI-HOSTPORT-MASQ', 'ipv4 nat CNI-HOSTPORT-SETMARK'],
+    );
     t.match(report.kept[0].reason, /in use: 1 container port-mapping chain/);
     await check(a);
     t.pass('the attachment is intact');
   });
 
-  t.test('the firewall plugin\'s chains go once unused, unless the administrator has rules there', async (t) => {
+  t.test("the firewall plugin's chains go once unused, unless the administrator has rules there", async (t) => {
     const sc = new Scope(t);
     const net = await testNetwork(sc, { firewall: true });
     const holder = await netnsHolder(sc);
@@ -348,11 +409,21 @@ function run(): void {
     const before = iptablesState();
     const { a } = await attach(sc, net, holder);
     const during = diff(iptablesState(), before);
-    t.ok(during.some((l) => l.includes('-A CNI-FORWARD') && l.includes(podIP(a)!)), 'ADD: CNI-FORWARD accepts the pod\'s traffic');
+    t.ok(
+      during.some((l) => l.includes('-A CNI-FORWARD') && l.includes(podIP(a)!)),
+      "ADD: CNI-FORWARD accepts the pod's traffic",
+    );
     await del(a);
     const left = diff(iptablesState(), before);
-    t.same(left.filter((l) => l.includes(podIP(a)!)), [], 'DEL: no rule of the pod');
-    t.ok(left.some((l) => l.includes(':CNI-ADMIN')), 'CNI-FORWARD and CNI-ADMIN stay');
+    t.same(
+      left.filter((l) => l.includes(podIP(a)!)),
+      [],
+      'DEL: no rule of the pod',
+    );
+    t.ok(
+      left.some((l) => l.includes(':CNI-ADMIN')),
+      'CNI-FORWARD and CNI-ADMIN stay',
+    );
 
     execFileSync('iptables', ['-w', '-t', 'filter', '-A', 'CNI-ADMIN', '-s', '192.0.2.99/32', '-j', 'RETURN']);
     sc.add('remove the CNI-ADMIN rule', () => {
@@ -363,10 +434,16 @@ function run(): void {
       }
     });
     const kept = await cleanupSharedChains();
-    t.match(kept.kept, [{ chain: 'ipv4 filter CNI-FORWARD', reason: /CNI-ADMIN holds 1 rule\(s\) of the administrator/ }, { chain: 'ipv4 filter CNI-ADMIN' }]);
+    t.match(kept.kept, [
+      { chain: 'ipv4 filter CNI-FORWARD', reason: /CNI-ADMIN holds 1 rule\(s\) of the administrator/ },
+      { chain: 'ipv4 filter CNI-ADMIN' },
+    ]);
     execFileSync('iptables', ['-w', '-t', 'filter', '-D', 'CNI-ADMIN', '-s', '192.0.2.99/32', '-j', 'RETURN']);
     const report = await cleanupSharedChains();
-    t.same(report.removed.filter((c) => c.includes('filter')), ['ipv4 filter CNI-FORWARD', 'ipv4 filter CNI-ADMIN']);
+    t.same(
+      report.removed.filter((c) => c.includes('filter')),
+      ['ipv4 filter CNI-FORWARD', 'ipv4 filter CNI-ADMIN'],
+    );
     t.same(iptablesState(), before, 'iptables as before');
   });
 
@@ -390,14 +467,17 @@ function run(): void {
     t.same(leases(net), [], 'the lease is released');
     t.same(diff(linkNames(), before.links), [net.bridge], 'only the bridge stays');
     const left = diff(iptablesState(), before.ipt);
-    t.ok(left.every((l) => /CNI-HOSTPORT-(DNAT|MASQ|SETMARK)/.test(l)), 'no rule of the container is left (bridge 1.1.1 leaves its ipMasq chain: tspod removes it)');
+    t.ok(
+      left.every((l) => /CNI-HOSTPORT-(DNAT|MASQ|SETMARK)/.test(l)),
+      'no rule of the container is left (bridge 1.1.1 leaves its ipMasq chain: tspod removes it)',
+    );
     await del(fromCache(cache));
     t.pass('a second DEL succeeds');
     await cleanupSharedChains();
     t.same(iptablesState(), before.ipt, 'iptables as before');
   });
 
-  t.test('a pid reused for another namespace is not taken for the pod\'s', async (t) => {
+  t.test("a pid reused for another namespace is not taken for the pod's", async (t) => {
     const sc = new Scope(t);
     const net = await testNetwork(sc);
     const holder = await netnsHolder(sc);
@@ -409,7 +489,11 @@ function run(): void {
     execFileSync('nsenter', [`--net=${other.netns}`, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
     await t.rejects(check(moved), /its network namespace \/proc\/\d+\/ns\/net is gone/);
     await del(moved);
-    t.match(execFileSync('nsenter', [`--net=${other.netns}`, 'ip', '-o', 'link'], { encoding: 'utf8' }), /eth0/, 'the other namespace keeps its eth0');
+    t.match(
+      execFileSync('nsenter', [`--net=${other.netns}`, 'ip', '-o', 'link'], { encoding: 'utf8' }),
+      /eth0/,
+      'the other namespace keeps its eth0',
+    );
     t.same(leases(net), [], 'what needs no namespace is undone: the lease');
     // The pod's namespace really ends now; a DEL entering it would find its interface and
     // address but no ipMasq chain (removed above), which bridge 1.1.1 reports as an error.
@@ -417,7 +501,10 @@ function run(): void {
     await holder.kill();
     await waitFor(`${veth} to go with the namespace`, () => !linkNames().includes(veth));
     await del(a);
-    t.notOk(iptablesState().some((l) => l.includes(a.containerId)), 'no rule of the container');
+    t.notOk(
+      iptablesState().some((l) => l.includes(a.containerId)),
+      'no rule of the container',
+    );
   });
 
   t.test('a failed ADD (address range exhausted) undoes itself and names the plugin', async (t) => {
@@ -433,12 +520,21 @@ function run(): void {
       err = e;
     }
     t.type(err, CniError);
-    t.match((err as Error).message, new RegExp(`^network "${net.network.name}": plugin bridge failed ADD: failed to allocate for range 0: no IP addresses available in range set: [\\d.]+-[\\d.]+`));
+    t.match(
+      (err as Error).message,
+      new RegExp(
+        `^network "${net.network.name}": plugin bridge failed ADD: failed to allocate for range 0: no IP addresses available in range set: [\\d.]+-[\\d.]+`,
+      ),
+    );
     t.notMatch((err as Error).message, /\n/, 'one line');
     t.same(linkNames(), before.links, 'no veth is left on the host');
     t.same(iptablesState(), before.ipt, 'no rule is left');
     t.same(leases(net), before.leases, 'the first pod keeps its lease, nothing else');
-    t.notMatch(execFileSync('nsenter', [`--net=${h2.netns}`, 'ip', '-o', 'link'], { encoding: 'utf8' }), /eth0/, 'no eth0 in the namespace');
+    t.notMatch(
+      execFileSync('nsenter', [`--net=${h2.netns}`, 'ip', '-o', 'link'], { encoding: 'utf8' }),
+      /eth0/,
+      'no eth0 in the namespace',
+    );
     await check(a);
     t.pass('the first attachment is untouched');
   });
@@ -457,7 +553,11 @@ function run(): void {
       name: 'CniError',
       message: new RegExp(`^network "${net.network.name}": plugin portmap failed ADD: not found in ${bin}$`),
     });
-    t.same(linkNames().filter((l) => l !== net.bridge), before.links, 'the veth made by bridge is gone');
+    t.same(
+      linkNames().filter((l) => l !== net.bridge),
+      before.links,
+      'the veth made by bridge is gone',
+    );
     t.same(iptablesState(), before.ipt, 'and its ipMasq rules');
     t.same(leases(net), [], 'and its lease');
   });
@@ -470,11 +570,14 @@ function run(): void {
     const { a: a2 } = await attach(sc, net, h2);
     await check(a1);
     await check(a2);
-    t.pass('both pass (portmap 1.1.1\'s complaint about IPv6 rules it never made is passed over)');
+    t.pass("both pass (portmap 1.1.1's complaint about IPv6 rules it never made is passed over)");
 
     const ip1 = a1.result!.ips![0].address;
     execFileSync('nsenter', [`--net=${h1.netns}`, 'ip', 'addr', 'del', ip1, 'dev', 'eth0']);
-    await t.rejects(check(a1), { name: 'CniError', message: new RegExp(`^network "${net.network.name}": plugin bridge failed CHECK: Failed to match addr ${ip1} on interface eth0`) });
+    await t.rejects(check(a1), {
+      name: 'CniError',
+      message: new RegExp(`^network "${net.network.name}": plugin bridge failed CHECK: Failed to match addr ${ip1} on interface eth0`),
+    });
 
     const veth = a2.result!.interfaces![1].name;
     execFileSync('ip', ['link', 'del', veth]);
@@ -486,10 +589,13 @@ function run(): void {
     await del(a1);
     await del(a2);
     t.same(leases(net), []);
-    t.notOk(iptablesState().some((l) => l.includes(a1.containerId) || l.includes(a2.containerId)), 'no rule of either container');
+    t.notOk(
+      iptablesState().some((l) => l.includes(a1.containerId) || l.includes(a2.containerId)),
+      'no rule of either container',
+    );
   });
 
-  t.test('the default network: written with the real plugins\' version, loads; a foreign conf dir is left alone', async (t) => {
+  t.test("the default network: written with the real plugins' version, loads; a foreign conf dir is left alone", async (t) => {
     const dir = join(tempDir(t, 'cni-default'), 'net.d');
     const file = await ensureDefaultNetwork(dir, { binDirs: [PLUGINS] });
     t.equal(file, join(dir, DEFAULT_NETWORK_FILE));
@@ -497,7 +603,10 @@ function run(): void {
     const net = await loadNetwork(undefined, { confDir: dir, binDirs: [PLUGINS] });
     t.match(net, { name: 'tspod', cniVersion: '1.0.0', plugins: [{ type: 'bridge', bridge: 'tspod0' }, { type: 'portmap' }] });
     const subnet = (net.plugins[0].ipam as { ranges: { subnet: string }[][] }).ranges[0][0].subnet;
-    t.notOk(hostNetworks().some((h) => cidrsOverlap(h, parseCidr(subnet)!)), `${subnet} overlaps nothing of the host`);
+    t.notOk(
+      hostNetworks().some((h) => cidrsOverlap(h, parseCidr(subnet)!)),
+      `${subnet} overlaps nothing of the host`,
+    );
 
     const foreign = tempDir(t, 'cni-foreign');
     writeFileSync(join(foreign, '10-other.conflist'), '{"cniVersion":"1.0.0","name":"other","plugins":[{"type":"bridge"}]}');
@@ -505,7 +614,7 @@ function run(): void {
     t.same(readdirSync(foreign), ['10-other.conflist']);
   });
 
-  t.test('the host\'s own namespace is refused before any plugin runs', async (t) => {
+  t.test("the host's own namespace is refused before any plugin runs", async (t) => {
     const sc = new Scope(t);
     const net = await testNetwork(sc);
     const links = linkNames();
@@ -516,7 +625,11 @@ function run(): void {
 
   t.test('nothing of CNI is left in iptables by this file', async (t) => {
     await cleanupSharedChains();
-    t.same(iptablesState().filter((l) => l.includes('CNI-')), cniLinesBefore, 'no CNI- line beyond those there before');
+    t.same(
+      iptablesState().filter((l) => l.includes('CNI-')),
+      cniLinesBefore,
+      'no CNI- line beyond those there before',
+    );
   });
 }
 

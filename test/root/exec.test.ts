@@ -48,7 +48,13 @@ async function runExec(t: Test, root: string, args: string[], opts: ExecOptions 
   return runCli(t, ['exec', ...args], { ...rest, env: cliEnv(root, env) });
 }
 
-const sh = (name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({ name, command: ['/bin/sh', '-c', script], args: [], env: [], ...extra });
+const sh = (name: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
+  name,
+  command: ['/bin/sh', '-c', script],
+  args: [],
+  env: [],
+  ...extra,
+});
 
 /**
  * A real pod, supervised by this test process, with its record in a state directory of its
@@ -62,7 +68,7 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
   t.teardown(() => pod.kill());
   const root = join(dir, 'state');
   const store = new StateStore(root);
-  t.ok(store.reserve(name), 'the pod name is reserved in the test\'s state directory');
+  t.ok(store.reserve(name), "the pod name is reserved in the test's state directory");
   const save = (edit: (r: PodRecord) => void = () => {}) => {
     const record = pod.toRecord({ kind: 'foreground', pid: process.pid, startTime: startTimeOf(process.pid)! });
     edit(record);
@@ -84,7 +90,13 @@ t.test('the request: one setns on the pidfd into all five namespaces, nothing cr
     env: ['PATH=/a::/b', 'HOME=/root'],
     cwd: '/srv',
     stdio: [5, 6, 7],
-    joinNamespaces: [{ fd: 9, type: C.CLONE_NEWNET | C.CLONE_NEWIPC | C.CLONE_NEWUTS | C.CLONE_NEWPID | C.CLONE_NEWNS, label: 'container pid 42 (net+ipc+uts+pid+mnt)' }],
+    joinNamespaces: [
+      {
+        fd: 9,
+        type: C.CLONE_NEWNET | C.CLONE_NEWIPC | C.CLONE_NEWUTS | C.CLONE_NEWPID | C.CLONE_NEWNS,
+        label: 'container pid 42 (net+ipc+uts+pid+mnt)',
+      },
+    ],
     newNamespaces: 0,
     parentDeathSignal: 9,
     newSession: true,
@@ -93,7 +105,7 @@ t.test('the request: one setns on the pidfd into all five namespaces, nothing cr
   const withSlash = execRequest(C, { pid: 42, pidfd: 9 }, { ...base, path: './run', tty: false });
   t.equal(withSlash.searchPath, undefined, 'a path with a slash is not searched');
   t.equal(withSlash.controllingTerminal, false);
-  t.notOk(withSlash.fs?.length, 'no mounts: the container\'s own /proc is already there');
+  t.notOk(withSlash.fs?.length, "no mounts: the container's own /proc is already there");
 });
 
 t.test('a pod sharing net, ipc, uts and pid', async (t) => {
@@ -101,13 +113,17 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
   const { pod, dir, root, save, pids } = await startPod(t, 'exec-shared', ['net', 'ipc', 'uts', 'pid'], (dir) => {
     mkdirSync(join(dir, 'private'));
     return [
-      sh('app', [
-        `mount -t tmpfs exec-private ${dir}/private`,
-        `echo inside > ${dir}/private/marker`,
-        `printf '#!/bin/sh\\necho hello from the container mount\\n' > ${dir}/private/hello`,
-        `chmod 755 ${dir}/private/hello`,
-        'exec sleep 1000',
-      ].join(' && '), { env: [{ name: 'GREETING', value: 'hi' }] }),
+      sh(
+        'app',
+        [
+          `mount -t tmpfs exec-private ${dir}/private`,
+          `echo inside > ${dir}/private/marker`,
+          `printf '#!/bin/sh\\necho hello from the container mount\\n' > ${dir}/private/hello`,
+          `chmod 755 ${dir}/private/hello`,
+          'exec sleep 1000',
+        ].join(' && '),
+        { env: [{ name: 'GREETING', value: 'hi' }] },
+      ),
       { name: 'once', command: ['true'], args: [], env: [] },
     ];
   });
@@ -115,29 +131,31 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
   await waitFor('once to exit', () => pod.containers[1].exit);
   save();
 
-  t.test('the command\'s exit status is tspod\'s', async (t) => {
+  t.test("the command's exit status is tspod's", async (t) => {
     const r = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'echo out; echo err >&2; exit 7']);
     t.equal(r.code, 7);
-    t.equal(r.stdout, 'out\n', 'stdout is the caller\'s');
-    t.equal(r.stderr, 'err\n', 'stderr is the caller\'s, and tspod adds nothing');
+    t.equal(r.stdout, 'out\n', "stdout is the caller's");
+    t.equal(r.stderr, 'err\n', "stderr is the caller's, and tspod adds nothing");
     const killed = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'kill -KILL $$']);
     t.equal(killed.code, 137, 'killed by SIGKILL: 128+9');
   });
 
-  t.test('-i: tspod\'s stdin reaches the command', async (t) => {
+  t.test("-i: tspod's stdin reaches the command", async (t) => {
     const input = 'hello\nfrom the caller\n'.repeat(1000);
     const r = await runExec(t, root, ['-i', 'exec-shared', 'app', '--', 'cat'], { input });
     t.equal(r.code, 0);
     t.equal(r.stdout, input);
   });
 
-  t.test('without -i, the command\'s stdin is /dev/null', async (t) => {
-    const r = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'cat; readlink /proc/self/fd/0'], { input: 'not for the command\n' });
+  t.test("without -i, the command's stdin is /dev/null", async (t) => {
+    const r = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'cat; readlink /proc/self/fd/0'], {
+      input: 'not for the command\n',
+    });
     t.equal(r.code, 0);
     t.equal(r.stdout, '/dev/null\n');
   });
 
-  t.test('the command is in all of the container\'s namespaces, and a child of tspod', async (t) => {
+  t.test("the command is in all of the container's namespaces, and a child of tspod", async (t) => {
     const script = 'for n in net ipc uts pid mnt; do echo "$n $(stat -L -c %i /proc/self/ns/$n)"; done; exec sleep 1000';
     const run = startExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', script]);
     const seen = await waitFor('the inodes it sees', () => {
@@ -148,53 +166,71 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
 
     const cmd = await waitFor('the command, a child of tspod', () => childrenOf(run.child.pid!).find((p) => p.comm === 'sleep'));
     for (const ns of ALL_NS) t.equal(nsInode(cmd.pid, ns), nsInode(pids.app, ns), `from the host: in the container's ${ns} namespace`);
-    t.equal(nsInode(cmd.pid, 'pid'), nsInode(pod.infra.pid, 'pid'), 'the pod\'s PID namespace');
-    t.not(nsInode(cmd.pid, 'mnt'), nsInode(pod.infra.pid, 'mnt'), 'the container\'s mount namespace, not the infra\'s');
-    t.not(nsInode(cmd.pid, 'mnt'), nsInode('thread-self', 'mnt'), 'nor the host\'s');
+    t.equal(nsInode(cmd.pid, 'pid'), nsInode(pod.infra.pid, 'pid'), "the pod's PID namespace");
+    t.not(nsInode(cmd.pid, 'mnt'), nsInode(pod.infra.pid, 'mnt'), "the container's mount namespace, not the infra's");
+    t.not(nsInode(cmd.pid, 'mnt'), nsInode('thread-self', 'mnt'), "nor the host's");
 
     run.child.kill('SIGTERM');
-    t.equal(await run.done, 143, 'SIGTERM to tspod goes to the command; its status is tspod\'s');
+    t.equal(await run.done, 143, "SIGTERM to tspod goes to the command; its status is tspod's");
     t.notOk(alive(cmd), 'the command is gone');
   });
 
   t.test('it sees what the container sees: its mounts, /proc, hostname and environment', async (t) => {
     const r = await runExec(t, root, ['exec-shared', 'app', '--', 'cat', `${dir}/private/marker`]);
-    t.equal(r.stdout, 'inside\n', 'a tmpfs mounted in the container\'s own mount namespace');
+    t.equal(r.stdout, 'inside\n', "a tmpfs mounted in the container's own mount namespace");
     t.notOk(existsSync(join(dir, 'private', 'marker')), 'which the host does not see');
     const prog = await runExec(t, root, ['exec-shared', 'app', '--', `${dir}/private/hello`]);
     t.equal(prog.stdout, 'hello from the container mount\n', 'a program that exists only in the container runs');
 
     const ps = await runExec(t, root, ['exec-shared', 'app', '--', 'ps', '-e', '-o', 'pid=,comm=']);
-    const procs = ps.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const procs = ps.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     t.same(procs[0], ['1', 'pause'], 'ps shows the pod: pause is PID 1');
-    t.ok(procs.some(([, comm]) => comm === 'sleep'), 'and the container\'s process');
-    t.notOk(procs.some(([, comm]) => comm === 'node'), 'and nothing of the host');
+    t.ok(
+      procs.some(([, comm]) => comm === 'sleep'),
+      "and the container's process",
+    );
+    t.notOk(
+      procs.some(([, comm]) => comm === 'node'),
+      'and nothing of the host',
+    );
 
-    const env = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'hostname; pwd; env | sort'], { env: { SECRET_OF_TSPOD: 'leak', TERM: 'vt100' } });
-    t.equal(env.stdout, [
-      'exec-shared-host',
-      '/',
-      'GREETING=hi',
-      'HOME=/root',
-      'HOSTNAME=exec-shared-host',
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'PWD=/',
-      '',
-    ].join('\n'), 'the container\'s environment exactly (sh adds PWD); no TERM without -t');
+    const env = await runExec(t, root, ['exec-shared', 'app', '--', 'sh', '-c', 'hostname; pwd; env | sort'], {
+      env: { SECRET_OF_TSPOD: 'leak', TERM: 'vt100' },
+    });
+    t.equal(
+      env.stdout,
+      [
+        'exec-shared-host',
+        '/',
+        'GREETING=hi',
+        'HOME=/root',
+        'HOSTNAME=exec-shared-host',
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'PWD=/',
+        '',
+      ].join('\n'),
+      "the container's environment exactly (sh adds PWD); no TERM without -t",
+    );
   });
 
   t.test('-t: a pseudo-terminal, as the controlling terminal', async (t) => {
-    const script = 'tty; test -t 0 && test -t 1 && echo stdin-and-stdout-are-a-tty; echo "TERM=$TERM"; : </dev/tty && echo has-ctty; exit 3';
+    const script =
+      'tty; test -t 0 && test -t 1 && echo stdin-and-stdout-are-a-tty; echo "TERM=$TERM"; : </dev/tty && echo has-ctty; exit 3';
     const r = await runExec(t, root, ['-t', 'exec-shared', 'app', '--', 'sh', '-c', script], { env: { TERM: undefined } });
     t.equal(r.code, 3, 'the status passes through with -t too');
     t.match(r.stdout, /^\/dev\/pts\/\d+\r\nstdin-and-stdout-are-a-tty\r\nTERM=xterm\r\nhas-ctty\r\n$/);
     t.equal(r.stderr, '');
     const term = await runExec(t, root, ['-t', 'exec-shared', 'app', '--', 'sh', '-c', 'echo "TERM=$TERM"'], { env: { TERM: 'vt100' } });
-    t.equal(term.stdout, 'TERM=vt100\r\n', 'TERM is the caller\'s when it has one');
+    t.equal(term.stdout, 'TERM=vt100\r\n', "TERM is the caller's when it has one");
   });
 
   t.test('-t without -i: the terminal gets no input', async (t) => {
-    const r = await runExec(t, root, ['-t', 'exec-shared', 'app', '--', 'sh', '-c', 'timeout 0.5 cat; echo end'], { input: 'not for the command\n' });
+    const r = await runExec(t, root, ['-t', 'exec-shared', 'app', '--', 'sh', '-c', 'timeout 0.5 cat; echo end'], {
+      input: 'not for the command\n',
+    });
     t.equal(r.stdout, 'end\r\n');
   });
 
@@ -226,19 +262,25 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
   t.test('a command that cannot be found or run: 127 / 126, and why', async (t) => {
     const nf = await runExec(t, root, ['exec-shared', 'app', '--', 'no-such-cmd-xyz', 'arg']);
     t.equal(nf.code, 127);
-    t.equal(nf.stderr, 'tspod: container app of pod exec-shared: command not found: "no-such-cmd-xyz" is not in the container\'s PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n');
+    t.equal(
+      nf.stderr,
+      'tspod: container app of pod exec-shared: command not found: "no-such-cmd-xyz" is not in the container\'s PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
+    );
     const abs = await runExec(t, root, ['exec-shared', 'app', '--', '/nonexistent/cmd']);
     t.equal(abs.code, 127);
     t.equal(abs.stderr, 'tspod: container app of pod exec-shared: command not found: /nonexistent/cmd does not exist in the container\n');
     const dirCmd = await runExec(t, root, ['exec-shared', 'app', '--', '/tmp']);
     t.equal(dirCmd.code, 126);
-    t.equal(dirCmd.stderr, 'tspod: container app of pod exec-shared: cannot run /tmp: permission denied (not executable, or a directory)\n');
+    t.equal(
+      dirCmd.stderr,
+      'tspod: container app of pod exec-shared: cannot run /tmp: permission denied (not executable, or a directory)\n',
+    );
     const tty = await runExec(t, root, ['-t', 'exec-shared', 'app', '--', 'no-such-cmd-xyz']);
     t.equal(tty.code, 127, 'with -t as well');
     t.equal(tty.stdout, '');
   });
 
-  t.test('tspod\'s own errors: one line naming the culprit, status 125', async (t) => {
+  t.test("tspod's own errors: one line naming the culprit, status 125", async (t) => {
     const cases: [string[], RegExp][] = [
       [['no-such-pod', 'app', '--', 'true'], /^tspod: pod "no-such-pod" does not exist\n$/],
       [['exec-shared', 'zzz', '--', 'true'], /^tspod: pod "exec-shared" has no container "zzz" \(its containers: app, once\)\n$/],
@@ -253,7 +295,7 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
     }
   });
 
-  t.test('a record whose process is not the container\'s any more is never entered', async (t) => {
+  t.test("a record whose process is not the container's any more is never entered", async (t) => {
     // The recorded pid runs, but started at another time: a reused pid, as far as tspod knows.
     const stale = join(dir, 'stale-state');
     const store = new StateStore(stale);
@@ -277,16 +319,22 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
   });
 });
 
-t.test('a pod without PID sharing: the command joins the container\'s own PID namespace', async (t) => {
-  const { root, pids, pod } = await startPod(t, 'exec-solo', ['net', 'ipc', 'uts'], () => [sh('solo', 'exec sleep 1000', { workingDir: '/tmp' })]);
+t.test("a pod without PID sharing: the command joins the container's own PID namespace", async (t) => {
+  const { root, pids, pod } = await startPod(t, 'exec-solo', ['net', 'ipc', 'uts'], () => [
+    sh('solo', 'exec sleep 1000', { workingDir: '/tmp' }),
+  ]);
   await waitFor('solo to reach sleep', () => procInfo(pids.solo)?.comm === 'sleep');
   const r = await runExec(t, root, ['exec-solo', 'solo', '--', 'sh', '-c', 'pwd; ps -e -o pid=,comm=']);
   t.equal(r.code, 0);
   const [cwd, ...ps] = r.stdout.trim().split('\n');
-  t.equal(cwd, '/tmp', 'the container\'s workingDir');
+  t.equal(cwd, '/tmp', "the container's workingDir");
   const procs = ps.map((l) => l.trim().split(/\s+/));
-  t.same(procs[0], ['1', 'sleep'], 'the container\'s process is PID 1');
-  t.same(procs.map(([, comm]) => comm), ['sleep', 'sh', 'ps'], 'no pause: only the container and the command');
+  t.same(procs[0], ['1', 'sleep'], "the container's process is PID 1");
+  t.same(
+    procs.map(([, comm]) => comm),
+    ['sleep', 'sh', 'ps'],
+    'no pause: only the container and the command',
+  );
   t.not(nsInode(pids.solo, 'pid'), nsInode(pod.infra.pid, 'pid'));
 });
 
@@ -339,18 +387,19 @@ t.test('on a terminal of its own, -it: raw mode, window size, Ctrl-C, and the te
     return { outer, exited, output: () => out, raw, stty, pid: proc.pid, pidfd: proc.pidfd };
   };
 
-  t.test('window size from tspod\'s terminal, and SIGWINCH follows it; typing reaches the command', async (t) => {
-    const script = 'stty size; while sleep 0.05; do s=$(stty size); if [ "$s" != "33 120" ]; then echo "resized to $s"; break; fi; done; read line; echo "got $line"; exit 5';
+  t.test("window size from tspod's terminal, and SIGWINCH follows it; typing reaches the command", async (t) => {
+    const script =
+      'stty size; while sleep 0.05; do s=$(stty size); if [ "$s" != "33 120" ]; then echo "resized to $s"; break; fi; done; read line; echo "got $line"; exit 5';
     const term = onTerminal(t, script);
     await waitFor('the first size', () => term.output().includes('33 120'));
-    t.ok(term.raw(), 'tspod\'s terminal is in raw mode while the command runs');
+    t.ok(term.raw(), "tspod's terminal is in raw mode while the command runs");
     b.setWindowSize(term.outer.master, 90, 20);
     await waitFor('the new size', () => term.output().includes('resized to 20 90'));
     writeMaster(term.outer.master, 'typed\r');
     const status = await term.exited;
     t.equal(status.code, 5);
     // What tspod relayed last may still be on its way through the terminal when it has exited.
-    await waitFor('the command\'s last line', () => term.output().includes('got typed'));
+    await waitFor("the command's last line", () => term.output().includes('got typed'));
     t.notOk(term.raw(), 'the terminal is restored');
     t.match(term.stty(), /(^|\s)icanon(\s|$)/);
   });
@@ -360,8 +409,8 @@ t.test('on a terminal of its own, -it: raw mode, window size, Ctrl-C, and the te
     await waitFor('the command', () => term.output().includes('ready'));
     writeMaster(term.outer.master, '\x03');
     const status = await term.exited;
-    t.equal(status.code, 9, 'the command\'s trap ran; tspod returned its status');
-    await waitFor('the trap\'s line', () => term.output().includes('got-SIGINT'));
+    t.equal(status.code, 9, "the command's trap ran; tspod returned its status");
+    await waitFor("the trap's line", () => term.output().includes('got-SIGINT'));
     t.notOk(term.raw(), 'the terminal is restored');
   });
 

@@ -39,7 +39,10 @@ t.test('import, ls, rm', async (t) => {
   t.match(lines[1], new RegExp(`^app:1\\s+${built.configDigest.slice(7, 19)}\\s+\\d+d ago\\s+\\d+B\\s+2\\s+linux/`));
   t.match(lines[2], /^renamed:v9\s/);
   const json = JSON.parse((await tspod(['image', 'ls', '--json'])).stdout);
-  t.match(json, [{ name: 'app:1', id: built.configDigest, layers: 2, created: '2024-01-02T03:04:05Z' }, { name: 'renamed:v9', id: other.configDigest }]);
+  t.match(json, [
+    { name: 'app:1', id: built.configDigest, layers: 2, created: '2024-01-02T03:04:05Z' },
+    { name: 'renamed:v9', id: other.configDigest },
+  ]);
 
   const rm = await tspod(['image', 'rm', 'renamed:v9']);
   t.equal(rm.code, 0, rm.stderr);

@@ -69,7 +69,15 @@ t.test("exec runs in the image's environment, directory and user; a read-only ro
   const r = await s.cli(['run', '-d', '--name', 'ex', '--read-only', '--image', 'demo:1']);
   t.equal(r.code, 0, r.stderr);
   await waitFor('it to run', async () => (await logs(s, 'ex')).includes('CMD'));
-  const e = await s.cli(['exec', 'ex', 'ex', '--', 'sh', '-c', 'echo $FROM_IMAGE $(pwd) $(id -u):$(id -g) $(id -G); grep " / / " /proc/self/mountinfo']);
+  const e = await s.cli([
+    'exec',
+    'ex',
+    'ex',
+    '--',
+    'sh',
+    '-c',
+    'echo $FROM_IMAGE $(pwd) $(id -u):$(id -g) $(id -G); grep " / / " /proc/self/mountinfo',
+  ]);
   t.equal(e.code, 0, e.stderr);
   t.match(e.stdout, /^yes \/data 1000:1000 1000 29$/m, "the image's Env and WorkingDir, and its User with its groups");
   t.match(e.stdout, / \/ \/ ro,nodev[, ]/, 'the root is read-only and still nodev');
@@ -80,17 +88,38 @@ t.test('args replace the Cmd; command replaces the Entrypoint', async (t) => {
   const a = await s.cli(['run', '--image', 'demo:1', '--', 'echo ARGS $FROM_IMAGE']);
   t.equal(a.stdout, `${a.stdout.split(' |')[0]} | ARGS yes\n`, 'the words after -- are the Cmd: the Entrypoint sh -c runs them');
   const m = join(tempDir(t, 'm'), 'pod.json');
-  writeFileSync(m, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cmd' }, spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'demo:1', command: ['/bin/echo'], args: ['COMMAND'] }] } }));
+  writeFileSync(
+    m,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'cmd' },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'demo:1', command: ['/bin/echo'], args: ['COMMAND'] }] },
+    }),
+  );
   const c = await s.cli(['run', '-f', m]);
   t.equal(c.stdout, 'c     | COMMAND\n', 'command replaces the Entrypoint and drops the Cmd');
 });
 
-t.test('two containers of one image do not see each other\'s writes; a restart starts from the image', async (t) => {
+t.test("two containers of one image do not see each other's writes; a restart starts from the image", async (t) => {
   const s = await withImage(t, 'demo:1', 'oci');
   const m = join(tempDir(t, 'm'), 'pod.json');
   // As root: the image's user app may not write its /data.
-  const writer = (n: string) => ({ name: n, image: 'demo:1', securityContext: { runAsUser: 0 }, args: [`echo ${n} > /data/mine; ls /data | tr "\\n" " "; echo; exec sleep 1000`] });
-  writeFileSync(m, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'two' }, spec: { restartPolicy: 'Always', containers: [writer('a'), writer('b')] } }));
+  const writer = (n: string) => ({
+    name: n,
+    image: 'demo:1',
+    securityContext: { runAsUser: 0 },
+    args: [`echo ${n} > /data/mine; ls /data | tr "\\n" " "; echo; exec sleep 1000`],
+  });
+  writeFileSync(
+    m,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'two' },
+      spec: { restartPolicy: 'Always', containers: [writer('a'), writer('b')] },
+    }),
+  );
   t.equal((await s.cli(['run', '-d', '-f', m])).code, 0);
   await waitFor('both', async () => (await logs(s, 'two', 'a')).includes('mine') && (await logs(s, 'two', 'b')).includes('mine'));
   const upperA = join(s.store.paths.pod('two'), 'containers/a/upper/data/mine');
@@ -98,7 +127,10 @@ t.test('two containers of one image do not see each other\'s writes; a restart s
   t.equal(readFileSync(join(s.store.paths.pod('two'), 'containers/b/upper/data/mine'), 'utf8'), 'b\n', "b's in b's");
   t.equal(await s.cli(['exec', 'two', 'a', '--', 'cat', '/data/mine']).then((r) => r.stdout), 'a\n', 'a reads its own file');
   await s.cli(['restart', 'two', 'a', '--grace', '1']);
-  await waitFor('a restarted', () => s.store.read('two')?.containers[0].restartCount === 1 && s.store.read('two')!.containers[0].state === 'running');
+  await waitFor(
+    'a restarted',
+    () => s.store.read('two')?.containers[0].restartCount === 1 && s.store.read('two')!.containers[0].state === 'running',
+  );
   const e = await waitFor('the restarted a', async () => {
     const r = await s.cli(['exec', 'two', 'a', '--', 'cat', '/data/mine']);
     return r.code === 0 ? r.stdout : undefined;
@@ -129,6 +161,9 @@ t.test('image rm keeps the layers a pod is made of', async (t) => {
   const rm = await s.cli(['image', 'rm', 'demo:1']);
   t.equal(rm.code, 0, rm.stderr);
   t.notMatch((await s.cli(['image', 'ls'])).stdout, 'demo', 'the image is gone from the list');
-  t.ok(layers.every((l) => existsSync(l)), 'but its layers stay while the pod uses them');
+  t.ok(
+    layers.every((l) => existsSync(l)),
+    'but its layers stay while the pod uses them',
+  );
   t.match((await s.cli(['exec', 'user', 'user', '--', 'cat', '/data/new'])).stdout, 'new', 'and the container goes on');
 });

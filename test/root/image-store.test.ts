@@ -8,12 +8,32 @@ import { gzipSync } from 'node:zlib';
 import { loadBinding } from '../../src/native/binding.js';
 import { ImageStore, imageRoot, resolveImage, DEFAULT_IMAGE_ROOT } from '../../src/image/store.js';
 import { isRoot, tempDir } from '../helpers/root.js';
-import { MTIME, buildImage, dockerSaveFiles, dockerSaveTar, ociLayoutTar, tarOfFiles, testLayers, writeOciLayoutDir, writeTar, type TestImage, ociLayoutFiles, sha256 } from '../helpers/image-builder.js';
+import {
+  MTIME,
+  buildImage,
+  dockerSaveFiles,
+  dockerSaveTar,
+  ociLayoutTar,
+  tarOfFiles,
+  testLayers,
+  writeOciLayoutDir,
+  writeTar,
+  type TestImage,
+  ociLayoutFiles,
+  sha256,
+} from '../helpers/image-builder.js';
 
 if (!isRoot) t.plan(0, 'needs root: layers are unpacked with owners, device nodes and trusted.* xattrs');
 
 const b = loadBinding();
-const CONFIG = { Entrypoint: ['/bin/hello'], Cmd: ['--loud'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/data', User: '1000:1000', ExposedPorts: { '80/tcp': {} } };
+const CONFIG = {
+  Entrypoint: ['/bin/hello'],
+  Cmd: ['--loud'],
+  Env: ['PATH=/bin', 'GREETING=hi'],
+  WorkingDir: '/data',
+  User: '1000:1000',
+  ExposedPorts: { '80/tcp': {} },
+};
 
 function fixture(t: Test) {
   const dir = tempDir(t, 'image');
@@ -37,13 +57,26 @@ t.test('an OCI layout directory: layers in overlayfs form, config, resolve', asy
   const [imported] = await store.import(layout, { log: (l) => lines.push(l) });
   t.same(imported.names, ['example.com/app:1.0']);
   t.equal(imported.id, built.configDigest, 'the id is the config digest');
-  t.same(imported.layers.map((l) => l.unpacked), [true, true]);
+  t.same(
+    imported.layers.map((l) => l.unpacked),
+    [true, true],
+  );
   t.equal(lines.length, 2);
 
   const resolved = resolveImage(store, 'example.com/app:1.0');
   t.same(resolved.diffIds, built.diffIds, 'layers bottom first');
-  t.same(resolved.layers, built.diffIds.map((d) => join(store.root, 'layers', d.slice(7), 'fs')));
-  t.same(resolved.config, { Entrypoint: ['/bin/hello'], Cmd: ['--loud'], Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/data', User: '1000:1000', ExposedPorts: ['80/tcp'] });
+  t.same(
+    resolved.layers,
+    built.diffIds.map((d) => join(store.root, 'layers', d.slice(7), 'fs')),
+  );
+  t.same(resolved.config, {
+    Entrypoint: ['/bin/hello'],
+    Cmd: ['--loud'],
+    Env: ['PATH=/bin', 'GREETING=hi'],
+    WorkingDir: '/data',
+    User: '1000:1000',
+    ExposedPorts: ['80/tcp'],
+  });
   t.equal(resolveImage(store, 'example.com/app:1.0').id, resolveImage(store, built.configDigest.slice(7, 19)).id, 'by short id');
   t.same(contents(store).layers, built.diffIds.map((d) => d.slice(7)).sort());
 
@@ -55,7 +88,10 @@ t.test('an OCI layout directory: layers in overlayfs form, config, resolve', asy
   t.equal(Math.floor(hello.mtimeMs / 1000), MTIME);
   t.equal(statSync(join(lower, 'usr/bin/su')).mode & 0o7777, 0o4755, 'setuid kept');
   const owned = statSync(join(lower, 'owned'));
-  t.match({ uid: owned.uid, gid: owned.gid, mode: owned.mode & 0o777, mtime: owned.mtimeMs / 1000 }, { uid: 1000, gid: 1000, mode: 0o640, mtime: 1_600_000_000 });
+  t.match(
+    { uid: owned.uid, gid: owned.gid, mode: owned.mode & 0o777, mtime: owned.mtimeMs / 1000 },
+    { uid: 1000, gid: 1000, mode: 0o640, mtime: 1_600_000_000 },
+  );
   t.equal(statSync(join(lower, 'data')).mode & 0o777, 0o750, 'directory mode applied after its children');
   t.equal(Math.floor(statSync(join(lower, 'data')).mtimeMs / 1000), MTIME, 'directory mtime applied after its children');
   t.equal(readlinkSync(join(lower, 'link')), 'etc/keep');
@@ -87,20 +123,37 @@ t.test('an OCI layout tar and a docker save tarball import; each layer is unpack
   writeFileSync(join(dir, 'docker.tar'), dockerSaveTar({ ...image, repoTags: ['app:saved', 'docker.io/library/app:also'] }));
 
   const [oci] = await store.import(join(dir, 'oci.tar'));
-  t.same(oci.layers.map((l) => l.unpacked), [true, true]);
+  t.same(
+    oci.layers.map((l) => l.unpacked),
+    [true, true],
+  );
   const again = await store.import(join(dir, 'oci.tar'));
-  t.same(again[0].layers.map((l) => l.unpacked), [false, false], 'importing twice unpacks nothing');
+  t.same(
+    again[0].layers.map((l) => l.unpacked),
+    [false, false],
+    'importing twice unpacks nothing',
+  );
 
   const [docker] = await store.import(join(dir, 'docker.tar'));
   t.same(docker.names, ['app:saved', 'app:also'], 'RepoTags, docker.io/library/ dropped');
-  t.same(docker.layers.map((l) => l.unpacked), [false, false], 'the same layers (by diff_id) from another format');
+  t.same(
+    docker.layers.map((l) => l.unpacked),
+    [false, false],
+    'the same layers (by diff_id) from another format',
+  );
   t.equal(docker.id, oci.id, 'same config: same image id');
 
   // A second image sharing the base layer: only its own top layer is unpacked.
-  const other = writeTar([{ path: 'other/', type: 'dir' }, { path: 'other/file', body: 'other\n' }]);
+  const other = writeTar([
+    { path: 'other/', type: 'dir' },
+    { path: 'other/file', body: 'other\n' },
+  ]);
   const second = buildImage({ ...image, layers: [image.layers[0], other], refName: 'second' });
   const [s] = await store.import(writeOciLayoutDir(join(dir, 'second'), second));
-  t.same(s.layers.map((l) => l.unpacked), [false, true]);
+  t.same(
+    s.layers.map((l) => l.unpacked),
+    [false, true],
+  );
   t.equal(contents(store).layers.length, 3, 'three distinct layers in the store');
   t.same(
     store.list().map((r) => `${r.name}:${r.tag}`),
@@ -159,14 +212,18 @@ t.test('a corrupted blob is refused, named, and nothing is left in the store', a
   // A blob of the right content but the wrong size in its descriptor.
   const sized = buildImage(image);
   (sized.indexJson.manifests as { size: number }[])[0].size += 1;
-  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'sized'), sized)), { message: new RegExp(`blob ${sized.manifestDigest}: \\d+ bytes where its descriptor says`) });
+  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'sized'), sized)), {
+    message: new RegExp(`blob ${sized.manifestDigest}: \\d+ bytes where its descriptor says`),
+  });
 
   // A docker save layer.tar: named by its path, checked against the diff_id.
   const saved = dockerSaveFiles(image);
   const layerTar = [...saved.keys()].find((k) => k.endsWith('layer.tar'))!;
   saved.set(layerTar, flip(saved.get(layerTar)!, 10));
   writeFileSync(join(dir, 'bad-docker.tar'), tarOfFiles(saved));
-  await t.rejects(store.import(join(dir, 'bad-docker.tar')), { message: new RegExp(`layer ${layerTar} is corrupted: its content has digest sha256:[0-9a-f]{64}, its config says sha256:`) });
+  await t.rejects(store.import(join(dir, 'bad-docker.tar')), {
+    message: new RegExp(`layer ${layerTar} is corrupted: its content has digest sha256:[0-9a-f]{64}, its config says sha256:`),
+  });
   t.same(contents(store), { layers: [], images: [], tmp: [] });
 });
 
@@ -178,13 +235,19 @@ t.test('ls and rm: rm removes the layers no other image uses', async (t) => {
   await store.import(writeOciLayoutDir(join(dir, 'a'), a));
   await store.import(writeOciLayoutDir(join(dir, 'b'), bImg));
   await store.import(writeOciLayoutDir(join(dir, 'a2'), a), { name: 'a-alias' });
-  t.same(store.list().map((r) => `${r.name}:${r.tag}`), ['a-alias:latest', 'b:1', 'example.com/app:1.0']);
+  t.same(
+    store.list().map((r) => `${r.name}:${r.tag}`),
+    ['a-alias:latest', 'b:1', 'example.com/app:1.0'],
+  );
   const rec = store.list().find((r) => r.name === 'b')!;
   t.match(rec, { id: bImg.configDigest, layers: bImg.diffIds, created: '2024-01-02T03:04:05Z', format: 'oci' });
   t.ok(rec.size > 0);
 
   // By id with two names: refused, naming them.
-  await t.rejects(store.remove(a.configDigest), { name: 'InputError', message: /has 2 names \(a-alias:latest, example\.com\/app:1\.0\): remove them by name/ });
+  await t.rejects(store.remove(a.configDigest), {
+    name: 'InputError',
+    message: /has 2 names \(a-alias:latest, example\.com\/app:1\.0\): remove them by name/,
+  });
   t.same(await store.remove('a-alias'), { untagged: ['a-alias:latest'], deletedLayers: [] }, 'another name still uses its layers');
   const r1 = await store.remove('example.com/app:1.0');
   t.same(r1.deletedLayers, [a.diffIds[1]], 'only the layer b does not share');
@@ -212,7 +275,8 @@ t.test('layers in use are kept until they are not', async (t) => {
 t.test('an image that is not in the store: a clear error, no registry', async (t) => {
   const { store } = fixture(t);
   t.throws(() => resolveImage(store, 'nginx:1.25'), {
-    message: /^image "nginx:1\.25" is not in the local image store \(.*\); tspod never pulls from a registry: import it from a file with tspod image import FILE/,
+    message:
+      /^image "nginx:1\.25" is not in the local image store \(.*\); tspod never pulls from a registry: import it from a file with tspod image import FILE/,
   });
   t.throws(() => store.resolve('Bad Name'), { name: 'InputError' });
   t.equal(imageRoot(), process.env.TSPOD_IMAGE_ROOT || DEFAULT_IMAGE_ROOT);
@@ -222,13 +286,18 @@ t.test('an image that is not in the store: a clear error, no registry', async (t
 t.test('refused inputs: other platforms, zstd, no name, not an image', async (t) => {
   const { dir, store, image } = fixture(t);
   const foreign = buildImage({ ...image, architecture: 's390x' });
-  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'foreign'), foreign)), { message: /no image for this host's platform linux\/(amd64|arm64); the file has linux\/s390x/ });
+  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'foreign'), foreign)), {
+    message: /no image for this host's platform linux\/(amd64|arm64); the file has linux\/s390x/,
+  });
 
   // An index with several platforms: the host's is picked.
   const mine = buildImage(image);
   const theirs = buildImage({ ...image, architecture: 'riscv64' });
   const multi = { ...mine, blobs: new Map([...mine.blobs, ...theirs.blobs]) };
-  multi.indexJson = { ...mine.indexJson, manifests: [...(theirs.indexJson.manifests as object[]), ...(mine.indexJson.manifests as object[])] };
+  multi.indexJson = {
+    ...mine.indexJson,
+    manifests: [...(theirs.indexJson.manifests as object[]), ...(mine.indexJson.manifests as object[])],
+  };
   const [picked] = await store.import(writeOciLayoutDir(join(dir, 'multi'), multi));
   t.equal(picked.id, mine.configDigest);
 
@@ -237,11 +306,23 @@ t.test('refused inputs: other platforms, zstd, no name, not an image', async (t)
   manifest.layers[0].mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
   const data = Buffer.from(JSON.stringify(manifest));
   zstd.blobs.set(sha256(data), data);
-  zstd.indexJson = { ...zstd.indexJson, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(data), size: data.length, annotations: { 'org.opencontainers.image.ref.name': 'z' } }] };
+  zstd.indexJson = {
+    ...zstd.indexJson,
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: sha256(data),
+        size: data.length,
+        annotations: { 'org.opencontainers.image.ref.name': 'z' },
+      },
+    ],
+  };
   await t.rejects(store.import(writeOciLayoutDir(join(dir, 'zstd'), zstd)), { message: /zstd-compressed .*not support/ });
 
   const unnamed = buildImage({ ...image, refName: undefined });
-  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'unnamed'), unnamed)), { message: /has no name in the file .*--name NAME\[:TAG\]/ });
+  await t.rejects(store.import(writeOciLayoutDir(join(dir, 'unnamed'), unnamed)), {
+    message: /has no name in the file .*--name NAME\[:TAG\]/,
+  });
   t.equal((await store.import(join(dir, 'unnamed'), { name: 'named' }))[0].names[0], 'named:latest');
 
   writeFileSync(join(dir, 'junk'), 'not an image at all');
@@ -258,7 +339,10 @@ t.test('concurrent imports take turns (the store lock); a shared layer is unpack
   const other = new ImageStore(store.root, b); // a second store object: its own lock fd
   const x = buildImage({ ...image, refName: 'x' });
   const y = buildImage({ ...image, layers: [image.layers[0], writeTar([{ path: 'y', body: 'y' }])], refName: 'y' });
-  const [rx, ry] = await Promise.all([store.import(writeOciLayoutDir(join(dir, 'x'), x)), other.import(writeOciLayoutDir(join(dir, 'y'), y))]);
+  const [rx, ry] = await Promise.all([
+    store.import(writeOciLayoutDir(join(dir, 'x'), x)),
+    other.import(writeOciLayoutDir(join(dir, 'y'), y)),
+  ]);
   const unpackedBase = [rx[0].layers[0].unpacked, ry[0].layers[0].unpacked];
   t.same(unpackedBase.sort(), [false, true], 'the base layer was unpacked by exactly one of them');
   t.equal(contents(store).layers.length, 3);
@@ -276,6 +360,9 @@ t.test('leftovers of a crash are removed by the next import, never used', async 
   t.notOk(store.hasLayer(built.diffIds[0]), 'a temporary directory is not a layer');
   t.same(store.list(), [], 'a temporary record is not an image');
   const [img] = await store.import(writeOciLayoutDir(join(dir, 'layout'), built));
-  t.same(img.layers.map((l) => l.unpacked), [true, true]);
+  t.same(
+    img.layers.map((l) => l.unpacked),
+    [true, true],
+  );
   t.same(contents(store), { layers: built.diffIds.map((d) => d.slice(7)).sort(), images: ['example.com%2Fapp%3A1.0.json'], tmp: [] });
 });

@@ -15,16 +15,23 @@ t.test('both streams, in order, in the CRI format on disk and as plain text from
   t.equal(r.code, 0, r.stderr);
   await waitFor('the container to end', () => s.store.read('lg')?.containers[0].state === 'exited');
   const file = readFileSync(s.store.paths.log('lg', 'lg'), 'utf8').trim().split('\n').map(parseCriLine);
-  t.same(file.map((l) => [l?.stream, l?.partial, l?.text]), [
-    ['stdout', false, 'out 1'],
-    ['stderr', false, 'err 1'],
-    ['stdout', false, 'out 2'],
-    ['stderr', false, 'err 2'],
-    ['stdout', false, 'out 3'],
-    ['stderr', false, 'err 3'],
-    ['stdout', false, 'no newline'],
-  ], 'every line tagged with its stream, in the order written');
-  t.ok(file.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/.test(l!.time)), 'RFC 3339 timestamps');
+  t.same(
+    file.map((l) => [l?.stream, l?.partial, l?.text]),
+    [
+      ['stdout', false, 'out 1'],
+      ['stderr', false, 'err 1'],
+      ['stdout', false, 'out 2'],
+      ['stderr', false, 'err 2'],
+      ['stdout', false, 'out 3'],
+      ['stderr', false, 'err 3'],
+      ['stdout', false, 'no newline'],
+    ],
+    'every line tagged with its stream, in the order written',
+  );
+  t.ok(
+    file.every((l) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/.test(l!.time)),
+    'RFC 3339 timestamps',
+  );
   const logs = await s.cli(['logs', 'lg', 'lg']);
   t.equal(logs.stdout, 'out 1\nout 2\nout 3\nno newline\n');
   t.equal(logs.stderr, 'err 1\nerr 2\nerr 3\n');
@@ -35,7 +42,18 @@ t.test('both streams, in order, in the CRI format on disk and as plain text from
 t.test('follow mode streams new lines until the container ends', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'fol']);
-  await s.cli(['run', '-d', '--pod', 'fol', '--name', 'c', '--', 'sh', '-c', 'echo first; read x < /dev/null; sleep 1; echo second; sleep 0.5; echo third']);
+  await s.cli([
+    'run',
+    '-d',
+    '--pod',
+    'fol',
+    '--name',
+    'c',
+    '--',
+    'sh',
+    '-c',
+    'echo first; read x < /dev/null; sleep 1; echo second; sleep 0.5; echo third',
+  ]);
   const follow = s.start(['logs', '-f', 'fol', 'c']);
   await waitFor('the first line', () => follow.stdout().includes('first\n'));
   t.notMatch(follow.stdout(), 'second', 'follow started before the later lines were written');
@@ -47,12 +65,18 @@ t.test('logs rotate at a size and keep a bounded number of files', async (t) => 
   const s = testState(t, { TSPOD_LOG_MAX_BYTES: '2000', TSPOD_LOG_MAX_FILES: '3' });
   await s.cli(['run', '-d', '--name', 'rot', '--', 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo "line $i"; done']);
   await waitFor('the container to end', () => s.store.read('rot')?.containers[0].state === 'exited');
-  const files = readdirSync(`${s.store.paths.pod('rot')}/logs`).filter((f) => f.startsWith('rot.log')).sort();
+  const files = readdirSync(`${s.store.paths.pod('rot')}/logs`)
+    .filter((f) => f.startsWith('rot.log'))
+    .sort();
   t.same(files, ['rot.log', 'rot.log.1', 'rot.log.2'], 'the live file and two rotated ones');
   for (const f of files) t.ok(readFileSync(`${s.store.paths.pod('rot')}/logs/${f}`).length <= 2000, `${f} is within the size`);
   const lines = (await s.cli(['logs', 'rot', 'rot'])).stdout.trim().split('\n');
   t.equal(lines.at(-1), 'line 300', 'the newest line is kept');
   const first = Number(lines[0].split(' ')[1]);
   t.ok(first > 1, 'the oldest lines were rotated away');
-  t.same(lines, Array.from({ length: 300 - first + 1 }, (_, i) => `line ${first + i}`), 'what is left is complete and in order');
+  t.same(
+    lines,
+    Array.from({ length: 300 - first + 1 }, (_, i) => `line ${first + i}`),
+    'what is left is complete and in order',
+  );
 });

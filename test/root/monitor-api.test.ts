@@ -13,11 +13,14 @@ if (!isRoot) t.plan(0, NOT_ROOT);
 /** A raw request on the monitor's socket, as curl --unix-socket would send it. */
 function raw(s: TestState, method: string, path: string, body?: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: s.store.paths.socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(
+      { socketPath: s.store.paths.socket, method, path, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -49,9 +52,27 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
   const before = JSON.stringify(s.store.list());
   const cases: [string, string, string | undefined, number, RegExp][] = [
     ['POST', '/v1/pods', '{not json', 400, /^request body: invalid JSON/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "initContainers": []}}', 400, /^spec\.initContainers: field is not supported/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": []}}', 400, /^spec\.containers: must hold at least one container \(or set persistent: true\)$/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": [], "pause": "/nonexistent"}, "persistent": true}', 400, /^spec\.pause: \/nonexistent does not exist$/],
+    [
+      'POST',
+      '/v1/pods',
+      '{"spec": {"name": "x", "containers": [], "initContainers": []}}',
+      400,
+      /^spec\.initContainers: field is not supported/,
+    ],
+    [
+      'POST',
+      '/v1/pods',
+      '{"spec": {"name": "x", "containers": []}}',
+      400,
+      /^spec\.containers: must hold at least one container \(or set persistent: true\)$/,
+    ],
+    [
+      'POST',
+      '/v1/pods',
+      '{"spec": {"name": "x", "containers": [], "pause": "/nonexistent"}, "persistent": true}',
+      400,
+      /^spec\.pause: \/nonexistent does not exist$/,
+    ],
     ['POST', '/v1/pods/a%2F..%2F..%2Fx/stop', undefined, 400, /^pod: "a\/..\/..\/x" is not a DNS-1123 label/],
     ['DELETE', '/v1/pods/%E0%A4%A', undefined, 400, /^path: "%E0%A4%A" is not a valid URL segment$/],
     ['POST', '/v1/pods', '{"spec": {"name": "Bad_Name", "containers": []}}', 400, /^spec\.name: "Bad_Name" is not a DNS-1123 label/],
@@ -64,11 +85,29 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
     ['PUT', '/v1/pods', undefined, 405, /^no route PUT/],
     ['POST', '/v1/manifests', '{"text": "kind: Pod"}', 400, /^file: is required$/],
     ['POST', '/v1/manifests', '{"text": "a: b: c", "file": "p.yaml"}', 400, /^p\.yaml: invalid YAML: Nested mappings/],
-    ['POST', '/v1/manifests', '{"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}', 400, /^p\.yaml: spec\.containers\[0\]\.command: is required/],
-    ['POST', '/v1/pods', '{"spec": {"name": "x", "containers": []}, "manifest": {"text": "", "file": "p.yaml"}}', 400, /^spec: give either spec or manifest$/],
+    [
+      'POST',
+      '/v1/manifests',
+      '{"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}',
+      400,
+      /^p\.yaml: spec\.containers\[0\]\.command: is required/,
+    ],
+    [
+      'POST',
+      '/v1/pods',
+      '{"spec": {"name": "x", "containers": []}, "manifest": {"text": "", "file": "p.yaml"}}',
+      400,
+      /^spec: give either spec or manifest$/,
+    ],
     ['POST', '/v1/pods', '{"manifest": {"text": "kind: Pod"}}', 400, /^manifest\.file: is required$/],
     ['POST', '/v1/pods', '{"manifest": {"text": "kind: Pod", "file": "p.yaml", "workingDir": "rel"}}', 400, /^manifest\.workingDir: /],
-    ['POST', '/v1/pods', '{"manifest": {"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}}', 400, /^p\.yaml: spec\.containers\[0\]\.command: is required/],
+    [
+      'POST',
+      '/v1/pods',
+      '{"manifest": {"text": "apiVersion: v1\\nkind: Pod\\nmetadata: {name: x}\\nspec: {containers: [{name: a}]}", "file": "p.yaml"}}',
+      400,
+      /^p\.yaml: spec\.containers\[0\]\.command: is required/,
+    ],
   ];
   for (const [method, path, body, status, message] of cases) {
     const r = await raw(s, method, path, body);
@@ -82,7 +121,8 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
 t.test('POST /v1/manifests checks a manifest and answers with its pod, creating nothing', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'keep']);
-  const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  restartPolicy: Never\n  containers:\n    - name: a\n      command: [sleep, "1"]\n';
+  const text =
+    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  restartPolicy: Never\n  containers:\n    - name: a\n      command: [sleep, "1"]\n';
   const r = await raw(s, 'POST', '/v1/manifests', JSON.stringify({ text, file: 'web.yaml' }));
   t.equal(r.status, 200);
   t.equal(r.body.spec.name, 'web');
@@ -106,8 +146,14 @@ t.test('run -d -f against a monitor older than the manifest form of POST /v1/pod
         const text = JSON.stringify(value);
         res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
       };
-      if (req.url === '/v1/pods' && json.manifest) return answer(400, { error: 'manifest: field is not supported by tspod (supported here: spec, persistent)', exitCode: 125, field: 'manifest' });
-      if (req.url === '/v1/manifests') return answer(200, { spec: { name: 'old', containers: [{ name: 'c', command: ['true'], args: [], env: [] }] } });
+      if (req.url === '/v1/pods' && json.manifest)
+        return answer(400, {
+          error: 'manifest: field is not supported by tspod (supported here: spec, persistent)',
+          exitCode: 125,
+          field: 'manifest',
+        });
+      if (req.url === '/v1/manifests')
+        return answer(200, { spec: { name: 'old', containers: [{ name: 'c', command: ['true'], args: [], env: [] }] } });
       answer(201, { name: json.spec.name });
     });
   });
@@ -124,7 +170,8 @@ t.test('run -d -f against a monitor older than the manifest form of POST /v1/pod
 t.test('POST /v1/pods with a manifest: the monitor reads it and creates its pod in one request', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'keep']);
-  const text = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: here\n      command: [sleep, "1000"]\n    - name: there\n      command: [sleep, "1000"]\n      workingDir: /usr\n';
+  const text =
+    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: here\n      command: [sleep, "1000"]\n    - name: there\n      command: [sleep, "1000"]\n      workingDir: /usr\n';
   const r = await raw(s, 'POST', '/v1/pods', JSON.stringify({ manifest: { text, file: 'web.yaml', workingDir: '/tmp' } }));
   t.equal(r.status, 201, JSON.stringify(r.body));
   t.equal(r.body.name, 'web');
@@ -148,8 +195,14 @@ t.test('bad input on the command line: unknown pod or container, a name in use',
     [['run', '-d', '--pod', 'p', '--', 'true'], /^tspod: --name: names the container that joins the pod/m],
     [['run', '-d', '--pod', 'nope', '--name', 'a', '--', 'true'], /^tspod: pod "nope" does not exist$/m],
     [['run', '--pod', 'p', '--name', 'a', '--', 'true'], /^tspod: --pod: adds a container to a running pod: use it with -d$/m],
-    [['run', '-d', '--pod', 'p', '--name', 'a', '-v', '/tmp:/x', '--', 'true'], /^tspod: -v: "\/tmp:\/x": a pod's volumes are set when it is created/m],
-    [['run', '-d', '--pod', 'p', '--name', 'a', '-v', 'nov:/x', '--', 'true'], /^tspod: container\.volumeMounts\[0\]\.name: pod p has no volume "nov"$/m],
+    [
+      ['run', '-d', '--pod', 'p', '--name', 'a', '-v', '/tmp:/x', '--', 'true'],
+      /^tspod: -v: "\/tmp:\/x": a pod's volumes are set when it is created/m,
+    ],
+    [
+      ['run', '-d', '--pod', 'p', '--name', 'a', '-v', 'nov:/x', '--', 'true'],
+      /^tspod: container\.volumeMounts\[0\]\.name: pod p has no volume "nov"$/m,
+    ],
   ];
   const before = JSON.stringify(s.store.list());
   for (const [args, message] of cases) {
@@ -166,10 +219,17 @@ t.test('20 run -d at once: 20 pods, consistent; one name twice at once: exactly 
   const runs = await Promise.all(
     Array.from({ length: 20 }, (_, i) => s.cli(['run', '-d', '--name', `many-${i}`, '--restart', 'Always', '--', 'sleep', '1000'])),
   );
-  t.same(runs.map((r) => r.code), Array(20).fill(0), runs.map((r) => r.stderr).join(''));
+  t.same(
+    runs.map((r) => r.code),
+    Array(20).fill(0),
+    runs.map((r) => r.stderr).join(''),
+  );
   const records = s.store.list();
   t.equal(records.length, 20);
-  t.ok(records.every((r) => r.state === 'running' && r.containers[0].state === 'running'), 'all running');
+  t.ok(
+    records.every((r) => r.state === 'running' && r.containers[0].state === 'running'),
+    'all running',
+  );
   t.equal(new Set(records.map((r) => r.infra!.process.pid)).size, 20, '20 distinct infra processes');
   t.equal(new Set(records.map((r) => r.supervisor.pid)).size, 1, 'one monitor for all of them');
 

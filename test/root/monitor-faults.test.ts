@@ -37,12 +37,24 @@ const portHeld = (port: number) =>
     server.listen(port, '0.0.0.0', () => server.close(() => resolve(false)));
   });
 
-
 t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts them', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'web']);
   await s.cli(['run', '-d', '--pod', 'web', '--name', 'ghost', '--restart', 'Always', '--', 'node', 'examples/seed/ghost.js']);
-  await s.cli(['run', '-d', '--pod', 'web', '--name', 'echo', '--restart', 'Always', '--', 'sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
+  await s.cli([
+    'run',
+    '-d',
+    '--pod',
+    'web',
+    '--name',
+    'echo',
+    '--restart',
+    'Always',
+    '--',
+    'sh',
+    '-c',
+    'while :; do echo tick; sleep 0.1; done',
+  ]);
   const before = record(s, 'web');
   const infra = before.infra!.process.pid;
   const ghost = ctr(s, 'web', 'ghost').process!.pid;
@@ -53,11 +65,15 @@ t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts th
   t.ok(alive(idOf(ghost)), 'its containers keep running');
 
   const ps = await s.cli(['ps', '--json']);
-  t.same(JSON.parse(ps.stdout).map((r: { container: string; pid: number }) => [r.container, r.pid]), [
-    ['(infra)', infra],
-    ['ghost', ghost],
-    ['echo', ctr(s, 'web', 'echo').process!.pid],
-  ], 'ps is right from the state alone');
+  t.same(
+    JSON.parse(ps.stdout).map((r: { container: string; pid: number }) => [r.container, r.pid]),
+    [
+      ['(infra)', infra],
+      ['ghost', ghost],
+      ['echo', ctr(s, 'web', 'echo').process!.pid],
+    ],
+    'ps is right from the state alone',
+  );
   const newMonitor = await waitFor('a new monitor', () => {
     const pid = s.monitorPid();
     return pid && pid !== monitor ? pid : undefined;
@@ -106,7 +122,10 @@ t.test('rm -f works when the monitor is gone, and does not need one', async (t) 
   rmSync(s.store.paths.monitorFile);
   const r = await s.cli(['rm', '-f', 'orphaned']);
   t.equal(r.code, 0, r.stderr);
-  t.ok(procs.every((p) => !alive(p)), 'infra and container are gone');
+  t.ok(
+    procs.every((p) => !alive(p)),
+    'infra and container are gone',
+  );
   t.equal(s.store.read('orphaned'), undefined, 'and so is its state');
   t.equal(s.monitorPid(), undefined, 'no monitor was started for it');
 });
@@ -150,42 +169,62 @@ t.test('a container whose program is gone is reported with errno and path, and b
   t.match((await s.cli(['inspect', 'gone', 'p'])).stdout, `last start error: ENOENT: no such file or directory, execve '${program}'`);
 });
 
-t.test('an adoption that fails lets the pod go untouched: no watch, no host port; a later one takes it', { skip: haveBusybox ? undefined : NO_BUSYBOX }, async (t) => {
-  const s = testState(t);
-  const base = tempDir(t, 'adopt');
-  const tree = busyboxRoot((mkdirSync(join(base, 'tree')), join(base, 'tree')));
-  const port = await freeHostPort();
-  const file = join(base, 'pod.json');
-  writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'ad' },
-    spec: {
-      containers: [
-        { name: 'host', command: ['sleep', '1000'], ports: [{ containerPort: 80, hostPort: port }] },
-        { name: 'own', rootfs: tree, command: ['sleep', '1000'] },
-      ],
-    },
-  }));
-  t.equal((await s.cli(['run', '-d', '-f', file])).code, 0);
-  const ids = [record(s, 'ad').infra!.process, ctr(s, 'ad', 'host').process!, ctr(s, 'ad', 'own').process!];
-  const pids = ids.map((id) => id.pid);
-  const killed = await s.killMonitor();
-  // The second container cannot be planned again: its root file system is not where it was.
-  renameSync(tree, join(base, 'away'));
-  await s.cli(['ps']);
-  const monitor = await waitFor('a new monitor', () => s.monitorPid() !== killed && s.monitorPid());
-  await waitFor('the adoption to fail', () => /pod ad: not adopted: .*rootfs/.test(readFileSync(s.store.paths.monitorLog, 'utf8')));
-  t.ok(ids.every(alive), 'the pod runs on');
-  t.same(pidfdsOf(monitor).filter((p) => pids.includes(p)), [], 'the monitor holds no pidfd of it');
-  t.equal(await portHeld(port), false, 'nor its host port');
+t.test(
+  'an adoption that fails lets the pod go untouched: no watch, no host port; a later one takes it',
+  { skip: haveBusybox ? undefined : NO_BUSYBOX },
+  async (t) => {
+    const s = testState(t);
+    const base = tempDir(t, 'adopt');
+    const tree = busyboxRoot((mkdirSync(join(base, 'tree')), join(base, 'tree')));
+    const port = await freeHostPort();
+    const file = join(base, 'pod.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'ad' },
+        spec: {
+          containers: [
+            { name: 'host', command: ['sleep', '1000'], ports: [{ containerPort: 80, hostPort: port }] },
+            { name: 'own', rootfs: tree, command: ['sleep', '1000'] },
+          ],
+        },
+      }),
+    );
+    t.equal((await s.cli(['run', '-d', '-f', file])).code, 0);
+    const ids = [record(s, 'ad').infra!.process, ctr(s, 'ad', 'host').process!, ctr(s, 'ad', 'own').process!];
+    const pids = ids.map((id) => id.pid);
+    const killed = await s.killMonitor();
+    // The second container cannot be planned again: its root file system is not where it was.
+    renameSync(tree, join(base, 'away'));
+    await s.cli(['ps']);
+    const monitor = await waitFor('a new monitor', () => s.monitorPid() !== killed && s.monitorPid());
+    await waitFor('the adoption to fail', () => /pod ad: not adopted: .*rootfs/.test(readFileSync(s.store.paths.monitorLog, 'utf8')));
+    t.ok(ids.every(alive), 'the pod runs on');
+    t.same(
+      pidfdsOf(monitor).filter((p) => pids.includes(p)),
+      [],
+      'the monitor holds no pidfd of it',
+    );
+    t.equal(await portHeld(port), false, 'nor its host port');
 
-  renameSync(join(base, 'away'), tree);
-  await s.killMonitor();
-  await s.cli(['ps']);
-  await waitFor('a later monitor adopts it', () => record(s, 'ad').supervisor.pid !== monitor && record(s, 'ad').supervisor.pid === s.monitorPid());
-  t.equal(await portHeld(port), true, 'which publishes its port again');
-  t.same(pidfdsOf(s.monitorPid()!).filter((p) => pids.includes(p)).sort(), [...pids].sort(), 'and watches its processes');
-  t.equal((await s.cli(['rm', '-f', 'ad'])).code, 0);
-  t.notOk(ids.some(alive), 'and rm -f ends it');
-});
+    renameSync(join(base, 'away'), tree);
+    await s.killMonitor();
+    await s.cli(['ps']);
+    await waitFor(
+      'a later monitor adopts it',
+      () => record(s, 'ad').supervisor.pid !== monitor && record(s, 'ad').supervisor.pid === s.monitorPid(),
+    );
+    t.equal(await portHeld(port), true, 'which publishes its port again');
+    t.same(
+      pidfdsOf(s.monitorPid()!)
+        .filter((p) => pids.includes(p))
+        .sort(),
+      [...pids].sort(),
+      'and watches its processes',
+    );
+    t.equal((await s.cli(['rm', '-f', 'ad'])).code, 0);
+    t.notOk(ids.some(alive), 'and rm -f ends it');
+  },
+);

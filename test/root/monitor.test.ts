@@ -19,13 +19,15 @@ const pidOf = (s: TestState, pod: string, ctr: string) => record(s, pod).contain
 /** What a container sees as PID 1: /proc/PID/root leads into its own mount namespace. */
 const pid1Of = (pid: number) => readFileSync(`/proc/${pid}/root/proc/1/comm`, 'utf8').trim();
 
-
 t.test("the seed's flow: pod create, then two containers joined with run -d --pod", async (t) => {
   const s = testState(t);
   const created = await s.cli(['pod', 'create', 'seed']);
   t.equal(created.code, 0, created.stderr);
   t.equal(created.stdout, 'seed\n');
-  for (const [name, script] of [['ghost', 'ghost.js'], ['nginx', 'proxy.js']]) {
+  for (const [name, script] of [
+    ['ghost', 'ghost.js'],
+    ['nginx', 'proxy.js'],
+  ]) {
     const r = await s.cli(['run', '-d', '--pod', 'seed', '--name', name, '--', 'node', `examples/seed/${script}`]);
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout, `${name}\n`);
@@ -45,17 +47,30 @@ t.test("the seed's flow: pod create, then two containers joined with run -d --po
 
   const ps = await s.cli(['ps', '--json']);
   const rows = JSON.parse(ps.stdout) as PsRow[];
-  t.same(rows.map((r) => [r.pod, r.container, r.infra, r.state]), [
-    ['seed', '(infra)', true, 'running'],
-    ['seed', 'ghost', false, 'running'],
-    ['seed', 'nginx', false, 'running'],
-  ]);
+  t.same(
+    rows.map((r) => [r.pod, r.container, r.infra, r.state]),
+    [
+      ['seed', '(infra)', true, 'running'],
+      ['seed', 'ghost', false, 'running'],
+      ['seed', 'nginx', false, 'running'],
+    ],
+  );
   t.equal(rows[0].pid, infra);
   const table = (await s.cli(['ps'])).stdout.split('\n');
   t.match(table[0], /^POD +CONTAINER +PID +STATE +EXIT +RESTARTS +AGE +INFO$/);
   t.match(table[1], new RegExp(`^seed +\\(infra\\) +${infra} +running `));
   const ls = JSON.parse((await s.cli(['pod', 'ls', '--json'])).stdout);
-  t.match(ls, [{ name: 'seed', state: 'running', infraPid: infra, containers: 2, running: 2, share: ['net', 'ipc', 'uts', 'pid'], supervisor: 'monitor' }]);
+  t.match(ls, [
+    {
+      name: 'seed',
+      state: 'running',
+      infraPid: infra,
+      containers: 2,
+      running: 2,
+      share: ['net', 'ipc', 'uts', 'pid'],
+      supervisor: 'monitor',
+    },
+  ]);
 });
 
 t.test('restart of one container: new pid, same infra and network, the other one still serving', async (t) => {
@@ -92,7 +107,11 @@ t.test('run -d of a manifest; stop and rm', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, 'blog\n');
   const rec = record(s, 'blog');
-  t.same(rec.containers.map((c) => c.state), ['running', 'running', 'running'], 'every container was started before run -d returned');
+  t.same(
+    rec.containers.map((c) => c.state),
+    ['running', 'running', 'running'],
+    'every container was started before run -d returned',
+  );
   const infra = rec.infra!.process;
 
   t.match((await s.cli(['rm', 'blog'])).stderr, /pod "blog" is running: stop it first, or use rm -f/);
@@ -112,7 +131,10 @@ t.test('run -d -f: as written in one request, or with the options applied', asyn
   const s = testState(t);
   const dir = tempDir(t, 'manifest');
   const file = join(dir, 'pod.yaml');
-  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: plain\nspec:\n  containers:\n    - name: c\n      command: [sleep, "1000"]\n');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: plain\nspec:\n  containers:\n    - name: c\n      command: [sleep, "1000"]\n',
+  );
   const plain = await s.cli(['run', '-d', '-f', file]);
   t.equal(plain.code, 0, plain.stderr);
   t.equal(plain.stdout, 'plain\n');
@@ -133,7 +155,10 @@ t.test('a foreground pod is listed, inspected and stopped like the others, and v
   });
   t.equal(rec.supervisor.kind, 'foreground');
   t.equal(rec.supervisor.pid, fg.child.pid);
-  t.match(JSON.parse((await s.cli(['ps', '--json'])).stdout), [{ pod: 'fg', infra: true }, { pod: 'fg', container: 'fg', state: 'running' }]);
+  t.match(JSON.parse((await s.cli(['ps', '--json'])).stdout), [
+    { pod: 'fg', infra: true },
+    { pod: 'fg', container: 'fg', state: 'running' },
+  ]);
   t.match((await s.cli(['inspect', 'fg'])).stdout, /supervised by foreground pid/);
   const stop = await s.cli(['stop', 'fg']);
   t.equal(stop.code, 0, stop.stderr);

@@ -32,7 +32,7 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
   return { pod, io, dir, pids, finish };
 }
 
-t.test('containers share the infra\'s net, ipc, uts and pid namespaces; mnt is their own', async (t) => {
+t.test("containers share the infra's net, ipc, uts and pid namespaces; mnt is their own", async (t) => {
   const { pod, io, dir, pids, finish } = await startPod(t, 'share-all', ['net', 'ipc', 'uts', 'pid'], (dir) => [
     sh('a', 'hostname; ipcmk -Q; exec sleep 1000'),
     sh('b', 'until ipcs -q | grep -q "^0x"; do sleep 0.05; done; hostname; ipcs -q; exec sleep 1000'),
@@ -46,12 +46,16 @@ t.test('containers share the infra\'s net, ipc, uts and pid namespaces; mnt is t
     t.not(nsInode(pids[name], 'mnt'), nsInode(infra, 'mnt'), `${name} has a mount namespace of its own`);
   }
   t.not(nsInode(pids.a, 'mnt'), nsInode(pids.b, 'mnt'), 'each container its own mount namespace');
-  t.not(nsInode(infra, 'net'), nsInode('thread-self', 'net'), 'the pod network is not the host\'s');
+  t.not(nsInode(infra, 'net'), nsInode('thread-self', 'net'), "the pod network is not the host's");
 
   await waitFor('a and b to reach sleep', () => procInfo(pids.a)?.comm === 'sleep' && procInfo(pids.b)?.comm === 'sleep');
   writeFileSync(join(dir, 'go'), '');
   await waitFor('c to finish ps', () => pod.containers[2].exit);
-  const ps = io.output('c').trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const ps = io
+    .output('c')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   t.same(ps[0], ['1', 'pause'], 'PID 1 of the pod is pause');
   t.equal(ps.filter(([, comm]) => comm === 'sleep').length, 2, "c sees the other containers' processes");
 
@@ -71,7 +75,11 @@ t.test('without PID sharing, each container is PID 1 of its own PID namespace', 
     sh('other', 'exec sleep 1000'),
   ]);
   await waitFor('solo to finish', () => pod.containers[0].exit);
-  const ps = io.output('solo').trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const ps = io
+    .output('solo')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   t.same(ps, [['1', 'ps']], "the container's own process is PID 1, and alone");
   t.not(nsInode(pids.other, 'pid'), nsInode(pod.infra.pid, 'pid'));
   t.equal(nsInode(pids.other, 'net'), nsInode(pod.infra.pid, 'net'), 'net is still shared');
@@ -91,7 +99,10 @@ t.test('two containers talk over 127.0.0.1; the host cannot reach them', async (
   t.equal(io.output('client').trim(), 'hello from loopback-host');
   const fromHost = await new Promise<string>((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.on('connect', () => { s.destroy(); resolve('connected'); });
+    s.on('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
   t.equal(fromHost, 'ECONNREFUSED', "the pod's 127.0.0.1 is not the host's");
@@ -102,10 +113,7 @@ t.test('pause reaps the orphans a container leaves behind', async (t) => {
   // The orphans block opening a FIFO until the test opens it for writing: no timing involved.
   const { pod, dir, finish } = await startPod(t, 'orphans', ['net', 'ipc', 'uts', 'pid'], (dir) => {
     execFileSync('mkfifo', [join(dir, 'fifo')]);
-    return [
-      sh('keeper', 'exec sleep 1000'),
-      sh('parent', `for i in $(seq 100); do cat ${dir}/fifo >/dev/null & done; exit 0`),
-    ];
+    return [sh('keeper', 'exec sleep 1000'), sh('parent', `for i in $(seq 100); do cat ${dir}/fifo >/dev/null & done; exit 0`)];
   });
   const podNs = nsInode(pod.infra.pid, 'pid');
   await waitFor('the parent to exit', () => pod.containers[1].exit);
@@ -116,10 +124,14 @@ t.test('pause reaps the orphans a container leaves behind', async (t) => {
   t.equal(orphans.length, 100, '100 orphans, all children of pause now');
   closeSync(openSync(join(dir, 'fifo'), 'w'));
   await waitFor('the orphans to end', () => orphans.every((p) => !alive(p)));
-  const zombies = await waitFor('no zombie in the pod', () => {
-    const z = processesInPidNs(podNs).filter((p) => p.state === 'Z');
-    return z.length === 0 ? [] : undefined;
-  }, 3000).catch(() => processesInPidNs(podNs).filter((p) => p.state === 'Z'));
+  const zombies = await waitFor(
+    'no zombie in the pod',
+    () => {
+      const z = processesInPidNs(podNs).filter((p) => p.state === 'Z');
+      return z.length === 0 ? [] : undefined;
+    },
+    3000,
+  ).catch(() => processesInPidNs(podNs).filter((p) => p.state === 'Z'));
   t.same(zombies, [], 'every orphan was reaped');
   await finish();
 });

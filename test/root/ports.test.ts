@@ -58,7 +58,19 @@ function udpAsk(host: string, port: number, msg: string): Promise<string> {
 }
 
 async function echoPod(s: TestState, name: string, publish: string[]): Promise<PodRecord> {
-  const r = await s.cli(['run', '-d', '--name', name, ...publish.flatMap((p) => ['-p', p]), '--restart', 'Always', '--', 'node', '-e', ECHO]);
+  const r = await s.cli([
+    'run',
+    '-d',
+    '--name',
+    name,
+    ...publish.flatMap((p) => ['-p', p]),
+    '--restart',
+    'Always',
+    '--',
+    'node',
+    '-e',
+    ECHO,
+  ]);
   if (r.code !== 0) throw new Error(r.stderr);
   await waitFor('the echo servers', () => /udp/.test(s.store.read(name) ? readLog(s, name) : ''));
   return s.store.read(name)!;

@@ -11,7 +11,7 @@ import { tearDownState, testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
-t.test('a container name cannot reach another pod through the API\'s paths', async (t) => {
+t.test("a container name cannot reach another pod through the API's paths", async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'q']);
   await s.cli(['pod', 'create', 'a']);
@@ -27,13 +27,20 @@ t.test('a container name cannot reach another pod through the API\'s paths', asy
 
 t.test('tspod run | head: the pod ends when tspod is told, and tspod does not crash', async (t) => {
   const s = testState(t);
-  const r = spawnSync('/bin/bash', ['-c', `env -u NODE_OPTIONS ${process.execPath} ${cliPath} run --name piped -- sh -c 'for i in $(seq 1000); do echo line $i; done' | head -1; echo "status=\${PIPESTATUS[0]}" >&2`], {
-    env: s.env,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    '/bin/bash',
+    [
+      '-c',
+      `env -u NODE_OPTIONS ${process.execPath} ${cliPath} run --name piped -- sh -c 'for i in $(seq 1000); do echo line $i; done' | head -1; echo "status=\${PIPESTATUS[0]}" >&2`,
+    ],
+    {
+      env: s.env,
+      encoding: 'utf8',
+    },
+  );
   t.equal(r.stdout, 'piped | line 1\n');
   t.notMatch(r.stderr, /Error|at /, 'no stack trace');
-  t.match(r.stderr, /status=0/, 'the container\'s status');
+  t.match(r.stderr, /status=0/, "the container's status");
   t.equal(s.store.read('piped'), undefined, 'and nothing left in the state');
 });
 
@@ -55,7 +62,8 @@ t.test('a state directory tspod creates is root-only, whatever the umask', async
   });
   t.equal(r.status, 0, r.stderr);
   for (const path of [root, `${root}/pods`, `${root}/pods/um`]) t.equal(statSync(path).mode & 0o777, 0o700, `${path} is 0700`);
-  for (const path of [`${root}/monitor.sock`, `${root}/pods/um/pod.json`, `${root}/monitor.log`]) t.equal(statSync(path).mode & 0o777, 0o600, `${path} is 0600`);
+  for (const path of [`${root}/monitor.sock`, `${root}/pods/um/pod.json`, `${root}/monitor.log`])
+    t.equal(statSync(path).mode & 0o777, 0o600, `${path} is 0600`);
   // Its monitor is in that root: tear it down too.
   await tearDownState(root);
 });
@@ -77,11 +85,17 @@ t.test('stop and rm of one container, and a container replaced under the same na
   const r = await s.cli(['run', '-d', '--pod', 'rep', '--name', 'a', '--', 'sleep', '1000']);
   t.equal(r.code, 0, `a replaced: ${r.stderr}`);
   const rec = s.store.read('rep')!;
-  t.same(rec.containers.map((c) => c.name), ['b', 'a']);
+  t.same(
+    rec.containers.map((c) => c.name),
+    ['b', 'a'],
+  );
   t.equal(rec.infra!.process.pid, infra.pid, 'the same infra');
   t.equal(nsInode(rec.containers[1].process!.pid, 'net'), net, 'in the same network');
   t.equal((await s.cli(['rm', '-f', 'rep', 'b'])).code, 0, 'rm -f of a running container');
-  t.same(s.store.read('rep')!.containers.map((c) => c.name), ['a']);
+  t.same(
+    s.store.read('rep')!.containers.map((c) => c.name),
+    ['a'],
+  );
 });
 
 t.test('exec into a pod made by run -d and into a live foreground run', async (t) => {
@@ -93,7 +107,7 @@ t.test('exec into a pod made by run -d and into a live foreground run', async (t
   await waitFor('the foreground pod', () => s.store.read('fgx')?.containers[0]?.state === 'running');
   const e2 = await s.cli(['exec', 'fgx', 'fgx', '--', 'sh', '-c', 'hostname; exit 3']);
   t.equal(e2.stdout, 'fgx\n');
-  t.equal(e2.code, 3, 'its status is tspod\'s');
+  t.equal(e2.code, 3, "its status is tspod's");
   fg.child.kill('SIGTERM');
   await fg.done;
 });

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { checkRunWords } from '../../src/cli/run.js';
 import { podFromRunOptions } from '../../src/cli/run-spec.js';
 import { runExitStatus } from '../../src/cli/run-foreground.js';
-import { applyContainerOptions, applyNetworkOptions, envOption, programOption, publishOption, secondsOption, shareOption } from '../../src/cli/options.js';
+import {
+  applyContainerOptions,
+  applyNetworkOptions,
+  envOption,
+  programOption,
+  publishOption,
+  secondsOption,
+  shareOption,
+} from '../../src/cli/options.js';
 import { checkLabel } from '../../src/pod/names.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 import type { PodResult } from '../../src/runtime/pod.js';
@@ -14,7 +22,11 @@ t.test('option checks name the option', async (t) => {
   t.same(shareOption('pid,net'), ['net', 'pid'], 'canonical order');
   t.same(shareOption(''), []);
   t.throws(() => shareOption('net,mnt'), { name: 'InputError', field: '--share', problem: /"mnt" is not a namespace/ });
-  t.same(envOption(['A=1', 'B=x=y', 'C=']), [{ name: 'A', value: '1' }, { name: 'B', value: 'x=y' }, { name: 'C', value: '' }]);
+  t.same(envOption(['A=1', 'B=x=y', 'C=']), [
+    { name: 'A', value: '1' },
+    { name: 'B', value: 'x=y' },
+    { name: 'C', value: '' },
+  ]);
   t.throws(() => envOption(['NOVALUE']), { name: 'InputError', field: '-e', problem: /not KEY=VALUE/ });
   t.throws(() => envOption(['=x']), { name: 'InputError', field: '-e' });
   t.equal(secondsOption('--grace', '0'), 0);
@@ -38,7 +50,13 @@ t.test('option checks name the option', async (t) => {
 });
 
 t.test('a command becomes a one-container pod; its words are literal', async (t) => {
-  const spec = await podFromRunOptions(['sh', '-c', 'echo $$ $(HOME)'], { env: ['X=$(PATH)'], publish: [], name: 'web', share: 'net,pid', grace: '3' });
+  const spec = await podFromRunOptions(['sh', '-c', 'echo $$ $(HOME)'], {
+    env: ['X=$(PATH)'],
+    publish: [],
+    name: 'web',
+    share: 'net,pid',
+    grace: '3',
+  });
   t.equal(spec.name, 'web');
   t.equal(spec.hostname, 'web');
   t.same(spec.share, ['net', 'pid']);
@@ -50,7 +68,11 @@ t.test('a command becomes a one-container pod; its words are literal', async (t)
   t.match(anon.name, /^tspod-[0-9a-f]{6}$/);
   t.throws(() => checkRunWords([], { env: [], publish: [] }), { name: 'InputError', field: 'run', problem: /give a command/ });
   t.throws(() => checkRunWords(['true'], { env: [], publish: [], file: 'x.yaml' }), { name: 'InputError', problem: /not both/ });
-  t.throws(() => checkRunWords([], { env: [], publish: [], file: 'x.yaml', user: '1' }), { name: 'InputError', field: '--user', problem: /a manifest sets it per container/ });
+  t.throws(() => checkRunWords([], { env: [], publish: [], file: 'x.yaml', user: '1' }), {
+    name: 'InputError',
+    field: '--user',
+    problem: /a manifest sets it per container/,
+  });
   const user = (value: string) => {
     const spec = newPodSpec('u', [{ name: 'c', command: ['true'], args: [], env: [] }]);
     applyContainerOptions(spec, { user: value });
@@ -58,7 +80,11 @@ t.test('a command becomes a one-container pod; its words are literal', async (t)
   };
   t.same(user('1000:50'), { runAsUser: 1000, runAsGroup: 50 });
   t.throws(() => user('app'), { name: 'InputError', field: '--user', problem: /not UID\[:GID\]/ });
-  t.throws(() => user('4294967295'), { name: 'InputError', field: '--user', problem: /from 0 to 4294967294, not 4294967295/ }, 'the id range is checked here, not by the spawn');
+  t.throws(
+    () => user('4294967295'),
+    { name: 'InputError', field: '--user', problem: /from 0 to 4294967294, not 4294967295/ },
+    'the id range is checked here, not by the spawn',
+  );
   t.throws(() => user('1:99999999999'), { name: 'InputError', field: '--user' });
   await t.rejects(podFromRunOptions(['true'], { env: [], publish: [], workdir: 'rel' }), { name: 'InputError', field: '--workdir' });
 });

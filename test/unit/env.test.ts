@@ -3,7 +3,10 @@ import { containerArgv, containerEnv, expandVars, DEFAULT_PATH } from '../../src
 import type { PodSpec } from '../../src/pod/spec.js';
 
 t.test('expandVars follows Kubernetes rules', async (t) => {
-  const vars = new Map([['A', 'x'], ['B', 'y']]);
+  const vars = new Map([
+    ['A', 'x'],
+    ['B', 'y'],
+  ]);
   t.equal(expandVars('$(A)-$(B)', vars), 'x-y');
   t.equal(expandVars('$$(A)', vars), '$(A)', '$$ escapes');
   t.equal(expandVars('$(NOPE)', vars), '$(NOPE)', 'undefined names stay');

@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostPlatform, readImages } from '../../src/image/formats.js';
 import { DirSource, TarSource } from '../../src/image/source.js';
-import { buildImage, dockerSaveTar, hostArch, ociLayoutFiles, sha256, tarOfFiles, writeOciLayoutDir, writeTar } from '../helpers/image-builder.js';
+import {
+  buildImage,
+  dockerSaveTar,
+  hostArch,
+  ociLayoutFiles,
+  sha256,
+  tarOfFiles,
+  writeOciLayoutDir,
+  writeTar,
+} from '../helpers/image-builder.js';
 
 const layer = writeTar([{ path: 'f', body: 'x' }]);
 
@@ -21,14 +30,26 @@ t.test('a nested index with other platforms and an attestation: the host platfor
   const dir = tmp(t);
   const mine = buildImage({ layers: [layer], config: { Cmd: ['sh'] } });
   const theirs = buildImage({ layers: [layer], architecture: hostArch() === 'amd64' ? 'arm64' : 'amd64' });
-  const attestation = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.in-toto+json', digest: sha256('{}'), size: 2 }, layers: [] }));
+  const attestation = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.in-toto+json', digest: sha256('{}'), size: 2 },
+      layers: [],
+    }),
+  );
   const nested = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: [
         (theirs.indexJson.manifests as object[])[0],
-        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(attestation), size: attestation.length, platform: { os: 'unknown', architecture: 'unknown' } },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(attestation),
+          size: attestation.length,
+          platform: { os: 'unknown', architecture: 'unknown' },
+        },
         (mine.indexJson.manifests as object[])[0],
       ],
     }),
@@ -48,8 +69,17 @@ t.test('a nested index with other platforms and an attestation: the host platfor
   const layout = writeOciLayoutDir(join(dir, 'layout'), { ...mine, blobs, indexJson });
   const [plan, ...rest] = await readImages(new DirSource(layout), hostPlatform());
   t.equal(rest.length, 0);
-  t.match(plan, { format: 'oci', id: mine.configDigest, manifestDigest: mine.manifestDigest, names: [{ name: 'busybox', tag: '1.36' }], config: { Cmd: ['sh'] } });
-  t.same(plan.layers.map((l) => l.diffId), mine.diffIds);
+  t.match(plan, {
+    format: 'oci',
+    id: mine.configDigest,
+    manifestDigest: mine.manifestDigest,
+    names: [{ name: 'busybox', tag: '1.36' }],
+    config: { Cmd: ['sh'] },
+  });
+  t.same(
+    plan.layers.map((l) => l.diffId),
+    mine.diffIds,
+  );
   t.equal(plan.layers[0].compression, 'gzip');
 
   // Asked for a platform the file does not have: each platform it has is listed, not the attestation.
@@ -75,10 +105,12 @@ t.test('docker save: names from RepoTags, paths checked, config digest from its 
 
   const evil = new Map([['manifest.json', Buffer.from(JSON.stringify([{ Config: '../../etc/passwd', RepoTags: [], Layers: [] }]))]]);
   writeFileSync(join(dir, 'evil.tar'), tarOfFiles(evil));
-  await t.rejects(readImages(new TarSource(join(dir, 'evil.tar'), 'evil.tar'), hostPlatform()), { message: /evil\.tar: manifest\.json\[0\]\.Config: "\.\.\/\.\.\/etc\/passwd" is not a path inside the archive/ });
+  await t.rejects(readImages(new TarSource(join(dir, 'evil.tar'), 'evil.tar'), hostPlatform()), {
+    message: /evil\.tar: manifest\.json\[0\]\.Config: "\.\.\/\.\.\/etc\/passwd" is not a path inside the archive/,
+  });
 });
 
-t.test('an OCI tar read in place, including through the archive\'s own symlinks', async (t) => {
+t.test("an OCI tar read in place, including through the archive's own symlinks", async (t) => {
   const dir = tmp(t);
   const built = buildImage({ layers: [layer], refName: 'x' });
   const files = ociLayoutFiles(built);
@@ -86,9 +118,20 @@ t.test('an OCI tar read in place, including through the archive\'s own symlinks'
   writeFileSync(join(dir, 'oci.tar'), tar);
   const [plan] = await readImages(new TarSource(join(dir, 'oci.tar'), 'oci.tar'), hostPlatform());
   t.equal(plan.id, built.configDigest);
-  t.equal(new TarSource(join(dir, 'oci.tar'), 'oci.tar').size(`./blobs/sha256/${built.layerDigests[0].slice(7)}`), built.blobs.get(built.layerDigests[0])!.length);
+  t.equal(
+    new TarSource(join(dir, 'oci.tar'), 'oci.tar').size(`./blobs/sha256/${built.layerDigests[0].slice(7)}`),
+    built.blobs.get(built.layerDigests[0])!.length,
+  );
   // A symlink member pointing inside the archive resolves; one pointing out does not.
-  writeFileSync(join(dir, 'links.tar'), writeTar([{ path: 'real', body: 'data' }, { path: 'd/in', type: 'symlink', linkname: '../real' }, { path: 'out', type: 'symlink', linkname: '../../etc/passwd' }, { path: 'abs', type: 'symlink', linkname: '/etc/passwd' }]));
+  writeFileSync(
+    join(dir, 'links.tar'),
+    writeTar([
+      { path: 'real', body: 'data' },
+      { path: 'd/in', type: 'symlink', linkname: '../real' },
+      { path: 'out', type: 'symlink', linkname: '../../etc/passwd' },
+      { path: 'abs', type: 'symlink', linkname: '/etc/passwd' },
+    ]),
+  );
   const src = new TarSource(join(dir, 'links.tar'), 'links.tar');
   t.ok(src.has('d/in'));
   t.notOk(src.has('out'));

@@ -41,8 +41,15 @@ t.test('ustar, pax and GNU long names, every entry type', async (t) => {
   ];
   for (const chunk of [1, 511, 512, 700, 1 << 20]) {
     const got = await read(writeTar(members), chunk);
-    t.same(got.map((g) => g.entry.path), members.map((m) => m.path), `paths, chunks of ${chunk}`);
-    t.same(got.map((g) => g.data), ['', 'hello', 'one', 'two', 'three', '', '', '', '', '']);
+    t.same(
+      got.map((g) => g.entry.path),
+      members.map((m) => m.path),
+      `paths, chunks of ${chunk}`,
+    );
+    t.same(
+      got.map((g) => g.data),
+      ['', 'hello', 'one', 'two', 'three', '', '', '', '', ''],
+    );
   }
   const got = await read(writeTar(members));
   const file = got[1].entry;
@@ -58,15 +65,29 @@ t.test('ustar, pax and GNU long names, every entry type', async (t) => {
 });
 
 t.test('a body left unread is skipped', async (t) => {
-  const tar = writeTar([{ path: 'a', body: 'x'.repeat(3000) }, { path: 'b', body: 'y' }]);
+  const tar = writeTar([
+    { path: 'a', body: 'x'.repeat(3000) },
+    { path: 'b', body: 'y' },
+  ]);
   const seen: string[] = [];
   for await (const m of tarMembers(Readable.from([tar]))) if (!('unsupported' in m)) seen.push(m.entry.path);
   t.same(seen, ['a', 'b']);
 });
 
 t.test('a pre-POSIX directory (a regular entry ending in /) is a directory, its data skipped', async (t) => {
-  const got = await read(writeTar([{ path: 'old/', type: 'file', body: 'abc' }, { path: 'next', body: 'n' }]));
-  t.same(got.map((g) => [g.entry.path, g.entry.type, g.data]), [['old/', 'dir', ''], ['next', 'file', 'n']]);
+  const got = await read(
+    writeTar([
+      { path: 'old/', type: 'file', body: 'abc' },
+      { path: 'next', body: 'n' },
+    ]),
+  );
+  t.same(
+    got.map((g) => [g.entry.path, g.entry.type, g.data]),
+    [
+      ['old/', 'dir', ''],
+      ['next', 'file', 'n'],
+    ],
+  );
 });
 
 t.test('malformed archives are refused', async (t) => {
@@ -107,7 +128,15 @@ t.test('a tar file indexed by member offset', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'x.tar');
   const big = 'z'.repeat(5000);
-  writeFileSync(file, writeTar([{ path: 'd/', type: 'dir' }, { path: 'd/one', body: 'first' }, { path: `p/${'q'.repeat(200)}`, body: big }, { path: 'd/one', body: 'again' }]));
+  writeFileSync(
+    file,
+    writeTar([
+      { path: 'd/', type: 'dir' },
+      { path: 'd/one', body: 'first' },
+      { path: `p/${'q'.repeat(200)}`, body: big },
+      { path: 'd/one', body: 'again' },
+    ]),
+  );
   const index = indexTarFile(file);
   t.same([...index.keys()].sort(), ['d/', 'd/one', `p/${'q'.repeat(200)}`]);
   const one = index.get('d/one')!;

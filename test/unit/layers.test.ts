@@ -6,7 +6,22 @@ import { dirname, join, relative, resolve } from 'node:path';
 import t from 'tap';
 
 /** From the bottom up. A module at src/'s top level is named by its file. */
-const LAYERS = ['errors.ts', 'native', 'pod', 'fs', 'logs', 'image', 'state', 'net', 'storage', 'runtime', 'supervisor', 'monitor', 'cli', 'index.ts'];
+const LAYERS = [
+  'errors.ts',
+  'native',
+  'pod',
+  'fs',
+  'logs',
+  'image',
+  'state',
+  'net',
+  'storage',
+  'runtime',
+  'supervisor',
+  'monitor',
+  'cli',
+  'index.ts',
+];
 
 const srcDir = resolve(__dirname, '../../src');
 
@@ -97,14 +112,22 @@ function srcGraph(): ImportGraph {
 }
 
 t.test('the checks themselves catch an upward import, an unknown layer and a cycle', async (t) => {
-  t.same(importsOf(`import a from './a.js';\nexport { b } from "../x/b.js";\nconst c = require('./c.js') as typeof import('./c.js');\nimport 'node:fs';`), ['./a.js', '../x/b.js', './c.js']);
+  t.same(
+    importsOf(
+      `import a from './a.js';\nexport { b } from "../x/b.js";\nconst c = require('./c.js') as typeof import('./c.js');\nimport 'node:fs';`,
+    ),
+    ['./a.js', '../x/b.js', './c.js'],
+  );
   const graph: ImportGraph = new Map([
     ['pod/spec.ts', ['runtime/pod.ts']],
     ['runtime/pod.ts', ['pod/spec.ts', 'runtime/io.ts']],
     ['runtime/io.ts', ['runtime/pod.ts']],
     ['extra/x.ts', []],
   ]);
-  t.same(upwardImports(graph, ['pod', 'runtime']), ['pod/spec.ts imports runtime/pod.ts, a layer above it', 'extra/x.ts: its layer (extra) is not in the list']);
+  t.same(upwardImports(graph, ['pod', 'runtime']), [
+    'pod/spec.ts imports runtime/pod.ts, a layer above it',
+    'extra/x.ts: its layer (extra) is not in the list',
+  ]);
   t.same(cycles(graph), [['pod/spec.ts', 'runtime/io.ts', 'runtime/pod.ts']]);
   t.same(upwardImports(new Map([['net/a.ts', ['storage/b.ts']]]), ['net', 'storage']), ['net/a.ts imports storage/b.ts, a layer above it']);
   t.same(upwardImports(new Map([['storage/b.ts', ['net/a.ts']]]), ['net', 'storage']), []);

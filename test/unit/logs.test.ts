@@ -51,13 +51,19 @@ t.test('the default clock: RFC 3339 with nanoseconds, UTC, never going back', as
   const before = Date.now();
   for (let i = 0; i < 200; i++) w.write(i % 2 ? 'stderr' : 'stdout', `${i}\n`);
   const after = Date.now();
-  const times = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => parseCriLine(l)!.time);
+  const times = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => parseCriLine(l)!.time);
   t.equal(times.length, 200);
   t.match(times[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
   // The writer's clock may lag the wall clock by up to a second before it re-anchors (cri.ts).
   const [first, last] = [Date.parse(times[0]), Date.parse(times[199])];
   t.ok(first >= before - 1000 && last <= after + 1000, `the wall clock: ${times[0]}..${times[199]} within ${before}..${after}`);
-  t.ok(times.every((time, i) => i === 0 || time >= times[i - 1]), 'non-decreasing');
+  t.ok(
+    times.every((time, i) => i === 0 || time >= times[i - 1]),
+    'non-decreasing',
+  );
 });
 
 t.test('interleaved streams keep their own order and tags; unfinished lines wait', async (t) => {
@@ -96,7 +102,10 @@ t.test('a 40 KiB line becomes P, P, F chunks and reads back as one line', async 
     if (i === 20000) w.write('stderr', 'between\n');
   }
   w.write('stdout', '\nshort\n');
-  const entries = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => parseCriLine(l)!);
+  const entries = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => parseCriLine(l)!);
   t.same(
     entries.map((e) => `${e.stream} ${e.partial ? 'P' : 'F'} ${e.text.length}`),
     [`stdout P ${MAX_LINE}`, 'stderr F 7', `stdout P ${MAX_LINE}`, `stdout F ${40 * 1024 - 2 * MAX_LINE}`, 'stdout F 5'],
@@ -109,9 +118,15 @@ t.test('chunks never cut a UTF-8 character', async (t) => {
   const w = writer(t, path);
   const line = 'x' + '€'.repeat(MAX_LINE); // 3 bytes each: a boundary falls inside one
   w.write('stdout', line + '\n');
-  const entries = readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => parseCriLine(l)!);
+  const entries = readFileSync(path, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => parseCriLine(l)!);
   t.ok(entries.length >= 4, 'several chunks');
-  t.notOk(entries.some((e) => e.text.includes('\ufffd')), 'every chunk is valid UTF-8');
+  t.notOk(
+    entries.some((e) => e.text.includes('\ufffd')),
+    'every chunk is valid UTF-8',
+  );
   t.ok(entries.every((e) => Buffer.byteLength(e.text) <= MAX_LINE));
   t.equal(readLog(path)[0].text, line);
 });
@@ -168,8 +183,18 @@ t.test('no log file yet: no lines', async (t) => {
 
 t.test('parseCriLine', async (t) => {
   t.same(parseCriLine(`${TS} stdout F a  b `), { time: TS, stream: 'stdout', partial: false, text: 'a  b ' });
-  t.same(parseCriLine('2026-11-26T21:42:48.123456Z stderr P x'), { time: '2026-11-26T21:42:48.123456Z', stream: 'stderr', partial: true, text: 'x' });
-  t.same(parseCriLine('2026-11-26T21:42:48+01:00 stdout F '), { time: '2026-11-26T21:42:48+01:00', stream: 'stdout', partial: false, text: '' });
+  t.same(parseCriLine('2026-11-26T21:42:48.123456Z stderr P x'), {
+    time: '2026-11-26T21:42:48.123456Z',
+    stream: 'stderr',
+    partial: true,
+    text: 'x',
+  });
+  t.same(parseCriLine('2026-11-26T21:42:48+01:00 stdout F '), {
+    time: '2026-11-26T21:42:48+01:00',
+    stream: 'stdout',
+    partial: false,
+    text: '',
+  });
   for (const bad of [
     '',
     'hello',
@@ -240,7 +265,11 @@ t.test('followLog survives rotations, even several between two polls', async (t)
   put(8); // rotates four times: the file it held is dropped
   finished = true;
   await following;
-  t.same(seen, Array.from({ length: n }, (_, i) => `n-${String(i).padStart(3, '0')}`), 'every line once, in order');
+  t.same(
+    seen,
+    Array.from({ length: n }, (_, i) => `n-${String(i).padStart(3, '0')}`),
+    'every line once, in order',
+  );
 });
 
 t.test('followLog: a file created later; truncation in place; abort', async (t) => {
@@ -279,11 +308,29 @@ function podWithLog(t: Test, process?: ProcessId) {
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const store = new StateStore(root);
   store.reserve('web');
-  const container = { name: 'app', spec: { name: 'app', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'running', process, restartCount: 0 };
+  const container = {
+    name: 'app',
+    spec: { name: 'app', command: ['true'], args: [], env: [] },
+    restartPolicy: 'Never',
+    state: 'running',
+    process,
+    restartCount: 0,
+  };
   store.write({
     version: RECORD_VERSION,
     name: 'web',
-    spec: { name: 'web', hostname: 'web', share: [], terminationGracePeriodSeconds: 1, restartPolicy: 'Never', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    spec: {
+      name: 'web',
+      hostname: 'web',
+      share: [],
+      terminationGracePeriodSeconds: 1,
+      restartPolicy: 'Never',
+      network: { mode: 'pod' },
+      ports: [],
+      volumes: [],
+      labels: {},
+      annotations: {},
+    },
     createdAt: new Date().toISOString(),
     supervisor: { pid: 1, startTime: '0', kind: 'monitor' },
     persistent: false,
@@ -320,13 +367,21 @@ t.test('tspod logs: stdout lines to stdout, stderr lines to stderr; --tail', asy
   t.same(await once(), { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' });
   t.same(await once('--tail', '2'), { code: 0, stdout: 'three\n', stderr: 'warn\n' });
   t.same(await once('--tail', '0'), { code: 0, stdout: '', stderr: '' });
-  t.same(await captured(() => logs('web', 'app', { root, follow: true })), { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' }, 'no running process: follow ends at once');
+  t.same(
+    await captured(() => logs('web', 'app', { root, follow: true })),
+    { code: 0, stdout: 'one\ntwo\nthree\n', stderr: 'warn\n' },
+    'no running process: follow ends at once',
+  );
 });
 
 t.test('tspod logs: errors name the pod, the container, the option', async (t) => {
   const { root } = podWithLog(t);
   await t.rejects(logs('nope', 'app', { root }), { name: 'NotFound', message: 'pod "nope" does not exist', exitCode: 125 });
-  await t.rejects(logs('web', 'db', { root }), { name: 'NotFound', message: 'pod "web" has no container "db" (its containers: app)', exitCode: 125 });
+  await t.rejects(logs('web', 'db', { root }), {
+    name: 'NotFound',
+    message: 'pod "web" has no container "db" (its containers: app)',
+    exitCode: 125,
+  });
   for (const bad of ['-1', '1.5', 'ten', '']) {
     await t.rejects(logs('web', 'app', { root, tail: bad }), { name: 'InputError', field: '--tail' });
   }

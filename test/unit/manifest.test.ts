@@ -39,7 +39,11 @@ t.test('a valid manifest becomes a pod spec with Kubernetes defaults', async (t)
   t.equal(pod.containers[1].workingDir, '/srv');
   const withImage = base();
   Object.assign(withImage.spec.containers[1], { image: 'localhost:5000/team/nginx:1.25' });
-  t.equal(podFromManifest(withImage).containers[1].image, 'localhost:5000/team/nginx:1.25', 'an image name with a registry host and port, as docker writes it');
+  t.equal(
+    podFromManifest(withImage).containers[1].image,
+    'localhost:5000/team/nginx:1.25',
+    'an image name with a registry host and port, as docker writes it',
+  );
 
   const doc = base() as any;
   doc.spec.shareProcessNamespace = true;
@@ -57,11 +61,36 @@ t.test('unsupported fields are errors that name their path', async (t) => {
     f(d);
     return d;
   };
-  fieldError(t, mutate((d) => ((d.spec.containers[1] as any).livenessProbe = {})), 'spec.containers[1].livenessProbe', /not supported/);
-  fieldError(t, mutate((d) => (d.spec.nodeName = 'x')), 'spec.nodeName', /not supported/);
-  fieldError(t, mutate((d) => (d.metadata.namespace = 'default')), 'metadata.namespace', /not supported/);
-  fieldError(t, mutate((d) => (d.status = {})), 'status', /not supported/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].env[0].valueFrom = {})), 'spec.containers[0].env[0].valueFrom', /not supported/);
+  fieldError(
+    t,
+    mutate((d) => ((d.spec.containers[1] as any).livenessProbe = {})),
+    'spec.containers[1].livenessProbe',
+    /not supported/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.nodeName = 'x')),
+    'spec.nodeName',
+    /not supported/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.metadata.namespace = 'default')),
+    'metadata.namespace',
+    /not supported/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.status = {})),
+    'status',
+    /not supported/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].env[0].valueFrom = {})),
+    'spec.containers[0].env[0].valueFrom',
+    /not supported/,
+  );
 });
 
 t.test('invalid values name their path', async (t) => {
@@ -70,24 +99,114 @@ t.test('invalid values name their path', async (t) => {
     f(d);
     return d;
   };
-  fieldError(t, mutate((d) => (d.spec.containers[1].name = 'ghost')), 'spec.containers[1].name', /duplicate container name "ghost"/);
-  fieldError(t, mutate((d) => (d.spec.containers[1].name = 'Web_1')), 'spec.containers[1].name', /not a DNS-1123 label/);
-  fieldError(t, mutate((d) => (d.metadata.name = 'a'.repeat(64))), 'metadata.name', /longer than 63/);
-  fieldError(t, mutate((d) => delete d.metadata.name), 'metadata.name', /is required/);
-  fieldError(t, mutate((d) => delete d.spec.containers[0].command), 'spec.containers[0].command', /is required without an image/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].command = [])), 'spec.containers[0].command', /must name a program/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].args = 'x')), 'spec.containers[0].args', /must be a list/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].args = [1])), 'spec.containers[0].args[0]', /must be a string/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].env[0].name = '1X')), 'spec.containers[0].env[0].name', /not a valid environment/);
-  fieldError(t, mutate((d) => (d.spec.containers[1].workingDir = 'srv')), 'spec.containers[1].workingDir', /absolute/);
-  fieldError(t, mutate((d) => (d.spec.containers = [])), 'spec.containers', /at least one/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].image = 'Ghost:5')), 'spec.containers[0].image', /invalid name component "Ghost"/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].image = 'ghost@sha256:00')), 'spec.containers[0].image', /digest references/);
-  fieldError(t, mutate((d) => (d.spec.terminationGracePeriodSeconds = -1)), 'spec.terminationGracePeriodSeconds', /whole number/);
-  fieldError(t, mutate((d) => (d.spec.shareProcessNamespace = 'yes')), 'spec.shareProcessNamespace', /true or false/);
-  fieldError(t, mutate((d) => (d.spec.hostname = 'no_underscores')), 'spec.hostname', /DNS-1123/);
-  fieldError(t, mutate((d) => (d.kind = 'Deployment')), 'kind', /must be "Pod"/);
-  fieldError(t, mutate((d) => (d.apiVersion = 'apps/v1')), 'apiVersion', /must be "v1"/);
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[1].name = 'ghost')),
+    'spec.containers[1].name',
+    /duplicate container name "ghost"/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[1].name = 'Web_1')),
+    'spec.containers[1].name',
+    /not a DNS-1123 label/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.metadata.name = 'a'.repeat(64))),
+    'metadata.name',
+    /longer than 63/,
+  );
+  fieldError(
+    t,
+    mutate((d) => delete d.metadata.name),
+    'metadata.name',
+    /is required/,
+  );
+  fieldError(
+    t,
+    mutate((d) => delete d.spec.containers[0].command),
+    'spec.containers[0].command',
+    /is required without an image/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].command = [])),
+    'spec.containers[0].command',
+    /must name a program/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].args = 'x')),
+    'spec.containers[0].args',
+    /must be a list/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].args = [1])),
+    'spec.containers[0].args[0]',
+    /must be a string/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].env[0].name = '1X')),
+    'spec.containers[0].env[0].name',
+    /not a valid environment/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[1].workingDir = 'srv')),
+    'spec.containers[1].workingDir',
+    /absolute/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers = [])),
+    'spec.containers',
+    /at least one/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].image = 'Ghost:5')),
+    'spec.containers[0].image',
+    /invalid name component "Ghost"/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].image = 'ghost@sha256:00')),
+    'spec.containers[0].image',
+    /digest references/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.terminationGracePeriodSeconds = -1)),
+    'spec.terminationGracePeriodSeconds',
+    /whole number/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.shareProcessNamespace = 'yes')),
+    'spec.shareProcessNamespace',
+    /true or false/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.hostname = 'no_underscores')),
+    'spec.hostname',
+    /DNS-1123/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.kind = 'Deployment')),
+    'kind',
+    /must be "Pod"/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.apiVersion = 'apps/v1')),
+    'apiVersion',
+    /must be "v1"/,
+  );
   fieldError(t, [], 'manifest', /must be a mapping, not a list/);
 });
 
@@ -96,8 +215,16 @@ t.test('YAML and JSON text; parse errors name the file and line', async (t) => {
   t.same(podFromManifest(await parseManifestText(yaml, 'p.yaml')).containers[0].command, ['sleep', '1']);
   t.equal(podFromManifest(await parseManifestText(JSON.stringify(base()), 'p.json')).name, 'blog');
   await t.rejects(parseManifestText('{"a": ', 'p.json'), { name: 'InputError', field: 'p.json', problem: /invalid JSON/ });
-  await t.rejects(parseManifestText('a: b: c\n', 'p.yaml'), { name: 'InputError', field: 'p.yaml', problem: /^invalid YAML: Nested mappings .* at line 1, column 4$/ });
-  await t.rejects(parseManifestText('a: 1\na: 2\n', 'p.yaml'), { name: 'InputError', problem: /invalid YAML/ }, 'duplicate keys are refused');
+  await t.rejects(parseManifestText('a: b: c\n', 'p.yaml'), {
+    name: 'InputError',
+    field: 'p.yaml',
+    problem: /^invalid YAML: Nested mappings .* at line 1, column 4$/,
+  });
+  await t.rejects(
+    parseManifestText('a: 1\na: 2\n', 'p.yaml'),
+    { name: 'InputError', problem: /invalid YAML/ },
+    'duplicate keys are refused',
+  );
   await t.rejects(parseManifestText('a: 1\n---\nb: 2\n', 'p.yaml'), { name: 'InputError', problem: /2 YAML documents/ });
   await t.rejects(parseManifestText('', 'p.yaml'), { name: 'InputError', problem: /is empty/ });
 });
@@ -106,19 +233,32 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-manifest-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'pod.yaml');
-  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n');
-  await t.rejects(loadManifest(file), { message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)` });
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n',
+  );
+  await t.rejects(loadManifest(file), {
+    message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)`,
+  });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
 });
 
 t.test('ports, hostNetwork and the network annotation', async (t) => {
   const doc = base() as any;
-  doc.spec.containers[1].ports = [{ containerPort: 80, hostPort: 8880 }, { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' }, { containerPort: 9000 }];
+  doc.spec.containers[1].ports = [
+    { containerPort: 80, hostPort: 8880 },
+    { containerPort: 53, hostPort: 5353, protocol: 'UDP', hostIP: '127.0.0.1' },
+    { containerPort: 9000 },
+  ];
   const pod = podFromManifest(doc);
-  t.same(pod.ports, [
-    { hostPort: 8880, containerPort: 80, protocol: 'tcp' },
-    { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '127.0.0.1' },
-  ], 'only ports with a hostPort are published');
+  t.same(
+    pod.ports,
+    [
+      { hostPort: 8880, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '127.0.0.1' },
+    ],
+    'only ports with a hostPort are published',
+  );
   t.same(pod.network, { mode: 'pod' }, 'the default: a network namespace of its own');
 
   const host = base() as any;
@@ -133,17 +273,52 @@ t.test('ports, hostNetwork and the network annotation', async (t) => {
     f(d);
     return d;
   };
-  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 70000 }])), 'spec.containers[0].ports[0].hostPort', /port number from 1 to 65535/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, protocol: 'SCTP' }])), 'spec.containers[0].ports[0].protocol', /TCP or UDP/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ hostPort: 80 }])), 'spec.containers[0].ports[0].containerPort', /is required/);
-  fieldError(t, mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 80, hostIP: 'localhost' }])), 'spec.containers[0].ports[0].hostIP', /not an IP address/);
-  fieldError(t, mutate((d) => {
-    d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 8080 }];
-    d.spec.containers[1].ports = [{ containerPort: 81, hostPort: 8080 }];
-  }), 'spec.containers[1].ports[0].hostPort', /host port 8080\/tcp is published twice/);
-  fieldError(t, mutate((d) => ((d.metadata as any).annotations = { 'tspod.io/network': 'bridge' })), 'metadata.annotations["tspod.io/network"]', /not a network/);
-  fieldError(t, mutate((d) => {
-    (d.metadata as any).annotations = { 'tspod.io/network': 'cni' };
-    (d.spec as any).hostNetwork = true;
-  }), 'spec.hostNetwork', /contradicts the annotation/);
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 70000 }])),
+    'spec.containers[0].ports[0].hostPort',
+    /port number from 1 to 65535/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, protocol: 'SCTP' }])),
+    'spec.containers[0].ports[0].protocol',
+    /TCP or UDP/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].ports = [{ hostPort: 80 }])),
+    'spec.containers[0].ports[0].containerPort',
+    /is required/,
+  );
+  fieldError(
+    t,
+    mutate((d) => (d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 80, hostIP: 'localhost' }])),
+    'spec.containers[0].ports[0].hostIP',
+    /not an IP address/,
+  );
+  fieldError(
+    t,
+    mutate((d) => {
+      d.spec.containers[0].ports = [{ containerPort: 80, hostPort: 8080 }];
+      d.spec.containers[1].ports = [{ containerPort: 81, hostPort: 8080 }];
+    }),
+    'spec.containers[1].ports[0].hostPort',
+    /host port 8080\/tcp is published twice/,
+  );
+  fieldError(
+    t,
+    mutate((d) => ((d.metadata as any).annotations = { 'tspod.io/network': 'bridge' })),
+    'metadata.annotations["tspod.io/network"]',
+    /not a network/,
+  );
+  fieldError(
+    t,
+    mutate((d) => {
+      (d.metadata as any).annotations = { 'tspod.io/network': 'cni' };
+      (d.spec as any).hostNetwork = true;
+    }),
+    'spec.hostNetwork',
+    /contradicts the annotation/,
+  );
 });

@@ -59,14 +59,27 @@ t.test('the infra starts first with new namespaces, then each container joins it
   t.same(web.request.argv, ['sleep', '100']);
   t.equal(web.request.cwd, '/tmp', 'default working directory');
   t.same(web.request.joinNamespaces, [
-    { fd: infra.pidfd, type: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID, label: `infra pid ${infra.pid} (net+ipc+uts+pid)` },
+    {
+      fd: infra.pidfd,
+      type: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
+      label: `infra pid ${infra.pid} (net+ipc+uts+pid)`,
+    },
   ]);
   t.equal(web.request.newNamespaces, c.CLONE_NEWNS, 'only a mount namespace of its own');
   t.equal(web.request.hostname, undefined, 'hostname comes with the shared UTS namespace');
-  t.same(web.request.fs?.map((m) => m.target), ['/', '/proc']);
+  t.same(
+    web.request.fs?.map((m) => m.target),
+    ['/', '/proc'],
+  );
   t.match(web.request.fs?.[0], { op: 'mount', flags: c.MS_REC | c.MS_PRIVATE }, 'no mount propagates to the host');
   t.same(side.request.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=p1-host', 'HOME=/root', 'A=x']);
-  t.same(pod.containers.map((x) => [x.name, x.pid, x.running]), [['web', web.pid, true], ['side', side.pid, true]]);
+  t.same(
+    pod.containers.map((x) => [x.name, x.pid, x.running]),
+    [
+      ['web', web.pid, true],
+      ['side', side.pid, true],
+    ],
+  );
   await pod.kill();
 });
 
@@ -100,7 +113,10 @@ t.test('a container that fails to start: everything started is killed, the error
   const b = new FakeBinding();
   const { io, closed } = fakeIO();
   const enoent = Object.assign(new Error("ENOENT: no such file or directory, execve '/bin/sh'"), {
-    code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sh',
+    code: 'ENOENT',
+    errno: -2,
+    syscall: 'execve',
+    path: '/bin/sh',
   });
   b.failSpawn = { argv0: '/bin/sh', error: enoent };
   const err = await Pod.start(spec(), { binding: b, io, cwd: '/' }).catch((e) => e);
@@ -135,7 +151,10 @@ t.test('stop: SIGTERM to containers, SIGKILL after the grace period, then the in
   t.same(side.signals, [SIGTERM]);
   t.same(infra.signals, [SIGTERM], 'the infra is stopped last');
   t.equal(result.reason, 'stopped');
-  t.same(result.containers.map((c) => c.exit?.signal), [SIGKILL, SIGTERM]);
+  t.same(
+    result.containers.map((c) => c.exit?.signal),
+    [SIGKILL, SIGTERM],
+  );
   t.equal(pod.stop(), pod.stop(), 'stopping again returns the same promise');
 });
 
@@ -153,7 +172,10 @@ t.test('the pod completes when every container has exited', async (t) => {
   t.same(exits, ['side', 'web']);
   t.equal(result.reason, 'completed');
   t.same(infra.signals, [SIGTERM]);
-  t.same(result.containers.map((c) => c.exit?.code), [3, 0]);
+  t.same(
+    result.containers.map((c) => c.exit?.code),
+    [3, 0],
+  );
 });
 
 t.test('the pod fails when its infra dies, and its containers are stopped', async (t) => {
@@ -226,7 +248,15 @@ t.test('OnFailure restarts only a failure; Never restarts nothing', async (t) =>
 
 t.test('a restart that cannot start is a failure: recorded, and backed off', async (t) => {
   const { b, clock, pod } = await policyPod('Always');
-  b.failSpawn = { argv0: 'sleep', error: Object.assign(new Error("ENOENT: no such file or directory, execve '/bin/sleep'"), { code: 'ENOENT', errno: -2, syscall: 'execve', path: '/bin/sleep' }) };
+  b.failSpawn = {
+    argv0: 'sleep',
+    error: Object.assign(new Error("ENOENT: no such file or directory, execve '/bin/sleep'"), {
+      code: 'ENOENT',
+      errno: -2,
+      syscall: 'execve',
+      path: '/bin/sleep',
+    }),
+  };
   b.exit(b.byArgv0('sleep').pid, fail);
   await tick();
   clock.advance(10_000);
@@ -243,7 +273,13 @@ t.test('a restart that cannot start is a failure: recorded, and backed off', asy
 
 t.test('restart, stop, add and remove one container; the infra and the others stay', async (t) => {
   const b = new FakeBinding();
-  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
+  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), {
+    binding: b,
+    io: fakeIO().io,
+    cwd: '/',
+    backoff: BACKOFF,
+    clock: new FakeClock(),
+  });
   const [infra, web, side] = b.spawned;
   await pod.restartContainer('web');
   t.same(web.signals, [SIGTERM]);
@@ -258,9 +294,15 @@ t.test('restart, stop, add and remove one container; the infra and the others st
   t.equal(pod.containers[1].state, 'exited', 'stopped on request: Always does not restart it');
   await t.rejects(pod.removeContainer('web'), { message: /is running: stop it first/ });
   await pod.removeContainer('side');
-  t.same(pod.containers.map((c) => c.name), ['web']);
+  t.same(
+    pod.containers.map((c) => c.name),
+    ['web'],
+  );
   await pod.addContainer({ name: 'extra', command: ['true'], args: [], env: [] }, 'Never');
-  t.same(pod.containers.map((c) => c.name), ['web', 'extra']);
+  t.same(
+    pod.containers.map((c) => c.name),
+    ['web', 'extra'],
+  );
   await t.rejects(pod.addContainer({ name: 'web', command: ['true'], args: [], env: [] }), { message: /already has a container "web"/ });
   await pod.kill();
 });
@@ -282,14 +324,50 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   const clock = new FakeClock();
   const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
   const record: PodRecord = {
-    version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
+    version: 1,
+    name: 'p1',
+    createdAt: new Date().toISOString(),
+    persistent: false,
+    state: 'running',
     supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
-    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    spec: {
+      name: 'p1',
+      hostname: 'p1',
+      share: ['net', 'ipc', 'uts', 'pid'],
+      terminationGracePeriodSeconds: 0,
+      restartPolicy: 'Always',
+      network: { mode: 'pod' },
+      ports: [],
+      volumes: [],
+      labels: {},
+      annotations: {},
+    },
     infra: { process: self },
     containers: [
-      { name: 'alive', spec: { name: 'alive', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: self, restartCount: 2 },
-      { name: 'gone', spec: { name: 'gone', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'OnFailure', state: 'running', process: { pid: process.pid, startTime: '1' }, restartCount: 0 },
-      { name: 'reused', spec: { name: 'reused', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'running', process: { pid: process.pid, startTime: '999999999' }, restartCount: 0 },
+      {
+        name: 'alive',
+        spec: { name: 'alive', command: ['sleep'], args: ['1'], env: [] },
+        restartPolicy: 'Always',
+        state: 'running',
+        process: self,
+        restartCount: 2,
+      },
+      {
+        name: 'gone',
+        spec: { name: 'gone', command: ['sleep'], args: ['1'], env: [] },
+        restartPolicy: 'OnFailure',
+        state: 'running',
+        process: { pid: process.pid, startTime: '1' },
+        restartCount: 0,
+      },
+      {
+        name: 'reused',
+        spec: { name: 'reused', command: ['true'], args: [], env: [] },
+        restartPolicy: 'Never',
+        state: 'running',
+        process: { pid: process.pid, startTime: '999999999' },
+        restartCount: 0,
+      },
     ],
   };
   const pod = await Pod.adopt(record, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
@@ -297,7 +375,10 @@ t.test('adoption: running processes found again, an unobserved exit goes through
   t.equal(rec.containers[0].state, 'running', 'found by pid and start time');
   t.equal(rec.containers[0].restartCount, 2);
   t.equal(rec.containers[1].state, 'waiting', 'a pid whose start time differs is not it: an unknown exit, a failure for OnFailure');
-  t.same(rec.containers[1].lastExit && { code: rec.containers[1].lastExit.code, unknown: rec.containers[1].lastExit.unknown }, { code: null, unknown: true });
+  t.same(rec.containers[1].lastExit && { code: rec.containers[1].lastExit.code, unknown: rec.containers[1].lastExit.unknown }, {
+    code: null,
+    unknown: true,
+  });
   t.equal(rec.containers[2].state, 'exited', 'Never: not restarted');
   await pod.kill();
 });
@@ -310,21 +391,55 @@ t.test('an adoption that fails half-way (EMFILE) lets go of what it took, and ta
   let opened = 0;
   const pidfdOpen = b.pidfdOpen;
   b.pidfdOpen = (pid: number) => {
-    if (++opened === 3) throw Object.assign(new Error('EMFILE: too many open files, pidfd_open'), { code: 'EMFILE', syscall: 'pidfd_open' });
+    if (++opened === 3)
+      throw Object.assign(new Error('EMFILE: too many open files, pidfd_open'), { code: 'EMFILE', syscall: 'pidfd_open' });
     return pidfdOpen(pid);
   };
-  const running = (name: string) => ({ name, spec: { name, command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always' as const, state: 'running' as const, process: self, restartCount: 0 });
+  const running = (name: string) => ({
+    name,
+    spec: { name, command: ['sleep'], args: ['1'], env: [] },
+    restartPolicy: 'Always' as const,
+    state: 'running' as const,
+    process: self,
+    restartCount: 0,
+  });
   const record: PodRecord = {
-    version: 1, name: 'p1', createdAt: new Date().toISOString(), persistent: false, state: 'running',
+    version: 1,
+    name: 'p1',
+    createdAt: new Date().toISOString(),
+    persistent: false,
+    state: 'running',
     supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
-    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    spec: {
+      name: 'p1',
+      hostname: 'p1',
+      share: ['net', 'ipc', 'uts', 'pid'],
+      terminationGracePeriodSeconds: 0,
+      restartPolicy: 'Always',
+      network: { mode: 'pod' },
+      ports: [],
+      volumes: [],
+      labels: {},
+      annotations: {},
+    },
     infra: { process: self },
-    containers: [running('a'), running('b'), { ...running('w'), state: 'waiting', process: undefined, nextStartAt: new Date(Date.now() + 5000).toISOString() }],
+    containers: [
+      running('a'),
+      running('b'),
+      { ...running('w'), state: 'waiting', process: undefined, nextStartAt: new Date(Date.now() + 5000).toISOString() },
+    ],
   };
   const { io, closed } = fakeIO();
   await t.rejects(Pod.adopt(record, { binding: b, io, cwd: '/', backoff: BACKOFF, clock }), { code: 'EMFILE' });
-  t.same(b.spawned.map((p) => p.request.argv[0]), ['(adopted)', '(adopted)'], 'nothing started: b, still running, was not taken for a container that ended');
-  t.notOk(b.spawned.some((p) => b.watching(p.pidfd)), 'no process is watched any more');
+  t.same(
+    b.spawned.map((p) => p.request.argv[0]),
+    ['(adopted)', '(adopted)'],
+    'nothing started: b, still running, was not taken for a container that ended',
+  );
+  t.notOk(
+    b.spawned.some((p) => b.watching(p.pidfd)),
+    'no process is watched any more',
+  );
   t.equal(closed(), 1, 'its IO is closed');
   clock.advance(60_000);
   t.equal(b.spawned.length, 2, 'and no timer starts anything later');
@@ -332,22 +447,39 @@ t.test('an adoption that fails half-way (EMFILE) lets go of what it took, and ta
 
 t.test('two restarts at once, and a restart with a remove, leave no process untracked', async (t) => {
   const b = new FakeBinding();
-  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
+  const pod = await Pod.start(spec({ restartPolicy: 'Always' }), {
+    binding: b,
+    io: fakeIO().io,
+    cwd: '/',
+    backoff: BACKOFF,
+    clock: new FakeClock(),
+  });
   await Promise.all([pod.restartContainer('web'), pod.restartContainer('web')]);
   const webs = b.allByArgv0('sleep');
   t.equal(webs.length, 3, 'started three times, one after the other');
-  t.same(webs.map((w) => w.exited), [true, true, false], 'only the last one runs');
+  t.same(
+    webs.map((w) => w.exited),
+    [true, true, false],
+    'only the last one runs',
+  );
   t.equal(pod.containers[0].pid, webs[2].pid, 'and it is the one the pod knows');
 
   const restart = pod.restartContainer('side');
   const remove = pod.removeContainer('side', true);
   await Promise.allSettled([restart, remove]);
-  t.same(pod.containers.map((c) => c.name), ['web'], 'the container is gone');
-  t.ok(b.allByArgv0('/bin/sh').every((p) => p.exited), 'and none of its processes runs');
+  t.same(
+    pod.containers.map((c) => c.name),
+    ['web'],
+    'the container is gone',
+  );
+  t.ok(
+    b.allByArgv0('/bin/sh').every((p) => p.exited),
+    'and none of its processes runs',
+  );
   await pod.kill();
 });
 
-t.test('without a backoff option, the kubelet\'s: 10 s, doubling to 5 minutes', async (t) => {
+t.test("without a backoff option, the kubelet's: 10 s, doubling to 5 minutes", async (t) => {
   const b = new FakeBinding();
   const clock = new FakeClock();
   const s = spec({ restartPolicy: 'Always' });
@@ -368,30 +500,71 @@ t.test('adoption: statuses and the back-off come from the record', async (t) => 
   const self = { pid: process.pid, startTime: startTimeOf(process.pid)! };
   const at = new Date().toISOString();
   const base: PodRecord = {
-    version: 1, name: 'p1', createdAt: at, persistent: false, state: 'running',
+    version: 1,
+    name: 'p1',
+    createdAt: at,
+    persistent: false,
+    state: 'running',
     supervisor: { kind: 'monitor', pid: 1, startTime: '1' },
-    spec: { name: 'p1', hostname: 'p1', share: ['net', 'ipc', 'uts', 'pid'], terminationGracePeriodSeconds: 0, restartPolicy: 'Always', network: { mode: 'pod' }, ports: [], volumes: [], labels: {}, annotations: {} },
+    spec: {
+      name: 'p1',
+      hostname: 'p1',
+      share: ['net', 'ipc', 'uts', 'pid'],
+      terminationGracePeriodSeconds: 0,
+      restartPolicy: 'Always',
+      network: { mode: 'pod' },
+      ports: [],
+      volumes: [],
+      labels: {},
+      annotations: {},
+    },
     infra: { process: self },
     containers: [],
   };
-  const done = await Pod.adopt({
-    ...base,
-    containers: [{ name: 'a', spec: { name: 'a', command: ['true'], args: [], env: [] }, restartPolicy: 'Never', state: 'exited', restartCount: 0, lastExit: { code: 0, signal: null, at } }],
-  }, { binding: b, io: fakeIO().io, cwd: '/', clock });
+  const done = await Pod.adopt(
+    {
+      ...base,
+      containers: [
+        {
+          name: 'a',
+          spec: { name: 'a', command: ['true'], args: [], env: [] },
+          restartPolicy: 'Never',
+          state: 'exited',
+          restartCount: 0,
+          lastExit: { code: 0, signal: null, at },
+        },
+      ],
+    },
+    { binding: b, io: fakeIO().io, cwd: '/', clock },
+  );
   t.equal((await done.ended).reason, 'completed');
   t.equal(done.state, 'completed', 'all its containers had succeeded: completed, not failed');
 
-  const crashing = await Pod.adopt({
-    ...base,
-    containers: [{ name: 'c', spec: { name: 'c', command: ['sleep'], args: ['1'], env: [] }, restartPolicy: 'Always', state: 'running', process: { pid: process.pid, startTime: '1' }, restartCount: 3, startedAt: at, backoffMs: 20_000 }],
-  }, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock });
+  const crashing = await Pod.adopt(
+    {
+      ...base,
+      containers: [
+        {
+          name: 'c',
+          spec: { name: 'c', command: ['sleep'], args: ['1'], env: [] },
+          restartPolicy: 'Always',
+          state: 'running',
+          process: { pid: process.pid, startTime: '1' },
+          restartCount: 3,
+          startedAt: at,
+          backoffMs: 20_000,
+        },
+      ],
+    },
+    { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock },
+  );
   t.same(clock.delays, [40_000], 'the recorded 20 s back-off goes on doubling');
   await crashing.kill();
 });
 
 t.test('the TSPOD_* knobs: bounded, and the back-off scales from one number', async (t) => {
   t.same(hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '200' }).backoff, { initialMs: 200, maxMs: 6000, resetMs: 12000 });
-  t.equal(hostOptionsFromEnv({}).backoff, undefined, 'unset: the kubelet\'s');
+  t.equal(hostOptionsFromEnv({}).backoff, undefined, "unset: the kubelet's");
   t.throws(() => hostOptionsFromEnv({ TSPOD_BACKOFF_MS: '0' }), { name: 'InputError', field: 'TSPOD_BACKOFF_MS' });
   t.throws(() => hostOptionsFromEnv({ TSPOD_LOG_MAX_BYTES: '10' }), { name: 'InputError', field: 'TSPOD_LOG_MAX_BYTES' });
 });

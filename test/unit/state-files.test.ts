@@ -14,5 +14,8 @@ t.test('record files: written whole, read back with their version checked', asyn
   t.same(readdirSync(dir), ['pod.json'], 'the temporary file was renamed, not left');
   t.throws(() => readRecordFile(file, 2, 'state'), { name: 'TspodError', message: `${file}: state version 1, this tspod reads 2` });
   writeFileSync(file, '{"version": 1,');
-  t.throws(() => readRecordFile(file, 1, 'image record'), { name: 'TspodError', message: new RegExp(`^${file}: unreadable image record: `) });
+  t.throws(() => readRecordFile(file, 1, 'image record'), {
+    name: 'TspodError',
+    message: new RegExp(`^${file}: unreadable image record: `),
+  });
 });

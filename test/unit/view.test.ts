@@ -26,7 +26,16 @@ function record(name: string, supervisor: { pid: number; startTime: string }): P
     persistent: false,
     state: 'running',
     infra: { process: gone },
-    containers: [{ name: 'a', spec: containers[0], state: 'running', process: gone, restartCount: 0, restartPolicy: 'Never' } as PodRecord['containers'][0]],
+    containers: [
+      {
+        name: 'a',
+        spec: containers[0],
+        state: 'running',
+        process: gone,
+        restartCount: 0,
+        restartPolicy: 'Never',
+      } as PodRecord['containers'][0],
+    ],
   };
 }
 
@@ -37,7 +46,7 @@ t.test('a live supervisor keeps its records current: they are shown as written',
   t.equal(seen.state, 'running');
 });
 
-t.test('without its supervisor, a record\'s gone processes are shown gone', async (t) => {
+t.test("without its supervisor, a record's gone processes are shown gone", async (t) => {
   const [seen] = observedAll([record('orphan', gone)]);
   t.equal(seen.state, 'failed');
   t.match(seen.reason, /its infra process \(pid \d+\) is gone/);
