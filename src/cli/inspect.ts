@@ -42,22 +42,29 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     );
     return 0;
   }
+  const { spec, network } = record;
+  const reason = record.reason ? ` (${record.reason})` : '';
+  const pause = spec.pause ? `; infra program ${spec.pause}` : '';
+  const ports = network?.ports.map((p) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`) ?? [];
   const lines = [
-    `pod ${record.name}: ${record.state}${record.reason ? ` (${record.reason})` : ''}, supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, created ${record.createdAt}`,
-    `  hostname ${record.spec.hostname}; shares ${record.spec.share.join(',') || 'nothing'}; restartPolicy ${record.spec.restartPolicy}; grace ${record.spec.terminationGracePeriodSeconds}s${record.spec.pause ? `; infra program ${record.spec.pause}` : ''}`,
-    `  network ${record.network?.mode ?? 'pod'}${record.network?.podIP ? `, IP ${record.network.podIP}` : ''}${record.network?.ports.length ? `, ports ${record.network.ports.map((p) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`).join(' ')}` : ''}`,
+    `pod ${record.name}: ${record.state}${reason}, ` +
+      `supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, created ${record.createdAt}`,
+    `  hostname ${spec.hostname}; shares ${spec.share.join(',') || 'nothing'}; restartPolicy ${spec.restartPolicy}; ` +
+      `grace ${spec.terminationGracePeriodSeconds}s${pause}`,
+    `  network ${network?.mode ?? 'pod'}${network?.podIP ? `, IP ${network.podIP}` : ''}` +
+      (ports.length ? `, ports ${ports.join(' ')}` : ''),
     `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
   ];
   for (const c of containers) {
-    lines.push(
-      `  container ${c.name}: ${c.state}${c.process && c.state === 'running' ? `, pid ${c.process.pid}` : ''}, restarts ${c.restartCount}, policy ${c.restartPolicy}`,
-    );
+    const pid = c.process && c.state === 'running' ? `, pid ${c.process.pid}` : '';
+    lines.push(`  container ${c.name}: ${c.state}${pid}, restarts ${c.restartCount}, policy ${c.restartPolicy}`);
     lines.push(`    command: ${[...c.spec.command, ...c.spec.args].join(' ')}`);
     lines.push(`    namespaces: ${nsLine(c.namespaces)}`);
-    if (c.lastExit)
-      lines.push(
-        `    last exit: ${c.lastExit.unknown ? 'unknown' : c.lastExit.code !== null ? `status ${c.lastExit.code}` : `signal ${c.lastExit.signal}`} at ${c.lastExit.at}`,
-      );
+    const exit = c.lastExit;
+    if (exit) {
+      const how = exit.unknown ? 'unknown' : exit.code !== null ? `status ${exit.code}` : `signal ${exit.signal}`;
+      lines.push(`    last exit: ${how} at ${exit.at}`);
+    }
     if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
   }
   print(lines.join('\n') + '\n');

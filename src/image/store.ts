@@ -341,7 +341,8 @@ export class ImageStore {
     const actual = sniffCompression(source.head(layer.path, 6), `${source.label}: ${layer.label}`);
     if (layer.compression !== undefined && actual !== layer.compression) {
       throw new TspodError(
-        `${source.label}: ${layer.label}: its media type ${layer.mediaType} says ${layer.compression === 'gzip' ? 'gzip' : 'plain tar'}, its content is ${actual === 'gzip' ? 'gzip' : 'not gzip'}`,
+        `${source.label}: ${layer.label}: its media type ${layer.mediaType} says ${layer.compression === 'gzip' ? 'gzip' : 'plain tar'}, ` +
+          `its content is ${actual === 'gzip' ? 'gzip' : 'not gzip'}`,
       );
     }
     return actual;
@@ -424,7 +425,8 @@ export class ImageStore {
           const names = rename ? [rename] : plan.names;
           if (!names.length) {
             throw new TspodError(
-              `${file}: image ${shortId(plan.id)} has no name in the file (no ref.name annotation or RepoTags): give it one with --name NAME[:TAG]`,
+              `${file}: image ${shortId(plan.id)} has no name in the file (no ref.name annotation or RepoTags): ` +
+                'give it one with --name NAME[:TAG]',
             );
           }
           return { plan, names };

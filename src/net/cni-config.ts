@@ -219,7 +219,8 @@ async function checkPluginVersions(network: CniNetwork, timeoutMs?: number): Pro
       throw Object.assign(
         new InputError(
           field,
-          `plugin "${type}" (${findPlugin(type, network.binDirs)}) does not support cniVersion ${network.cniVersion} (it supports ${versions.join(', ')})`,
+          `plugin "${type}" (${findPlugin(type, network.binDirs)}) does not support cniVersion ${network.cniVersion} ` +
+            `(it supports ${versions.join(', ')})`,
           network.file ?? undefined,
         ),
         { networkName: network.name },
@@ -386,7 +387,8 @@ export async function ensureDefaultNetwork(confDir: string = DEFAULT_CONF_DIR, o
   const missing = ['bridge', 'host-local', 'portmap'].filter((p) => !findPlugin(p, binDirs));
   if (missing.length > 0) {
     throw new TspodError(
-      `cannot write the default CNI network: plugin ${missing.join(', ')} not found in ${binDirs.join(', ')} (Debian: apt-get install containernetworking-plugins)`,
+      `cannot write the default CNI network: plugin ${missing.join(', ')} not found in ${binDirs.join(', ')} ` +
+        '(Debian: apt-get install containernetworking-plugins)',
     );
   }
   const cniVersion = await commonVersion(binDirs, ['1.0.0', '0.4.0']);

@@ -37,7 +37,8 @@ function checkNetwork(spec: Pick<PodSpec, 'network' | 'ports'>): void {
     if (moved) {
       throw new InputError(
         'ports',
-        `host port ${moved.hostPort} -> ${moved.containerPort}: with the host network a pod's ports are the host's own, so they cannot be mapped`,
+        `host port ${moved.hostPort} -> ${moved.containerPort}: ` +
+          "with the host network a pod's ports are the host's own, so they cannot be mapped",
       );
     }
   }

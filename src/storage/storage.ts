@@ -318,11 +318,13 @@ export class PodStorage {
             `${b.target} does not exist: a container on the host's file system mounts onto existing paths only`,
           );
         }
-        if (st.isDirectory() !== b.directory)
+        if (st.isDirectory() !== b.directory) {
+          const kind = st.isDirectory() ? 'a directory' : 'not a directory';
           throw new InputError(
             `${where}.volumeMounts[${i}].mountPath`,
-            `${b.target} is ${st.isDirectory() ? 'a directory' : 'not a directory'}, its volume is ${b.directory ? 'a directory' : 'a file'}`,
+            `${b.target} is ${kind}, its volume is ${b.directory ? 'a directory' : 'a file'}`,
           );
+        }
       });
       return { fs: hostfsSteps(c_, binds), ownRoot: false, user: this.user(c, undefined, where) };
     }

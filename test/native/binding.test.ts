@@ -209,7 +209,12 @@ t.test('socketInNetns: a failure to open the way back (EMFILE) is reported, and 
     const held = [];
     for (;;) { try { held.push(fs.openSync('/dev/null', 'r')); } catch { break; } }
     let first;
-    try { b.socketInNetns(ns, b.constants.AF_INET, b.constants.SOCK_STREAM); first = 'no error'; } catch (e) { first = e.code + ' ' + e.syscall + ' ' + e.path; }
+    try {
+      b.socketInNetns(ns, b.constants.AF_INET, b.constants.SOCK_STREAM);
+      first = 'no error';
+    } catch (e) {
+      first = e.code + ' ' + e.syscall + ' ' + e.path;
+    }
     for (const fd of held.splice(0, 4)) fs.closeSync(fd);
     const fd = b.socketInNetns(ns, b.constants.AF_INET, b.constants.SOCK_STREAM);
     console.log(JSON.stringify({ first, second: typeof fd }));`;

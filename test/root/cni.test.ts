@@ -185,7 +185,9 @@ async function attach(sc: Scope, net: TestNet, holder: Holder, ports?: CniPortMa
 
 /** A TCP server in a namespace that answers "pod <peer address>". */
 async function serveIn(sc: Scope, netns: string, port: number): Promise<ChildProcess> {
-  const script = `require('net').createServer((s) => s.end('pod ' + s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(${port}, () => console.log('listening'))`;
+  const script =
+    "require('net').createServer((s) => s.end('pod ' + s.remoteAddress.replace('::ffff:', '') + '\\n'))" +
+    `.listen(${port}, () => console.log('listening'))`;
   const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv,
@@ -523,7 +525,8 @@ function run(): void {
     t.match(
       (err as Error).message,
       new RegExp(
-        `^network "${net.network.name}": plugin bridge failed ADD: failed to allocate for range 0: no IP addresses available in range set: [\\d.]+-[\\d.]+`,
+        `^network "${net.network.name}": plugin bridge failed ADD: failed to allocate for range 0: ` +
+          'no IP addresses available in range set: [\\d.]+-[\\d.]+',
       ),
     );
     t.notMatch((err as Error).message, /\n/, 'one line');

@@ -264,7 +264,8 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
     t.equal(nf.code, 127);
     t.equal(
       nf.stderr,
-      'tspod: container app of pod exec-shared: command not found: "no-such-cmd-xyz" is not in the container\'s PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
+      'tspod: container app of pod exec-shared: command not found: "no-such-cmd-xyz" is not in the container\'s ' +
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n',
     );
     const abs = await runExec(t, root, ['exec-shared', 'app', '--', '/nonexistent/cmd']);
     t.equal(abs.code, 127);
@@ -388,8 +389,11 @@ t.test('on a terminal of its own, -it: raw mode, window size, Ctrl-C, and the te
   };
 
   t.test("window size from tspod's terminal, and SIGWINCH follows it; typing reaches the command", async (t) => {
-    const script =
-      'stty size; while sleep 0.05; do s=$(stty size); if [ "$s" != "33 120" ]; then echo "resized to $s"; break; fi; done; read line; echo "got $line"; exit 5';
+    const script = [
+      'stty size',
+      'while sleep 0.05; do s=$(stty size); if [ "$s" != "33 120" ]; then echo "resized to $s"; break; fi; done',
+      'read line; echo "got $line"; exit 5',
+    ].join('; ');
     const term = onTerminal(t, script);
     await waitFor('the first size', () => term.output().includes('33 120'));
     t.ok(term.raw(), "tspod's terminal is in raw mode while the command runs");

@@ -275,8 +275,10 @@ t.test('layers in use are kept until they are not', async (t) => {
 t.test('an image that is not in the store: a clear error, no registry', async (t) => {
   const { store } = fixture(t);
   t.throws(() => resolveImage(store, 'nginx:1.25'), {
-    message:
-      /^image "nginx:1\.25" is not in the local image store \(.*\); tspod never pulls from a registry: import it from a file with tspod image import FILE/,
+    message: new RegExp(
+      String.raw`^image "nginx:1\.25" is not in the local image store \(.*\); ` +
+        'tspod never pulls from a registry: import it from a file with tspod image import FILE',
+    ),
   });
   t.throws(() => store.resolve('Bad Name'), { name: 'InputError' });
   t.equal(imageRoot(), process.env.TSPOD_IMAGE_ROOT || DEFAULT_IMAGE_ROOT);

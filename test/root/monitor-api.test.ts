@@ -121,8 +121,9 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
 t.test('POST /v1/manifests checks a manifest and answers with its pod, creating nothing', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'keep']);
-  const text =
-    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  restartPolicy: Never\n  containers:\n    - name: a\n      command: [sleep, "1"]\n';
+  const text = ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: web', 'spec:', '  restartPolicy: Never', '  containers:']
+    .concat(['    - name: a', '      command: [sleep, "1"]', ''])
+    .join('\n');
   const r = await raw(s, 'POST', '/v1/manifests', JSON.stringify({ text, file: 'web.yaml' }));
   t.equal(r.status, 200);
   t.equal(r.body.spec.name, 'web');
@@ -170,8 +171,16 @@ t.test('run -d -f against a monitor older than the manifest form of POST /v1/pod
 t.test('POST /v1/pods with a manifest: the monitor reads it and creates its pod in one request', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'keep']);
-  const text =
-    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: here\n      command: [sleep, "1000"]\n    - name: there\n      command: [sleep, "1000"]\n      workingDir: /usr\n';
+  const text = ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: web', 'spec:', '  containers:']
+    .concat([
+      '    - name: here',
+      '      command: [sleep, "1000"]',
+      '    - name: there',
+      '      command: [sleep, "1000"]',
+      '      workingDir: /usr',
+      '',
+    ])
+    .join('\n');
   const r = await raw(s, 'POST', '/v1/pods', JSON.stringify({ manifest: { text, file: 'web.yaml', workingDir: '/tmp' } }));
   t.equal(r.status, 201, JSON.stringify(r.body));
   t.equal(r.body.name, 'web');

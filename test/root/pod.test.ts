@@ -88,8 +88,12 @@ t.test('without PID sharing, each container is PID 1 of its own PID namespace', 
 
 t.test('two containers talk over 127.0.0.1; the host cannot reach them', async (t) => {
   const port = 20000 + (process.pid % 20000);
-  const server = `require('net').createServer((s) => s.end('hello from ' + require('os').hostname())).listen(${port}, '127.0.0.1', () => console.log('listening'))`;
-  const client = `const go = () => { const s = require('net').connect(${port}, '127.0.0.1'); let d = ''; s.on('data', (c) => (d += c)); s.on('end', () => console.log(d)); s.on('error', () => setTimeout(go, 50)); }; go();`;
+  const server =
+    "require('net').createServer((s) => s.end('hello from ' + require('os').hostname()))" +
+    `.listen(${port}, '127.0.0.1', () => console.log('listening'))`;
+  const client =
+    `const go = () => { const s = require('net').connect(${port}, '127.0.0.1'); let d = ''; s.on('data', (c) => (d += c)); ` +
+    "s.on('end', () => console.log(d)); s.on('error', () => setTimeout(go, 50)); }; go();";
   const { pod, io, finish } = await startPod(t, 'loopback', ['net', 'ipc', 'uts', 'pid'], () => [
     { name: 'server', command: [process.execPath, '-e', server], args: [], env: [] },
     { name: 'client', command: [process.execPath, '-e', client], args: [], env: [] },

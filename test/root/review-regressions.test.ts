@@ -31,7 +31,9 @@ t.test('tspod run | head: the pod ends when tspod is told, and tspod does not cr
     '/bin/bash',
     [
       '-c',
-      `env -u NODE_OPTIONS ${process.execPath} ${cliPath} run --name piped -- sh -c 'for i in $(seq 1000); do echo line $i; done' | head -1; echo "status=\${PIPESTATUS[0]}" >&2`,
+      `env -u NODE_OPTIONS ${process.execPath} ${cliPath} run --name piped -- ` +
+        `sh -c 'for i in $(seq 1000); do echo line $i; done' | head -1; ` +
+        'echo "status=${PIPESTATUS[0]}" >&2',
     ],
     {
       env: s.env,

@@ -237,7 +237,10 @@ t.test('an invalid file is refused with its name and the field or plugin', async
     [
       'old.conflist',
       list('old', [{ type: 'a' }, { type: 'old' }]),
-      /old\.conflist: plugins\[1\]\.type: plugin "old" \(.*\/old\) does not support cniVersion 1\.0\.0 \(it supports 0\.3\.0, 0\.3\.1, 0\.4\.0\)/,
+      new RegExp(
+        String.raw`old\.conflist: plugins\[1\]\.type: plugin "old" \(.*/old\) does not support cniVersion 1\.0\.0 ` +
+          String.raw`\(it supports 0\.3\.0, 0\.3\.1, 0\.4\.0\)`,
+      ),
     ],
   ];
   for (const [file, content, pattern] of cases) {
@@ -461,7 +464,14 @@ COMMIT
   t.equal(nat.rules.length, 3);
   t.equal(
     removalScript('nat', nat, new Set(['CNI-abc'])),
-    '*nat\n-D POSTROUTING -s 10.1.0.2/32 -m comment --comment "name: \\"n\\" id: \\"c\\"" -j CNI-abc\n-D CNI-abc -d 10.1.0.0/24 -j ACCEPT\n-X CNI-abc\nCOMMIT\n',
+    [
+      '*nat',
+      '-D POSTROUTING -s 10.1.0.2/32 -m comment --comment "name: \\"n\\" id: \\"c\\"" -j CNI-abc',
+      '-D CNI-abc -d 10.1.0.0/24 -j ACCEPT',
+      '-X CNI-abc',
+      'COMMIT',
+      '',
+    ].join('\n'),
     'exact deletes, then the chain, no flush',
   );
   // The name bridge 1.1.1 gave network "tspodx", container "ctr1", measured with iptables-save.
@@ -636,7 +646,10 @@ t.test('a failed ADD is undone with DEL for the whole list, and names the plugin
   await rejectsWith(
     t,
     add(network, { containerId: 'c2', netns: ns.path }),
-    /plugin second failed ADD: Invalid Configuration.*; undoing it failed too: network "chain": plugin first failed DEL: busy \(CNI error 11\)/,
+    new RegExp(
+      'plugin second failed ADD: Invalid Configuration.*; ' +
+        String.raw`undoing it failed too: network "chain": plugin first failed DEL: busy \(CNI error 11\)`,
+    ),
   );
 
   // Output that is not a CNI error object, and a success without a result.

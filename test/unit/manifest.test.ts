@@ -238,7 +238,9 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
     'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n',
   );
   await t.rejects(loadManifest(file), {
-    message: `${file}: spec.containers[0].livenessProbe: field is not supported by tspod (supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)`,
+    message:
+      `${file}: spec.containers[0].livenessProbe: field is not supported by tspod ` +
+      '(supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)',
   });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
 });

@@ -15,7 +15,12 @@ t.test('a symlink swapped in above never leads the mkdir out of the volume', asy
   mkdirSync(outside);
   // As fast as it can: a/ moved aside, a symlink to outside/ put in its place, then undone.
   const swap = `const fs = require('fs'); process.chdir(${JSON.stringify(volume)});
-    for (;;) { try { fs.renameSync('a', 'a.real'); fs.symlinkSync(${JSON.stringify(outside)}, 'a'); fs.unlinkSync('a'); fs.renameSync('a.real', 'a'); } catch {} }`;
+    for (;;) {
+      try {
+        fs.renameSync('a', 'a.real'); fs.symlinkSync(${JSON.stringify(outside)}, 'a');
+        fs.unlinkSync('a'); fs.renameSync('a.real', 'a');
+      } catch {}
+    }`;
   const swapper = spawn(process.execPath, ['-e', swap], { stdio: 'ignore' });
   t.teardown(() => swapper.kill('SIGKILL'));
   await new Promise((r) => setTimeout(r, 200)); // its Node has started
