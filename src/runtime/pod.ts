@@ -333,9 +333,10 @@ export class Pod extends EventEmitter<PodEvents> {
     this.move(slot, 'waiting');
   }
 
-  /** A pod that is not persistent completes once every container is done for good. */
+  /** A pod that is not persistent completes once every container is done for good (a container
+   *  being restarted on request is not). */
   private checkCompleted(): void {
-    if (this.stopping || this.persistent || this.slots.length === 0) return;
+    if (this.stopping || this.persistent || this.slots.length === 0 || this.slots.some((s) => s.restarting)) return;
     if (!this.slots.every((s) => s.state === 'exited')) return;
     const failed = this.slots.find((s) => !s.lastStatus || statusCode(s.lastStatus) !== 0);
     if (failed) this.reason = `container ${failed.name} ${failed.lastStatus ? describeExit(failed.lastStatus) : 'did not run'}`;
@@ -374,7 +375,12 @@ export class Pod extends EventEmitter<PodEvents> {
     this.assertRunning();
     const slot = this.slot(name);
     return this.serial(slot, async () => {
-      await this.stopSlot(slot, graceSeconds);
+      slot.restarting = true;
+      try {
+        await this.stopSlot(slot, graceSeconds);
+      } finally {
+        slot.restarting = false;
+      }
       this.assertRunning();
       slot.stoppedByUser = false;
       slot.delayMs = 0;

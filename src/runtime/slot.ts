@@ -37,6 +37,8 @@ export class ContainerSlot {
   lastError: StartError | undefined;
   nextStartAt: string | undefined;
   stoppedByUser = false;
+  /** A restart on request is under way: the stop it begins with is not the container's end. */
+  restarting = false;
   pipes: PipeIds | undefined;
   /** The last back-off delay; 0 before the first. */
   delayMs = 0;

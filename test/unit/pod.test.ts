@@ -445,6 +445,25 @@ t.test('an adoption that fails half-way (EMFILE) lets go of what it took, and ta
   t.equal(b.spawned.length, 2, 'and no timer starts anything later');
 });
 
+t.test('a restart on request of the only container of a pod that is not persistent does not end the pod', async (t) => {
+  const b = new FakeBinding();
+  const s = spec({ restartPolicy: 'Never' });
+  s.containers = [s.containers[0]];
+  const pod = await Pod.start(s, { binding: b, io: fakeIO().io, cwd: '/', backoff: BACKOFF, clock: new FakeClock() });
+  await pod.restartContainer('web');
+  const webs = b.allByArgv0('sleep');
+  t.same(
+    webs.map((w) => w.exited),
+    [true, false],
+    'the first process ended, a second one runs',
+  );
+  t.equal(pod.state, 'running', 'the pod did not complete');
+  t.match(pod.containers[0], { state: 'running', pid: webs[1].pid, restartCount: 1 });
+  b.exit(webs[1].pid);
+  await pod.ended;
+  t.equal(pod.state, 'completed', 'it completes when the restarted container ends');
+});
+
 t.test('two restarts at once, and a restart with a remove, leave no process untracked', async (t) => {
   const b = new FakeBinding();
   const pod = await Pod.start(spec({ restartPolicy: 'Always' }), {
