@@ -41,12 +41,12 @@ const monitorLog: SupervisorLog = {
 
 /** Reports what happens to a pod in the monitor's log. */
 function narrate(pod: Pod, how: 'created' | 'adopted'): void {
-  const name = pod.spec.name;
-  log(`pod ${name}: ${how} (infra pid ${pod.infra.pid})`);
-  pod.on('container-start', (ctr, pid) => log(`pod ${name}: container ${ctr} started (pid ${pid})`));
-  pod.on('container-exit', (ctr, status) => log(`pod ${name}: container ${ctr} ${describeExit(status)}`));
-  pod.on('container-error', (ctr, err) => log(`pod ${name}: container ${ctr} could not start: ${err.message}`));
-  pod.on('end', (result) => log(`pod ${name}: ended (${result.reason})`));
+  const say = (message: string) => monitorLog.info(pod.spec.name, message);
+  say(`${how} (infra pid ${pod.infra.pid})`);
+  pod.on('container-start', (ctr, pid) => say(`container ${ctr} started (pid ${pid})`));
+  pod.on('container-exit', (ctr, status) => say(`container ${ctr} ${describeExit(status)}`));
+  pod.on('container-error', (ctr, err) => say(`container ${ctr} could not start: ${err.message}`));
+  pod.on('end', (result) => say(`ended (${result.reason})`));
 }
 
 /**
