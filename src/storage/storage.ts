@@ -36,7 +36,7 @@ export interface ContainerFs {
   fs: FsStep[];
   /** It has a root of its own: its program is searched for there, not on the host. */
   ownRoot: boolean;
-  /** Its image's config, to merge with its spec (Kubernetes' rules: runtime/pod.ts). */
+  /** Its image's config, to merge with its spec (Kubernetes' rules: runtime/container.ts, pod/env.ts). */
   image?: { ref: string; id: string; layers: string[]; config: ImageConfig };
   user?: UserIds;
 }
