@@ -12,6 +12,7 @@
         "native/spawn.cc",
         "native/child.cc",
         "native/exit_watch.cc",
+        "native/reader.cc",
         "native/ns.cc",
         "native/fs.cc",
         "native/pty.cc"

@@ -2,6 +2,7 @@
 // src/native/binding.ts describes every export in one TypeScript interface.
 #include "exit_watch.h"
 #include "ns.h"
+#include "reader.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -75,6 +76,7 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("umount2", Napi::Function::New (env, Umount2, "umount2"));
   exports.Set ("constants", Constants (env));
   ExitWatch::Init (env, exports);
+  FdReader::Init (env, exports);
   return exports;
 }
 

@@ -1,9 +1,9 @@
 // The terminal of tspod exec -t: the command gets a pty's slave; this process relays the master
 // to its own terminal, output and (with -i) input, and keeps the window size in step. Loaded
-// only for -t, with node:tty.
+// only for -t, with node:tty (for this process's own terminal).
 import { closeSync, writeSync } from 'node:fs';
-import { isatty, ReadStream } from 'node:tty';
-import type { NativeBinding, PtyPair } from '../native/binding.js';
+import { isatty } from 'node:tty';
+import type { FdReaderHandle, NativeBinding, PtyPair } from '../native/binding.js';
 import { within } from '../runtime/within.js';
 
 /** Whether this process's stdout is a terminal, whose size the command's pty then follows. */
@@ -19,35 +19,41 @@ const RETRY_MS = 10;
  * is a SIGINT to this process, which passes it on. The window size follows stdout's.
  */
 export class TerminalRelay {
-  private readonly output: ReadStream;
+  private readonly output: FdReaderHandle;
   private readonly ended: Promise<void>;
+  private masterOpen = true;
   private readonly undo: (() => void)[] = [];
   private input: PtyInput | undefined;
   private closed = false;
 
   constructor(
-    private readonly binding: Pick<NativeBinding, 'setWindowSize'>,
+    private readonly binding: Pick<NativeBinding, 'setWindowSize' | 'FdReader'>,
     private readonly pty: PtyPair,
     opts: { interactive: boolean; sized: boolean },
   ) {
-    // libuv reads the (non-blocking) master; the stream owns it from here and closes it.
+    // The (non-blocking) master is read to its true end, EIO once the command's side is closed
+    // and empty: a libuv stream would stop at the hang-up and lose what was still buffered.
+    // The relay owns the master from here and closes it.
+    let end!: () => void;
+    this.ended = new Promise((resolve) => (end = resolve));
     try {
-      this.output = new ReadStream(pty.master);
+      this.output = new binding.FdReader(
+        pty.master,
+        (chunk) => {
+          if (!process.stdout.write(chunk)) {
+            this.output.pause();
+            process.stdout.once('drain', () => this.output.resume());
+          }
+        },
+        (err) => {
+          if (err) process.stderr.write(`tspod: reading the terminal: ${err.message}\n`);
+          end();
+        },
+      );
     } catch (err) {
       closeSync(pty.master);
       throw err;
     }
-    this.ended = new Promise((resolve) => this.output.once('close', () => resolve()));
-    this.output.on('error', (err: NodeJS.ErrnoException) => {
-      // EIO: the command's side of the pty is closed, the normal end.
-      if (err.code !== 'EIO') process.stderr.write(`tspod: reading the terminal: ${err.message}\n`);
-    });
-    this.output.on('data', (chunk: Buffer) => {
-      if (!process.stdout.write(chunk)) {
-        this.output.pause();
-        process.stdout.once('drain', () => this.output.resume());
-      }
-    });
 
     try {
       if (opts.sized) {
@@ -60,10 +66,6 @@ export class TerminalRelay {
       this.close();
       throw err;
     }
-  }
-
-  private get masterOpen(): boolean {
-    return !this.output.destroyed;
   }
 
   private resize(): void {
@@ -114,7 +116,9 @@ export class TerminalRelay {
     this.closed = true;
     this.input?.close();
     for (const undo of this.undo.reverse()) undo();
-    this.output.destroy();
+    this.output.close();
+    this.masterOpen = false;
+    closeSync(this.pty.master);
   }
 }
 

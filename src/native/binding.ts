@@ -113,6 +113,15 @@ export interface ExitWatchHandle {
   close(): void;
 }
 
+/** A reading started by FdReader. */
+export interface FdReaderHandle {
+  /** Stops reading until resume(): what the fd holds waits there (its writer is slowed). */
+  pause(): void;
+  resume(): void;
+  /** Stops for good, without onEnd. The fd stays open: it is the caller's. */
+  close(): void;
+}
+
 export interface NativeConstants {
   CLONE_NEWNS: number;
   CLONE_NEWUTS: number;
@@ -182,6 +191,12 @@ export interface NativeBinding {
   setWindowSize(fd: number, cols: number, rows: number): void;
   /** Calls onExit once, when the process behind pidfd has exited; never uses SIGCHLD. */
   ExitWatch: new (pidfd: number, onExit: (status: ExitStatus) => void) => ExitWatchHandle;
+  /**
+   * Reads a non-blocking fd to its true end, read() giving 0 or EIO (onEnd(null)), or another
+   * error (onEnd(error)); never a POLLHUP alone, which libuv's streams take for the end: a pty
+   * master has one as soon as its slave closes, while output may still be buffered.
+   */
+  FdReader: new (fd: number, onData: (chunk: Buffer) => void, onEnd: (error: NodeJS.ErrnoException | null) => void) => FdReaderHandle;
   constants: NativeConstants;
 }
 

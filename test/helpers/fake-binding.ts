@@ -69,6 +69,11 @@ export class FakeBinding implements NativeBinding {
     throw new Error('the fake binding has no terminals');
   };
   setWindowSize = (): void => {};
+  FdReader = class {
+    constructor() {
+      throw new Error('the fake binding reads no fd');
+    }
+  } as unknown as NativeBinding['FdReader'];
   setns = (): void => {};
   /** Adoption: the process becomes a fake one that exit() can end. */
   pidfdOpen = (pid: number): number => {
