@@ -23,6 +23,9 @@ import {
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
+/** How many alias expansions a YAML manifest may make (the yaml package's default, said aloud). */
+const MAX_ALIAS_COUNT = 100;
+
 /** The annotation that puts a pod on a CNI network (or in the pod or host mode). */
 const NETWORK_ANNOTATION = 'tspod.io/network';
 
@@ -155,7 +158,14 @@ export async function parseManifestText(text: string, file: string): Promise<unk
   const [first] = doc.errors;
   // prettyErrors puts "at line L, column C:" at the end of the first line.
   if (first) throw new InputError(file, `invalid YAML: ${first.message.split('\n')[0].replace(/:$/, '')}`);
-  return doc.toJS();
+  try {
+    // An alias is expanded wherever it is used: nested ones multiply (a "billion laughs").
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // The yaml package throws ReferenceError for an unresolved or an excessive alias.
+    const why = /Excessive alias count/.test((err as Error).message) ? ` (at most ${MAX_ALIAS_COUNT} alias expansions)` : '';
+    throw new InputError(file, `invalid YAML: ${(err as Error).message}${why}`);
+  }
 }
 
 /** Checks manifest text; field errors are prefixed with `file`, the manifest's name. */

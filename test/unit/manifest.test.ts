@@ -229,6 +229,25 @@ t.test('YAML and JSON text; parse errors name the file and line', async (t) => {
   await t.rejects(parseManifestText('', 'p.yaml'), { name: 'InputError', problem: /is empty/ });
 });
 
+t.test('an unresolved YAML alias and an alias bomb are InputErrors naming the file, not ReferenceErrors', async (t) => {
+  await t.rejects(parseManifestText('a: *x\n', 'p.yaml'), {
+    name: 'InputError',
+    field: 'p.yaml',
+    problem: /^invalid YAML: Unresolved alias.*: x$/,
+  });
+  // Nine aliases a level, five levels: 59,049 copies of [1] if every alias were expanded.
+  const levels = ['a: &a [1]'];
+  for (const [i, name] of ['b', 'c', 'd', 'e', 'f'].entries()) {
+    const prev = String.fromCharCode('a'.charCodeAt(0) + i);
+    levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  await t.rejects(parseManifestText(levels.join('\n') + '\n', 'bomb.yaml'), {
+    name: 'InputError',
+    field: 'bomb.yaml',
+    problem: /^invalid YAML: Excessive alias count.* \(at most 100 alias expansions\)$/,
+  });
+});
+
 t.test('loadManifest prefixes errors with the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-manifest-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
