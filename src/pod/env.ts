@@ -1,16 +1,34 @@
 // A container's environment is built from nothing: the pod's defaults, then its own env list.
 // tspod's own environment never reaches it.
+import { InputError } from '../errors.js';
 import type { ContainerSpec, PodSpec } from './spec.js';
 
 /** containerd's default PATH for containers. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * Kubernetes' $(VAR) expansion: $(NAME) becomes NAME's value when it is defined, $$ becomes $,
- * and anything else (an undefined name, a lone $) is left as written.
+ * The kernel's limits for what execve takes (include/uapi/linux/binfmts.h, fs/exec.c): one
+ * argument or environment string at most MAX_ARG_STRLEN (32 pages: 131,072 bytes with its NUL);
+ * all of them together at most a quarter of the stack limit, 2 MiB with the usual 8 MiB.
  */
-export function expandVars(text: string, vars: ReadonlyMap<string, string>): string {
+export const MAX_ARG_STRLEN = 131_072;
+export const MAX_ARGS_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Kubernetes' $(VAR) expansion: $(NAME) becomes NAME's value when it is defined, $$ becomes $,
+ * and anything else (an undefined name, a lone $) is left as written. Linear in the text: an
+ * unterminated "$(" is not looked for again at every "$(" after it, and a "$(" whose ")" is
+ * further away than the longest name is not looked up. `where` names the string
+ * in the error when the result would be longer than execve takes (values that repeat each
+ * other grow exponentially: they are stopped at the limit, not built first).
+ */
+export function expandVars(text: string, vars: ReadonlyMap<string, string>, where = 'a value'): string {
   let out = '';
+  // The next ')' at or after the current position; -1 once there is none left in the text.
+  let close = -2;
+  // A "$(" whose ')' is further than the longest name cannot name a variable: not looked up.
+  let longest = 0;
+  for (const name of vars.keys()) longest = Math.max(longest, name.length);
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch !== '$' || i + 1 >= text.length) {
@@ -22,11 +40,13 @@ export function expandVars(text: string, vars: ReadonlyMap<string, string>): str
       out += '$';
       i++;
     } else if (next === '(') {
-      const close = text.indexOf(')', i + 2);
-      const name = close < 0 ? undefined : text.slice(i + 2, close);
+      if (close !== -1 && close < i + 2) close = text.indexOf(')', i + 2);
+      const name = close < 0 || close - (i + 2) > longest ? undefined : text.slice(i + 2, close);
       if (name !== undefined && vars.has(name)) {
         out += vars.get(name);
         i = close;
+        // UTF-16 units never outnumber UTF-8 bytes: past this, the bytes are too.
+        if (out.length >= MAX_ARG_STRLEN) throw tooLong(where);
       } else {
         out += ch;
       }
@@ -34,7 +54,21 @@ export function expandVars(text: string, vars: ReadonlyMap<string, string>): str
       out += ch;
     }
   }
+  if (out.length >= MAX_ARG_STRLEN / 3 && Buffer.byteLength(out) >= MAX_ARG_STRLEN) throw tooLong(where);
   return out;
+}
+
+function tooLong(where: string): InputError {
+  return new InputError(where, `its $(VAR) expansion is ${MAX_ARG_STRLEN} bytes or more: longer than execve takes (MAX_ARG_STRLEN)`);
+}
+
+/** All of a process's argv and environment must fit in what execve takes. */
+export function checkArgsSize(argv: readonly string[], env: readonly string[], where: string): void {
+  let bytes = 0;
+  for (const s of [...argv, ...env]) bytes += Buffer.byteLength(s) + 1;
+  if (bytes > MAX_ARGS_BYTES) {
+    throw new InputError(where, `its command and environment take ${bytes} bytes: more than execve takes (${MAX_ARGS_BYTES}, ARG_MAX)`);
+  }
 }
 
 /**
@@ -52,7 +86,7 @@ export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, i
     if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   env.set('HOSTNAME', pod.hostname);
-  for (const { name, value } of c.env) env.set(name, expandVars(value, env));
+  for (const { name, value } of c.env) env.set(name, expandVars(value, env, `container ${c.name}: env ${name}`));
   return env;
 }
 
@@ -65,8 +99,8 @@ export function containerArgv(
   env: ReadonlyMap<string, string>,
   image?: { Entrypoint?: string[] | null; Cmd?: string[] | null },
 ): string[] {
-  const command = c.command.map((a) => expandVars(a, env));
-  const args = c.args.map((a) => expandVars(a, env));
+  const command = c.command.map((a, i) => expandVars(a, env, `container ${c.name}: command[${i}]`));
+  const args = c.args.map((a, i) => expandVars(a, env, `container ${c.name}: args[${i}]`));
   if (command.length || !image) return [...command, ...args];
   return [...(image.Entrypoint ?? []), ...(args.length ? args : (image.Cmd ?? []))];
 }

@@ -6,7 +6,7 @@
 import { InputError } from '../errors.js';
 import { hostfsSteps } from '../fs/rootfs.js';
 import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
-import { containerArgv, containerEnv, envStrings } from '../pod/env.js';
+import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
 import { PodProcess } from './process.js';
@@ -49,6 +49,8 @@ export function planContainer(
   const env = containerEnv(spec, c, config?.Env ?? []);
   const argv = containerArgv(c, env, config);
   if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
+  const envList = envStrings(env);
+  checkArgsSize(argv, envList, `container ${c.name}`);
   // In a root of its own, the program is the root's: the child searches for it there.
   const ownRoot = cfs?.ownRoot ?? false;
   const cwd = c.workingDir ?? (config?.WorkingDir || undefined) ?? (ownRoot ? '/' : opts.cwd);
@@ -66,7 +68,7 @@ export function planContainer(
     path,
     ...(ownRoot && !path.includes('/') ? { searchPath } : {}),
     argv,
-    env: envStrings(env),
+    env: envList,
     cwd,
     share: spec.share,
     hostname: spec.hostname,
