@@ -1,11 +1,12 @@
 // Reading and writing the state directory. Directories are 0700 and files 0600 (root only);
 // pod.json is replaced by rename, so a reader sees the old or the new record, never half of
 // one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { NotFound, TspodError } from '../errors.js';
 import { StatePaths } from './paths.js';
 import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
 import { readRecordFile, writeRecordFile } from '../fs/files.js';
+import { removeTree } from '../fs/remove.js';
 
 /** Temporary files are named by pid and a count: unique across writers without node:crypto,
  * whose loading cost 3-4 ms of every command's start-up here. */
@@ -82,7 +83,8 @@ export class StateStore {
   }
 
   remove(name: string): void {
-    rmSync(this.paths.pod(name), { recursive: true, force: true });
+    // Its volumes and writable layers were the containers' to fill: no symlink there is followed.
+    removeTree(this.paths.pod(name));
   }
 }
 

@@ -14,7 +14,6 @@ import {
   openSync,
   readFileSync,
   realpathSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -25,6 +24,7 @@ import type { ContainerSpec, PodSpec, Volume } from '../pod/spec.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
 import { isMountPoint, unmountUnder } from '../fs/mounts.js';
+import { removeTree } from '../fs/remove.js';
 import { hostfsSteps, rootfsSteps, type BindMount } from '../fs/rootfs.js';
 import { containerUser, type UserIds } from '../fs/users.js';
 
@@ -363,20 +363,20 @@ export class PodStorage {
     if (!c.image) return;
     const dir = `${this.podDir}/containers/${c.name}`;
     for (const d of ['upper', 'work']) {
-      rmSync(`${dir}/${d}`, { recursive: true, force: true });
+      removeTree(`${dir}/${d}`);
       mkdirSync(`${dir}/${d}`, { mode: 0o755 });
     }
   }
 
   /** A container left the pod: its directories go (its overlay died with its mount namespace). */
   forget(name: string): void {
-    rmSync(`${this.podDir}/containers/${name}`, { recursive: true, force: true });
+    removeTree(`${this.podDir}/containers/${name}`);
   }
 
   /** When the pod has ended: tmpfs unmounted, volumes, overlays and etc files removed. */
   async release(): Promise<void> {
     unmountUnder(this.binding, this.podDir);
     this.isolated = false;
-    for (const d of ['volumes', 'containers', 'shm', 'etc']) rmSync(`${this.podDir}/${d}`, { recursive: true, force: true });
+    for (const d of ['volumes', 'containers', 'shm', 'etc']) removeTree(`${this.podDir}/${d}`);
   }
 }
