@@ -7,7 +7,7 @@
 // reader: if the supervisor dies, its writes never fail with EPIPE or kill it with SIGPIPE;
 // they wait in the pipe buffer. A new supervisor opens /proc/PID/fd/1 and /proc/PID/fd/2 of the
 // running process (checking they are the same pipes, by inode) and reads on.
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { CriLogWriter, type LogStream } from '../logs/cri.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -98,25 +98,34 @@ export class LoggingIO implements PodIO {
     };
   }
 
-  /** Reads on from the pipes of a process started by an earlier supervisor. */
+  /**
+   * Reads on from the pipes of a process started by an earlier supervisor. What its fd 1 or 2 is
+   * now is the process's choice: it is looked at without being opened (O_PATH), and opened, not
+   * blocking, only when it is the pipe recorded. Opened plainly, a FIFO with no writer would
+   * block the monitor for good (a device would be opened by root on the container's say-so).
+   */
   adopt(who: string | null, pid: number, pipes: PipeIds): void {
     for (const [fd, stream] of [
       [1, 'stdout'],
       [2, 'stderr'],
     ] as const) {
-      let readEnd: number;
+      let path: number;
       try {
-        readEnd = openSync(`/proc/${pid}/fd/${fd}`, 'r');
+        path = openSync(`/proc/${pid}/fd/${fd}`, this.binding.constants.O_PATH);
       } catch {
         continue; // gone, or closed by the process itself
       }
-      const st = fstatSync(readEnd);
-      // The process may have pointed its stdout elsewhere since: read only our own pipe.
-      if (!st.isFIFO() || st.ino !== pipes[stream]) {
-        closeSync(readEnd);
-        continue;
+      let readEnd: number | undefined;
+      try {
+        const st = fstatSync(path);
+        // The process may have pointed its stdout elsewhere since: read only our own pipe.
+        if (st.isFIFO() && st.ino === pipes[stream]) readEnd = openSync(`/proc/self/fd/${path}`, constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch {
+        // gone meanwhile
+      } finally {
+        closeSync(path);
       }
-      this.read(who, stream, readEnd);
+      if (readEnd !== undefined) this.read(who, stream, readEnd);
     }
   }
 

@@ -1,6 +1,7 @@
 // Faults: the monitor killed with SIGKILL, an infra killed, rm -f without a monitor, a
 // container whose program disappears, and restart policies run by the real monitor.
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -228,3 +229,29 @@ t.test(
     t.notOk(ids.some(alive), 'and rm -f ends it');
   },
 );
+
+t.test("a container whose stdout is now a FIFO with no writer does not stall a new monitor's adoption", async (t) => {
+  const s = testState(t);
+  const fifo = join(tempDir(t, 'fifo'), 'f');
+  execFileSync('mkfifo', [fifo]);
+  // Its fd 1 becomes the FIFO's read end, opened without blocking: nobody writes to it, ever.
+  const script =
+    `import os; fd = os.open(${JSON.stringify(fifo)}, os.O_RDONLY | os.O_NONBLOCK); ` +
+    "os.dup2(fd, 1); os.execvp('sleep', ['sleep', '1000'])";
+  t.equal((await s.cli(['pod', 'create', 'fifo'])).code, 0);
+  t.equal((await s.cli(['run', '-d', '--pod', 'fifo', '--name', 'reader', '--', 'python3', '-c', script])).code, 0);
+  const reader = ctr(s, 'fifo', 'reader').process!;
+  await waitFor(
+    'its stdout to be the FIFO',
+    () => readlinkSync(`/proc/${reader.pid}/fd/1`).startsWith('pipe:') === false && procInfo(reader.pid)?.comm === 'sleep',
+  );
+  const killed = await s.killMonitor();
+  // A command that needs a serving monitor: one is started, adopts both pods, and answers.
+  const r = await s.cli(['run', '-d', '--pod', 'fifo', '--name', 'after', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, r.stderr);
+  const monitor = s.monitorPid();
+  t.not(monitor, killed, 'a new monitor answered');
+  t.equal(record(s, 'fifo').supervisor.pid, monitor, 'and adopted the pod');
+  t.ok(alive(reader), 'the container runs on');
+  t.equal(ctr(s, 'fifo', 'reader').state, 'running');
+});
