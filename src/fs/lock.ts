@@ -23,7 +23,9 @@ export async function withLock<T>(
   try {
     const deadline = Date.now() + timeoutMs;
     while (!binding.flock(fd, true, false)) {
-      if (Date.now() > deadline) throw new TspodError(`timed out waiting for ${path}, held by another tspod`);
+      if (Date.now() > deadline) {
+        throw new TspodError(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${path}, held by another tspod`);
+      }
       await sleep(10);
     }
     return await fn();

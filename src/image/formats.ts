@@ -256,19 +256,46 @@ interface Candidate {
   platform?: Platform;
 }
 
-/** The image manifests a descriptor leads to, through nested indexes. */
-async function expand(source: ImageSource, d: Descriptor, depth: number): Promise<Candidate[]> {
-  if (depth > 4) fail(source, `indexes nested too deep at ${d.digest}`);
-  if (d.mediaType === OCI_MANIFEST || d.mediaType === DOCKER_MANIFEST) return [{ manifest: d, platform: d.platform }];
-  if (d.mediaType !== undefined && d.mediaType !== OCI_INDEX && d.mediaType !== DOCKER_LIST) return []; // an artifact
-  const { json } = await readBlob(source, d, 'index');
-  if (!isObject(json)) fail(source, `index ${d.digest} is not a JSON object`);
-  if (d.mediaType === undefined && !Array.isArray(json.manifests)) return [{ manifest: d, platform: d.platform }];
-  if (!Array.isArray(json.manifests)) fail(source, `index ${d.digest} has no manifests`);
-  const out: Candidate[] = [];
-  for (const [i, m] of json.manifests.entries())
-    out.push(...(await expand(source, descriptor(source, m, `index ${d.digest}: manifests[${i}]`), depth + 1)));
-  return out;
+/** How deep indexes may nest, and how many descriptors a layout's indexes may hold in all. */
+const MAX_INDEX_DEPTH = 4;
+const MAX_DESCRIPTORS = 10_000;
+
+/**
+ * The image manifests descriptors lead to, through nested indexes. Each index is read and
+ * expanded once, however many places name it (a few KB of indexes naming each other 40 times
+ * a level made millions of descriptors before), and every descriptor counts toward one bound.
+ */
+class IndexWalk {
+  private readonly expanded = new Map<string, Promise<Candidate[]>>();
+  private descriptors = 0;
+
+  constructor(private readonly source: ImageSource) {}
+
+  async expand(d: Descriptor, depth: number): Promise<Candidate[]> {
+    const { source } = this;
+    if (++this.descriptors > MAX_DESCRIPTORS) fail(source, `its indexes name more than ${MAX_DESCRIPTORS} descriptors`);
+    if (depth > MAX_INDEX_DEPTH) fail(source, `indexes nested more than ${MAX_INDEX_DEPTH} deep at ${d.digest}`);
+    if (d.mediaType === OCI_MANIFEST || d.mediaType === DOCKER_MANIFEST) return [{ manifest: d, platform: d.platform }];
+    if (d.mediaType !== undefined && d.mediaType !== OCI_INDEX && d.mediaType !== DOCKER_LIST) return []; // an artifact
+    let candidates = this.expanded.get(d.digest);
+    if (!candidates) this.expanded.set(d.digest, (candidates = this.expandIndex(d, depth)));
+    return candidates;
+  }
+
+  private async expandIndex(d: Descriptor, depth: number): Promise<Candidate[]> {
+    const { source } = this;
+    const { json } = await readBlob(source, d, 'index');
+    if (!isObject(json)) fail(source, `index ${d.digest} is not a JSON object`);
+    if (d.mediaType === undefined && !Array.isArray(json.manifests)) return [{ manifest: d, platform: d.platform }];
+    if (!Array.isArray(json.manifests)) fail(source, `index ${d.digest} has no manifests`);
+    const out = new Map<string, Candidate>();
+    for (const [i, m] of json.manifests.entries()) {
+      for (const c of await this.expand(descriptor(source, m, `index ${d.digest}: manifests[${i}]`), depth + 1)) {
+        out.set(`${c.manifest.digest} ${c.platform ? formatPlatform(c.platform) : ''}`, c);
+      }
+    }
+    return [...out.values()];
+  }
 }
 
 interface LoadedManifest {
@@ -333,12 +360,13 @@ async function readOciLayout(source: ImageSource, want: Platform): Promise<Image
   if (!isObject(index) || !Array.isArray(index.manifests)) fail(source, 'index.json has no manifests');
   // Entries with the same name are one image's platforms (or one multi-platform index).
   const groups = new Map<string, { names: ImageRef[]; candidates: Candidate[] }>();
+  const walk = new IndexWalk(source);
   for (const [i, m] of index.manifests.entries()) {
     const d = descriptor(source, m, `index.json: manifests[${i}]`);
     const names = ociNames(source, d);
     const key = names.map((n) => `${n.name}:${n.tag}`).join(',');
     const group = groups.get(key) ?? { names, candidates: [] };
-    group.candidates.push(...(await expand(source, d, 0)));
+    for (const c of await walk.expand(d, 0)) group.candidates.push(c);
     groups.set(key, group);
   }
   const plans: ImagePlan[] = [];

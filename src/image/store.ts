@@ -73,7 +73,12 @@ export interface ImageStoreOptions {
    * an image's layers.
    */
   layersInUse?: () => Iterable<string>;
+  /** How long a change waits for the store's lock (default STORE_LOCK_TIMEOUT_MS). */
+  lockTimeoutMs?: number;
 }
+
+/** An import holds the lock while its image unpacks: minutes for a large one, never hours. */
+export const STORE_LOCK_TIMEOUT_MS = 10 * 60_000;
 
 /** images/NAME%3ATAG.json */
 export interface ImageRecord {
@@ -210,8 +215,7 @@ export class ImageStore {
    */
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
     this.ensureRoot();
-    // An import holds it for as long as its image takes to unpack: no time limit.
-    return withLock(this.binding, this.lockFile, fn, Infinity);
+    return withLock(this.binding, this.lockFile, fn, this.options.lockTimeoutMs ?? STORE_LOCK_TIMEOUT_MS);
   }
 
   // ---- records

@@ -2,7 +2,19 @@
 // directory) imported as an OCI layout directory, an OCI layout tar and a docker save tarball;
 // layers unpacked once; corrupted blobs refused with nothing left; ls, rm and resolve.
 import t, { type Test } from 'tap';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadBinding } from '../../src/native/binding.js';
@@ -348,6 +360,20 @@ t.test('concurrent imports take turns (the store lock); a shared layer is unpack
   const unpackedBase = [rx[0].layers[0].unpacked, ry[0].layers[0].unpacked];
   t.same(unpackedBase.sort(), [false, true], 'the base layer was unpacked by exactly one of them');
   t.equal(contents(store).layers.length, 3);
+});
+
+t.test("a change waits for the store's lock a bounded time, then fails naming the lock", async (t) => {
+  const { store } = fixture(t);
+  mkdirSync(store.root, { recursive: true });
+  // Another tspod holds the lock (an import of a large image, say).
+  let held: number | undefined = openSync(store.lockFile, 'a');
+  t.teardown(() => held !== undefined && closeSync(held));
+  t.ok(b.flock(held, true, false), 'the test holds the lock');
+  const waiting = new ImageStore(store.root, b, { lockTimeoutMs: 300 });
+  await t.rejects(waiting.gc(), { message: `timed out after 0 s waiting for ${store.lockFile}, held by another tspod` });
+  closeSync(held);
+  held = undefined;
+  t.same(await waiting.gc(), [], 'and it runs once the lock is free');
 });
 
 t.test('leftovers of a crash are removed by the next import, never used', async (t) => {

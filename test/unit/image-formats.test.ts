@@ -138,3 +138,37 @@ t.test("an OCI tar read in place, including through the archive's own symlinks",
   t.notOk(src.has('abs'));
   t.notOk(src.has('../real'));
 });
+
+t.test('indexes that name each other many times are each expanded once; their depth and size are bounded', async (t) => {
+  const dir = tmp(t);
+  const mine = buildImage({ layers: [layer], config: { Cmd: ['sh'] } });
+  const blobs = new Map(mine.blobs);
+  const index = (manifests: object[]) => {
+    const data = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+    blobs.set(sha256(data), data);
+    return { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(data), size: data.length };
+  };
+  const layout = (name: string, top: object) =>
+    writeOciLayoutDir(join(dir, name), {
+      ...mine,
+      blobs,
+      indexJson: { schemaVersion: 2, manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'x:1' } }] },
+    });
+  // Four levels, each an index naming the level below 40 times: 40^4 = 2,560,000 paths to the
+  // one manifest, which an expansion per reference would walk (and read) one by one.
+  let level: object = (mine.indexJson.manifests as object[])[0];
+  for (let i = 0; i < 4; i++) level = index(Array(40).fill(level));
+  const plans = await readImages(new DirSource(layout('wide', level)), hostPlatform());
+  t.equal(plans.length, 1);
+  t.equal(plans[0].id, mine.configDigest, 'the one image, found once');
+
+  const deeper = index([level]);
+  await t.rejects(readImages(new DirSource(layout('deep', deeper)), hostPlatform()), {
+    message: /indexes nested more than 4 deep at sha256:/,
+  });
+
+  const huge = index(Array.from({ length: 10_001 }, () => (mine.indexJson.manifests as object[])[0]));
+  await t.rejects(readImages(new DirSource(layout('huge', huge)), hostPlatform()), {
+    message: /its indexes name more than 10000 descriptors$/,
+  });
+});
