@@ -42,7 +42,8 @@ export function programOption(option: string, value: string): string {
  * tspod run, or the monitor, which inherits them from the command that started it):
  * TSPOD_BACKOFF_MS (first crash back-off; the cap is 30 times it, the reset after 60 times it),
  * TSPOD_LOG_MAX_BYTES, TSPOD_LOG_MAX_FILES, TSPOD_UDP_IDLE_MS and TSPOD_UDP_MAX_FLOWS (a pod's
- * published UDP ports' flows),
+ * published UDP ports' flows), TSPOD_TCP_IDLE_MS, TSPOD_TCP_MAX_CONNECTIONS (a pod's) and
+ * TSPOD_TCP_MAX_TOTAL (every pod's) for forwarded TCP connections,
  * TSPOD_CNI_CONF_DIR and TSPOD_CNI_BIN_DIRS (colon-separated) for CNI networks.
  */
 export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
@@ -61,6 +62,9 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     logMaxFiles: num('TSPOD_LOG_MAX_FILES', 1, 1000),
     udpIdleMs: num('TSPOD_UDP_IDLE_MS', 1, 2 ** 31 - 1),
     udpMaxFlows: num('TSPOD_UDP_MAX_FLOWS', 1, 1_000_000),
+    tcpIdleMs: num('TSPOD_TCP_IDLE_MS', 1, 2 ** 31 - 1),
+    tcpMaxConnections: num('TSPOD_TCP_MAX_CONNECTIONS', 1, 1_000_000),
+    tcpMaxTotal: num('TSPOD_TCP_MAX_TOTAL', 1, 1_000_000),
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
   };

@@ -89,6 +89,9 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     opts.logMaxFiles && `${opts.logMaxFiles} log files kept`,
     opts.udpIdleMs && `UDP flows closed after ${opts.udpIdleMs} ms`,
     opts.udpMaxFlows && `at most ${opts.udpMaxFlows} UDP flows a pod`,
+    opts.tcpIdleMs && `TCP connections closed after ${opts.tcpIdleMs} ms idle`,
+    opts.tcpMaxConnections && `at most ${opts.tcpMaxConnections} TCP connections a pod`,
+    opts.tcpMaxTotal && `at most ${opts.tcpMaxTotal} TCP connections in all`,
   ].filter(Boolean);
   if (knobs.length) log(`monitor ${self.pid}: ${knobs.join(', ')} (from TSPOD_* in its environment)`);
   const host = new PodHost(store, binding, self, monitorLog, { ...opts, onPod: narrate });

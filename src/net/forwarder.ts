@@ -15,10 +15,31 @@ export const UDP_IDLE_MS = 30_000;
  *  socket of the supervisor's, and anyone can make new ones by sending from forged addresses. */
 export const UDP_MAX_FLOWS = 1024;
 
+/**
+ * TCP connections forwarded at once for one pod, and for every pod of the supervising process
+ * together: each holds two fds of the monitor's, which also needs fds for everything else it
+ * does (200 idle clients took it from 22 to 423 fds, before there was a cap).
+ */
+export const TCP_MAX_CONNECTIONS = 1024;
+export const TCP_MAX_TOTAL = 4096;
+
+/** A forwarded TCP connection silent both ways this long is closed. Kernel DNAT has no such
+ *  limit (conntrack keeps an established flow 5 days), so it is long: a client that only holds
+ *  a slot gives it up within the hour. */
+export const TCP_IDLE_MS = 3_600_000;
+
 export interface ForwarderOptions {
   udpIdleMs?: number;
   udpMaxFlows?: number;
+  tcpIdleMs?: number;
+  tcpMaxConnections?: number;
+  tcpMaxTotal?: number;
+  /** Told when a connection is refused by a cap (at most once a minute, with the count). */
+  warn?: (message: string) => void;
 }
+
+/** How often a refusal by a cap is told, at most. */
+const REFUSAL_REPORT_MS = 60_000;
 
 function where(p: PortMapping): string {
   const ip = p.hostIP ?? '*';
@@ -42,6 +63,8 @@ interface UdpFlow {
 }
 
 export class PortForwarder {
+  /** TCP connections forwarded now by every forwarder of this process. */
+  private static total = 0;
   readonly ports: PortMapping[];
   private readonly servers: Server[] = [];
   private readonly udp: UdpSocket[] = [];
@@ -50,11 +73,17 @@ export class PortForwarder {
   private target: { binding: NativeBinding; netns: number } | undefined;
   private readonly idleMs: number;
   private readonly maxFlows: number;
+  private readonly opts: ForwarderOptions;
+  /** TCP connections forwarded now for this pod. */
+  private tcp = 0;
+  private refused = 0;
+  private lastReport = 0;
 
   private constructor(ports: PortMapping[], opts: ForwarderOptions) {
     this.ports = ports;
     this.idleMs = opts.udpIdleMs ?? UDP_IDLE_MS;
     this.maxFlows = opts.udpMaxFlows ?? UDP_MAX_FLOWS;
+    this.opts = opts;
   }
 
   /**
@@ -123,7 +152,22 @@ export class PortForwarder {
     else await onEveryAddress(bind);
   }
 
+  /** A connection a cap refused: closed at once, and told now and then. */
+  private refuse(client: Socket, p: PortMapping, cap: string): void {
+    client.destroy();
+    this.refused++;
+    const now = Date.now();
+    if (now - this.lastReport < REFUSAL_REPORT_MS) return;
+    this.lastReport = now;
+    this.opts.warn?.(`published port ${where(p)}: ${this.refused} connection(s) refused: ${cap}`);
+    this.refused = 0;
+  }
+
   private relay(client: Socket, p: PortMapping): void {
+    const perPod = this.opts.tcpMaxConnections ?? TCP_MAX_CONNECTIONS;
+    const total = this.opts.tcpMaxTotal ?? TCP_MAX_TOTAL;
+    if (this.tcp >= perPod) return this.refuse(client, p, `the pod has ${this.tcp} open, its cap`);
+    if (PortForwarder.total >= total) return this.refuse(client, p, `the supervisor forwards ${PortForwarder.total}, its cap`);
     let fd: number | undefined;
     try {
       fd = this.podSocket('tcp');
@@ -139,13 +183,21 @@ export class PortForwarder {
     const upstream = new Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
     this.connections.add(client);
     this.connections.add(upstream);
+    this.tcp++;
+    PortForwarder.total++;
     const kill = () => {
       client.destroy();
       upstream.destroy();
     };
     client.on('error', kill);
     upstream.on('error', kill);
-    client.on('close', () => this.connections.delete(client));
+    // What is written to the client counts as activity too: silent both ways, it is closed.
+    client.setTimeout(this.opts.tcpIdleMs ?? TCP_IDLE_MS, kill);
+    client.on('close', () => {
+      this.connections.delete(client);
+      this.tcp--;
+      PortForwarder.total--;
+    });
     upstream.on('close', () => this.connections.delete(upstream));
     upstream.connect(p.containerPort, '127.0.0.1', () => {
       client.pipe(upstream);

@@ -106,7 +106,7 @@ export class PodHost {
         const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name));
         let network: PodNetwork;
         try {
-          network = await PodNetwork.prepare(this.binding, spec, this.opts, cniPaths(this.store, spec.name));
+          network = await PodNetwork.prepare(this.binding, spec, this.networkOptions(spec.name), cniPaths(this.store, spec.name));
         } catch (err) {
           await storage.release();
           throw err;
@@ -213,11 +213,17 @@ export class PodHost {
     const saved = record.network ?? { mode: 'pod', ports: [] };
     const paths = cniPaths(this.store, record.name);
     try {
-      return await PodNetwork.adopt(this.binding, record, saved, infra, this.opts, paths);
+      return await PodNetwork.adopt(this.binding, record, saved, infra, this.networkOptions(record.name), paths);
     } catch (err) {
       this.log.warn(record.name, `its published ports stay closed: ${(err as Error).message}`);
-      return PodNetwork.adopt(this.binding, record, { ...saved, ports: saved.mode === 'cni' ? saved.ports : [] }, infra, this.opts, paths);
+      const ports = saved.mode === 'cni' ? saved.ports : [];
+      return PodNetwork.adopt(this.binding, record, { ...saved, ports }, infra, this.networkOptions(record.name), paths);
     }
+  }
+
+  /** The network options, with the pod's own voice for what its published ports have to say. */
+  private networkOptions(pod: string): NetworkOptions {
+    return { ...this.opts, warn: (message) => this.log.warn(pod, message) };
   }
 
   /** A pod this host runs; a pod that exists but is not running here is a Conflict saying so. */

@@ -38,6 +38,8 @@ function ask(host: string, port: number, line: string): Promise<string> {
       }
     });
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    // Closed without an answer (a FIN, no error): what came, if anything.
+    s.on('close', () => resolve(got.trim()));
   });
 }
 
@@ -194,4 +196,64 @@ t.test('under load: 1,000 concurrent connections, 100,000 requests, no failure, 
   t.equal(answered, CONNECTIONS * REQUESTS, `${CONNECTIONS * REQUESTS} requests answered`);
   await waitFor("the monitor's fds to come back", () => fds(monitor) === before, 10000).catch(() => undefined);
   t.equal(fds(monitor), before, "the monitor's open fds are back where they started");
+});
+
+/** An open TCP connection that has been answered once (so it is forwarded), and its close. */
+async function held(port: number): Promise<{ sock: Socket; closed: Promise<void> }> {
+  const sock = connect(port, '127.0.0.1');
+  const closed = new Promise<void>((r) => sock.once('close', () => r()));
+  sock.on('error', () => {});
+  sock.setEncoding('utf8');
+  const first = new Promise<string>((r) => sock.once('data', (d: string) => r(d)));
+  sock.write('hold\n');
+  if ((await first).trim() !== 'hold') throw new Error('no echo');
+  return { sock, closed };
+}
+
+t.test('TCP: a pod has at most TSPOD_TCP_MAX_CONNECTIONS forwarded; one more is closed at once and told', async (t) => {
+  const s = testState(t, { TSPOD_TCP_MAX_CONNECTIONS: '3' });
+  await echoPod(s, 'capped', [`${BASE + 7}:7`]);
+  const open = await Promise.all([1, 2, 3].map(() => held(BASE + 7)));
+  t.teardown(() => open.forEach((o) => o.sock.destroy()));
+  const refused = await ask('127.0.0.1', BASE + 7, 'fourth');
+  t.match(refused, /^(ECONNRESET|)$/, 'the fourth gets no answer: closed at once');
+  await waitFor('the refusal in monitor.log', () =>
+    /pod capped: published port \*:\d+\/tcp: 1 connection\(s\) refused: the pod has 3 open, its cap/.test(
+      readFileSync(s.store.paths.monitorLog, 'utf8'),
+    ),
+  );
+  open[0].sock.destroy();
+  await open[0].closed;
+  await waitFor('a freed slot to be usable', async () => (await ask('127.0.0.1', BASE + 7, 'again')) === 'again');
+  t.pass('a connection that ends gives its slot back');
+});
+
+t.test('TCP: every pod of a monitor together has at most TSPOD_TCP_MAX_TOTAL forwarded', async (t) => {
+  const s = testState(t, { TSPOD_TCP_MAX_TOTAL: '2' });
+  await echoPod(s, 'one', [`${BASE + 8}:7`]);
+  await echoPod(s, 'two', [`${BASE + 9}:7`]);
+  const open = [await held(BASE + 8), await held(BASE + 9)];
+  t.teardown(() => open.forEach((o) => o.sock.destroy()));
+  t.match(await ask('127.0.0.1', BASE + 9, 'third'), /^(ECONNRESET|)$/, 'a third, to either pod, is refused');
+  await waitFor('the refusal in monitor.log', () =>
+    /pod two: published port \*:\d+\/tcp: 1 connection\(s\) refused: the supervisor forwards 2, its cap/.test(
+      readFileSync(s.store.paths.monitorLog, 'utf8'),
+    ),
+  );
+});
+
+t.test('TCP: a forwarded connection silent both ways for TSPOD_TCP_IDLE_MS is closed', async (t) => {
+  const s = testState(t, { TSPOD_TCP_IDLE_MS: '300' });
+  await echoPod(s, 'idle', [`${BASE + 10}:7`]);
+  const monitor = s.monitorPid()!;
+  const start = fds(monitor);
+  const { sock, closed } = await held(BASE + 10);
+  t.teardown(() => sock.destroy());
+  // Nothing more is sent: tspod closes it.
+  let isClosed = false;
+  void closed.then(() => (isClosed = true));
+  await waitFor('tspod to close the idle connection', () => isClosed, 10_000);
+  t.pass('tspod closed the idle connection');
+  await waitFor("the monitor's fds to come back", () => fds(monitor) <= start + 1, 5000);
+  t.ok(fds(monitor) <= start + 1, 'its two sockets are closed (the first exchange leaves one fd for good)');
 });
