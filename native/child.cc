@@ -72,6 +72,7 @@ FsOpSyscall (int32_t op)
     case FS_TOUCH: return "mknod";
     case FS_OPEN_ROOT: return "open";
     case FS_PIVOT: return "pivot_root";
+    case FS_CHDIR: return "chdir";
     }
   return "mount";
 }
@@ -342,6 +343,7 @@ RunFsStep (const FsStep &st, int *root)
       *root = open (st.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
       rc = *root < 0 ? -1 : 0;
       break;
+    case FS_CHDIR: rc = chdir (st.target); break;
     case FS_PIVOT:
       // pivot_root(".", "."): the old root ends up stacked on the new one, and is detached.
       if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0

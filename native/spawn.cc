@@ -111,7 +111,7 @@ StringList (Napi::Env env, const Napi::Object &o, const char *key, PlanStorage &
 FsStep
 FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsStepStrings &strings)
 {
-  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot" };
+  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot", "chdir" };
   if (! value.IsObject ())
     TypeError (env, where + " must be an object");
   Napi::Object f = value.As<Napi::Object> ();

@@ -32,6 +32,7 @@ enum FsOp : int32_t
   FS_TOUCH,     // mknod(target, S_IFREG) unless it exists: a file to bind-mount onto
   FS_OPEN_ROOT, // the directory later in-root steps resolve in
   FS_PIVOT,     // pivot_root into target; the old root is detached
+  FS_CHDIR,     // chdir(target): relative paths of later steps (an overlay's lowerdirs) start there
 };
 
 struct FsStep

@@ -2,7 +2,9 @@
 // the child, in order; see native/child.cc). Paths inside the container's root are resolved
 // there by the child (openat2 RESOLVE_IN_ROOT), never on the host: a symlink in a root file
 // system cannot lead a step out of it.
+import { mkdirSync, symlinkSync } from 'node:fs';
 import type { FsStep, NativeConstants } from '../native/binding.js';
+import { removeTree } from './remove.js';
 
 /** A bind mount into the container: a host path (already checked) onto a path inside it. */
 export interface BindMount {
@@ -19,8 +21,11 @@ export interface BindMount {
 export interface RootfsPlan {
   /** Where the root is mounted on the host, inside the container's mount namespace only. */
   root: string;
-  /** An image: overlay of its layers (bottom first) under upper/work; or a directory, bound. */
-  source: { layers: string[]; upper: string; work: string } | { dir: string };
+  /**
+   * An image: overlay of its layers under upper/work; `links` is a directory of symlinks named
+   * 0, 1, ... to the layers, bottom first (layerLinks); or a directory, bound.
+   */
+  source: { links: string; count: number; upper: string; work: string } | { dir: string };
   readOnly: boolean;
   /** The pod's /dev/shm (a tmpfs shared by its containers, as POSIX IPC is). */
   shm: string;
@@ -69,25 +74,47 @@ function bind(c: NativeConstants, m: BindMount): FsStep[] {
   return steps;
 }
 
+/**
+ * The overlay of an image's layers. mount(2) takes its options in one page (4,095 bytes), and a
+ * layer's path in the store is about 100: 41 layers was the most an image could have. The
+ * layers are named by numbered symlinks in a directory of the container's own instead, and the
+ * child changes to it first: a lowerdir is then a number, resolved (the symlink followed) from
+ * there, and overlayfs's own limit of 500 lower layers is the one that counts.
+ */
+function overlaySteps(s: { links: string; count: number; upper: string; work: string }, root: string, flags: number): FsStep[] {
+  const lower = Array.from({ length: s.count }, (_, i) => String(s.count - 1 - i)).join(':');
+  return [
+    { op: 'chdir', target: s.links },
+    {
+      op: 'mount',
+      source: 'overlay',
+      target: root,
+      fstype: 'overlay',
+      flags,
+      data: `lowerdir=${lower},upperdir=${s.upper},workdir=${s.work}`,
+    },
+  ];
+}
+
+/** Makes `dir` hold symlinks 0, 1, ... to `layers` (bottom first), for overlaySteps. */
+export function layerLinks(dir: string, layers: readonly string[]): void {
+  removeTree(dir);
+  mkdirSync(dir, { mode: 0o700 });
+  layers.forEach((layer, i) => symlinkSync(layer, `${dir}/${i}`));
+}
+
 /** The steps for a container with a root file system of its own, ending in pivot_root. */
 export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
   const { root } = plan;
   // Layers can carry device nodes; the container's devices are /dev's, on a tmpfs.
-  const rootFlags = 'layers' in plan.source ? c.MS_NODEV : 0;
+  const rootFlags = 'links' in plan.source ? c.MS_NODEV : 0;
   const steps: FsStep[] = [
     // Nothing mounted in the container may reach the host, where / is often shared.
     { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
-    'layers' in plan.source
-      ? {
-          op: 'mount',
-          source: 'overlay',
-          target: root,
-          fstype: 'overlay',
-          flags: rootFlags,
-          data: `lowerdir=${[...plan.source.layers].reverse().join(':')},upperdir=${plan.source.upper},workdir=${plan.source.work}`,
-        }
+    ...('links' in plan.source
+      ? overlaySteps(plan.source, root, rootFlags)
       : // pivot_root wants a mount point: the directory bound onto the root's place.
-        { op: 'mount', source: plan.source.dir, target: root, flags: c.MS_BIND | c.MS_REC },
+        [{ op: 'mount' as const, source: plan.source.dir, target: root, flags: c.MS_BIND | c.MS_REC }]),
     { op: 'openRoot', target: root },
 
     ...mkdirs('/proc'),

@@ -37,7 +37,9 @@ export type FsStep =
   | { op: 'symlink'; source: string; target: string; inRoot?: boolean }
   | { op: 'touch'; target: string; mode?: number; inRoot?: boolean }
   | { op: 'openRoot'; target: string }
-  | { op: 'pivot'; target: string };
+  | { op: 'pivot'; target: string }
+  /** Relative paths of later steps start here (the host's path; an overlay's lowerdirs). */
+  | { op: 'chdir'; target: string };
 
 /**
  * A process to create. The order in the child is fixed (native/child.cc): join namespaces (in

@@ -25,7 +25,7 @@ import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
 import { isMountPoint, unmountUnder } from '../fs/mounts.js';
 import { removeTree } from '../fs/remove.js';
-import { hostfsSteps, rootfsSteps, type BindMount } from '../fs/rootfs.js';
+import { hostfsSteps, layerLinks, rootfsSteps, type BindMount } from '../fs/rootfs.js';
 import { containerUser, type UserIds } from '../fs/users.js';
 
 /** The pod's /dev/shm, as Docker sizes it. */
@@ -334,9 +334,12 @@ export class PodStorage {
     this.podFiles();
     const dir = `${this.podDir}/containers/${c.name}`;
     mkdirSync(`${dir}/rootfs`, { recursive: true, mode: 0o755 });
+    if (image) layerLinks(`${dir}/layers`, image.layers);
     const fs = rootfsSteps(c_, {
       root: `${dir}/rootfs`,
-      source: image ? { layers: image.layers, upper: `${dir}/upper`, work: `${dir}/work` } : { dir: c.rootfs! },
+      source: image
+        ? { links: `${dir}/layers`, count: image.layers.length, upper: `${dir}/upper`, work: `${dir}/work` }
+        : { dir: c.rootfs! },
       readOnly: c.securityContext?.readOnlyRootFilesystem ?? false,
       shm: `${this.podDir}/shm`,
       etc: `${this.podDir}/etc`,

@@ -167,3 +167,34 @@ t.test('image rm keeps the layers a pod is made of', async (t) => {
   );
   t.match((await s.cli(['exec', 'user', 'user', '--', 'cat', '/data/new'])).stdout, 'new', 'and the container goes on');
 });
+
+t.test('an image of 128 layers runs (mount options are one page: 41 layers was the most before)', async (t) => {
+  const images = tempDir(t, 'images');
+  const s = testState(t, { TSPOD_IMAGE_ROOT: images });
+  const layers = [writeTar([...busyboxMembers(), { path: 'layers/', type: 'dir' }])];
+  for (let i = 1; i < 128; i++) {
+    layers.push(
+      writeTar([
+        { path: 'layers/', type: 'dir' },
+        { path: `layers/f${i}`, body: `${i}\n` },
+        { path: 'layers/top', body: `${i}\n` },
+      ]),
+    );
+  }
+  const file = writeOciLayoutDir(join(tempDir(t, 'src'), 'layout'), buildImage({ layers, config: { Env: ['PATH=/bin'] } }));
+  const imported = await s.cli(['image', 'import', file, '--name', 'tall:1']);
+  t.equal(imported.code, 0, imported.stderr);
+  const r = await s.cli([
+    'run',
+    '--name',
+    'tall',
+    '--image',
+    'tall:1',
+    '--',
+    'sh',
+    '-c',
+    'echo FILES $(ls /layers | wc -l) TOP $(cat /layers/top)',
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /FILES 128 TOP 127$/m, "every layer's file is there, and the top layer's version of the shared one");
+});

@@ -10,26 +10,27 @@ const c = new FakeBinding().constants;
 t.test('a root file system: private first, the root mounted, everything in it, pivot last', async (t) => {
   const steps = rootfsSteps(c, {
     root: '/run/p/rootfs',
-    source: { layers: ['/l/1', '/l/2'], upper: '/u', work: '/w' },
+    source: { links: '/run/p/layers', count: 2, upper: '/u', work: '/w' },
     readOnly: true,
     shm: '/run/p/shm',
     etc: '/run/p/etc',
     binds: [{ source: '/vol', target: '/data/x', directory: true, readOnly: true }],
   });
   t.match(steps[0], { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE }, 'nothing can propagate to the host');
+  t.same(steps[1], { op: 'chdir', target: '/run/p/layers' }, 'the layers are named from their links directory');
   t.match(
-    steps[1],
-    { op: 'mount', fstype: 'overlay', target: '/run/p/rootfs', data: 'lowerdir=/l/2:/l/1,upperdir=/u,workdir=/w' },
+    steps[2],
+    { op: 'mount', fstype: 'overlay', target: '/run/p/rootfs', data: 'lowerdir=1:0,upperdir=/u,workdir=/w' },
     'the top layer first in lowerdir',
   );
-  t.match(steps[2], { op: 'openRoot', target: '/run/p/rootfs' });
+  t.match(steps[3], { op: 'openRoot', target: '/run/p/rootfs' });
   t.same(steps.at(-1), { op: 'pivot', target: '/run/p/rootfs' });
   t.match(
     steps.at(-2),
     { op: 'mount', target: '/run/p/rootfs', flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY | c.MS_NODEV },
     'read-only after every mount point is made, still nodev',
   );
-  const inside = steps.slice(3, -2);
+  const inside = steps.slice(4, -2);
   t.ok(
     inside.every((s) => 'inRoot' in s && s.inRoot),
     'every step between is resolved inside the root',
