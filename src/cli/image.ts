@@ -1,4 +1,5 @@
 // tspod image import / ls / rm: the local image store (src/image/). No registry, ever.
+import { TspodError } from '../errors.js';
 import { requireRoot } from './root.js';
 import { loadBinding } from '../native/binding.js';
 import { stateRoot } from '../state/paths.js';
@@ -6,7 +7,7 @@ import { StateStore } from '../state/store.js';
 import { ImageStore, imageRoot } from '../image/store.js';
 import { shortId } from '../image/reference.js';
 import { age, formatTable } from './table.js';
-import { print, printError } from './print.js';
+import { print, printError, skipped } from './print.js';
 
 export interface ImageOptions {
   /** The store's root (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images). */
@@ -18,10 +19,19 @@ export interface ImageOptions {
 const LAYERS_WHY = 'layers are unpacked with their owners, device nodes and overlayfs xattrs';
 
 function openStore(o: ImageOptions): ImageStore {
-  // Layers that a pod's container is made of stay, whatever image rm says, while the pod exists.
-  return new ImageStore(imageRoot(o.imageRoot), loadBinding(), {
-    layersInUse: () => new StateStore(stateRoot(o.root)).list().flatMap((r) => r.containers.flatMap((c) => c.imageLayers ?? [])),
-  });
+  return new ImageStore(imageRoot(o.imageRoot), loadBinding(), { layersInUse: () => layersInUse(o), onBadRecord: skipped });
+}
+
+/**
+ * Layers that a pod's container is made of stay, whatever image rm says, while the pod exists.
+ * A pod whose record cannot be read may use any of them: nothing is removed until it is mended
+ * or removed, and the error says which it is.
+ */
+function layersInUse(o: ImageOptions): string[] {
+  const bad: string[] = [];
+  const records = new StateStore(stateRoot(o.root)).list((_name, problem) => bad.push(problem));
+  if (bad.length) throw new TspodError(`cannot tell which layers are in use: ${bad[0]}`);
+  return records.flatMap((r) => r.containers.flatMap((c) => c.imageLayers ?? []));
 }
 
 /** 1.2MB, as docker shows sizes (SI units). */

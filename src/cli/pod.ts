@@ -10,7 +10,7 @@ import { StatePaths, stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
 import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
-import { print } from './print.js';
+import { print, skipped } from './print.js';
 import { READ_WHY, requireRoot } from './root.js';
 import { age, formatTable } from './table.js';
 
@@ -44,7 +44,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
 export async function podList(o: { json?: boolean; root?: string }): Promise<number> {
   requireRoot('tspod pod ls', READ_WHY);
   const store = new StateStore(stateRoot(o.root));
-  const records = store.list();
+  const records = store.list(skipped);
   kickMonitor(store.paths, records);
   const pods = observedAll(records).map((r) => ({
     name: r.name,

@@ -9,7 +9,7 @@ import { StateStore } from '../state/store.js';
 import { observedAll } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { age, formatTable } from './table.js';
-import { print } from './print.js';
+import { print, skipped } from './print.js';
 
 export interface PsRow {
   pod: string;
@@ -87,7 +87,7 @@ function psRows(records: PodRecord[], all: boolean): PsRow[] {
 export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; root?: string }): Promise<number> {
   const store = new StateStore(stateRoot(opts.root));
   requireRoot('tspod ps', READ_WHY);
-  const records = opts.pod !== undefined ? [store.need(checkLabel('--pod', opts.pod))] : store.list();
+  const records = opts.pod !== undefined ? [store.need(checkLabel('--pod', opts.pod))] : store.list(skipped);
   kickMonitor(store.paths, records);
   const rows = psRows(records, opts.all ?? false);
   if (opts.json) {

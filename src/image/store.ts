@@ -51,7 +51,7 @@ import { idPrefix, refFileName, shortId } from './reference.js';
 import { DirSource, TarSource, sniffCompression, type Compression, type ImageSource } from './source.js';
 import { looksLikeTar } from './tar.js';
 import { LayerError, unpackLayer, type UnpackStats } from './unpack.js';
-import { readRecordFile, writeRecordFile } from '../fs/files.js';
+import { readRecordFile, shapes as s, writeRecordFile } from '../fs/files.js';
 import { withLock } from '../fs/lock.js';
 
 export const DEFAULT_IMAGE_ROOT = '/var/lib/tspod/images';
@@ -75,7 +75,23 @@ export interface ImageStoreOptions {
   layersInUse?: () => Iterable<string>;
   /** How long a change waits for the store's lock (default STORE_LOCK_TIMEOUT_MS). */
   lockTimeoutMs?: number;
+  /** A damaged image record that a listing left out, and why (default: nothing is said). */
+  onBadRecord?: (file: string, problem: string) => void;
 }
+
+/** What the store reads of an image record, checked as it is read (see readRecordFile). */
+const imageShape = s.object({
+  name: s.string,
+  tag: s.string,
+  id: s.string,
+  format: s.string,
+  platform: s.object({ os: s.string, architecture: s.string }),
+  importedAt: s.string,
+  source: s.string,
+  layers: s.list(s.string),
+  size: s.count,
+  config: s.object(),
+});
 
 /** An import holds the lock while its image unpacks: minutes for a large one, never hours. */
 export const STORE_LOCK_TIMEOUT_MS = 10 * 60_000;
@@ -225,15 +241,18 @@ export class ImageStore {
   }
 
   private readRecord(file: string): ImageRecord | undefined {
-    return readRecordFile<ImageRecord>(file, IMAGE_RECORD_VERSION, 'image record');
+    return readRecordFile<ImageRecord>(file, IMAGE_RECORD_VERSION, 'image record', (r) => imageShape(r, ''));
   }
 
   private writeRecord(record: ImageRecord): void {
     writeRecordFile(this.recordPath(record), `${this.imagesDir}/.tmp-${process.pid}-${randomBytes(4).toString('hex')}`, record);
   }
 
-  /** Every image record, by name and tag. */
-  list(): ImageRecord[] {
+  /**
+   * Every image record, by name and tag. A damaged one is told to `onBad` and left out (the
+   * store's own users pass the store's option of that name).
+   */
+  list(onBad = this.options.onBadRecord ?? (() => {})): ImageRecord[] {
     let files: string[];
     try {
       files = readdirSync(this.imagesDir);
@@ -243,7 +262,15 @@ export class ImageStore {
     }
     return files
       .filter((f) => !f.startsWith('.') && f.endsWith('.json'))
-      .flatMap((f) => this.readRecord(`${this.imagesDir}/${f}`) ?? [])
+      .flatMap((f) => {
+        try {
+          return this.readRecord(`${this.imagesDir}/${f}`) ?? [];
+        } catch (err) {
+          if (!(err instanceof TspodError)) throw err;
+          onBad(f, err.message);
+          return [];
+        }
+      })
       .sort((a, b) => formatRef(a).localeCompare(formatRef(b)));
   }
 
@@ -416,7 +443,14 @@ export class ImageStore {
        *  image a new one took the name of). */
       const cleanUp = () => {
         for (const t of temps) rmSync(t, { force: true });
-        this.collect();
+        // When what is in use cannot be told (a damaged pod record), nothing is collected now.
+        let inUse: Set<string> | undefined;
+        try {
+          inUse = this.layersInUse();
+        } catch {
+          this.removeLeftovers();
+        }
+        if (inUse) this.collect(inUse);
       };
       const imported: ImportedImage[] = [];
       try {
@@ -499,14 +533,16 @@ export class ImageStore {
           `${shortId(records[0].id)} has ${records.length} names (${records.map(formatRef).join(', ')}): remove them by name`,
         );
       }
+      // Before anything changes: a pod whose record cannot be read stops the removal here.
+      const inUse = this.layersInUse();
       unlinkSync(this.recordPath(records[0]));
-      return { untagged: records.map(formatRef), deletedLayers: this.collect() };
+      return { untagged: records.map(formatRef), deletedLayers: this.collect(inUse) };
     });
   }
 
   /** Removes layers no image refers to (and none in use), and leftovers of interrupted work. */
   async gc(): Promise<string[]> {
-    return this.withLock(async () => this.collect());
+    return this.withLock(async () => this.collect(this.layersInUse()));
   }
 
   /** Leftovers of a crashed import or removal: only safe to remove holding the lock. */
@@ -518,15 +554,20 @@ export class ImageStore {
     for (const name of readdirSync(this.tmpDir)) rmSync(`${this.tmpDir}/${name}`, { recursive: true, force: true });
   }
 
-  /** Holding the lock: removes unreferenced layers; returns their diff_ids. */
-  private collect(): string[] {
-    this.removeLeftovers();
-    const referenced = new Set(this.list().flatMap((r) => r.layers.map((d) => d.slice(7))));
+  /** The layers (hex of their diff_ids) that containers use now (ImageStoreOptions.layersInUse). */
+  private layersInUse(): Set<string> {
     const inUse = new Set<string>();
     for (const dir of this.options.layersInUse?.() ?? []) {
       const m = /([0-9a-f]{64})(?:\/fs)?\/?$/.exec(dir);
       if (m) inUse.add(m[1]);
     }
+    return inUse;
+  }
+
+  /** Holding the lock: removes unreferenced layers (none of `inUse`); returns their diff_ids. */
+  private collect(inUse: Set<string>): string[] {
+    this.removeLeftovers();
+    const referenced = new Set(this.list().flatMap((r) => r.layers.map((d) => d.slice(7))));
     const removed: string[] = [];
     for (const name of readdirSync(this.layersDir)) {
       if (!LAYER_DIR.test(name) || referenced.has(name) || inUse.has(name)) continue;

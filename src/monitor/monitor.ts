@@ -96,7 +96,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   if (knobs.length) log(`monitor ${self.pid}: ${knobs.join(', ')} (from TSPOD_* in its environment)`);
   const host = new PodHost(store, binding, self, monitorLog, { ...opts, onPod: narrate });
   await host.adoptAll();
-  const server = monitorServer(host, store, opts.version);
+  const server = monitorServer(host, opts.version);
 
   // We hold the lock: a socket file there now is a dead monitor's.
   try {

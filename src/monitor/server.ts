@@ -6,7 +6,6 @@ import { InputError } from '../errors.js';
 import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody, specFromManifest } from './api.js';
 import { API_VERSION, ROUTES, errorBody, type PathParams, type RouteAnswer, type RouteName } from './protocol.js';
 import type { PodHost } from '../supervisor/host.js';
-import type { StateStore } from '../state/store.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -49,11 +48,11 @@ function pathPattern(template: string): { re: RegExp; names: string[] } {
   return { re: new RegExp(`^${source}$`), names };
 }
 
-export function monitorServer(host: PodHost, store: StateStore, version: string): Server {
+export function monitorServer(host: PodHost, version: string): Server {
   const record = (name: string) => host.record(name);
   const handlers: Handlers = {
     version: async () => ({ version, api: API_VERSION, pid: process.pid }),
-    listPods: async () => store.list(),
+    listPods: async () => host.list(),
     createPod: async (_, body) => {
       const req = await createPodFromBody(body);
       const pod = await host.create(req.spec, { persistent: req.persistent });

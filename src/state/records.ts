@@ -44,7 +44,8 @@ export interface StartError {
  * running: its process runs. waiting: it will be (re)started, at nextStartAt (crash back-off).
  * exited: it ended and will not be restarted (by its policy, or because it was stopped).
  */
-export type ContainerState = 'running' | 'waiting' | 'exited';
+export const CONTAINER_STATES = ['running', 'waiting', 'exited'] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
 
 export interface ContainerRecord {
   name: string;
@@ -84,7 +85,8 @@ export interface ExecContext {
  * creating: its name is taken, its processes are being started. running: its infra runs.
  * completed/failed/stopped: it ended; it stays listed until rm.
  */
-export type PodState = 'creating' | 'running' | 'completed' | 'failed' | 'stopped';
+export const POD_STATES = ['creating', 'running', 'completed', 'failed', 'stopped'] as const;
+export type PodState = (typeof POD_STATES)[number];
 
 export interface PodRecord {
   version: typeof RECORD_VERSION;

@@ -3,10 +3,55 @@
 // one; a pod's name is taken by mkdir, which exactly one of two racing creators wins.
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { NotFound, TspodError } from '../errors.js';
+import { dns1123LabelProblem } from '../pod/names.js';
 import { StatePaths } from './paths.js';
-import { RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
-import { readRecordFile, writeRecordFile } from '../fs/files.js';
+import { CONTAINER_STATES, POD_STATES, RECORD_VERSION, type ContainerRecord, type PodRecord } from './records.js';
+import { readRecordFile, shapes as s, writeRecordFile } from '../fs/files.js';
 import { removeTree } from '../fs/remove.js';
+
+/** A record's process: pid and start time. */
+const processId = s.object({ pid: s.pid, startTime: s.string });
+
+/**
+ * What the commands and the monitor read of a pod's record, checked when it is read: a record
+ * cut short, edited, or from a bug is named as damaged instead of failing a listing later with
+ * a TypeError. (The specs inside are tspod's own writing: their shape, not every value.)
+ */
+const podShape = s.object({
+  name: s.string,
+  createdAt: s.string,
+  state: s.oneOf(POD_STATES),
+  persistent: s.boolean,
+  supervisor: s.object({ kind: s.oneOf(['monitor', 'foreground']), pid: s.pid, startTime: s.string }),
+  spec: s.object({
+    name: s.string,
+    hostname: s.string,
+    share: s.list(s.string),
+    restartPolicy: s.string,
+    terminationGracePeriodSeconds: s.count,
+    network: s.object({ mode: s.string }),
+    ports: s.list(s.object()),
+    volumes: s.list(s.object({ name: s.string })),
+    labels: s.object(),
+    annotations: s.object(),
+  }),
+  infra: s.optional(s.object({ process: processId, exit: s.optional(s.object()) })),
+  network: s.optional(s.object({ mode: s.string, ports: s.list(s.object()) })),
+  reason: s.optional(s.string),
+  containers: s.list(
+    s.object({
+      name: s.string,
+      spec: s.object({ name: s.string, command: s.list(s.string), args: s.list(s.string), env: s.list(s.object()) }),
+      restartPolicy: s.string,
+      state: s.oneOf(CONTAINER_STATES),
+      restartCount: s.count,
+      process: s.optional(processId),
+      lastExit: s.optional(s.object()),
+      lastError: s.optional(s.object({ message: s.string })),
+      imageLayers: s.optional(s.list(s.string)),
+    }),
+  ),
+});
 
 /** Temporary files are named by pid and a count: unique across writers without node:crypto,
  * whose loading cost 3-4 ms of every command's start-up here. */
@@ -55,7 +100,9 @@ export class StateStore {
 
   /** The pod's record; undefined when there is no such pod (or it is still being reserved). */
   read(name: string): PodRecord | undefined {
-    return readRecordFile<PodRecord>(this.paths.podFile(name), RECORD_VERSION, 'state');
+    return readRecordFile<PodRecord>(this.paths.podFile(name), RECORD_VERSION, 'pod record', (r) =>
+      r.name !== name ? `its name is ${JSON.stringify(r.name)}, not ${JSON.stringify(name)}` : podShape(r, ''),
+    );
   }
 
   /** The pod's record; NotFound naming the pod when it does not exist. */
@@ -77,9 +124,24 @@ export class StateStore {
     }
   }
 
-  /** Every pod with a record. */
-  list(): PodRecord[] {
-    return this.names().flatMap((n) => this.read(n) ?? []);
+  /**
+   * Every pod with a record. One that cannot be read (a directory that is no pod name, a
+   * damaged record) is told to `onBad`, with why, and left out: the others are listed.
+   */
+  list(onBad: (name: string, problem: string) => void = () => {}): PodRecord[] {
+    return this.names().flatMap((n) => {
+      if (dns1123LabelProblem(n)) {
+        onBad(n, `${this.paths.podsDir}/${n} is not a pod: its name is not a DNS-1123 label (remove it by hand)`);
+        return [];
+      }
+      try {
+        return this.read(n) ?? [];
+      } catch (err) {
+        if (!(err instanceof TspodError)) throw err;
+        onBad(n, err.message);
+        return [];
+      }
+    });
   }
 
   remove(name: string): void {

@@ -238,6 +238,11 @@ export class PodHost {
     throw new Conflict(`pod "${name}" is ${record.state === 'running' ? 'not supervised' : record.state}`);
   }
 
+  /** Every pod's record, as on disk; one that cannot be read is logged and left out. */
+  list(): PodRecord[] {
+    return this.store.list((name, problem) => this.log.warn(name, `left out of the listing: ${problem}`));
+  }
+
   /** The pod's record: as it is now for a pod this host runs, as on disk for any other. */
   record(name: string): PodRecord {
     const pod = this.pods.get(name);
