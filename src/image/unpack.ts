@@ -70,14 +70,69 @@ interface DeferredDir {
   entry: TarEntry;
 }
 
+const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
+/**
+ * What the unpacker knows of the paths this layer made: real directories (not symlinks),
+ * whiteout devices, directory attributes to apply at the end. Every path noted is indexed by
+ * its parent, so a replaced entry's subtree is forgotten by walking it, never by looking
+ * through every path (which made a layer of replacing entries quadratic: 40,000 of them took
+ * 95 s). Each path is noted once and forgotten once: linear in the layer.
+ */
+export class KnownPaths {
+  private readonly dirs = new Set<string>(['']);
+  private readonly whiteouts = new Set<string>();
+  readonly deferred = new Map<string, DeferredDir>();
+  private readonly children = new Map<string, Set<string>>();
+
+  isDir(rel: string): boolean {
+    return this.dirs.has(rel);
+  }
+
+  isWhiteout(rel: string): boolean {
+    return this.whiteouts.has(rel);
+  }
+
+  addDir(rel: string, deferred?: DeferredDir): void {
+    this.dirs.add(rel);
+    if (deferred) this.deferred.set(rel, deferred);
+    this.index(rel);
+  }
+
+  addWhiteout(rel: string): void {
+    this.whiteouts.add(rel);
+    this.index(rel);
+  }
+
+  /** Forgets `rel` and everything noted beneath it; how many paths that was. */
+  forget(rel: string): number {
+    let visited = 0;
+    const stack = [rel];
+    while (stack.length) {
+      const p = stack.pop()!;
+      visited++;
+      this.dirs.delete(p);
+      this.whiteouts.delete(p);
+      this.deferred.delete(p);
+      for (const c of this.children.get(p) ?? []) stack.push(c);
+      this.children.delete(p);
+    }
+    this.children.get(parentOf(rel))?.delete(rel);
+    return visited;
+  }
+
+  private index(rel: string): void {
+    if (rel === '') return;
+    const parent = parentOf(rel);
+    let set = this.children.get(parent);
+    if (!set) this.children.set(parent, (set = new Set()));
+    set.add(rel);
+  }
+}
+
 class Unpacker {
   readonly stats: UnpackStats = { size: 0, entries: 0, whiteouts: 0, opaqueDirs: 0 };
-  /** Relative paths known to be real directories of this layer (not symlinks). */
-  private dirs = new Set<string>(['']);
-  /** Directory attributes, applied at the end: writing children changes a directory's mtime. */
-  private deferred = new Map<string, DeferredDir>();
-  /** Whiteout devices this layer made, by relative path. */
-  private whiteouts = new Set<string>();
+  private readonly known = new KnownPaths();
 
   constructor(
     private readonly root: string,
@@ -109,7 +164,7 @@ class Unpacker {
     let rel = '';
     for (const part of parts) {
       rel = rel ? `${rel}/${part}` : part;
-      if (this.dirs.has(rel)) continue;
+      if (this.known.isDir(rel)) continue;
       const st = this.lstat(rel);
       if (!st) {
         if (!create) this.fail(member, `${rel} does not exist in the layer`);
@@ -120,7 +175,7 @@ class Unpacker {
       } else if (!st.isDirectory()) {
         this.fail(member, `its parent ${rel} is not a directory`);
       }
-      this.dirs.add(rel);
+      this.known.addDir(rel);
     }
     return rel;
   }
@@ -129,9 +184,7 @@ class Unpacker {
   private remove(rel: string, st: Stats): void {
     if (st.isDirectory()) rmSync(this.abs(rel), { recursive: true, force: true });
     else unlinkSync(this.abs(rel));
-    const under = `${rel}/`;
-    for (const set of [this.dirs, this.whiteouts]) for (const p of [...set]) if (p === rel || p.startsWith(under)) set.delete(p);
-    for (const p of [...this.deferred.keys()]) if (p === rel || p.startsWith(under)) this.deferred.delete(p);
+    this.known.forget(rel);
   }
 
   async apply(entry: TarEntry, body: () => AsyncGenerator<Buffer>): Promise<void> {
@@ -157,7 +210,7 @@ class Unpacker {
       // A whiteout hides the lower layers only; an entry of this same layer stays.
       if (this.lstat(rel)) return;
       this.b.mknod(this.abs(rel), this.b.constants.S_IFCHR | 0o000, 0, 0);
-      this.whiteouts.add(rel);
+      this.known.addWhiteout(rel);
       this.stats.whiteouts++;
       return;
     }
@@ -165,7 +218,7 @@ class Unpacker {
     if (parts.length === 0) {
       // './': the layer's root directory itself.
       if (entry.type !== 'dir') this.fail(entry.path, 'the layer root must be a directory');
-      this.deferred.set('', { entry });
+      this.known.deferred.set('', { entry });
       return;
     }
     const parent = this.ensureDir(parentParts, entry.path, true);
@@ -188,7 +241,7 @@ class Unpacker {
     }
 
     const existing = this.lstat(rel);
-    const wasWhiteout = this.whiteouts.has(rel);
+    const wasWhiteout = this.known.isWhiteout(rel);
     if (existing) {
       // Per the OCI spec: two directories merge (attributes replaced); anything else replaces.
       if (!(existing.isDirectory() && entry.type === 'dir')) this.remove(rel, existing);
@@ -197,8 +250,7 @@ class Unpacker {
     switch (entry.type) {
       case 'dir':
         if (!existing || !existing.isDirectory()) mkdirSync(path, 0o700);
-        this.dirs.add(rel);
-        this.deferred.set(rel, { entry });
+        this.known.addDir(rel, { entry });
         // `.wh.d` then `d/` in one layer: the new directory must hide the lower one.
         if (wasWhiteout) {
           this.b.lsetxattr(path, OPAQUE_XATTR, Buffer.from('y'));
@@ -254,9 +306,11 @@ class Unpacker {
 
   /** Directory attributes, deepest first, each through an fd opened without following links. */
   async finish(): Promise<void> {
-    const paths = [...this.deferred.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const rel of paths) {
-      const { entry } = this.deferred.get(rel)!;
+    const depth = (rel: string) => (rel === '' ? 0 : rel.split('/').length);
+    const { deferred } = this.known;
+    const paths = [...deferred.keys()].map((rel) => [depth(rel), rel] as const).sort((a, b) => b[0] - a[0]);
+    for (const [, rel] of paths) {
+      const { entry } = deferred.get(rel)!;
       if (rel !== '') this.ensureDir(rel.split('/'), entry.path, false);
       const fh = await open(this.abs(rel), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
       try {

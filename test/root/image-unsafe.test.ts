@@ -202,3 +202,20 @@ t.test('unsupported members and xattrs', async (t) => {
   t.equal(b.lgetxattr(f, 'trusted.overlay.redirect'), null, 'trusted.* from a layer is never applied');
   t.ok(b.lgetxattr(f, 'security.capability'), 'file capabilities are applied');
 });
+
+t.test('a directory replaced by a file and that by a directory again: the last one is what the layer has', async (t) => {
+  const s = setup(t);
+  const members: Member[] = [];
+  for (let i = 0; i < 500; i++) {
+    members.push({ path: `d${i}/`, type: 'dir' }, { path: `d${i}/f`, body: 'x' }, { path: `d${i}/sub/`, type: 'dir' });
+    members.push({ path: `d${i}`, body: 'now a file' }, { path: `d${i}/`, type: 'dir' });
+  }
+  const [image] = await importLayer(s, 'churn', members);
+  const root = image.layers[0].dir;
+  const names = readdirSync(root);
+  t.equal(names.length, 500, 'one entry per name');
+  t.ok(
+    names.every((n) => lstatSync(join(root, n)).isDirectory() && readdirSync(join(root, n)).length === 0),
+    'each an empty directory: what the replaced ones held went with them',
+  );
+});
