@@ -25,6 +25,7 @@ import { open } from 'node:fs/promises';
 import { TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX } from '../fs/overlay.js';
+import { MAX_ID } from '../pod/fields.js';
 import { tarMembers, TarFormatError, type TarEntry } from './tar.js';
 
 /** What unpacking needs of the addon. */
@@ -55,15 +56,39 @@ export class LayerError extends TspodError {
   }
 }
 
+/** The kernel's limits on a name and on a path (NAME_MAX, PATH_MAX with its NUL). */
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+
+/** Seconds either side of the epoch an mtime may be (about 31,700 years): a bound, not a policy. */
+const MTIME_LIMIT = 1e12;
+
 /**
  * The member's path as components, or why it is refused. Leading './' and '/'-runs are
- * normalized; an absolute path or a '..' component is never accepted.
+ * normalized; an absolute path or a '..' component is never accepted, nor a name longer than
+ * the kernel takes.
  */
 export function memberComponents(path: string): string[] | { refused: string } {
   if (path.startsWith('/')) return { refused: 'absolute path' };
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) return { refused: "path with a '..' component" };
+  const long = parts.find((p) => Buffer.byteLength(p) > NAME_MAX);
+  if (long !== undefined)
+    return { refused: `a name of ${Buffer.byteLength(long)} bytes: longer than the kernel takes (NAME_MAX ${NAME_MAX})` };
   return parts;
+}
+
+/** Why an entry's owner or time cannot be applied as given, or undefined. */
+function attributeProblem(entry: TarEntry): string | undefined {
+  for (const [what, id] of [
+    ['uid', entry.uid],
+    ['gid', entry.gid],
+  ] as const) {
+    // chown takes (uid_t)-1, 4294967295, to mean "leave it": the file would stay root's.
+    if (!Number.isSafeInteger(id) || id < 0 || id > MAX_ID) return `${what} ${id} is not an id (0 to ${MAX_ID})`;
+  }
+  if (!Number.isFinite(entry.mtime) || Math.abs(entry.mtime) > MTIME_LIMIT) return `mtime ${entry.mtime} is out of range`;
+  return undefined;
 }
 
 interface DeferredDir {
@@ -191,6 +216,12 @@ class Unpacker {
     this.stats.entries++;
     const parts = memberComponents(entry.path);
     if ('refused' in parts) this.fail(entry.path, parts.refused);
+    const problem = attributeProblem(entry);
+    if (problem) this.fail(entry.path, problem);
+    const bytes = Buffer.byteLength(parts.join('/'));
+    if (Buffer.byteLength(this.abs(parts.join('/'))) >= PATH_MAX) {
+      this.fail(entry.path, `a path of ${bytes} bytes: with the layer's directory, longer than the kernel takes (PATH_MAX ${PATH_MAX})`);
+    }
     const base = parts.at(-1) ?? '';
     const parentParts = parts.slice(0, -1);
 
@@ -237,6 +268,8 @@ class Unpacker {
       if (!st) this.fail(entry.path, `hardlink target "${entry.linkname}" is not in the layer`);
       if (st.isDirectory()) this.fail(entry.path, `hardlink target "${entry.linkname}" is a directory`);
       if (srcRel === rel) return; // a link to itself: nothing to do
+      // What is at `rel` is replaced first, and what is beneath it goes with it.
+      if (srcRel.startsWith(`${rel}/`)) this.fail(entry.path, `hardlink target "${entry.linkname}" is beneath the member itself`);
       linkSource = this.abs(srcRel);
     }
 
@@ -335,7 +368,13 @@ export async function unpackLayer(input: AsyncIterable<Buffer>, dest: string, bi
   try {
     for await (const member of tarMembers(input)) {
       if ('unsupported' in member) throw new LayerError(`member "${member.path}": ${member.unsupported}`);
-      await u.apply(member.entry, member.body);
+      try {
+        await u.apply(member.entry, member.body);
+      } catch (err) {
+        // Whatever else a member makes fail (an errno of the file system, say) names it too.
+        if (err instanceof TspodError || !(err instanceof Error)) throw err;
+        throw new LayerError(`member "${member.entry.path}": ${err.message}`);
+      }
     }
   } catch (err) {
     if (err instanceof TarFormatError) throw new LayerError(err.message);

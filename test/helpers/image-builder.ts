@@ -20,6 +20,8 @@ export interface Member {
   /** How a name too long for ustar is written (default pax). */
   longNames?: 'pax' | 'gnu';
   xattrs?: Record<string, string | Buffer>;
+  /** Raw pax records (uid, mtime, ...), as a writer could put them, sound or not. */
+  pax?: Record<string, string>;
 }
 
 const TYPEFLAG = { file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6' } as const;
@@ -120,6 +122,7 @@ export function writeTar(members: Member[]): Buffer {
       linkname = linkname.slice(0, 100);
     }
     for (const [k, v] of Object.entries(m.xattrs ?? {})) pax.push(paxRecord(`SCHILY.xattr.${k}`, Buffer.from(v)));
+    for (const [k, v] of Object.entries(m.pax ?? {})) pax.push(paxRecord(k, Buffer.from(v)));
     if (pax.length) {
       const data = Buffer.concat(pax);
       out.push(header({ ...base, name: 'PaxHeader', type: 'x', size: data.length, mode: 0o644 }), pad(data));

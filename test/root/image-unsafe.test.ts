@@ -219,3 +219,52 @@ t.test('a directory replaced by a file and that by a directory again: the last o
     'each an empty directory: what the replaced ones held went with them',
   );
 });
+
+t.test('bad owners, times, names and links are refused naming the archive, the layer and the member', async (t) => {
+  const s = setup(t);
+  const layout = (name: string) => join(s.dir, `layout-${name}`);
+  const cases: [name: string, members: Member[], problem: RegExp][] = [
+    ['bigid', [{ path: 'f', body: 'x', pax: { uid: String(2 ** 32) } }], /member "f": uid 4294967296 is not an id \(0 to 4294967294\)$/],
+    // chown's "leave it as it is": the file would have stayed root's, silently.
+    ['minus1', [{ path: 'f', body: 'x', pax: { gid: '4294967295' } }], /member "f": gid 4294967295 is not an id \(0 to 4294967294\)$/],
+    [
+      'mtime',
+      [{ path: 'f', body: 'x', pax: { mtime: '100000000000000000000' } }],
+      /member "f": mtime 100000000000000000000 is out of range$/,
+    ],
+    [
+      'linkunder',
+      [
+        { path: 'd/', type: 'dir' },
+        { path: 'd/child', body: 'x' },
+        { path: 'd', type: 'hardlink', linkname: 'd/child' },
+      ],
+      /member "d": hardlink target "d\/child" is beneath the member itself$/,
+    ],
+    [
+      'longname',
+      [{ path: 'n'.repeat(300), body: 'x' }],
+      /member "n{300}": a name of 300 bytes: longer than the kernel takes \(NAME_MAX 255\)$/,
+    ],
+    [
+      'longpath',
+      [{ path: Array(25).fill('d'.repeat(200)).join('/'), body: 'x' }],
+      /member "(d{200}\/){24}d{200}": a path of 5024 bytes: with the layer's directory, longer than the kernel takes \(PATH_MAX 4096\)$/,
+    ],
+  ];
+  for (const [name, members, problem] of cases) {
+    const err = await importLayer(s, name, members).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    t.type(err, Error, `${name}: refused`);
+    t.match(err?.name, 'TspodError', `${name}: tspod's own error, not a raw one`);
+    t.match(
+      err?.message,
+      new RegExp(`^${layout(name).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: layer sha256:[0-9a-f]{64}: `),
+      `${name}: names the archive and the layer`,
+    );
+    t.match(err?.message, problem, `${name}: names the member and why`);
+    untouched(t, s);
+  }
+});
