@@ -1,16 +1,21 @@
-// File-system calls Node does not offer, for unpacking image layers into overlayfs form:
-// mknod (a whiteout is a character device 0:0) and extended attributes
-// (trusted.overlay.opaque marks an opaque directory).
+// File-system calls Node does not offer: for unpacking image layers into overlayfs form, mknod
+// (a whiteout is a character device 0:0) and extended attributes (trusted.overlay.opaque marks
+// an opaque directory); the supervisor's own mounts; reading beneath a directory (openat2).
 #include "args.h"
 #include "errors.h"
 #include "ns.h"
 
 #include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 namespace tspod {
 
@@ -71,6 +76,30 @@ Mount (const Napi::CallbackInfo &info)
       < 0)
     ThrowErrno (info.Env (), errno, "mount", target.c_str ());
   return info.Env ().Undefined ();
+}
+
+// openBeneath(dir, path): path opened read-only inside dir, the kernel refusing any way out of
+// it (openat2 RESOLVE_BENEATH: no absolute symlink, no '..' above dir, no /proc magic link);
+// symlinks that stay inside are followed. For reading an image directory a user hands to root.
+Napi::Value
+OpenBeneath (const Napi::CallbackInfo &info)
+{
+  std::string dir = StringArg (info, 0, "openBeneath", "dir");
+  std::string path = StringArg (info, 1, "openBeneath", "path");
+  int dirfd = open (dir.c_str (), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    ThrowErrno (info.Env (), errno, "open", dir.c_str ());
+  struct open_how how;
+  memset (&how, 0, sizeof how);
+  // O_NONBLOCK: a FIFO put there answers at once (the caller refuses what is not a file).
+  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  int fd = (int) syscall (SYS_openat2, dirfd, path.c_str (), &how, sizeof how);
+  int err = errno;
+  close (dirfd);
+  if (fd < 0)
+    ThrowErrno (info.Env (), err, "openat2", (dir + "/" + path).c_str ());
+  return Napi::Number::New (info.Env (), fd);
 }
 
 // umount2(target, flags)

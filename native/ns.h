@@ -19,5 +19,6 @@ Napi::Value Lsetxattr (const Napi::CallbackInfo &info);     // fs.cc
 Napi::Value Lgetxattr (const Napi::CallbackInfo &info);     // fs.cc
 Napi::Value Mount (const Napi::CallbackInfo &info);         // fs.cc
 Napi::Value Umount2 (const Napi::CallbackInfo &info);       // fs.cc
+Napi::Value OpenBeneath (const Napi::CallbackInfo &info);   // fs.cc
 
 } // namespace tspod

@@ -1,13 +1,14 @@
 // Where an image is read from: a directory (an OCI layout, or an unpacked docker save) or a tar
 // file of one, read in place by member offset. Member paths are looked up normalized; a path
 // that is absolute or has a '..' is never looked up.
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { TspodError } from '../errors.js';
+import type { NativeBinding } from '../native/binding.js';
 import { indexTarFile, type IndexedMember } from './tar.js';
 
 export interface ImageSource {
@@ -33,31 +34,61 @@ function missing(label: string, path: string): TspodError {
   return new TspodError(`${label}: ${path} is missing`);
 }
 
+/**
+ * An image directory, read without ever leaving it: each member is opened with openat2's
+ * RESOLVE_BENEATH, so a symlink in it may lead to another of its files (docker save has used
+ * such links) but never out of it: a manifest.json linked to a root-only file is refused,
+ * never read by root and echoed in an error.
+ */
 export class DirSource implements ImageSource {
-  constructor(readonly label: string) {}
+  constructor(
+    readonly label: string,
+    private readonly binding: Pick<NativeBinding, 'openBeneath'>,
+  ) {}
 
-  private file(path: string): string | undefined {
+  /** The member opened, when it is a regular file of the directory; undefined when it is not there. */
+  private openMember(path: string): number | undefined {
     const p = normalizeMemberPath(path);
-    return p && `${this.label}/${p}`;
+    if (!p) return undefined;
+    let fd: number;
+    try {
+      fd = this.binding.openBeneath(this.label, p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (code === 'EXDEV') throw new TspodError(`${this.label}: ${p} leads out of the directory (a symlink or '..'): refused`);
+      throw err;
+    }
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      return undefined;
+    }
+    return fd;
+  }
+
+  private need(path: string): number {
+    const fd = this.openMember(path);
+    if (fd === undefined) throw missing(this.label, path);
+    return fd;
   }
 
   has(path: string): boolean {
-    const f = this.file(path);
-    try {
-      return !!f && statSync(f).isFile();
-    } catch {
-      return false;
-    }
+    const fd = this.openMember(path);
+    if (fd !== undefined) closeSync(fd);
+    return fd !== undefined;
   }
 
   size(path: string): number {
-    if (!this.has(path)) throw missing(this.label, path);
-    return statSync(this.file(path)!).size;
+    const fd = this.need(path);
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   head(path: string, n: number): Buffer {
-    if (!this.has(path)) throw missing(this.label, path);
-    const fd = openSync(this.file(path)!, 'r');
+    const fd = this.need(path);
     try {
       const buf = Buffer.alloc(n);
       return buf.subarray(0, readSync(fd, buf, 0, n, 0));
@@ -67,8 +98,7 @@ export class DirSource implements ImageSource {
   }
 
   open(path: string): Readable {
-    if (!this.has(path)) throw missing(this.label, path);
-    return createReadStream(this.file(path)!);
+    return createReadStream('', { fd: this.need(path) });
   }
 }
 

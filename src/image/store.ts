@@ -63,7 +63,7 @@ export function imageRoot(option?: string): string {
 }
 
 /** What the store needs of the addon. */
-export type ImageBinding = Pick<NativeBinding, 'mknod' | 'lsetxattr' | 'flock' | 'constants'>;
+export type ImageBinding = Pick<NativeBinding, 'mknod' | 'lsetxattr' | 'flock' | 'openBeneath' | 'constants'>;
 
 export interface ImageStoreOptions {
   /**
@@ -330,7 +330,7 @@ export class ImageStore {
 
   /** Opens a directory, a tar, or a gzipped tar (gunzipped into tmp/ first: it is read by offset). */
   private async openSource(file: string, label: string, temps: string[]): Promise<ImageSource> {
-    if (statSync(file).isDirectory()) return new DirSource(file);
+    if (statSync(file).isDirectory()) return new DirSource(file, this.binding);
     const head = Buffer.alloc(512);
     const fd = openSync(file, 'r');
     let n: number;

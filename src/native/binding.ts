@@ -187,6 +187,12 @@ export interface NativeBinding {
   /** mount(2) in this process's mount namespace (a pod's shared tmpfs); '' for no fstype/data. */
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
   umount2(target: string, flags: number): void;
+  /**
+   * `path` opened read-only (O_CLOEXEC, O_NONBLOCK: a FIFO does not block) inside `dir`, with openat2's
+   * RESOLVE_BENEATH: symlinks that stay inside are followed, any way out (an absolute symlink,
+   * '..' above dir, a /proc magic link) is EXDEV. Linux 5.6.
+   */
+  openBeneath(dir: string, path: string): number;
   /** A new pty (open /dev/ptmx, unlock, TIOCGPTPEER for the slave). */
   openPty(): PtyPair;
   /** TIOCSWINSZ on either side of a pty; the foreground process group gets SIGWINCH. */

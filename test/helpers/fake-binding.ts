@@ -65,6 +65,9 @@ export class FakeBinding implements NativeBinding {
   lgetxattr = (): null => null;
   mount = (): void => {};
   umount2 = (): void => {};
+  openBeneath = (): never => {
+    throw new Error('the fake binding opens no files');
+  };
   openPty = (): never => {
     throw new Error('the fake binding has no terminals');
   };

@@ -2,11 +2,13 @@
 // attestation manifests as buildx writes them, containerd's image name annotation, docker
 // save files, and digests checked on every blob read.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostPlatform, readImages } from '../../src/image/formats.js';
 import { DirSource, TarSource } from '../../src/image/source.js';
+import { loadBinding } from '../../src/native/binding.js';
 import {
   buildImage,
   dockerSaveTar,
@@ -19,6 +21,8 @@ import {
 } from '../helpers/image-builder.js';
 
 const layer = writeTar([{ path: 'f', body: 'x' }]);
+/** openat2, for reading an image directory beneath itself: no root needed. */
+const binding = loadBinding();
 
 function tmp(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'tspod-formats-'));
@@ -67,7 +71,7 @@ t.test('a nested index with other platforms and an attestation: the host platfor
     ],
   };
   const layout = writeOciLayoutDir(join(dir, 'layout'), { ...mine, blobs, indexJson });
-  const [plan, ...rest] = await readImages(new DirSource(layout), hostPlatform());
+  const [plan, ...rest] = await readImages(new DirSource(layout, binding), hostPlatform());
   t.equal(rest.length, 0);
   t.match(plan, {
     format: 'oci',
@@ -83,7 +87,7 @@ t.test('a nested index with other platforms and an attestation: the host platfor
   t.equal(plan.layers[0].compression, 'gzip');
 
   // Asked for a platform the file does not have: each platform it has is listed, not the attestation.
-  await t.rejects(readImages(new DirSource(layout), { os: 'linux', architecture: 'mips64le' }), {
+  await t.rejects(readImages(new DirSource(layout, binding), { os: 'linux', architecture: 'mips64le' }), {
     message: new RegExp(`no image for this host's platform linux/mips64le; the file has linux/amd64, linux/arm64$`),
   });
 
@@ -91,7 +95,7 @@ t.test('a nested index with other platforms and an attestation: the host platfor
   const broken = new Map(blobs);
   broken.set(sha256(nested), Buffer.from(nested.toString().replace('index', 'indey')));
   const bad = writeOciLayoutDir(join(dir, 'bad'), { ...mine, blobs: broken, indexJson });
-  await t.rejects(readImages(new DirSource(bad), hostPlatform()), { message: new RegExp(`blob ${sha256(nested)} is corrupted`) });
+  await t.rejects(readImages(new DirSource(bad, binding), hostPlatform()), { message: new RegExp(`blob ${sha256(nested)} is corrupted`) });
 });
 
 t.test('docker save: names from RepoTags, paths checked, config digest from its name', async (t) => {
@@ -158,17 +162,60 @@ t.test('indexes that name each other many times are each expanded once; their de
   // one manifest, which an expansion per reference would walk (and read) one by one.
   let level: object = (mine.indexJson.manifests as object[])[0];
   for (let i = 0; i < 4; i++) level = index(Array(40).fill(level));
-  const plans = await readImages(new DirSource(layout('wide', level)), hostPlatform());
+  const plans = await readImages(new DirSource(layout('wide', level), binding), hostPlatform());
   t.equal(plans.length, 1);
   t.equal(plans[0].id, mine.configDigest, 'the one image, found once');
 
   const deeper = index([level]);
-  await t.rejects(readImages(new DirSource(layout('deep', deeper)), hostPlatform()), {
+  await t.rejects(readImages(new DirSource(layout('deep', deeper), binding), hostPlatform()), {
     message: /indexes nested more than 4 deep at sha256:/,
   });
 
   const huge = index(Array.from({ length: 10_001 }, () => (mine.indexJson.manifests as object[])[0]));
-  await t.rejects(readImages(new DirSource(layout('huge', huge)), hostPlatform()), {
+  await t.rejects(readImages(new DirSource(layout('huge', huge), binding), hostPlatform()), {
     message: /its indexes name more than 10000 descriptors$/,
   });
 });
+
+t.test(
+  'an image directory is read without leaving it: a link out is refused, its target never read; a link inside is followed',
+  async (t) => {
+    const dir = tmp(t);
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, '{"root-only": "contents"}');
+    const mine = buildImage({ layers: [layer] });
+    const out = writeOciLayoutDir(join(dir, 'out'), mine);
+    rmSync(join(out, 'index.json'));
+    symlinkSync(secret, join(out, 'index.json'));
+    const err = await readImages(new DirSource(out, binding), hostPlatform()).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    t.equal(err?.message, `${out}: index.json leads out of the directory (a symlink or '..'): refused`);
+    t.notMatch(err?.message, /root-only/, 'nothing of the target is in the message');
+
+    const up = writeOciLayoutDir(join(dir, 'up'), mine);
+    rmSync(join(up, 'index.json'));
+    symlinkSync('../secret', join(up, 'index.json'));
+    await t.rejects(
+      readImages(new DirSource(up, binding), hostPlatform()),
+      { message: /index\.json leads out of the directory/ },
+      "and by '..'",
+    );
+
+    const inside = writeOciLayoutDir(join(dir, 'inside'), mine);
+    renameSync(join(inside, 'index.json'), join(inside, 'real-index.json'));
+    symlinkSync('real-index.json', join(inside, 'index.json'));
+    const [plan] = await readImages(new DirSource(inside, binding), hostPlatform());
+    t.equal(plan.id, mine.configDigest, 'a link to another file of the directory is followed');
+
+    const fifo = writeOciLayoutDir(join(dir, 'fifo'), mine);
+    rmSync(join(fifo, 'index.json'));
+    execFileSync('mkfifo', [join(fifo, 'index.json')]);
+    await t.rejects(
+      readImages(new DirSource(fifo, binding), hostPlatform()),
+      { message: /neither an OCI image layout/ },
+      'a FIFO is not waited on: it is not a file',
+    );
+  },
+);
