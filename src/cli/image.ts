@@ -4,7 +4,9 @@ import { requireRoot } from './root.js';
 import { loadBinding } from '../native/binding.js';
 import { stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
+import { DEFAULT_IMPORT_LIMITS } from '../image/budget.js';
 import { ImageStore, imageRoot } from '../image/store.js';
+import { importLimitsFromEnv } from './options.js';
 import { shortId } from '../image/reference.js';
 import { age, formatTable } from './table.js';
 import { print, printError, skipped } from './print.js';
@@ -19,7 +21,11 @@ export interface ImageOptions {
 const LAYERS_WHY = 'layers are unpacked with their owners, device nodes and overlayfs xattrs';
 
 function openStore(o: ImageOptions): ImageStore {
-  return new ImageStore(imageRoot(o.imageRoot), loadBinding(), { layersInUse: () => layersInUse(o), onBadRecord: skipped });
+  return new ImageStore(imageRoot(o.imageRoot), loadBinding(), {
+    layersInUse: () => layersInUse(o),
+    onBadRecord: skipped,
+    limits: importLimitsFromEnv(DEFAULT_IMPORT_LIMITS),
+  });
 }
 
 /**

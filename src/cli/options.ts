@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
 import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
+import type { ImportLimits } from '../image/budget.js';
 import type { HostOptions } from '../supervisor/host.js';
 
 export function shareOption(value: string): SharedNamespace[] {
@@ -46,14 +47,25 @@ export function programOption(option: string, value: string): string {
  * TSPOD_TCP_MAX_TOTAL (every pod's) for forwarded TCP connections,
  * TSPOD_CNI_CONF_DIR and TSPOD_CNI_BIN_DIRS (colon-separated) for CNI networks.
  */
-export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
-  const num = (name: string, min: number, max: number) => {
-    const v = env[name];
-    if (v === undefined || v === '') return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
-      throw new InputError(name, `"${v}" is not a whole number from ${min} to ${max}`);
-    return Number(v);
+/** A whole-number knob of the environment, checked: undefined when unset. */
+function envNumber(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new InputError(name, `"${v}" is not a whole number from ${min} to ${max}`);
+  return Number(v);
+}
+
+/** TSPOD_IMAGE_MAX_BYTES and TSPOD_IMAGE_MIN_FREE_BYTES over the defaults (image/budget.ts). */
+export function importLimitsFromEnv(defaults: ImportLimits, env: NodeJS.ProcessEnv = process.env): ImportLimits {
+  return {
+    maxBytes: envNumber(env, 'TSPOD_IMAGE_MAX_BYTES', 1, Number.MAX_SAFE_INTEGER) ?? defaults.maxBytes,
+    minFreeBytes: envNumber(env, 'TSPOD_IMAGE_MIN_FREE_BYTES', 0, Number.MAX_SAFE_INTEGER) ?? defaults.minFreeBytes,
   };
+}
+
+export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
+  const num = (name: string, min: number, max: number) => envNumber(env, name, min, max);
   // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
   const backoff = num('TSPOD_BACKOFF_MS', 1, 60_000_000);
   return {

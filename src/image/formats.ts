@@ -6,6 +6,7 @@
 //     archive; layers are plain tar (docker before 25: ID/layer.tar) or blobs/sha256/HEX.
 // Every blob named by a digest is checked against it when read; nothing here unpacks.
 import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
 import { TspodError } from '../errors.js';
 import { parseImageRef, type ImageRef } from '../pod/image-ref.js';
 import { measure, normalizeMemberPath, type Compression, type ImageSource } from './source.js';
@@ -470,11 +471,11 @@ export async function readImages(source: ImageSource, want: Platform): Promise<I
  * Checks a layer blob before anything is unpacked: its digest and size when the format names
  * them, and (docker save, which names none for ID/layer.tar) its content against the diff_id.
  */
-export async function verifyLayer(source: ImageSource, layer: LayerPlan, compression: Compression): Promise<void> {
+export async function verifyLayer(source: ImageSource, layer: LayerPlan, compression: Compression, bound?: Transform): Promise<void> {
   const needContent = !layer.digest;
   let m;
   try {
-    m = await measure(source.open(layer.path), needContent && compression === 'gzip');
+    m = await measure(source.open(layer.path), needContent && compression === 'gzip', bound);
   } catch (err) {
     // A broken gzip stream: zlib's message alone would not say which layer.
     if (err instanceof TspodError || !(err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw err;

@@ -198,8 +198,11 @@ export interface Measured {
   uncompressedDigest?: string;
 }
 
-/** Reads a stream to the end: its digest and size and, when `gunzip`, its content's digest. */
-export async function measure(stream: Readable, gunzip: boolean): Promise<Measured> {
+/**
+ * Reads a stream to the end: its digest and size and, when `gunzip`, its content's digest;
+ * `bound` (a pass-through that may fail) sits after the gunzip, to stop a bomb.
+ */
+export async function measure(stream: Readable, gunzip: boolean, bound?: Transform): Promise<Measured> {
   const raw = createHash('sha256');
   let size = 0;
   const inner = createHash('sha256');
@@ -225,6 +228,7 @@ export async function measure(stream: Readable, gunzip: boolean): Promise<Measur
       cb(null, chunk);
     },
   });
-  await pipeline(stream, tap, createGunzip(), sink(inner));
+  if (bound) await pipeline(stream, tap, createGunzip(), bound, sink(inner));
+  else await pipeline(stream, tap, createGunzip(), sink(inner));
   return { digest: `sha256:${raw.digest('hex')}`, size, uncompressedDigest: `sha256:${inner.digest('hex')}` };
 }

@@ -50,6 +50,7 @@ import { formatRef, parseImageRef, type ImageRef } from '../pod/image-ref.js';
 import { idPrefix, refFileName, shortId } from './reference.js';
 import { DirSource, TarSource, sniffCompression, type Compression, type ImageSource } from './source.js';
 import { looksLikeTar } from './tar.js';
+import { DEFAULT_IMPORT_LIMITS, ImportBudget, type ImportLimits } from './budget.js';
 import { LayerError, unpackLayer, type UnpackStats } from './unpack.js';
 import { readRecordFile, shapes as s, writeRecordFile } from '../fs/files.js';
 import { withLock } from '../fs/lock.js';
@@ -75,6 +76,8 @@ export interface ImageStoreOptions {
   layersInUse?: () => Iterable<string>;
   /** How long a change waits for the store's lock (default STORE_LOCK_TIMEOUT_MS). */
   lockTimeoutMs?: number;
+  /** What an import may write (default DEFAULT_IMPORT_LIMITS). */
+  limits?: ImportLimits;
   /** A damaged image record that a listing left out, and why (default: nothing is said). */
   onBadRecord?: (file: string, problem: string) => void;
 }
@@ -329,7 +332,7 @@ export class ImageStore {
   // ---- import
 
   /** Opens a directory, a tar, or a gzipped tar (gunzipped into tmp/ first: it is read by offset). */
-  private async openSource(file: string, label: string, temps: string[]): Promise<ImageSource> {
+  private async openSource(file: string, label: string, temps: string[], budget: ImportBudget): Promise<ImageSource> {
     if (statSync(file).isDirectory()) return new DirSource(file, this.binding);
     const head = Buffer.alloc(512);
     const fd = openSync(file, 'r');
@@ -344,8 +347,9 @@ export class ImageStore {
       tarFile = `${this.tmpDir}/import-${process.pid}-${randomBytes(4).toString('hex')}.tar`;
       temps.push(tarFile);
       try {
-        await pipeline(createReadStream(file), createGunzip(), createWriteStream(tarFile, { mode: 0o600 }));
+        await pipeline(createReadStream(file), createGunzip(), budget.counter(label), createWriteStream(tarFile, { mode: 0o600 }));
       } catch (err) {
+        if (err instanceof TspodError) throw err;
         throw new TspodError(`${label}: not a readable gzip file: ${(err as Error).message}`);
       }
       const fd2 = openSync(tarFile, 'r');
@@ -380,7 +384,7 @@ export class ImageStore {
   }
 
   /** Unpacks one layer into layers/.tmp-*, checks its diff_id, and renames it into place. */
-  private async unpack(source: ImageSource, layer: LayerPlan, compression: Compression): Promise<LayerRecord> {
+  private async unpack(source: ImageSource, layer: LayerPlan, compression: Compression, budget: ImportBudget): Promise<LayerRecord> {
     const hex = DIFF_ID.exec(layer.diffId)![1];
     const tmp = `${this.layersDir}/.tmp-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
     mkdirSync(tmp, 0o700);
@@ -399,11 +403,13 @@ export class ImageStore {
         }
       };
       try {
-        if (compression === 'gzip') await pipeline(source.open(layer.path), createGunzip(), consume);
-        else await pipeline(source.open(layer.path), consume);
+        const counter = budget.counter(`${source.label}: ${layer.label}`);
+        if (compression === 'gzip') await pipeline(source.open(layer.path), createGunzip(), counter, consume);
+        else await pipeline(source.open(layer.path), counter, consume);
       } catch (caught) {
         const err = failure ?? caught;
         if (err instanceof LayerError) throw new TspodError(`${source.label}: ${layer.label}: ${err.message}`);
+        if (err instanceof TspodError) throw err;
         if ((err as NodeJS.ErrnoException).code?.startsWith('Z_'))
           throw new TspodError(`${source.label}: ${layer.label} is corrupted: ${(err as Error).message}`);
         throw err;
@@ -454,7 +460,8 @@ export class ImageStore {
       };
       const imported: ImportedImage[] = [];
       try {
-        const source = await this.openSource(path, file, temps);
+        const budget = new ImportBudget(this.options.limits ?? DEFAULT_IMPORT_LIMITS, this.root);
+        const source = await this.openSource(path, file, temps, budget);
         const plans = await readImages(source, want);
         if (rename && plans.length > 1) {
           throw new InputError('--name', `${file} holds ${plans.length} images for ${formatPlatform(want)}: --name can name only one`);
@@ -474,7 +481,7 @@ export class ImageStore {
         for (const { plan } of named) {
           for (const layer of plan.layers) {
             compression.set(layer, this.layerCompression(source, layer));
-            await verifyLayer(source, layer, compression.get(layer)!);
+            await verifyLayer(source, layer, compression.get(layer)!, budget.ceiling(`${source.label}: ${layer.label}`));
           }
         }
         for (const { plan, names } of named) {
@@ -482,7 +489,7 @@ export class ImageStore {
           for (const layer of plan.layers) {
             const dir = this.layerDir(layer.diffId);
             const present = this.hasLayer(layer.diffId);
-            const rec = present ? this.layerRecord(layer.diffId) : await this.unpack(source, layer, compression.get(layer)!);
+            const rec = present ? this.layerRecord(layer.diffId) : await this.unpack(source, layer, compression.get(layer)!, budget);
             log(present ? `layer ${shortId(layer.diffId)}: already in the store` : `layer ${shortId(layer.diffId)}: unpacked`);
             layers.push({ diffId: layer.diffId, dir, unpacked: !present, size: rec?.size ?? 0 });
           }

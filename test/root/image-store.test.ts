@@ -376,6 +376,41 @@ t.test("a change waits for the store's lock a bounded time, then fails naming th
   t.same(await waiting.gc(), [], 'and it runs once the lock is free');
 });
 
+t.test('a decompression bomb stops at the ceiling or at the free space to leave, naming what, and leaves nothing', async (t) => {
+  const { dir } = fixture(t);
+  const bomb = writeTar([{ path: 'zeros', body: Buffer.alloc(40 * 2 ** 20) }]);
+  const image = buildImage({ layers: [bomb], refName: 'bomb:1' });
+  t.ok(gzipSync(bomb).length < 2 ** 20, 'under 1 MiB compressed, 40 MiB expanded');
+  const limited = (limits: { maxBytes: number; minFreeBytes: number }) => new ImageStore(join(dir, 'store'), b, { limits });
+
+  // The layer expands past the ceiling as it is unpacked.
+  const layout = writeOciLayoutDir(join(dir, 'layout'), image);
+  const store = limited({ maxBytes: 8 * 2 ** 20, minFreeBytes: 0 });
+  await t.rejects(store.import(layout), {
+    name: 'TspodError',
+    message: new RegExp(
+      `^${layout}: layer sha256:[0-9a-f]{64}: the import would write more than 8 MiB \\(its ceiling, TSPOD_IMAGE_MAX_BYTES\\)$`,
+    ),
+  });
+  t.same(contents(store), { layers: [], images: [], tmp: [] }, 'no layer, no record, no temporary file');
+
+  // A gzipped archive is gunzipped into tmp/ first: the ceiling counts that too.
+  const gz = join(dir, 'bomb.tar.gz');
+  const small = buildImage({ layers: [writeTar([{ path: 'f', body: 'x' }])], refName: 'small:1' });
+  const files = ociLayoutFiles(small);
+  files.set('padding', Buffer.alloc(40 * 2 ** 20));
+  writeFileSync(gz, gzipSync(tarOfFiles(files)));
+  await t.rejects(store.import(gz), { message: new RegExp(`^${gz}: the import would write more than 8 MiB`) });
+  t.same(contents(store), { layers: [], images: [], tmp: [] });
+
+  // However big the ceiling, the free space the import must leave stops it first.
+  const full = limited({ maxBytes: Number.MAX_SAFE_INTEGER, minFreeBytes: Number.MAX_SAFE_INTEGER });
+  await t.rejects(full.import(layout), {
+    message: /the import would leave less than \d+ MiB free on the file system of .*TSPOD_IMAGE_MIN_FREE_BYTES/,
+  });
+  t.same(contents(full), { layers: [], images: [], tmp: [] });
+});
+
 t.test('leftovers of a crash are removed by the next import, never used', async (t) => {
   const { dir, store, image } = fixture(t);
   const built = buildImage(image);
