@@ -19,7 +19,8 @@ import {
   port,
   restartPolicyValue,
   string,
-  stringMap,
+  labels,
+  annotations,
   uniqueHostPorts,
   uniqueNames,
   volume,
@@ -83,8 +84,8 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     network: o.network === undefined ? { mode: 'pod' } : networkBody(o.network, `${path}.network`),
     ports,
     volumes,
-    labels: o.labels === undefined ? {} : stringMap(o.labels, `${path}.labels`),
-    annotations: o.annotations === undefined ? {} : stringMap(o.annotations, `${path}.annotations`),
+    labels: o.labels === undefined ? {} : labels(o.labels, `${path}.labels`),
+    annotations: o.annotations === undefined ? {} : annotations(o.annotations, `${path}.annotations`),
     containers,
   };
   if (o.pause !== undefined) spec.pause = executableFile(o.pause, `${path}.pause`);

@@ -60,10 +60,60 @@ export function stringList(v: unknown, path: string): string[] {
   return list(v, path).map((item, i) => string(item, `${path}[${i}]`));
 }
 
-export function stringMap(v: unknown, path: string): Record<string, string> {
-  const o = mapping(v, path);
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(o)) out[k] = string(val, `${path}.${k}`);
+/** A map of strings, each key checked by `key`; built as own properties, "__proto__" included. */
+function stringMap(v: unknown, path: string, key: (k: string, at: string) => void): Record<string, string> {
+  const entries = Object.entries(mapping(v, path)).map(([k, val]) => {
+    const at = `${path}[${JSON.stringify(k)}]`;
+    key(k, at);
+    return [k, string(val, at)] as const;
+  });
+  return Object.fromEntries(entries);
+}
+
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Kubernetes' rule for label and annotation keys: [prefix/]name, a DNS subdomain and a name of 63. */
+function qualifiedName(k: string, at: string): void {
+  const slash = k.indexOf('/');
+  const prefix = slash < 0 ? undefined : k.slice(0, slash);
+  const name = slash < 0 ? k : k.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS1123_SUBDOMAIN.test(prefix))) {
+    throw new InputError(at, `the key's prefix "${prefix}" is not a DNS subdomain (lower-case letters, digits, '-' and '.', at most 253)`);
+  }
+  if (name.length > 63 || !QUALIFIED_NAME.test(name)) {
+    throw new InputError(
+      at,
+      `"${k}" is not a valid key: [prefix/]name, the name at most 63 of letters, digits, '-', '_' and '.', ` +
+        'starting and ending with a letter or digit',
+    );
+  }
+}
+
+/** metadata.labels: qualified keys, and values of at most 63 of the same characters (or empty). */
+export function labels(v: unknown, path: string): Record<string, string> {
+  const out = stringMap(v, path, qualifiedName);
+  for (const [k, val] of Object.entries(out)) {
+    if (val !== '' && (val.length > 63 || !QUALIFIED_NAME.test(val))) {
+      throw new InputError(
+        `${path}[${JSON.stringify(k)}]`,
+        `"${val}" is not a valid label value (at most 63 of letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Kubernetes' limit on all of a pod's annotations together, keys and values. */
+const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/** metadata.annotations: qualified keys, any values, 256 KiB in all. */
+export function annotations(v: unknown, path: string): Record<string, string> {
+  const out = stringMap(v, path, qualifiedName);
+  let bytes = 0;
+  for (const [k, val] of Object.entries(out)) bytes += Buffer.byteLength(k) + Buffer.byteLength(val);
+  if (bytes > ANNOTATIONS_MAX_BYTES)
+    throw new InputError(path, `${bytes} bytes in all: more than Kubernetes takes (${ANNOTATIONS_MAX_BYTES})`);
   return out;
 }
 
@@ -171,7 +221,11 @@ export function quantityBytes(v: string, path: string): number {
   const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(v);
   if (!m) throw new InputError(path, `"${v}" is not a size (a number, optionally with Ki, Mi, Gi, Ti, k, M, G or T)`);
   const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
-  return Number(m[1]) * unit;
+  const bytes = Number(m[1]) * unit;
+  // Past 2^53 the number is not exact, and printed it becomes 1e+42: no size a host has.
+  if (!Number.isSafeInteger(bytes))
+    throw new InputError(path, `"${v}" is more bytes than tspod counts (at most ${Number.MAX_SAFE_INTEGER})`);
+  return bytes;
 }
 
 export function volume(v: unknown, path: string): Volume {
@@ -192,7 +246,10 @@ export function volume(v: unknown, path: string): Volume {
     }
     if (e.sizeLimit !== undefined) {
       out.sizeLimit = typeof e.sizeLimit === 'number' ? String(e.sizeLimit) : string(e.sizeLimit, `${path}.emptyDir.sizeLimit`);
-      quantityBytes(out.sizeLimit, `${path}.emptyDir.sizeLimit`);
+      // For a tmpfs, size=0 means no limit at all: an explicit 0 is refused, not turned into that.
+      if (quantityBytes(out.sizeLimit, `${path}.emptyDir.sizeLimit`) === 0) {
+        throw new InputError(`${path}.emptyDir.sizeLimit`, 'must be more than 0 (leave it out for a volume without a limit)');
+      }
     }
     return { name, emptyDir: out };
   }

@@ -16,7 +16,8 @@ import {
   port,
   restartPolicyValue,
   string,
-  stringMap,
+  labels,
+  annotations as annotationsField,
   uniqueHostPorts,
   uniqueNames,
   volume,
@@ -106,7 +107,7 @@ export function podFromManifest(doc: unknown): PodSpec {
   // Kubernetes' default: Always.
   let restartPolicy: RestartPolicy = 'Always';
   if (spec.restartPolicy !== undefined) restartPolicy = restartPolicyValue(spec.restartPolicy, 'spec.restartPolicy');
-  const annotations = meta.annotations === undefined ? {} : stringMap(meta.annotations, 'metadata.annotations');
+  const annotations = meta.annotations === undefined ? {} : annotationsField(meta.annotations, 'metadata.annotations');
   let network: NetworkSpec = { mode: 'pod' };
   if (annotations[NETWORK_ANNOTATION] !== undefined) {
     network = networkValue(annotations[NETWORK_ANNOTATION], `metadata.annotations["${NETWORK_ANNOTATION}"]`);
@@ -134,7 +135,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     network,
     ports,
     volumes,
-    labels: meta.labels === undefined ? {} : stringMap(meta.labels, 'metadata.labels'),
+    labels: meta.labels === undefined ? {} : labels(meta.labels, 'metadata.labels'),
     annotations,
     containers,
   };

@@ -343,3 +343,38 @@ t.test('ports, hostNetwork and the network annotation', async (t) => {
     /contradicts the annotation/,
   );
 });
+
+t.test("sizes, labels and annotations by Kubernetes' rules: none too large, none empty-and-unlimited, no odd key", async (t) => {
+  const withVolume = (sizeLimit: unknown) => {
+    const d = base() as any;
+    d.spec.volumes = [{ name: 'v', emptyDir: { medium: 'Memory', sizeLimit } }];
+    return d;
+  };
+  fieldError(t, withVolume('999999999999999999999999999999Ti'), 'spec.volumes[0].emptyDir.sizeLimit', /is more bytes than tspod counts/);
+  fieldError(t, withVolume('0'), 'spec.volumes[0].emptyDir.sizeLimit', /must be more than 0/);
+  fieldError(t, withVolume(0), 'spec.volumes[0].emptyDir.sizeLimit', /must be more than 0/);
+  t.equal((podFromManifest(withVolume('64Mi')).volumes[0] as any).emptyDir.sizeLimit, '64Mi', 'a sound size is kept');
+
+  const meta = (m: object) => {
+    const d = base() as any;
+    Object.assign(d.metadata, m);
+    return d;
+  };
+  fieldError(t, meta({ labels: { 'a\u0000b': 'x' } }), 'metadata.labels["a\\u0000b"]', /is not a valid key/);
+  fieldError(t, meta({ annotations: { 'a\u0000b': 'x' } }), 'metadata.annotations["a\\u0000b"]', /is not a valid key/);
+  // JSON.parse makes "__proto__" an own key; assigned into an object, it used to vanish.
+  fieldError(t, meta({ labels: JSON.parse('{"__proto__": "x"}') }), 'metadata.labels["__proto__"]', /is not a valid key/);
+  fieldError(t, meta({ labels: { app: 'has space' } }), 'metadata.labels["app"]', /is not a valid label value/);
+  fieldError(t, meta({ labels: { 'Bad_Prefix/x': 'y' } }), 'metadata.labels["Bad_Prefix/x"]', /prefix "Bad_Prefix" is not a DNS subdomain/);
+  fieldError(
+    t,
+    meta({ annotations: { big: 'x'.repeat(300_000) } }),
+    'metadata.annotations',
+    /bytes in all: more than Kubernetes takes \(262144\)/,
+  );
+  const ok = podFromManifest(
+    meta({ labels: { 'app.kubernetes.io/name': 'web', tier: '' }, annotations: { 'example.com/note': 'any text: at all' } }),
+  );
+  t.same(ok.labels, { 'app.kubernetes.io/name': 'web', tier: '' });
+  t.same(ok.annotations, { 'example.com/note': 'any text: at all' });
+});
