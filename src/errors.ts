@@ -17,6 +17,16 @@ export function errnoFields(err: unknown): ErrnoFields {
   return out as ErrnoFields;
 }
 
+/**
+ * A message on one line, whatever it quotes: control characters (a newline in a value, in
+ * JSON.parse's excerpt of bad input) are written as escapes, so what is printed can neither
+ * span lines nor move the terminal's cursor.
+ */
+export function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** An error the user can act on; its message is one line that names the culprit. */
 export class TspodError extends Error {
   /** Exit status of the CLI: 125 as docker/podman use for the runtime's own errors. */
@@ -27,7 +37,7 @@ export class TspodError extends Error {
   path?: string;
   /** `cause`: an errno error whose fields this one keeps. */
   constructor(message: string, exitCode = 125, cause?: unknown) {
-    super(message);
+    super(oneLine(message));
     this.name = 'TspodError';
     this.exitCode = exitCode;
     Object.assign(this, errnoFields(cause));

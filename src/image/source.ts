@@ -22,9 +22,9 @@ export interface ImageSource {
   open(path: string): Readable;
 }
 
-/** 'a/./b', './a', 'a//b' as 'a/b'; undefined for an absolute path or one with '..'. */
+/** 'a/./b', './a', 'a//b' as 'a/b'; undefined for an absolute path, one with '..' or a NUL. */
 export function normalizeMemberPath(path: string): string | undefined {
-  if (path.startsWith('/')) return undefined;
+  if (path.startsWith('/') || path.includes('\0')) return undefined;
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || parts.length === 0) return undefined;
   return parts.join('/');
@@ -55,9 +55,10 @@ export class DirSource implements ImageSource {
       fd = this.binding.openBeneath(this.label, p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      // No such member: not there, a path through a non-directory, too long, or a symlink loop.
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') return undefined;
       if (code === 'EXDEV') throw new TspodError(`${this.label}: ${p} leads out of the directory (a symlink or '..'): refused`);
-      throw err;
+      throw new TspodError(`${this.label}: ${p} cannot be read: ${(err as Error).message}`, 125, err);
     }
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);

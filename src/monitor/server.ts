@@ -20,10 +20,16 @@ function decodeSegment(segment: string): string {
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new InputError('request body', `is larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) throw new InputError('request body', `is larger than ${MAX_BODY} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    // The client went away before its body had all come ('aborted'): its fault, not the monitor's.
+    throw new InputError('request body', `the request ended before its body did (${(err as Error).message})`);
   }
   if (size === 0) return undefined;
   try {
@@ -122,5 +128,21 @@ export function monitorServer(host: PodHost, version: string): Server {
     res.end(text);
   };
 
-  return createServer((req, res) => void handle(req, res));
+  // A Unix socket has no host to name: a request without Host is answered like any other (node:http
+  // would answer it with a bare 400 of its own).
+  const server = createServer({ requireHostHeader: false }, (req, res) => void handle(req, res));
+  // What is not HTTP at all (a body with no length, garbage) is answered as JSON too, in one
+  // line, and the connection closed: node:http's own answer would be a bare 400.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const text = JSON.stringify({ error: `not an HTTP request the monitor reads: ${err.code ?? err.message}`, exitCode: 125 });
+    const head = [
+      'HTTP/1.1 400 Bad Request',
+      'content-type: application/json',
+      `content-length: ${Buffer.byteLength(text)}`,
+      'connection: close',
+    ];
+    socket.end(`${head.join('\r\n')}\r\n\r\n${text}`);
+  });
+  return server;
 }
