@@ -1,7 +1,7 @@
 // tspod run end to end: output, exit statuses, and that a stopped or killed tspod leaves no
 // process of its pod behind.
 import t, { type Test } from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
@@ -63,12 +63,18 @@ for (const [signal, code] of [
   ['SIGINT', 130],
 ] as const) {
   t.test(`${signal} stops the pod: containers, then the infra; tspod exits ${code}`, async (t) => {
-    const run = testState(t).start(['run', '--name', `stop-${code}`, '--', 'sleep', '1000']);
+    // The container sees its pod's PID 1 (pause) when its SIGTERM comes: whether it is still
+    // there then says which was stopped first.
+    const seen = join(tempDir(t, 'order'), 'seen');
+    const script = `trap 'if kill -0 1 2>/dev/null; then echo infra-alive > ${seen}; else echo infra-gone > ${seen}; fi; exit 0' TERM; echo ready; while :; do sleep 0.05; done`;
+    const run = testState(t).start(['run', '--name', `stop-${code}`, '--', 'sh', '-c', script]);
     const procs = await podProcesses(run, 1);
-    t.same(procs.map((p) => p.comm).sort(), ['pause', 'sleep']);
+    t.same(procs.map((p) => p.comm).sort(), ['pause', 'sh']);
+    await waitFor('the container to be ready', () => run.stdout().includes('ready'));
     run.child.kill(signal);
     t.equal(await run.done, code);
-    await noneAlive(t, procs, 'no process of the pod is left');
+    t.equal(readFileSync(seen, 'utf8'), 'infra-alive\n', 'the container was stopped while the infra still ran');
+    await noneAlive(t, procs, 'and then the infra: no process of the pod is left');
     t.match(run.stderr(), `tspod: ${signal}: stopping pod stop-${code}`);
   });
 }
