@@ -28,6 +28,17 @@ export default tseslint.config(
     // is made of them.
     // And tests build manifests and request bodies as the raw JSON they are.
     files: ['test/**/*.ts'],
-    rules: { '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-explicit-any': 'off' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+      // tap stops at the first teardown that throws: helpers/cleanup.ts runs them all.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(teardown|after)$/]",
+          message: "use cleanup(t, what, fn) from test/helpers/cleanup.ts: tap's teardowns stop at the first that throws",
+        },
+      ],
+    },
   },
 );

@@ -37,18 +37,25 @@ export interface CriLogWriterOptions {
 // from an anchor on the wall clock. It is anchored again when the wall clock was stepped (NTP
 // at boot) by more than a second, and never goes back: entries stay in order for sorting tools.
 const NS_PER_MS = 1_000_000n;
-const monoNs = () => BigInt(Math.round(performance.now() * 1e6));
-let wallOffsetNs = BigInt(Math.round(performance.timeOrigin * 1e3)) * 1000n;
-let lastNs = 0n;
+const STEP_NS = 1_000_000_000n;
 
-function nowNs(): bigint {
-  const mono = monoNs();
-  const drift = BigInt(Date.now()) * NS_PER_MS - (mono + wallOffsetNs);
-  if (drift > 1_000_000_000n || drift < -1_000_000_000n) wallOffsetNs += drift;
-  const ns = mono + wallOffsetNs;
-  lastNs = ns > lastNs ? ns : lastNs;
-  return lastNs;
+/** A nanosecond clock as above, from a wall clock and a monotonic one, both in milliseconds. */
+export function anchoredClock(wallMs: () => number, monoMs: () => number, originMs: number): () => bigint {
+  const toNs = (ms: number) => BigInt(Math.round(ms * 1e6));
+  // An epoch in ms times 1e6 is past 2^53: converted in microseconds, exactly.
+  let offsetNs = BigInt(Math.round(originMs * 1e3)) * 1000n;
+  let lastNs = 0n;
+  return () => {
+    const mono = toNs(monoMs());
+    const drift = BigInt(wallMs()) * NS_PER_MS - (mono + offsetNs);
+    if (drift > STEP_NS || drift < -STEP_NS) offsetNs += drift;
+    const ns = mono + offsetNs;
+    lastNs = ns > lastNs ? ns : lastNs;
+    return lastNs;
+  };
 }
+
+const nowNs = anchoredClock(Date.now, () => performance.now(), performance.timeOrigin);
 
 /** Now, in RFC 3339 with nanoseconds, UTC: 2026-11-26T21:42:48.123456789Z. */
 export function criTimestamp(ns: bigint = nowNs()): string {

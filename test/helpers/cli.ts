@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Test } from 'tap';
+import { owned } from './cleanup.js';
 
 export const repoRoot = resolve(__dirname, '../..') + '/';
 export const cliPath = repoRoot + 'dist/cli/main.js';
@@ -23,11 +24,14 @@ export function startCli(t: Test, args: string[], opts: CliOptions = {}): CliRun
   // tap's spawn wrapper adds its instrumentation to NODE_OPTIONS: env(1) drops it before node
   // starts (and execs, so the pid stays tspod's).
   const argv = ['-u', 'NODE_OPTIONS', process.execPath, cliPath, ...args];
-  const child = spawn('/usr/bin/env', argv, {
-    cwd: repoRoot,
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    ...spawnOpts,
-  });
+  const child = owned(
+    t,
+    spawn('/usr/bin/env', argv, {
+      cwd: repoRoot,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...spawnOpts,
+    }),
+  );
   if (input !== undefined) child.stdin!.end(input);
   let out = '';
   let err = '';
@@ -36,10 +40,6 @@ export function startCli(t: Test, args: string[], opts: CliOptions = {}): CliRun
   const done = new Promise<number>((resolve) =>
     child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? osSignal(signal) : 0))),
   );
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await done;
-  });
   return { child, stdout: () => out, stderr: () => err, done };
 }
 

@@ -3,10 +3,11 @@
 import { closeSync, openSync } from 'node:fs';
 import type { Test } from 'tap';
 import { loadBinding } from '../../src/native/binding.js';
+import { cleanup } from './cleanup.js';
 
 export async function exclusive(t: Test, what: string): Promise<void> {
   const fd = openSync(`/tmp/tspod-tests-${what}.lock`, 'a', 0o600);
   const binding = loadBinding();
   while (!binding.flock(fd, true, false)) await new Promise((r) => setTimeout(r, 50));
-  t.teardown(() => closeSync(fd));
+  cleanup(t, `release the ${what} lock`, () => closeSync(fd));
 }

@@ -1,19 +1,10 @@
 // Shared set-up for tests that need root and real processes.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, copyFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Test } from 'tap';
 import type { PodIO } from '../../src/runtime/io.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const NOT_ROOT = 'needs root: creates namespaces (run the suite as root, as CI does)';
-
-/** A temporary directory removed when the test ends, pass or fail. */
-export function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tspod-${prefix}-`));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A copy of a program at a path of the test's own, so its processes can be found by exe. */
 export function uniqueCopy(dir: string, program: string, name: string): string {

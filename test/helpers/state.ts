@@ -10,6 +10,7 @@ import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import { runCli, startCli } from './cli.js';
 import { alive, procInfo, waitFor } from './proc.js';
+import { cleanup } from './cleanup.js';
 
 export interface TestState {
   root: string;
@@ -65,7 +66,7 @@ export async function tearDownState(root: string): Promise<void> {
 /** A state directory of the test's own, under `parent`; everything in it is undone at the end. */
 export function testState(t: Test, extraEnv: NodeJS.ProcessEnv = {}, parent = '/tmp'): TestState {
   const root = mkdtempSync(`${parent}/tspod-state-`);
-  t.teardown(() => tearDownState(root));
+  cleanup(t, `tear down state ${root}`, () => tearDownState(root));
   const env = { ...process.env, TSPOD_ROOT: root, TSPOD_BACKOFF_MS: '200', ...extraEnv };
   const store = new StateStore(root);
   const monitorPid = () => {

@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { loadBinding, type ExitStatus, type SpawnRequest } from '../../src/native/binding.js';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { nsInode } from '../helpers/proc.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -80,7 +81,7 @@ t.test('new namespaces: hostname and lo up in the child', async (t) => {
 
 t.test('joining through a pidfd lands the process in the pid namespace, still our child', async (t) => {
   const devnull = openSync('/dev/null', 'r');
-  t.teardown(() => closeSync(devnull));
+  cleanup(t, 'close /dev/null', () => closeSync(devnull));
   const holder = b.spawn({
     path: '/bin/sleep',
     argv: ['sleep', '100'],
@@ -89,7 +90,7 @@ t.test('joining through a pidfd lands the process in the pid namespace, still ou
     newNamespaces: C.CLONE_NEWPID | C.CLONE_NEWNET,
   });
   const holderExit = new Promise<ExitStatus>((r) => new b.ExitWatch(holder.pidfd, r));
-  t.teardown(async () => {
+  cleanup(t, 'kill the namespace holder', async () => {
     b.pidfdSendSignal(holder.pidfd, osConstants.signals.SIGKILL);
     await holderExit;
     closeSync(holder.pidfd);
@@ -130,7 +131,7 @@ t.test('child-side failures come back as Node-style errors naming step and objec
     },
   );
   const devnull = openSync('/dev/null', 'r');
-  t.teardown(() => closeSync(devnull));
+  cleanup(t, 'close /dev/null', () => closeSync(devnull));
   t.match(attempt({ joinNamespaces: [{ fd: devnull, type: C.CLONE_NEWNET, label: '/dev/null' }] }), {
     message: "EINVAL: invalid argument, setns '/dev/null'",
     code: 'EINVAL',
@@ -142,12 +143,12 @@ t.test('child-side failures come back as Node-style errors naming step and objec
 
 t.test("thin wrappers act on Node's main thread, with Node-style errors", async (t) => {
   const own = openSync('/proc/thread-self/ns/net', 'r');
-  t.teardown(() => closeSync(own));
+  cleanup(t, 'close the own mnt ns fd', () => closeSync(own));
   const before = nsInode('thread-self', 'net');
   b.setns(own, C.CLONE_NEWNET, '/proc/thread-self/ns/net');
   t.equal(nsInode('thread-self', 'net'), before, 'setns into our own network namespace');
   const mnt = openSync('/proc/thread-self/ns/mnt', 'r');
-  t.teardown(() => closeSync(mnt));
+  cleanup(t, 'close the mnt ns fd', () => closeSync(mnt));
   t.throws(
     () => b.setns(mnt, C.CLONE_NEWNS, '/proc/thread-self/ns/mnt'),
     {
@@ -162,7 +163,7 @@ t.test("thin wrappers act on Node's main thread, with Node-style errors", async 
 
 t.test('exit watch: signals, a closed watch, and a process that is not our child', async (t) => {
   const devnull = openSync('/dev/null', 'r');
-  t.teardown(() => closeSync(devnull));
+  cleanup(t, 'close /dev/null', () => closeSync(devnull));
   const p = b.spawn({ path: '/bin/sleep', argv: ['sleep', '100'], env: [], stdio: [devnull, devnull, devnull] });
   const status = new Promise<ExitStatus>((r) => new b.ExitWatch(p.pidfd, r));
   b.pidfdSendSignal(p.pidfd, osConstants.signals.SIGKILL);

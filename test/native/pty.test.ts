@@ -6,6 +6,7 @@ import { ReadStream } from 'node:tty';
 import { loadBinding, type ExitStatus, type PtyPair, type SpawnRequest } from '../../src/native/binding.js';
 import { waitFor } from '../helpers/proc.js';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup } from '../helpers/cleanup.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -19,7 +20,7 @@ const PATH = 'PATH=/usr/sbin:/usr/bin:/sbin:/bin';
 function pty(t: Test): PtyPair & { close(fd: number): void; handOver(fd: number): void } {
   const pair = b.openPty();
   const open = new Set([pair.master, pair.slave]);
-  t.teardown(() => {
+  cleanup(t, 'close the pty', () => {
     for (const fd of open) closeSync(fd);
   });
   return {
@@ -57,7 +58,7 @@ async function onPty(t: Test, p: ReturnType<typeof pty>, script: string, req: Pa
     reader.on('end', () => resolve('end'));
     reader.on('close', () => resolve('close'));
   });
-  t.teardown(() => reader.destroy());
+  cleanup(t, 'destroy the reader', () => reader.destroy());
   const proc = b.spawn({
     path: '/bin/sh',
     argv: ['sh', '-c', script],
@@ -128,7 +129,7 @@ t.test("errors: Node-style, from the child's TIOCSCTTY and from setWindowSize", 
     'not a session leader: no terminal can be taken',
   );
   const devnull = openSync('/dev/null', 'r');
-  t.teardown(() => closeSync(devnull));
+  cleanup(t, 'close /dev/null', () => closeSync(devnull));
   t.match(
     attempt({ controllingTerminal: true, newSession: true, stdio: [devnull, devnull, devnull] }),
     {

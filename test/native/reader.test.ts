@@ -6,6 +6,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { loadBinding, type ExitStatus } from '../../src/native/binding.js';
 import { waitFor } from '../helpers/proc.js';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup } from '../helpers/cleanup.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -25,7 +26,7 @@ function readAll(fd: number) {
 /** `sh -c script` on a new pty's slave (the test's copy closed at once); the master is read. */
 function onPty(t: Test, script: string) {
   const pty = b.openPty();
-  t.teardown(() => closeSync(pty.master));
+  cleanup(t, 'close the pty master', () => closeSync(pty.master));
   const proc = b.spawn({
     path: '/bin/sh',
     argv: ['sh', '-c', script],
@@ -35,7 +36,7 @@ function onPty(t: Test, script: string) {
   });
   closeSync(pty.slave);
   const exited = new Promise<ExitStatus>((r) => new b.ExitWatch(proc.pidfd, r));
-  t.teardown(async () => {
+  cleanup(t, 'kill the shell', async () => {
     try {
       b.pidfdSendSignal(proc.pidfd, 9);
     } catch {
@@ -61,9 +62,9 @@ t.test('a pty is read to its end: every byte a command wrote before it exited, t
 
 t.test('pause() holds the fd (its writer waits), resume() reads on; close() stops without onEnd', async (t) => {
   const [readEnd, writeEnd] = b.pipe();
-  t.teardown(() => closeSync(writeEnd));
+  cleanup(t, 'close the write end', () => closeSync(writeEnd));
   const { reader, ended, text } = readAll(readEnd);
-  t.teardown(() => closeSync(readEnd));
+  cleanup(t, 'close the read end', () => closeSync(readEnd));
   reader.pause();
   writeSync(writeEnd, 'one');
   // Nothing happening has no event to wait for: a bounded look is the only way to see it.
@@ -83,7 +84,7 @@ t.test('pause() holds the fd (its writer waits), resume() reads on; close() stop
 t.test("a pipe's end is read() giving 0: onEnd(null) after the last byte", async (t) => {
   const [readEnd, writeEnd] = b.pipe();
   const { ended, text } = readAll(readEnd);
-  t.teardown(() => closeSync(readEnd));
+  cleanup(t, 'close the read end', () => closeSync(readEnd));
   writeSync(writeEnd, 'last words');
   closeSync(writeEnd);
   t.equal(await ended, null);

@@ -5,22 +5,11 @@
 // when an assertion fails; a parent-death signal covers a test process that dies first.
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 
 const repo = resolve(__dirname, '../..');
 const version: string = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
@@ -355,7 +344,7 @@ async function startPause(t: Test, target: Target, opts: StartOptions = {}): Pro
     readyBytes: () => ready,
     readyEof,
   };
-  t.teardown(() => stopPause(running));
+  cleanup(t, 'stop pause', () => stopPause(running));
 
   const ms = 10_000 * target.slow;
   const bail = () => {
@@ -431,7 +420,7 @@ async function run(t: Test, command: string[], timeoutMs = 30_000): Promise<Ran>
   live.add(c);
   if (c.pid !== undefined) sessions.add(c.pid);
   const exited = exitOf(c);
-  t.teardown(async () => {
+  cleanup(t, 'kill the helper', async () => {
     if (c.exitCode === null && c.signalCode === null) {
       tryKill(c.pid!, 'SIGKILL');
       await exited.catch(() => {});
@@ -644,8 +633,7 @@ function nativeTests(t: Test, target: Target): void {
   });
 
   t.test('closes inherited fds above 2 and chdirs to /', { skip: processSkip }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tspod-pause-test-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'pause-test');
     const p = await startPause(t, target, { extraFds: 3, cwd: dir });
     // What pause inherited: unshare forked it with the same fds and cwd.
     const launcherFds = readdirSync(`/proc/${p.launcher.pid}/fd`);

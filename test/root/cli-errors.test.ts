@@ -5,7 +5,8 @@ import t, { type Test } from 'tap';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundledPausePath } from '../../src/native/binding.js';
-import { NOT_ROOT, isRoot, tempDir, uniqueCopy } from '../helpers/root.js';
+import { NOT_ROOT, isRoot, uniqueCopy } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { mountsUnder, processesRunning } from '../helpers/proc.js';
 import { testState } from '../helpers/state.js';
 

@@ -4,7 +4,8 @@ import t, { type Test } from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { alive, childrenOf, waitFor, type ProcInfo } from '../helpers/proc.js';
 import type { CliRun } from '../helpers/cli.js';
 import { testState } from '../helpers/state.js';
@@ -66,7 +67,9 @@ for (const [signal, code] of [
     // The container sees its pod's PID 1 (pause) when its SIGTERM comes: whether it is still
     // there then says which was stopped first.
     const seen = join(tempDir(t, 'order'), 'seen');
-    const script = `trap 'if kill -0 1 2>/dev/null; then echo infra-alive > ${seen}; else echo infra-gone > ${seen}; fi; exit 0' TERM; echo ready; while :; do sleep 0.05; done`;
+    const script =
+      `trap 'if kill -0 1 2>/dev/null; then echo infra-alive > ${seen}; else echo infra-gone > ${seen}; fi; exit 0' TERM; ` +
+      'echo ready; while :; do sleep 0.05; done';
     const run = testState(t).start(['run', '--name', `stop-${code}`, '--', 'sh', '-c', script]);
     const procs = await podProcesses(run, 1);
     t.same(procs.map((p) => p.comm).sort(), ['pause', 'sh']);

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, keepSysctl, tempDir } from '../helpers/cleanup.js';
 import { alive, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
@@ -19,7 +20,14 @@ const skip = !isRoot
     ? 'needs the CNI plugins (Debian: containernetworking-plugins)'
     : undefined;
 if (skip) t.plan(0, skip);
-else t.before(() => exclusive(t, 'netfilter'));
+else {
+  t.before(async () => {
+    await exclusive(t, 'netfilter');
+    // The bridge plugin (isGateway) turns IPv4 forwarding on for the host; put back at the end
+    // (read under the lock: another file's pods may have it on for a while).
+    keepSysctl(t, 'net/ipv4/ip_forward');
+  });
+}
 
 const snapshot = () => ({
   // Names only: flags such as a bridge's NO-CARRIER come and go with its ports.
@@ -69,12 +77,9 @@ function privateNetwork(t: Test): Net {
       ],
     }),
   );
-  t.teardown(() => {
-    try {
-      execFileSync('ip', ['link', 'del', net.bridge], { stdio: 'ignore' });
-    } catch {
-      // never made, or gone
-    }
+  cleanup(t, `delete bridge ${net.bridge}`, () => {
+    // The bridge plugin makes it at the first ADD: a test that failed before has none.
+    if (existsSync(`/sys/class/net/${net.bridge}`)) execFileSync('ip', ['link', 'del', net.bridge]);
   });
   return { ...net, env: { TSPOD_CNI_CONF_DIR: conf } };
 }

@@ -5,12 +5,12 @@
 // bridge; at the end of the file the shared iptables chains and net.ipv4.ip_forward.
 import t, { type Test } from 'tap';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, keepSysctl, kill, owned, tempDir } from '../helpers/cleanup.js';
 import { nsInode, waitFor } from '../helpers/proc.js';
 import { freeHostPort } from '../helpers/net.js';
 import { exclusive } from '../helpers/exclusive.js';
@@ -45,33 +45,6 @@ const skip = !isRoot
     ? `needs the CNI plugins: ${PLUGINS}/bridge is missing (Debian: containernetworking-plugins)`
     : undefined;
 if (skip) t.plan(0, skip);
-// iptables and links are compared before and after: not while another file changes them.
-else t.before(() => exclusive(t, 'netfilter'));
-
-/** Cleanups of one test, run last first when it ends, pass or fail; each failure is reported. */
-class Scope {
-  private readonly steps: { what: string; fn: () => unknown }[] = [];
-  constructor(t: Test) {
-    t.teardown(async () => {
-      for (const step of this.steps.reverse()) {
-        try {
-          await step.fn();
-        } catch (err) {
-          t.comment(`cleanup "${step.what}" failed: ${(err as Error).message}`);
-        }
-      }
-    });
-  }
-  add(what: string, fn: () => unknown): void {
-    this.steps.push({ what, fn });
-  }
-  /** A temporary directory removed after everything set up later (a late DEL can write in it). */
-  tempDir(prefix: string): string {
-    const dir = mkdtempSync(join(tmpdir(), `tspod-${prefix}-`));
-    this.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  }
-}
 
 /** Without tap's instrumentation, for the node processes started in namespaces. */
 const childEnv = (() => {
@@ -106,14 +79,14 @@ function freeSubnet(): string {
 }
 
 /** A network of the test's own, in a conf dir of its own; its bridge is deleted at the end. */
-async function testNetwork(sc: Scope, opts: { oneAddress?: boolean; binDir?: string; firewall?: boolean } = {}): Promise<TestNet> {
+async function testNetwork(t: Test, opts: { oneAddress?: boolean; binDir?: string; firewall?: boolean } = {}): Promise<TestNet> {
   const id = randomBytes(3).toString('hex');
   const name = `tspodt-${id}`;
   const bridge = `tspodt-${id}`;
   const subnet = freeSubnet();
   const prefix = subnet.slice(0, subnet.lastIndexOf('.'));
-  const dataDir = sc.tempDir('cni-ipam');
-  const confDir = sc.tempDir('cni-conf');
+  const dataDir = tempDir(t, 'cni-ipam');
+  const confDir = tempDir(t, 'cni-conf');
   const range: Record<string, string> = { subnet };
   if (opts.oneAddress) Object.assign(range, { rangeStart: `${prefix}.10`, rangeEnd: `${prefix}.10` });
   const conf = {
@@ -133,7 +106,7 @@ async function testNetwork(sc: Scope, opts: { oneAddress?: boolean; binDir?: str
     ],
   };
   writeFileSync(join(confDir, '50-test.conflist'), JSON.stringify(conf));
-  sc.add(`delete bridge ${bridge}`, () => {
+  cleanup(t, `delete bridge ${bridge}`, () => {
     if (linkNames().includes(bridge)) execFileSync('ip', ['link', 'del', bridge]);
   });
   const network = await loadNetwork(name, { confDir, binDirs: [opts.binDir ?? PLUGINS] });
@@ -148,14 +121,8 @@ interface Holder {
 }
 
 /** A process holding a new network namespace: `unshare --net sleep` (unshare execs sleep). */
-async function netnsHolder(sc: Scope): Promise<Holder> {
-  const child = spawn('unshare', ['--net', 'sleep', '1000'], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  sc.add(`kill namespace holder ${child.pid}`, kill);
+async function netnsHolder(t: Test): Promise<Holder> {
+  const child = owned(t, spawn('unshare', ['--net', 'sleep', '1000'], { stdio: 'ignore' }));
   const host = nsInode('thread-self', 'net');
   await waitFor('unshare to enter its namespace', () => {
     try {
@@ -164,14 +131,14 @@ async function netnsHolder(sc: Scope): Promise<Holder> {
       return false;
     }
   });
-  return { pid: child.pid!, netns: `/proc/${child.pid}/ns/net`, kill };
+  return { pid: child.pid!, netns: `/proc/${child.pid}/ns/net`, kill: () => kill(child) };
 }
 
 /** add() with a DEL at the end of the test unless the test did it. */
-async function attach(sc: Scope, net: TestNet, holder: Holder, ports?: CniPortMapping[]): Promise<{ a: CniAttachment; cache: string }> {
+async function attach(t: Test, net: TestNet, holder: Holder, ports?: CniPortMapping[]): Promise<{ a: CniAttachment; cache: string }> {
   const containerId = `ctr-${randomBytes(4).toString('hex')}`;
   let cache = '';
-  sc.add(`DEL ${containerId}`, () => (cache ? del(fromCache(cache)) : undefined));
+  cleanup(t, `DEL ${containerId}`, () => (cache ? del(fromCache(cache)) : undefined));
   let a: CniAttachment;
   try {
     a = await add(net.network, { containerId, netns: holder.netns, portMappings: ports, onPending: (p) => void (cache = toCache(p)) });
@@ -184,19 +151,17 @@ async function attach(sc: Scope, net: TestNet, holder: Holder, ports?: CniPortMa
 }
 
 /** A TCP server in a namespace that answers "pod <peer address>". */
-async function serveIn(sc: Scope, netns: string, port: number): Promise<ChildProcess> {
+async function serveIn(t: Test, netns: string, port: number): Promise<ChildProcess> {
   const script =
     "require('net').createServer((s) => s.end('pod ' + s.remoteAddress.replace('::ffff:', '') + '\\n'))" +
     `.listen(${port}, () => console.log('listening'))`;
-  const child = spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv,
-  });
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  sc.add(`kill server ${child.pid}`, async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
+  const child = owned(
+    t,
+    spawn('nsenter', [`--net=${netns}`, '--', process.execPath, '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv,
+    }),
+  );
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -279,20 +244,22 @@ function leases(net: TestNet): string[] {
 const diff = (after: string[], before: string[]) => after.filter((l) => !before.includes(l));
 
 function run(): void {
-  // The bridge plugin (isGateway) turns IPv4 forwarding on for the host; put it back at the end.
-  const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
-  const cniLinesBefore = iptablesState().filter((l) => l.includes('CNI-'));
-  t.teardown(async () => {
-    await cleanupSharedChains();
-    writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
+  let cniLinesBefore: string[] = [];
+  t.before(async () => {
+    // iptables and links are compared before and after: not while another file changes them,
+    // and the baselines below are read only once this file holds the lock.
+    await exclusive(t, 'netfilter');
+    // The bridge plugin (isGateway) turns IPv4 forwarding on for the host; put back at the end.
+    keepSysctl(t, 'net/ipv4/ip_forward');
+    cniLinesBefore = iptablesState().filter((l) => l.includes('CNI-'));
+    cleanup(t, 'remove the shared CNI chains', () => cleanupSharedChains());
   });
 
   t.test('two namespaces get distinct addresses on the bridge and reach each other', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const [h1, h2] = [await netnsHolder(sc), await netnsHolder(sc)];
-    const { a: a1 } = await attach(sc, net, h1);
-    const { a: a2 } = await attach(sc, net, h2);
+    const net = await testNetwork(t);
+    const [h1, h2] = [await netnsHolder(t), await netnsHolder(t)];
+    const { a: a1 } = await attach(t, net, h1);
+    const { a: a2 } = await attach(t, net, h2);
     const [ip1, ip2] = [podIP(a1)!, podIP(a2)!];
     t.not(ip1, ip2, `distinct addresses: ${ip1}, ${ip2}`);
     for (const ip of [ip1, ip2]) t.ok(cidrsOverlap(parseCidr(`${ip}/32`)!, parseCidr(net.subnet)!), `${ip} is in ${net.subnet}`);
@@ -303,7 +270,7 @@ function run(): void {
     );
     t.ok(linkNames().includes(net.bridge), 'the bridge exists');
 
-    await serveIn(sc, h1.netns, 8080);
+    await serveIn(t, h1.netns, 8080);
     t.equal(
       await fetchTcp(ip1, 8080, h2.netns),
       `pod ${ip2}`,
@@ -313,12 +280,11 @@ function run(): void {
   });
 
   t.test("portmap publishes a host port on the bridge's address and on 127.0.0.1", async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const holder = await netnsHolder(sc);
+    const net = await testNetwork(t);
+    const holder = await netnsHolder(t);
     const hostPort = await freeHostPort();
-    const { a } = await attach(sc, net, holder, [{ hostPort, containerPort: 8080, protocol: 'tcp' }]);
-    await serveIn(sc, holder.netns, 8080);
+    const { a } = await attach(t, net, holder, [{ hostPort, containerPort: 8080, protocol: 'tcp' }]);
+    await serveIn(t, holder.netns, 8080);
     // DNAT in OUTPUT (dst-type LOCAL); 127.0.0.1 also works because portmap (snat, the default)
     // sets route_localnet on the bridge and masquerades localhost's packets.
     t.equal(await fetchTcp(net.gateway, hostPort), `pod ${net.gateway}`, `${net.gateway}:${hostPort} reaches the pod`);
@@ -328,8 +294,8 @@ function run(): void {
       '1',
       'portmap set route_localnet on the bridge',
     );
-    const other = await netnsHolder(sc);
-    await attach(sc, net, other);
+    const other = await netnsHolder(t);
+    await attach(t, net, other);
     t.equal(
       await fetchTcp(net.gateway, hostPort, other.netns),
       `pod ${net.gateway}`,
@@ -345,13 +311,12 @@ function run(): void {
   });
 
   t.test('DEL leaves nothing but the shared chains; cleanupSharedChains removes those', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const holder = await netnsHolder(sc);
+    const net = await testNetwork(t);
+    const holder = await netnsHolder(t);
     await cleanupSharedChains(); // what earlier tests left
     const before = { links: linkNames(), ipt: iptablesState(), nft: nftCniLines(), leases: leases(net) };
     const hostPort = await freeHostPort();
-    const { a } = await attach(sc, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
+    const { a } = await attach(t, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
 
     const during = iptablesState();
     t.ok(
@@ -387,11 +352,10 @@ function run(): void {
   });
 
   t.test('cleanupSharedChains keeps the chains while a container uses them', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const holder = await netnsHolder(sc);
+    const net = await testNetwork(t);
+    const holder = await netnsHolder(t);
     const hostPort = await freeHostPort();
-    const { a } = await attach(sc, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
+    const { a } = await attach(t, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
     const report = await cleanupSharedChains();
     t.same(report.removed, []);
     t.match(
@@ -404,12 +368,11 @@ function run(): void {
   });
 
   t.test("the firewall plugin's chains go once unused, unless the administrator has rules there", async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc, { firewall: true });
-    const holder = await netnsHolder(sc);
+    const net = await testNetwork(t, { firewall: true });
+    const holder = await netnsHolder(t);
     await cleanupSharedChains();
     const before = iptablesState();
-    const { a } = await attach(sc, net, holder);
+    const { a } = await attach(t, net, holder);
     const during = diff(iptablesState(), before);
     t.ok(
       during.some((l) => l.includes('-A CNI-FORWARD') && l.includes(podIP(a)!)),
@@ -428,7 +391,7 @@ function run(): void {
     );
 
     execFileSync('iptables', ['-w', '-t', 'filter', '-A', 'CNI-ADMIN', '-s', '192.0.2.99/32', '-j', 'RETURN']);
-    sc.add('remove the CNI-ADMIN rule', () => {
+    cleanup(t, 'remove the CNI-ADMIN rule', () => {
       try {
         execFileSync('iptables', ['-w', '-t', 'filter', '-D', 'CNI-ADMIN', '-s', '192.0.2.99/32', '-j', 'RETURN'], { stdio: 'ignore' });
       } catch {
@@ -450,13 +413,12 @@ function run(): void {
   });
 
   t.test('DEL from the cache after the namespace is gone, and again', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const holder = await netnsHolder(sc);
+    const net = await testNetwork(t);
+    const holder = await netnsHolder(t);
     await cleanupSharedChains();
     const before = { links: linkNames(), ipt: iptablesState() };
     const hostPort = await freeHostPort();
-    const { a, cache } = await attach(sc, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
+    const { a, cache } = await attach(t, net, holder, [{ hostPort, containerPort: 80, protocol: 'tcp' }]);
     const veth = a.result!.interfaces![1].name;
 
     await holder.kill();
@@ -480,13 +442,12 @@ function run(): void {
   });
 
   t.test("a pid reused for another namespace is not taken for the pod's", async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const holder = await netnsHolder(sc);
-    const { a } = await attach(sc, net, holder);
+    const net = await testNetwork(t);
+    const holder = await netnsHolder(t);
+    const { a } = await attach(t, net, holder);
     // The cached path now names another namespace (as /proc/PID/ns/net would after pid reuse):
     // DEL must not enter it, CHECK must call the pod's namespace gone.
-    const other = await netnsHolder(sc);
+    const other = await netnsHolder(t);
     const moved = { ...a, netns: other.netns };
     execFileSync('nsenter', [`--net=${other.netns}`, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
     await t.rejects(check(moved), /its network namespace \/proc\/\d+\/ns\/net is gone/);
@@ -510,14 +471,13 @@ function run(): void {
   });
 
   t.test('a failed ADD (address range exhausted) undoes itself and names the plugin', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc, { oneAddress: true });
-    const [h1, h2] = [await netnsHolder(sc), await netnsHolder(sc)];
-    const { a } = await attach(sc, net, h1, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]);
+    const net = await testNetwork(t, { oneAddress: true });
+    const [h1, h2] = [await netnsHolder(t), await netnsHolder(t)];
+    const { a } = await attach(t, net, h1, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]);
     const before = { links: linkNames(), ipt: iptablesState(), leases: leases(net) };
     let err: unknown;
     try {
-      await attach(sc, net, h2);
+      await attach(t, net, h2);
     } catch (e) {
       err = e;
     }
@@ -543,16 +503,15 @@ function run(): void {
   });
 
   t.test('a failed ADD (a plugin gone since the network was loaded) undoes itself', async (t) => {
-    const sc = new Scope(t);
-    const bin = join(sc.tempDir('cni-bin'), 'bin');
+    const bin = join(tempDir(t, 'cni-bin'), 'bin');
     mkdirSync(bin);
     for (const p of ['bridge', 'host-local', 'portmap']) copyFileSync(join(PLUGINS, p), join(bin, p));
     execFileSync('chmod', ['755', ...readdirSync(bin).map((p) => join(bin, p))]);
-    const net = await testNetwork(sc, { binDir: bin });
+    const net = await testNetwork(t, { binDir: bin });
     unlinkSync(join(bin, 'portmap'));
-    const holder = await netnsHolder(sc);
+    const holder = await netnsHolder(t);
     const before = { links: linkNames().filter((l) => l !== net.bridge), ipt: iptablesState() };
-    await t.rejects(attach(sc, net, holder, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]), {
+    await t.rejects(attach(t, net, holder, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]), {
       name: 'CniError',
       message: new RegExp(`^network "${net.network.name}": plugin portmap failed ADD: not found in ${bin}$`),
     });
@@ -566,11 +525,10 @@ function run(): void {
   });
 
   t.test('CHECK passes on a good attachment and fails when it is broken', async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
-    const [h1, h2] = [await netnsHolder(sc), await netnsHolder(sc)];
-    const { a: a1 } = await attach(sc, net, h1, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]);
-    const { a: a2 } = await attach(sc, net, h2);
+    const net = await testNetwork(t);
+    const [h1, h2] = [await netnsHolder(t), await netnsHolder(t)];
+    const { a: a1 } = await attach(t, net, h1, [{ hostPort: await freeHostPort(), containerPort: 80, protocol: 'tcp' }]);
+    const { a: a2 } = await attach(t, net, h2);
     await check(a1);
     await check(a2);
     t.pass("both pass (portmap 1.1.1's complaint about IPv6 rules it never made is passed over)");
@@ -618,8 +576,7 @@ function run(): void {
   });
 
   t.test("the host's own namespace is refused before any plugin runs", async (t) => {
-    const sc = new Scope(t);
-    const net = await testNetwork(sc);
+    const net = await testNetwork(t);
     const links = linkNames();
     await t.rejects(add(net.network, { containerId: 'host', netns: '/proc/thread-self/ns/net' }), /is the host's network namespace/);
     await t.rejects(add(net.network, { containerId: 'host', netns: `/proc/${process.pid}/ns/net` }), /is the host's network namespace/);

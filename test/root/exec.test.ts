@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync, type SpawnOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { loadBinding, type ExitStatus, type SpawnedProcess } from '../../src/native/binding.js';
@@ -15,7 +16,8 @@ import type { PodRecord } from '../../src/state/records.js';
 import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';
 import { exec } from '../../src/cli/exec.js';
 import { execRequest } from '../../src/runtime/exec.js';
-import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { FileIO, NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { alive, childrenOf, nsInode, procInfo, waitFor, type NsName } from '../helpers/proc.js';
 import { cliPath, repoRoot, runCli, startCli, type CliRun } from '../helpers/cli.js';
 
@@ -64,8 +66,9 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
   const dir = tempDir(t, name);
   const io = new FileIO(dir);
   const spec: PodSpec = { ...newPodSpec(name, containers(dir)), hostname: `${name}-host`, share, terminationGracePeriodSeconds: 5 };
-  const pod = await Pod.start(spec, { binding: b, io, cwd: dir });
-  t.teardown(() => pod.kill());
+  // Should this test process die (a tap timeout), the kernel ends the pod: nothing is left.
+  const pod = await Pod.start(spec, { binding: b, io, cwd: dir, parentDeathSignal: constants.signals.SIGKILL });
+  cleanup(t, 'kill the pod', () => pod.kill());
   const root = join(dir, 'state');
   const store = new StateStore(root);
   t.ok(store.reserve(name), "the pod name is reserved in the test's state directory");
@@ -372,7 +375,7 @@ t.test('on a terminal of its own, -it: raw mode, window size, Ctrl-C, and the te
     let out = '';
     reader.on('data', (d: Buffer) => (out += d.toString()));
     reader.on('error', () => {});
-    t.teardown(async () => {
+    cleanup(t, 'kill the exec', async () => {
       try {
         b.pidfdSendSignal(proc.pidfd, 9);
       } catch {

@@ -10,7 +10,8 @@ import { unpackLayer } from '../../src/image/unpack.js';
 import { loadBinding } from '../../src/native/binding.js';
 import { FUZZ_SCALE, holds, mutateBytes, mutateJson, rng } from '../helpers/fuzz.js';
 import { writeTar } from '../helpers/image-builder.js';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);

@@ -3,7 +3,8 @@
 import t, { type Test } from 'tap';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, tempDir } from '../helpers/root.js';
+import { isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { runCli } from '../helpers/cli.js';
 import { buildImage, ociLayoutTar, testLayers, writeTar } from '../helpers/image-builder.js';
 

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { ImageStore, resolveImage } from '../../src/image/store.js';
-import { isRoot, tempDir } from '../helpers/root.js';
+import { isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { buildImage, dockerSaveTar, ociLayoutTar, testLayers } from '../helpers/image-builder.js';
 
 if (!isRoot) t.plan(0, 'needs root: unpacks layers and mounts overlayfs');
@@ -34,7 +35,7 @@ for (const format of ['oci-tar', 'docker-save'] as const) {
     mkdirSync(merged);
     // Registered before the mount, so a failing assertion can never leave it mounted; tap runs
     // teardowns last-registered first, so this unmounts before tempDir's removal runs.
-    t.teardown(() => {
+    cleanup(t, 'unmount the overlay', () => {
       if (mounted(merged)) execFileSync('umount', [merged]);
     });
     // Lower layers only (read-only): overlayfs lists them top first.

@@ -3,7 +3,8 @@
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { mountsUnder, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { NO_BUSYBOX, busyboxMembers, haveBusybox } from '../helpers/busybox.js';

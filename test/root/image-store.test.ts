@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadBinding } from '../../src/native/binding.js';
 import { ImageStore, imageRoot, resolveImage, DEFAULT_IMAGE_ROOT } from '../../src/image/store.js';
-import { isRoot, tempDir } from '../helpers/root.js';
+import { isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import {
   MTIME,
   buildImage,
@@ -367,7 +368,7 @@ t.test("a change waits for the store's lock a bounded time, then fails naming th
   mkdirSync(store.root, { recursive: true });
   // Another tspod holds the lock (an import of a large image, say).
   let held: number | undefined = openSync(store.lockFile, 'a');
-  t.teardown(() => held !== undefined && closeSync(held));
+  cleanup(t, 'close the held lock', () => held !== undefined && closeSync(held));
   t.ok(b.flock(held, true, false), 'the test holds the lock');
   const waiting = new ImageStore(store.root, b, { lockTimeoutMs: 300 });
   await t.rejects(waiting.gc(), { message: `timed out after 0 s waiting for ${store.lockFile}, held by another tspod` });

@@ -6,7 +6,8 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { ImageStore } from '../../src/image/store.js';
-import { isRoot, tempDir } from '../helpers/root.js';
+import { isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { buildImage, writeOciLayoutDir, writeTar, type Member } from '../helpers/image-builder.js';
 
 if (!isRoot) t.plan(0, 'needs root: layers are unpacked with owners, device nodes and trusted.* xattrs');

@@ -4,7 +4,8 @@ import t from 'tap';
 import { createServer, request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { runCli } from '../helpers/cli.js';
 import { testState, type TestState } from '../helpers/state.js';
 
@@ -159,7 +160,7 @@ t.test('run -d -f against a monitor older than the manifest form of POST /v1/pod
     });
   });
   await new Promise<void>((r) => server.listen(`${root}/monitor.sock`, r));
-  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  cleanup(t, 'close the server', () => new Promise<void>((r) => server.close(() => r())));
   const manifest = `${root}/pod.yaml`;
   writeFileSync(manifest, 'apiVersion: v1\nkind: Pod\nmetadata: {name: old}\nspec: {containers: [{name: c, command: ["true"]}]}\n');
   const r = await runCli(t, ['--root', root, 'run', '-d', '-f', manifest]);

@@ -2,14 +2,15 @@
 // what the containers see is what they print.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { connect } from 'node:net';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
 import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';
-import { FileIO, NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { FileIO, NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { alive, nsInode, procInfo, processesInPidNs, waitFor, type NsName } from '../helpers/proc.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -20,9 +21,10 @@ async function startPod(t: Test, name: string, share: SharedNamespace[], contain
   const dir = tempDir(t, name);
   const io = new FileIO(dir);
   const spec: PodSpec = { ...newPodSpec(name, containers(dir)), hostname: `${name}-host`, share, terminationGracePeriodSeconds: 5 };
-  const pod = await Pod.start(spec, { binding: loadBinding(), io, cwd: dir });
+  // Should this test process die (a tap timeout), the kernel ends the pod: nothing is left.
+  const pod = await Pod.start(spec, { binding: loadBinding(), io, cwd: dir, parentDeathSignal: constants.signals.SIGKILL });
   const podPidNs = nsInode(pod.infra.pid, 'pid');
-  t.teardown(() => pod.kill());
+  cleanup(t, 'kill the pod', () => pod.kill());
   const pids = Object.fromEntries(pod.containers.map((c) => [c.name, c.pid!]));
   /** Ends the pod and checks that nothing of it is left. */
   const finish = async () => {

@@ -9,6 +9,7 @@ import { waitFor } from '../helpers/proc.js';
 import { fetchInPod } from '../helpers/net.js';
 import { testState, type TestState } from '../helpers/state.js';
 import type { PodRecord } from '../../src/state/records.js';
+import { cleanup } from '../helpers/cleanup.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -104,7 +105,7 @@ t.test('TCP: from 127.0.0.1, other host addresses and ::1 where bound; only what
 
   // A service on the host's 127.0.0.1 is not reachable from inside the pod.
   const hostOnly = createServer((c) => c.end('host\n')).listen(BASE + 2, '127.0.0.1');
-  t.teardown(() => hostOnly.close());
+  cleanup(t, 'close the host-only listener', () => hostOnly.close());
   await new Promise((r) => hostOnly.once('listening', r));
   t.equal(fetchInPod(rec.infra!.process.pid, BASE + 2), 'ECONNREFUSED', "the host's 127.0.0.1 is not the pod's");
 
@@ -115,7 +116,7 @@ t.test('TCP: from 127.0.0.1, other host addresses and ::1 where bound; only what
 t.test('a host port in use is an error before the pod starts, and leaves nothing', async (t) => {
   const s = testState(t);
   const busy = createServer().listen(BASE + 3, '127.0.0.1');
-  t.teardown(() => busy.close());
+  cleanup(t, 'close the busy listener', () => busy.close());
   await new Promise((r) => busy.once('listening', r));
   const r = await s.cli(['run', '-d', '--name', 'clash', '-p', `${BASE + 3}:80`, '--', 'sleep', '1000']);
   t.equal(r.code, 125);
@@ -214,7 +215,7 @@ t.test('TCP: a pod has at most TSPOD_TCP_MAX_CONNECTIONS forwarded; one more is 
   const s = testState(t, { TSPOD_TCP_MAX_CONNECTIONS: '3' });
   await echoPod(s, 'capped', [`${BASE + 7}:7`]);
   const open = await Promise.all([1, 2, 3].map(() => held(BASE + 7)));
-  t.teardown(() => open.forEach((o) => o.sock.destroy()));
+  cleanup(t, 'destroy the connections', () => open.forEach((o) => o.sock.destroy()));
   const refused = await ask('127.0.0.1', BASE + 7, 'fourth');
   t.match(refused, /^(ECONNRESET|)$/, 'the fourth gets no answer: closed at once');
   await waitFor('the refusal in monitor.log', () =>
@@ -233,7 +234,7 @@ t.test('TCP: every pod of a monitor together has at most TSPOD_TCP_MAX_TOTAL for
   await echoPod(s, 'one', [`${BASE + 8}:7`]);
   await echoPod(s, 'two', [`${BASE + 9}:7`]);
   const open = [await held(BASE + 8), await held(BASE + 9)];
-  t.teardown(() => open.forEach((o) => o.sock.destroy()));
+  cleanup(t, 'destroy the connections', () => open.forEach((o) => o.sock.destroy()));
   t.match(await ask('127.0.0.1', BASE + 9, 'third'), /^(ECONNRESET|)$/, 'a third, to either pod, is refused');
   await waitFor('the refusal in monitor.log', () =>
     /pod two: published port \*:\d+\/tcp: 1 connection\(s\) refused: the supervisor forwards 2, its cap/.test(
@@ -248,7 +249,7 @@ t.test('TCP: a forwarded connection silent both ways for TSPOD_TCP_IDLE_MS is cl
   const monitor = s.monitorPid()!;
   const start = fds(monitor);
   const { sock, closed } = await held(BASE + 10);
-  t.teardown(() => sock.destroy());
+  cleanup(t, 'destroy the socket', () => sock.destroy());
   // Nothing more is sent: tspod closes it.
   let isClosed = false;
   void closed.then(() => (isClosed = true));

@@ -5,7 +5,8 @@ import t from 'tap';
 import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { NOT_ROOT, isRoot, tempDir } from '../helpers/root.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, mountFor, owned, tempDir } from '../helpers/cleanup.js';
 import { mountsUnder, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
@@ -254,11 +255,9 @@ t.test("under a shared mount, a pod's tmpfs is not copied into the peer mount na
   // As on a systemd host, where / and /run are shared: a shared mount, with a peer of it in a
   // second mount namespace (unshare --propagation unchanged keeps the peer group).
   const shared = tempDir(t, 'shared');
-  execFileSync('mount', ['--bind', shared, shared]);
-  t.teardown(() => execFileSync('umount', ['-l', shared]));
+  mountFor(t, shared, '--bind', shared);
   execFileSync('mount', ['--make-shared', shared]);
-  const peer = spawn('unshare', ['-m', '--propagation', 'unchanged', 'sleep', '1000'], { stdio: 'ignore' });
-  t.teardown(() => peer.kill('SIGKILL'));
+  const peer = owned(t, spawn('unshare', ['-m', '--propagation', 'unchanged', 'sleep', '1000'], { stdio: 'ignore' }));
   const peerMounts = () =>
     readFileSync(`/proc/${peer.pid}/mountinfo`, 'utf8')
       .split('\n')
@@ -299,8 +298,7 @@ t.test("a readOnly volume keeps its source mount's nosuid, nodev, noexec, nosymf
   const s = testState(t);
   const root = busyboxRoot(tempDir(t, 'rootfs'));
   const host = tempDir(t, 'noexec');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,nosymfollow,strictatime,size=1m', 'tspod-test', host]);
-  t.teardown(() => execFileSync('umount', ['-l', host]));
+  mountFor(t, host, '-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,nosymfollow,strictatime,size=1m', 'tspod-test');
   const r = await s.cli([
     'run',
     '-f',
@@ -387,8 +385,8 @@ t.test("a state root reached through a symlink: the pod's mounts are still found
   // As --root /var/run/tspod on Debian, where /var/run is a symlink to /run.
   const real = tempDir(t, 'real');
   const link = `${real}.link`;
+  cleanup(t, `remove ${link}`, () => rmSync(link, { force: true }));
   symlinkSync(real, link);
-  t.teardown(() => rmSync(link, { force: true }));
   const s = testState(t, {}, link);
   const root = busyboxRoot(tempDir(t, 'rootfs'));
   const r = await s.cli([

@@ -1,6 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRunWords } from '../../src/cli/run.js';
 import { podFromRunOptions } from '../../src/cli/run-spec.js';
@@ -17,6 +16,7 @@ import {
 import { checkLabel } from '../../src/pod/names.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 import type { PodResult } from '../../src/runtime/pod.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 t.test('option checks name the option', async (t) => {
   t.same(shareOption('pid,net'), ['net', 'pid'], 'canonical order');
@@ -35,8 +35,7 @@ t.test('option checks name the option', async (t) => {
   t.throws(() => checkLabel('--name', 'Bad_Name'), { name: 'InputError', field: '--name', problem: /DNS-1123/ });
   t.equal(programOption('--pause', '/bin/true'), '/bin/true');
   t.throws(() => programOption('--pause', '/nonexistent/pause'), { name: 'InputError', field: '--pause', problem: /does not exist/ });
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-opt-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'opt');
   writeFileSync(join(dir, 'data'), 'x', { mode: 0o644 });
   t.throws(() => programOption('--pause', join(dir, 'data')), { name: 'InputError', field: '--pause', problem: /not executable/ });
   t.throws(() => programOption('--pause', '/tmp'), { name: 'InputError', field: '--pause', problem: /not a regular file/ });

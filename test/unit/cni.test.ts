@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { waitFor } from '../helpers/proc.js';
 import { InputError, TspodError } from '../../src/errors.js';
 import {
@@ -487,7 +487,7 @@ async function userNetns(t: Test): Promise<{ path: string; kill: () => Promise<v
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
-  t.teardown(kill);
+  cleanup(t, 'kill the plugin', kill);
   const own = statSync('/proc/self/ns/net').ino;
   await waitFor('the new namespace', () => {
     try {
@@ -519,7 +519,7 @@ t.test('ADD, CHECK and DEL through a chain: order, environment, stdin', async (t
   fake.write('second', { add: { out: R2 } });
   const network = await chain(t, fake, [{ type: 'first', capabilities: { portMappings: true }, mtu: 1400 }, { type: 'second' }]);
   process.env.TSPOD_CNI_UNIT_SECRET = 'leak';
-  t.teardown(() => void delete process.env.TSPOD_CNI_UNIT_SECRET);
+  cleanup(t, 'unset TSPOD_CNI_UNIT_SECRET', () => void delete process.env.TSPOD_CNI_UNIT_SECRET);
 
   let pending: CniAttachment | undefined;
   const ports = [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }];

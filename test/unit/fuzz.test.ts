@@ -3,8 +3,7 @@
 // save archives, and state records. Deterministic seeds; TSPOD_FUZZ_ROUNDS for more rounds.
 // Unpacking and the control socket itself are fuzzed as root (test/root/fuzz.test.ts).
 import t, { type Test } from 'tap';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addContainerFromBody, createPodFromBody, graceFromBody, manifestFromBody } from '../../src/monitor/api.js';
 import { hostPlatform, readImages } from '../../src/image/formats.js';
@@ -15,12 +14,12 @@ import { podFromManifestText } from '../../src/pod/manifest.js';
 import { StateStore } from '../../src/state/store.js';
 import { FUZZ_SCALE, holds, mutateBytes, mutateJson, rng } from '../helpers/fuzz.js';
 import { buildImage, dockerSaveFiles, ociLayoutFiles, tarOfFiles, writeTar } from '../helpers/image-builder.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const ROUNDS = 400 * FUZZ_SCALE;
 
 function scratch(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-fuzz-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'fuzz');
   return dir;
 }
 

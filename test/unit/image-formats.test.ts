@@ -3,12 +3,12 @@
 // save files, and digests checked on every blob read.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostPlatform, readImages } from '../../src/image/formats.js';
 import { DirSource, TarSource } from '../../src/image/source.js';
 import { loadBinding } from '../../src/native/binding.js';
+import { tempDir } from '../helpers/cleanup.js';
 import {
   buildImage,
   dockerSaveTar,
@@ -25,8 +25,7 @@ const layer = writeTar([{ path: 'f', body: 'x' }]);
 const binding = loadBinding();
 
 function tmp(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-formats-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'formats');
   return dir;
 }
 

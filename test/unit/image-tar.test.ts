@@ -1,13 +1,13 @@
 // The tar reader on archives written by the test's own writer and by hand: ustar prefix,
 // pax and GNU long names, pax xattrs, checksums, truncation, and reading a file by offset.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { indexTarFile, parsePax, tarMembers, type TarEntry } from '../../src/image/tar.js';
 import { memberComponents } from '../../src/image/unpack.js';
 import { writeTar, type Member } from '../helpers/image-builder.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 /** Every member, with its data, reading the tar in chunks of `chunk` bytes. */
 async function read(tar: Buffer, chunk = 700): Promise<{ entry: TarEntry; data: string }[]> {
@@ -124,8 +124,7 @@ t.test('member paths: normalized, absolute and .. refused', async (t) => {
 });
 
 t.test('a tar file indexed by member offset', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-tar-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'tar');
   const file = join(dir, 'x.tar');
   const big = 'z'.repeat(5000);
   writeFileSync(

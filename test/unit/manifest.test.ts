@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadManifest, parseManifestText, podFromManifest } from '../../src/pod/manifest.js';
 import { InputError } from '../../src/errors.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 const base = () => ({
   apiVersion: 'v1',
@@ -249,8 +249,7 @@ t.test('an unresolved YAML alias and an alias bomb are InputErrors naming the fi
 });
 
 t.test('loadManifest prefixes errors with the file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-manifest-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'manifest');
   const file = join(dir, 'pod.yaml');
   writeFileSync(
     file,

@@ -2,15 +2,14 @@
 // following a symlink, also while something swaps a directory for a symlink during the walk.
 import t, { type Test } from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTree } from '../../src/fs/remove.js';
 import { waitFor } from '../helpers/proc.js';
+import { cleanup, owned, tempDir } from '../helpers/cleanup.js';
 
 function scratch(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-remove-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'remove');
   return dir;
 }
 
@@ -84,7 +83,7 @@ t.test('a directory swapped for a symlink right after it was listed: its entries
     }
     return names;
   };
-  t.teardown(() => ((fs as { readdirSync: unknown }).readdirSync = real));
+  cleanup(t, 'restore fs.readdirSync', () => ((fs as { readdirSync: unknown }).readdirSync = real));
   removeTree(tree);
   t.equal(swapped, 1, 'the swap happened, right after the listing');
   t.same(readdirSync(outside).sort(), ['victim0', 'victim1', 'victim2', 'victim3', 'victim4'], 'nothing outside was removed');
@@ -107,25 +106,28 @@ t.test('a directory swapped for a symlink to outside during the walk never leads
     for (let i = 0; i < 50; i++) writeFileSync(join(tree, `d1000/victim${i}`), '');
     // As fast as it can, until the stop file appears: d1000 moved aside and a symlink to outside
     // put in its place, then undone. It prints how many times the symlink was in place.
-    const stop = join(dir, `stop${round}`);
-    const swapper = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const fs = require('fs'); process.chdir(${JSON.stringify(tree)}); let n = 0;
+    const [stop, started] = [join(dir, `stop${round}`), join(dir, `started${round}`)];
+    const swapper = owned(
+      t,
+      spawn(
+        process.execPath,
+        [
+          '-e',
+          `const fs = require('fs'); process.chdir(${JSON.stringify(tree)}); let n = 0;
          for (let i = 0; i % 256 !== 0 || !fs.existsSync(${JSON.stringify(stop)}); i++) {
            try { fs.renameSync('d1000', 'd1000.real'); fs.symlinkSync(${JSON.stringify(outside)}, 'd1000'); n++;
                  fs.unlinkSync('d1000'); fs.renameSync('d1000.real', 'd1000'); } catch {}
+           if (n === 1) fs.writeFileSync(${JSON.stringify(started)}, '');
          }
          console.log(n);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      ),
     );
     let out = '';
     swapper.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((r) => swapper.once('exit', r));
-    t.teardown(() => swapper.kill('SIGKILL'));
-    await waitFor('the swapper to run', () => existsSync(join(tree, 'd1000.real')), 10_000).catch(() => undefined);
+    await waitFor('the swapper to run', () => existsSync(started) || undefined);
     try {
       removeTree(tree);
     } catch {

@@ -1,12 +1,11 @@
 import t from 'tap';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRecordFile, shapes, writeRecordFile } from '../../src/fs/files.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 t.test('record files: written whole, read back with their version checked', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-files-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'files');
   const file = join(dir, 'pod.json');
   t.equal(readRecordFile(file, 1, 'state'), undefined, 'no file: no record');
   writeRecordFile(file, `${file}.tmp`, { version: 1, name: 'a' });
@@ -21,8 +20,7 @@ t.test('record files: written whole, read back with their version checked', asyn
 });
 
 t.test('a record that is not an object, or that its check finds wrong, is an error naming the file and the field', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-files-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'files');
   const file = join(dir, 'r.json');
   writeFileSync(file, 'null');
   t.throws(() => readRecordFile(file, 1, 'pod record'), { message: `${file}: unreadable pod record: not an object` });

@@ -3,18 +3,17 @@
 // root); everything else is real files.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerUser } from '../../src/fs/users.js';
 import { loadBinding } from '../../src/native/binding.js';
+import { tempDir } from '../helpers/cleanup.js';
 
 // O_PATH, from the addon.
 const { constants } = loadBinding();
 
 t.test("an image's user names, from the layers as overlayfs shows them", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-users-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'users');
   const layer = (name: string, files: Record<string, string> = {}) => {
     const root = join(dir, name);
     mkdirSync(root);
@@ -65,8 +64,7 @@ t.test("an image's user names, from the layers as overlayfs shows them", async (
 });
 
 t.test('groups: from passwd for a number too, /etc/group memberships, runAsUser over the image', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-users-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'users');
   mkdirSync(join(dir, 'etc'));
   writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n');
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nwheel:x:10:bob,app\nstaff:x:50:\naudio:x:29:app\nwheel2:x:11:application\n');
@@ -102,8 +100,7 @@ t.test('groups: from passwd for a number too, /etc/group memberships, runAsUser 
 });
 
 t.test('files as people write them, and as a container could leave them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tspod-users-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'users');
   const root = (name: string, files: Record<string, string>) => {
     const r = join(dir, name);
     mkdirSync(join(r, 'etc'), { recursive: true });
