@@ -46,6 +46,12 @@ export interface PodOptions {
   network?: PodNetwork;
   /** Volumes, root file systems; released when the pod has ended. */
   storage?: PodStorage;
+  /**
+   * Called while start() runs, as each process is spawned (the infra, then each container): a
+   * supervisor records them before the pod is whole, so that if it dies mid-start (during a
+   * CNI ADD, say) whoever cleans up after it knows what to kill.
+   */
+  onStarting?: (pod: Pod) => void;
 }
 
 export type PodEndReason = 'completed' | 'stopped' | 'infra-exited';
@@ -152,11 +158,13 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
+      opts.onStarting?.(pod);
       await opts.network?.attach(infra);
       opts.storage?.setAddress(opts.network?.address, true);
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         pod.run(pod.addSlot(c, launches[i], spec.restartPolicy));
+        opts.onStarting?.(pod);
       }
       return pod;
     } catch (err) {

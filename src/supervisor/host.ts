@@ -121,6 +121,9 @@ export class PodHost {
           persistent: opts.persistent,
           backoff: this.opts.backoff,
           clock: this.opts.clock,
+          // Still "creating", but naming its processes: should this supervisor die before the
+          // pod is whole, the next one (or rm -f) finds the record stale and kills them.
+          onStarting: (p) => this.store.write({ ...p.toRecord(this.self), state: 'creating' }),
         });
       } catch (err) {
         this.store.remove(spec.name);

@@ -4,13 +4,15 @@
 // lease directory, in a conf dir of its own), and deletes its bridge at the end.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { cleanup, keepSysctl, tempDir } from '../helpers/cleanup.js';
 import { alive, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
+import type { CliRun } from '../helpers/cli.js';
+import { freeHostPort } from '../helpers/net.js';
 import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
 import { exclusive } from '../helpers/exclusive.js';
 
@@ -50,8 +52,11 @@ interface Net {
   env: NodeJS.ProcessEnv;
 }
 
-/** A CNI network of the test's own: bridge + host-local + portmap, in its own conf dir. */
-function privateNetwork(t: Test): Net {
+/**
+ * A CNI network of the test's own: bridge + host-local + portmap, in its own conf dir; plugins
+ * in `binDir` come before the installed ones.
+ */
+function privateNetwork(t: Test, binDir?: string): Net {
   const id = randomBytes(3).toString('hex');
   const dir = tempDir(t, 'cni');
   const conf = join(dir, 'net.d');
@@ -81,7 +86,7 @@ function privateNetwork(t: Test): Net {
     // The bridge plugin makes it at the first ADD: a test that failed before has none.
     if (existsSync(`/sys/class/net/${net.bridge}`)) execFileSync('ip', ['link', 'del', net.bridge]);
   });
-  return { ...net, env: { TSPOD_CNI_CONF_DIR: conf } };
+  return { ...net, env: { TSPOD_CNI_CONF_DIR: conf, ...(binDir ? { TSPOD_CNI_BIN_DIRS: `${binDir}:/usr/lib/cni` } : {}) } };
 }
 
 /** Leases are files named by IP in host-local's directory (its lock and last-reserved files aside). */
@@ -175,7 +180,7 @@ t.test(
 t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) => {
   const net = privateNetwork(t);
   const s = testState(t, net.env);
-  const port = 31000 + (process.pid % 1000);
+  const port = await freeHostPort();
   const rec = await server(s, 'cni-pub', net, ['-p', `${port}:80`]);
   const { connect } = await import('node:net');
   const ask = () =>
@@ -192,50 +197,53 @@ t.test('portmap publishes a port; CHECK reports a broken attachment', async (t) 
   execFileSync('nsenter', ['-t', String(rec.infra!.process.pid), '-n', 'ip', 'link', 'del', 'eth0']);
   const check = await s.cli(['pod', 'check', 'cni-pub']);
   t.equal(check.code, 125);
-  t.match(check.stderr, /^tspod: .*cni-pub|eth0|CHECK/m, 'CHECK fails, and says where');
+  // One line naming the network, the plugin, the command and the missing interface.
+  const line = new RegExp(`^tspod: network "${net.name}": plugin bridge failed CHECK: .*\\beth0\\b.*\\n$`);
+  t.match(check.stderr, line, 'CHECK fails in one line naming the network, the plugin and eth0');
 });
 
-t.test('DEL on every way a pod ends: nothing of it stays', async (t) => {
+t.test('DEL on every way a detached pod ends, when it ends: nothing of it stays, before and after rm', async (t) => {
   const net = privateNetwork(t);
   const s = testState(t, net.env);
   // The bridge and the shared chains come with the first pod: take the snapshot with them there.
   await server(s, 'warm', net);
   t.equal((await s.cli(['rm', '-f', 'warm'])).code, 0);
   const before = snapshot();
+  const ok = async (args: string[]) => t.equal((await s.cli(args)).code, 0, `tspod ${args.join(' ')}`);
 
-  const ends: [string, (pod: string) => Promise<unknown>][] = [
-    [
-      'stop, then rm',
-      async (pod) => {
-        await s.cli(['stop', pod, '--grace', '1']);
-        await s.cli(['rm', pod]);
-      },
-    ],
-    ['rm -f', (pod) => s.cli(['rm', '-f', pod])],
-    [
-      'its infra killed, then rm',
-      async (pod) => {
+  // How each pod ends; `rm` is what removes it afterwards, for a pod that ended without it.
+  const ends: { how: string; end: (pod: string) => Promise<unknown>; rm?: string[] }[] = [
+    { how: 'stopped', end: (pod) => ok(['stop', pod, '--grace', '1']), rm: ['rm'] },
+    {
+      how: 'its infra killed',
+      end: async (pod) => {
         process.kill(s.store.read(pod)!.infra!.process.pid, 'SIGKILL');
         await waitFor('the pod to fail', () => s.store.read(pod)?.state === 'failed');
-        await s.cli(['rm', pod]);
       },
-    ],
-    [
-      'the monitor killed, then rm -f without a monitor',
-      async (pod) => {
+      rm: ['rm'],
+    },
+    { how: 'rm -f', end: (pod) => ok(['rm', '-f', pod]) },
+    {
+      how: 'the monitor killed, then rm -f without a monitor',
+      end: async (pod) => {
         await s.killMonitor();
-        await s.cli(['rm', '-f', pod]);
+        await ok(['rm', '-f', pod]);
       },
-    ],
+    },
   ];
-  for (const [how, end] of ends) {
-    const pod = `end-${ends.findIndex((e) => e[0] === how)}`;
-    const rec = await server(s, pod, net, ['-p', `${32000 + (process.pid % 1000)}:80`]);
+  for (const [i, { how, end, rm }] of ends.entries()) {
+    const pod = `end-${i}`;
+    const rec = await server(s, pod, net, ['-p', `${await freeHostPort()}:80`]);
     t.equal(leases(net).length, 1, `${how}: one lease while it runs`);
     await end(pod);
     t.notOk(alive(rec.infra!.process), `${how}: the infra is gone`);
-    t.same(leases(net), [], `${how}: no lease left`);
-    t.same(snapshot(), before, `${how}: no link and no iptables rule left`);
+    t.same(leases(net), [], `${how}: no lease left${rm ? ', before any rm' : ''}`);
+    t.same(snapshot(), before, `${how}: no link and no iptables rule left${rm ? ', before any rm' : ''}`);
+    t.notOk(existsSync(s.store.paths.podNetwork(pod)), `${how}: its attachment cache is gone`);
+    if (rm) {
+      await ok([...rm, pod]);
+      t.same([leases(net), snapshot()], [[], before], `${how}: and after rm, still nothing`);
+    }
   }
 
   // A failed start: the ADD is undone with the rest.
@@ -243,4 +251,111 @@ t.test('DEL on every way a pod ends: nothing of it stays', async (t) => {
   t.equal(failed.code, 127);
   t.same(leases(net), [], 'failed start: no lease left');
   t.same(snapshot(), before, 'failed start: no link and no rule left');
+});
+
+t.test(
+  'a foreground pod on a CNI network: DEL on Ctrl-C, when its last container exits, and at rm after tspod was SIGKILLed',
+  async (t) => {
+    const net = privateNetwork(t);
+    const s = testState(t, net.env);
+    await server(s, 'warm', net);
+    t.equal((await s.cli(['rm', '-f', 'warm'])).code, 0);
+    const before = snapshot();
+    const dir = tempDir(t, 'fg');
+
+    for (const [how, finish, code] of [
+      ['Ctrl-C', (run: CliRun) => run.child.kill('SIGINT'), 130],
+      ['its container exited', () => writeFileSync(join(dir, 'go'), ''), 0],
+      ['tspod SIGKILLed', (run: CliRun) => run.child.kill('SIGKILL'), 137],
+    ] as const) {
+      rmSync(join(dir, 'go'), { force: true });
+      const pod = `fg-${code}`;
+      const run = s.start([
+        'run',
+        '--name',
+        pod,
+        '--network',
+        `cni:${net.name}`,
+        '--',
+        'sh',
+        '-c',
+        `echo ready; until [ -e ${dir}/go ]; do sleep 0.05; done`,
+      ]);
+      await waitFor(`${pod} to run`, () => run.stdout().includes('ready') || undefined);
+      const infra = s.store.read(pod)!.infra!.process;
+      t.equal(leases(net).length, 1, `${how}: one lease while it runs`);
+      finish(run);
+      t.equal(await run.done, code, `${how}: tspod exits ${code}`);
+      // After a SIGKILL of tspod, its PDEATHSIG reaches the infra a moment later.
+      await waitFor(`${how}: the infra to be gone`, () => !alive(infra) || undefined);
+      t.pass(`${how}: the infra is gone`);
+      if (how === 'tspod SIGKILLed') {
+        // Nothing of tspod is left to DEL: the next command that removes the name does it.
+        t.equal((await s.cli(['rm', pod])).code, 0, 'rm of the pod its dead tspod left');
+      }
+      t.same(leases(net), [], `${how}: no lease left`);
+      await waitFor(`${how}: the veth to go with the namespace`, () =>
+        JSON.stringify(snapshot()) === JSON.stringify(before) ? true : undefined,
+      ).catch(() => undefined);
+      t.same(snapshot(), before, `${how}: no link and no iptables rule left`);
+      t.same(s.store.names(), [], `${how}: no pod left in the state directory`);
+    }
+  },
+);
+
+t.test('a crash in the middle of ADD: the infra and what the plugins did are undone by rm -f', async (t) => {
+  // A bridge plugin that does its ADD, then holds the result until the test says go: tspod (or
+  // the monitor) is killed after the kernel objects exist and before it has heard of them.
+  const bin = tempDir(t, 'cni-bin');
+  const hold = tempDir(t, 'cni-hold');
+  writeFileSync(
+    join(bin, 'bridge'),
+    `#!/bin/sh
+out=$(/usr/lib/cni/bridge); rc=$?
+if [ "$CNI_COMMAND" = ADD ]; then
+  echo $$ > ${hold}/held
+  until [ -e ${hold}/go ]; do sleep 0.05; done
+fi
+printf '%s' "$out"
+exit $rc
+`,
+    { mode: 0o755 },
+  );
+  const net = privateNetwork(t, bin);
+  const s = testState(t, net.env);
+  writeFileSync(join(hold, 'go'), '');
+  await server(s, 'warm', net);
+  t.equal((await s.cli(['rm', '-f', 'warm'])).code, 0);
+  const before = snapshot();
+
+  for (const how of ['foreground tspod', 'monitor'] as const) {
+    for (const f of ['go', 'held']) rmSync(join(hold, f), { force: true });
+    const pod = how === 'monitor' ? 'mid-detached' : 'mid-fg';
+    const args = ['run', ...(how === 'monitor' ? ['-d'] : []), '--name', pod, '--network', `cni:${net.name}`, '--', 'sleep', '1000'];
+    const run = s.start(args);
+    const plugin = await waitFor(`${how}: the plugin to hold its result`, () => {
+      try {
+        return Number(readFileSync(join(hold, 'held'), 'utf8'));
+      } catch {
+        return undefined;
+      }
+    });
+    t.equal(leases(net).length, 1, `${how}: the plugin leased an address`);
+    if (how === 'monitor') await s.killMonitor();
+    else run.child.kill('SIGKILL');
+    writeFileSync(join(hold, 'go'), '');
+    await waitFor(`${how}: the plugin to finish`, () => !existsSync(`/proc/${plugin}`) || undefined);
+    t.not(await run.done, 0, `${how}: the run fails`);
+    // The record names the infra already, though the pod is still being created.
+    const infra = s.store.read(pod)?.infra?.process;
+    t.ok(infra, `${how}: the record of the pod being created names its infra`);
+    t.equal((await s.cli(['rm', '-f', pod])).code, 0, `${how}: rm -f`);
+    await waitFor(`${how}: the infra to be gone`, () => !alive(infra!) || undefined);
+    t.pass(`${how}: the infra is gone`);
+    t.same(leases(net), [], `${how}: no lease left`);
+    await waitFor(`${how}: the veth to go with the namespace`, () =>
+      JSON.stringify(snapshot()) === JSON.stringify(before) ? true : undefined,
+    ).catch(() => undefined);
+    t.same(snapshot(), before, `${how}: no link and no iptables rule left`);
+  }
 });
