@@ -1,6 +1,7 @@
 // Requests from inside a pod's network namespace, for tests that check a pod serves.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 /**
@@ -17,15 +18,26 @@ export function fetchInPod(pid: number, port: number): string {
   return execFileSync('nsenter', ['-t', String(pid), '-n', '--', process.execPath, '-e', script], { encoding: 'utf8' }).trim();
 }
 
-/** A port nothing on the host listens on. */
+/**
+ * A port nothing on the host uses, for TCP or UDP, on any address: below the ephemeral range
+ * (32768 and up), picked at random so that test files running in parallel do not meet.
+ */
 export async function freeHostPort(): Promise<number> {
   for (;;) {
     const port = 20000 + (randomBytes(2).readUInt16BE(0) % 10000);
-    const free = await new Promise<boolean>((resolve) => {
+    // '::' takes IPv4 as well (dual stack): one bind checks both.
+    const tcp = await new Promise<boolean>((resolve) => {
       const s = createServer();
       s.once('error', () => resolve(false));
-      s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
+      s.listen(port, '::', () => s.close(() => resolve(true)));
     });
-    if (free) return port;
+    const udp =
+      tcp &&
+      (await new Promise<boolean>((resolve) => {
+        const u = createSocket('udp6');
+        u.once('error', () => (u.close(), resolve(false)));
+        u.bind(port, '::', () => u.close(() => resolve(true)));
+      }));
+    if (udp) return port;
   }
 }

@@ -11,6 +11,7 @@ import { Pod } from '../../src/runtime/pod.js';
 import { newPodSpec, type ContainerSpec, type PodSpec, type SharedNamespace } from '../../src/pod/spec.js';
 import { FileIO, NOT_ROOT, isRoot } from '../helpers/root.js';
 import { cleanup, tempDir } from '../helpers/cleanup.js';
+import { freeHostPort } from '../helpers/net.js';
 import { alive, nsInode, procInfo, processesInPidNs, waitFor, type NsName } from '../helpers/proc.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -89,7 +90,8 @@ t.test('without PID sharing, each container is PID 1 of its own PID namespace', 
 });
 
 t.test('two containers talk over 127.0.0.1; the host cannot reach them', async (t) => {
-  const port = 20000 + (process.pid % 20000);
+  // Free on the host too: the host's own 127.0.0.1:port must refuse below.
+  const port = await freeHostPort();
   const server =
     "require('net').createServer((s) => s.end('hello from ' + require('os').hostname()))" +
     `.listen(${port}, '127.0.0.1', () => console.log('listening'))`;

@@ -6,15 +6,12 @@ import { connect, createServer, type Socket } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { waitFor } from '../helpers/proc.js';
-import { fetchInPod } from '../helpers/net.js';
+import { fetchInPod, freeHostPort } from '../helpers/net.js';
 import { testState, type TestState } from '../helpers/state.js';
 import type { PodRecord } from '../../src/state/records.js';
 import { cleanup } from '../helpers/cleanup.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
-
-// Ports of this file's own: tap runs test files in parallel.
-const BASE = 30000 + (process.pid % 1000) * 20;
 
 /** A line echo server on TCP and UDP port 7 of the pod, written for node -e. */
 const ECHO = `
@@ -93,8 +90,7 @@ const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 t.test('TCP: from 127.0.0.1, other host addresses and ::1 where bound; only what is published', async (t) => {
   const s = testState(t);
-  const all = BASE;
-  const only2 = BASE + 1;
+  const [all, only2, hostOnlyPort] = [await freeHostPort(), await freeHostPort(), await freeHostPort()];
   const rec = await echoPod(s, 'tcp', [`${all}:7`, `127.0.0.2:${only2}:7`]);
   t.equal(await ask('127.0.0.1', all, 'hello'), 'hello', 'through 127.0.0.1');
   t.equal(await ask('127.0.0.2', all, 'two'), 'two', 'through another address of the host');
@@ -104,62 +100,80 @@ t.test('TCP: from 127.0.0.1, other host addresses and ::1 where bound; only what
   t.equal(await ask('127.0.0.1', 7, 'x'), 'ECONNREFUSED', "the pod's own port 7 is not the host's");
 
   // A service on the host's 127.0.0.1 is not reachable from inside the pod.
-  const hostOnly = createServer((c) => c.end('host\n')).listen(BASE + 2, '127.0.0.1');
+  const hostOnly = createServer((c) => c.end('host\n')).listen(hostOnlyPort, '127.0.0.1');
   cleanup(t, 'close the host-only listener', () => hostOnly.close());
   await new Promise((r) => hostOnly.once('listening', r));
-  t.equal(fetchInPod(rec.infra!.process.pid, BASE + 2), 'ECONNREFUSED', "the host's 127.0.0.1 is not the pod's");
+  t.equal(fetchInPod(rec.infra!.process.pid, hostOnlyPort), 'ECONNREFUSED', "the host's 127.0.0.1 is not the pod's");
 
   t.equal((await s.cli(['rm', '-f', 'tcp'])).code, 0);
   t.equal(await ask('127.0.0.1', all, 'gone'), 'ECONNREFUSED', 'the listener closed with the pod');
 });
 
 t.test('a host port in use is an error before the pod starts, and leaves nothing', async (t) => {
+  const port = await freeHostPort();
   const s = testState(t);
-  const busy = createServer().listen(BASE + 3, '127.0.0.1');
+  const busy = createServer().listen(port, '127.0.0.1');
   cleanup(t, 'close the busy listener', () => busy.close());
   await new Promise((r) => busy.once('listening', r));
-  const r = await s.cli(['run', '-d', '--name', 'clash', '-p', `${BASE + 3}:80`, '--', 'sleep', '1000']);
+  const r = await s.cli(['run', '-d', '--name', 'clash', '-p', `${port}:80`, '--', 'sleep', '1000']);
   t.equal(r.code, 125);
-  t.equal(r.stderr, `tspod: host port *:${BASE + 3}/tcp is already in use\n`);
+  t.equal(r.stderr, `tspod: host port *:${port}/tcp is already in use\n`);
   t.equal(s.store.read('clash'), undefined, 'no pod');
-  const fg = await s.cli(['run', '--name', 'clash2', '-p', `127.0.0.1:${BASE + 3}:80`, '--', 'sleep', '1000']);
-  t.equal(fg.stderr, `tspod: host port 127.0.0.1:${BASE + 3}/tcp is already in use\n`, 'in the foreground too');
+  const fg = await s.cli(['run', '--name', 'clash2', '-p', `127.0.0.1:${port}:80`, '--', 'sleep', '1000']);
+  t.equal(fg.stderr, `tspod: host port 127.0.0.1:${port}/tcp is already in use\n`, 'in the foreground too');
   t.same(s.store.names(), []);
 });
 
-t.test('UDP: per-client flows, replies go back, idle flows are closed', async (t) => {
+t.test('UDP: per-client flows, replies go back; the monitor holds a socket per flow', async (t) => {
+  // Flows never go idle during the test: what is counted cannot be closed meanwhile.
+  const s = testState(t, { TSPOD_UDP_IDLE_MS: '600000' });
+  const port = await freeHostPort();
+  await echoPod(s, 'udp', [`${port}:7/udp`]);
+  const monitor = s.monitorPid()!;
+  // The first flow also leaves an fd for good (the forwarder's socket maker): counted from it on.
+  t.equal(await udpAsk('127.0.0.1', port, 'first'), 'first');
+  const one = fds(monitor);
+  t.same(await Promise.all(['a', 'b', 'c'].map((m) => udpAsk('127.0.0.1', port, m))), ['a', 'b', 'c'], 'three clients, three replies');
+  t.equal(await udpAsk('::1', port, 'v6'), 'v6', 'over IPv6 too');
+  t.equal(fds(monitor), one + 4, 'the monitor holds a socket for each of the four new flows');
+});
+
+t.test('UDP: flows idle for TSPOD_UDP_IDLE_MS are closed', async (t) => {
   const s = testState(t, { TSPOD_UDP_IDLE_MS: '300' });
-  await echoPod(s, 'udp', [`${BASE + 4}:7/udp`]);
+  const port = await freeHostPort();
+  await echoPod(s, 'udpidle', [`${port}:7/udp`]);
   const monitor = s.monitorPid()!;
   const start = fds(monitor);
-  t.equal(await udpAsk('127.0.0.1', BASE + 4, 'first'), 'first');
-  await waitFor('the first flow to close', () => fds(monitor) === start + 1, 5000);
+  t.equal(await udpAsk('127.0.0.1', port, 'first'), 'first');
+  // The first flow's socket closes; the socket maker's fd stays.
+  await waitFor('the first flow to close', () => fds(monitor) === start + 1 || undefined);
   const before = fds(monitor);
-  t.same(await Promise.all(['a', 'b', 'c'].map((m) => udpAsk('127.0.0.1', BASE + 4, m))), ['a', 'b', 'c'], 'three clients, three replies');
-  t.equal(await udpAsk('::1', BASE + 4, 'v6'), 'v6', 'over IPv6 too');
-  t.ok(fds(monitor) > before, 'the monitor holds a socket per flow');
-  await waitFor('idle flows to close', () => fds(monitor) === before, 5000);
-  t.equal(fds(monitor), before, "the monitor's fds are back where they were");
+  t.same(await Promise.all(['a', 'b', 'c'].map((m) => udpAsk('127.0.0.1', port, m))), ['a', 'b', 'c']);
+  t.equal(await udpAsk('::1', port, 'v6'), 'v6');
+  await waitFor('idle flows to close', () => fds(monitor) === before || undefined);
+  t.pass("every idle flow's socket was closed: the monitor's fds are back where they were");
 });
 
 t.test('UDP: the flows of a pod are bounded, the least recently used closed first', async (t) => {
+  const port = await freeHostPort();
   const s = testState(t, { TSPOD_UDP_MAX_FLOWS: '2' });
-  await echoPod(s, 'udpmax', [`${BASE + 6}:7/udp`]);
+  await echoPod(s, 'udpmax', [`${port}:7/udp`]);
   const monitor = s.monitorPid()!;
   // Each ask is a client of its own (a new source port), so a flow of its own. The first flow
   // also leaves an fd for good (the forwarder's socket maker): counted from two flows on.
-  for (const m of ['1', '2']) t.equal(await udpAsk('127.0.0.1', BASE + 6, m), m, `client ${m} is answered`);
+  for (const m of ['1', '2']) t.equal(await udpAsk('127.0.0.1', port, m), m, `client ${m} is answered`);
   const two = fds(monitor);
-  for (const m of ['3', '4', '5']) t.equal(await udpAsk('127.0.0.1', BASE + 6, m), m, `client ${m} is answered`);
+  for (const m of ['3', '4', '5']) t.equal(await udpAsk('127.0.0.1', port, m), m, `client ${m} is answered`);
   t.equal(fds(monitor), two, 'the monitor still holds two flow sockets, not five');
 });
 
 t.test('under load: 1,000 concurrent connections, 100,000 requests, no failure, no fd left', async (t) => {
+  const port = await freeHostPort();
   const s = testState(t);
-  await echoPod(s, 'load', [`${BASE + 5}:7`]);
+  await echoPod(s, 'load', [`${port}:7`]);
   const monitor = s.monitorPid()!;
   const start = fds(monitor);
-  t.equal(await ask('127.0.0.1', BASE + 5, 'first'), 'first');
+  t.equal(await ask('127.0.0.1', port, 'first'), 'first');
   await waitFor('the first connection to close', () => fds(monitor) === start + 1, 5000);
   const before = fds(monitor);
   const CONNECTIONS = 1000;
@@ -168,7 +182,7 @@ t.test('under load: 1,000 concurrent connections, 100,000 requests, no failure, 
   let answered = 0;
   const one = (i: number) =>
     new Promise<void>((resolve) => {
-      const sock: Socket = connect(BASE + 5, '127.0.0.1');
+      const sock: Socket = connect(port, '127.0.0.1');
       sock.setEncoding('utf8');
       let n = 0;
       let buf = '';
@@ -212,11 +226,12 @@ async function held(port: number): Promise<{ sock: Socket; closed: Promise<void>
 }
 
 t.test('TCP: a pod has at most TSPOD_TCP_MAX_CONNECTIONS forwarded; one more is closed at once and told', async (t) => {
+  const port = await freeHostPort();
   const s = testState(t, { TSPOD_TCP_MAX_CONNECTIONS: '3' });
-  await echoPod(s, 'capped', [`${BASE + 7}:7`]);
-  const open = await Promise.all([1, 2, 3].map(() => held(BASE + 7)));
+  await echoPod(s, 'capped', [`${port}:7`]);
+  const open = await Promise.all([1, 2, 3].map(() => held(port)));
   cleanup(t, 'destroy the connections', () => open.forEach((o) => o.sock.destroy()));
-  const refused = await ask('127.0.0.1', BASE + 7, 'fourth');
+  const refused = await ask('127.0.0.1', port, 'fourth');
   t.match(refused, /^(ECONNRESET|)$/, 'the fourth gets no answer: closed at once');
   await waitFor('the refusal in monitor.log', () =>
     /pod capped: published port \*:\d+\/tcp: 1 connection\(s\) refused: the pod has 3 open, its cap/.test(
@@ -225,17 +240,18 @@ t.test('TCP: a pod has at most TSPOD_TCP_MAX_CONNECTIONS forwarded; one more is 
   );
   open[0].sock.destroy();
   await open[0].closed;
-  await waitFor('a freed slot to be usable', async () => (await ask('127.0.0.1', BASE + 7, 'again')) === 'again');
+  await waitFor('a freed slot to be usable', async () => (await ask('127.0.0.1', port, 'again')) === 'again');
   t.pass('a connection that ends gives its slot back');
 });
 
 t.test('TCP: every pod of a monitor together has at most TSPOD_TCP_MAX_TOTAL forwarded', async (t) => {
+  const [port1, port2] = [await freeHostPort(), await freeHostPort()];
   const s = testState(t, { TSPOD_TCP_MAX_TOTAL: '2' });
-  await echoPod(s, 'one', [`${BASE + 8}:7`]);
-  await echoPod(s, 'two', [`${BASE + 9}:7`]);
-  const open = [await held(BASE + 8), await held(BASE + 9)];
+  await echoPod(s, 'one', [`${port1}:7`]);
+  await echoPod(s, 'two', [`${port2}:7`]);
+  const open = [await held(port1), await held(port2)];
   cleanup(t, 'destroy the connections', () => open.forEach((o) => o.sock.destroy()));
-  t.match(await ask('127.0.0.1', BASE + 9, 'third'), /^(ECONNRESET|)$/, 'a third, to either pod, is refused');
+  t.match(await ask('127.0.0.1', port2, 'third'), /^(ECONNRESET|)$/, 'a third, to either pod, is refused');
   await waitFor('the refusal in monitor.log', () =>
     /pod two: published port \*:\d+\/tcp: 1 connection\(s\) refused: the supervisor forwards 2, its cap/.test(
       readFileSync(s.store.paths.monitorLog, 'utf8'),
@@ -244,11 +260,12 @@ t.test('TCP: every pod of a monitor together has at most TSPOD_TCP_MAX_TOTAL for
 });
 
 t.test('TCP: a forwarded connection silent both ways for TSPOD_TCP_IDLE_MS is closed', async (t) => {
+  const port = await freeHostPort();
   const s = testState(t, { TSPOD_TCP_IDLE_MS: '300' });
-  await echoPod(s, 'idle', [`${BASE + 10}:7`]);
+  await echoPod(s, 'idle', [`${port}:7`]);
   const monitor = s.monitorPid()!;
   const start = fds(monitor);
-  const { sock, closed } = await held(BASE + 10);
+  const { sock, closed } = await held(port);
   cleanup(t, 'destroy the socket', () => sock.destroy());
   // Nothing more is sent: tspod closes it.
   let isClosed = false;
