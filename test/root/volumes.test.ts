@@ -225,24 +225,33 @@ t.test('whatever way a pod ends, no mount, overlay or emptyDir stays', async (t)
     t.same(mountsUnder(s.root, root), [], `${how}: no mount is left`);
     t.notOk(existsSync(join(s.store.paths.pod(name), 'volumes')), `${how}: no emptyDir left`);
   };
-  await s.cli(['run', '-d', '-f', spec('normal', ['/bin/sh', '-c', 'exit 0'])]);
+  /** run -d, which must succeed; for a pod that keeps running, its tmpfs must be there. */
+  const start = async (name: string, command?: string[]) => {
+    const r = await s.cli(['run', '-d', '-f', spec(name, command)]);
+    t.equal(r.code, 0, `${name} started`, { stderr: r.stderr });
+    const ram = join(s.store.paths.pod(name), 'volumes/ram');
+    if (!command) t.ok(mountsUnder(s.root).includes(ram), `${name}: its tmpfs is mounted while it runs`);
+  };
+  const cli = async (...args: string[]) => t.equal((await s.cli(args)).code, 0, `tspod ${args.join(' ')}`);
+
+  await start('normal', ['/bin/sh', '-c', 'exit 0']);
   await waitFor('normal to complete', () => s.store.read('normal')?.state === 'completed');
   check('completed', 'normal');
-  await s.cli(['rm', 'normal']);
+  await cli('rm', 'normal');
 
-  await s.cli(['run', '-d', '-f', spec('forced')]);
-  await s.cli(['rm', '-f', 'forced']);
+  await start('forced');
+  await cli('rm', '-f', 'forced');
   check('rm -f', 'forced');
 
-  await s.cli(['run', '-d', '-f', spec('killed')]);
+  await start('killed');
   process.kill(s.store.read('killed')!.infra!.process.pid, 'SIGKILL');
   await waitFor('killed to fail', () => s.store.read('killed')?.state === 'failed');
   check('infra killed', 'killed');
-  await s.cli(['rm', 'killed']);
+  await cli('rm', 'killed');
 
-  await s.cli(['run', '-d', '-f', spec('orphan')]);
+  await start('orphan');
   await s.killMonitor();
-  await s.cli(['rm', '-f', 'orphan']);
+  await cli('rm', '-f', 'orphan');
   t.same(mountsUnder(s.root, root), [], 'monitor killed, then rm -f without it: no mount left');
 
   const failed = await s.cli(['run', '-d', '-f', spec('failed', ['/nonexistent'])]);
@@ -370,7 +379,24 @@ t.test("a memory emptyDir stays one volume when a new monitor adds the pod's fir
   t.equal(r.code, 0, r.stderr);
   await waitFor('the marker', () => existsSync(join(s.store.paths.pod('adm'), 'volumes/ram/marker')));
   await s.killMonitor();
-  const add = await s.cli(['run', '-d', '--pod', 'adm', '--name', 'r', '--rootfs', root, '-v', 'ram:/ram', '--', 'cat', '/ram/marker']);
+  // Never restarted: its log then holds one run's output, whenever it is read.
+  const add = await s.cli([
+    'run',
+    '-d',
+    '--pod',
+    'adm',
+    '--name',
+    'r',
+    '--restart',
+    'Never',
+    '--rootfs',
+    root,
+    '-v',
+    'ram:/ram',
+    '--',
+    'cat',
+    '/ram/marker',
+  ]);
   t.equal(add.code, 0, add.stderr);
   t.equal(
     await waitFor('its output', async () => (await logs(s, 'adm', 'r')) || undefined),
