@@ -97,6 +97,50 @@ t.test('kill -9 of the monitor: pods keep serving; the next command re-adopts th
   t.match(logs.stdout, /^(tick\n)+$/, 'its output kept reaching the log');
 });
 
+t.test(
+  'containers that exit while no monitor runs: the next one records them exited, status unknown, and restarts by policy',
+  async (t) => {
+    const s = testState(t);
+    const dir = tempDir(t, 'no-monitor');
+    // Each waits for the go file, then exits 3; run again (by a restart), `again` just sleeps.
+    const script = (name: string) =>
+      `[ -e ${dir}/${name}-ran ] && exec sleep 1000; touch ${dir}/${name}-ran; until [ -e ${dir}/go ]; do sleep 0.05; done; exit 3`;
+    t.equal((await s.cli(['pod', 'create', 'web'])).code, 0);
+    for (const [name, policy] of [
+      ['once', 'Never'],
+      ['again', 'Always'],
+    ]) {
+      const r = await s.cli(['run', '-d', '--pod', 'web', '--name', name, '--restart', policy, '--', 'sh', '-c', script(name)]);
+      t.equal(r.code, 0, r.stderr);
+    }
+    const ids = { once: ctr(s, 'web', 'once').process!, again: ctr(s, 'web', 'again').process! };
+    const killed = await s.killMonitor();
+    writeFileSync(join(dir, 'go'), '');
+    await waitFor('both to exit', () => (!alive(ids.once) && !alive(ids.again)) || undefined);
+    t.equal(ctr(s, 'web', 'once').state, 'running', 'with no monitor, nobody has recorded it yet');
+
+    // ps sees a monitor's pod with its monitor gone: a new monitor starts and adopts the pod.
+    t.equal((await s.cli(['ps'])).code, 0);
+    const monitor = await waitFor('a new monitor', () => {
+      const pid = s.monitorPid();
+      return pid && pid !== killed ? pid : undefined;
+    });
+    await waitFor('the pod adopted', () => record(s, 'web').supervisor.pid === monitor);
+    const once = await waitFor('once recorded as exited', () =>
+      ctr(s, 'web', 'once').state === 'exited' ? ctr(s, 'web', 'once') : undefined,
+    );
+    t.equal(once.lastExit?.unknown, true, 'Never: exited, its status (reaped by init) unknown, not invented');
+    t.equal(once.restartCount, 0, 'and not restarted');
+    const again = await waitFor('again restarted', () => {
+      const c = ctr(s, 'web', 'again');
+      return c.state === 'running' && c.process!.pid !== ids.again.pid ? c : undefined;
+    });
+    t.equal(again.restartCount, 1, 'Always: restarted once by the new monitor');
+    t.equal(again.lastExit?.unknown, true, 'its last exit, unknown too');
+    t.equal(record(s, 'web').state, 'running', 'the pod runs on');
+  },
+);
+
 t.test('kill -9 of the infra: the containers are stopped and the pod is marked failed', async (t) => {
   const s = testState(t);
   await s.cli(['pod', 'create', 'fragile', '--share', 'net,ipc,uts', '--grace', '1']);
