@@ -143,12 +143,12 @@ t.test('child-side failures come back as Node-style errors naming step and objec
 
 t.test("thin wrappers act on Node's main thread, with Node-style errors", async (t) => {
   const own = openSync('/proc/thread-self/ns/net', 'r');
-  cleanup(t, 'close the own mnt ns fd', () => closeSync(own));
+  cleanup(t, 'close our net namespace fd', () => closeSync(own));
   const before = nsInode('thread-self', 'net');
   b.setns(own, C.CLONE_NEWNET, '/proc/thread-self/ns/net');
   t.equal(nsInode('thread-self', 'net'), before, 'setns into our own network namespace');
   const mnt = openSync('/proc/thread-self/ns/mnt', 'r');
-  cleanup(t, 'close the mnt ns fd', () => closeSync(mnt));
+  cleanup(t, 'close our mnt namespace fd', () => closeSync(mnt));
   t.throws(
     () => b.setns(mnt, C.CLONE_NEWNS, '/proc/thread-self/ns/mnt'),
     {

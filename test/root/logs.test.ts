@@ -1,7 +1,9 @@
 // Container output through the monitor into CRI log files, read back with tspod logs.
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
 import { waitFor } from '../helpers/proc.js';
 import { testState } from '../helpers/state.js';
 import { parseCriLine } from '../../src/logs/cri.js';
@@ -10,8 +12,13 @@ if (!isRoot) t.plan(0, NOT_ROOT);
 
 t.test('both streams, in order, in the CRI format on disk and as plain text from tspod logs', async (t) => {
   const s = testState(t);
-  const script = 'for i in 1 2 3; do echo "out $i"; sleep 0.05; echo "err $i" >&2; sleep 0.05; done; printf "no newline"';
-  const r = await s.cli(['run', '-d', '--name', 'lg', '--', 'sh', '-c', script]);
+  // Two pipes have no order between them: each line waits until the monitor has logged the one
+  // before (the container sees the host's files, the log among them).
+  const log = s.store.paths.log('lg', 'lg');
+  const logged = (text: string) => `until grep -q "${text}" ${log} 2>/dev/null; do sleep 0.01; done`;
+  const script =
+    `for i in 1 2 3; do echo "out $i"; ${logged('out $i')}; echo "err $i" >&2; ${logged('err $i')}; done; ` + 'printf "no newline"';
+  const r = await s.cli(['run', '-d', '--name', 'lg', '--restart', 'Never', '--', 'sh', '-c', script]);
   t.equal(r.code, 0, r.stderr);
   await waitFor('the container to end', () => s.store.read('lg')?.containers[0].state === 'exited');
   const file = readFileSync(s.store.paths.log('lg', 'lg'), 'utf8').trim().split('\n').map(parseCriLine);
@@ -41,24 +48,29 @@ t.test('both streams, in order, in the CRI format on disk and as plain text from
 
 t.test('follow mode streams new lines until the container ends', async (t) => {
   const s = testState(t);
+  const go = join(tempDir(t, 'follow'), 'go');
   await s.cli(['pod', 'create', 'fol']);
-  await s.cli([
+  const r = await s.cli([
     'run',
     '-d',
     '--pod',
     'fol',
     '--name',
     'c',
+    '--restart',
+    'Never',
     '--',
     'sh',
     '-c',
-    'echo first; read x < /dev/null; sleep 1; echo second; sleep 0.5; echo third',
+    `echo first; until [ -e ${go} ]; do sleep 0.02; done; echo second; echo third`,
   ]);
+  t.equal(r.code, 0, r.stderr);
   const follow = s.start(['logs', '-f', 'fol', 'c']);
   await waitFor('the first line', () => follow.stdout().includes('first\n'));
-  t.notMatch(follow.stdout(), 'second', 'follow started before the later lines were written');
+  // The later lines are written only now, and just before the container ends.
+  writeFileSync(go, '');
   t.equal(await follow.done, 0, 'follow ended by itself when the container did');
-  t.equal(follow.stdout(), 'first\nsecond\nthird\n');
+  t.equal(follow.stdout(), 'first\nsecond\nthird\n', 'with the lines written after it started, the last ones included');
 });
 
 t.test('logs rotate at a size and keep a bounded number of files', async (t) => {
