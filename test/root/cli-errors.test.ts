@@ -147,3 +147,12 @@ t.test('a --pause that is missing or not executable', async (t) => {
     /^tspod: --pause: .*not-exec is not executable$/m,
   );
 });
+
+t.test('usage errors are one line with status 125', async (t) => {
+  const s = testState(t);
+  for (const args of [['--bogus'], ['nosuch'], ['run', '--nope'], ['logs', 'only-one']]) {
+    const r = await s.cli(args);
+    t.equal(r.code, 125, `${args.join(' ')}: 125`);
+    t.match(r.stderr, /^tspod: [^\n]+\(tspod --help for usage\)\n$/, `${args.join(' ')}: one line`);
+  }
+});

@@ -1,13 +1,14 @@
 // tspod run end to end: output, exit statuses, and that a stopped or killed tspod leaves no
 // process of its pod behind.
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
 import { alive, childrenOf, waitFor, type ProcInfo } from '../helpers/proc.js';
-import type { CliRun } from '../helpers/cli.js';
+import { cliPath, type CliRun } from '../helpers/cli.js';
 import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
@@ -178,4 +179,25 @@ t.test('exit status of a pod of several containers: the first that failed', asyn
   );
   const r = await testState(t).cli(['run', '-f', join(dir, 'pod.json')]);
   t.equal(r.code, 4, 'bad comes before worse in the manifest');
+});
+
+t.test('tspod run | head: the pod ends when tspod is told, and tspod does not crash', async (t) => {
+  const s = testState(t);
+  const r = spawnSync(
+    '/bin/bash',
+    [
+      '-c',
+      `env -u NODE_OPTIONS ${process.execPath} ${cliPath} run --name piped -- ` +
+        `sh -c 'for i in $(seq 1000); do echo line $i; done' | head -1; ` +
+        'echo "status=${PIPESTATUS[0]}" >&2',
+    ],
+    {
+      env: s.env,
+      encoding: 'utf8',
+    },
+  );
+  t.equal(r.stdout, 'piped | line 1\n');
+  t.notMatch(r.stderr, /Error|at /, 'no stack trace');
+  t.match(r.stderr, /status=0/, "the container's status");
+  t.equal(s.store.read('piped'), undefined, 'and nothing left in the state');
 });

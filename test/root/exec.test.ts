@@ -20,6 +20,7 @@ import { FileIO, NOT_ROOT, isRoot } from '../helpers/root.js';
 import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { alive, childrenOf, nsInode, procInfo, waitFor, type NsName } from '../helpers/proc.js';
 import { cliPath, repoRoot, runCli, startCli, type CliRun } from '../helpers/cli.js';
+import { testState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -435,3 +436,17 @@ t.test('on a terminal of its own, -it: raw mode, window size, Ctrl-C, and the te
 function writeMaster(fd: number, text: string): void {
   writeFileSync(fd, text);
 }
+
+t.test('exec into a pod made by run -d and into a live foreground run', async (t) => {
+  const s = testState(t);
+  await s.cli(['run', '-d', '--name', 'det', '--', 'sleep', '1000']);
+  const e1 = await s.cli(['exec', 'det', 'det', '--', 'cat', '/proc/1/comm']);
+  t.equal(e1.stdout, 'pause\n', 'PID 1 seen from an exec is pause');
+  const fg = s.start(['run', '--name', 'fgx', '--', 'sleep', '1000']);
+  await waitFor('the foreground pod', () => s.store.read('fgx')?.containers[0]?.state === 'running');
+  const e2 = await s.cli(['exec', 'fgx', 'fgx', '--', 'sh', '-c', 'hostname; exit 3']);
+  t.equal(e2.stdout, 'fgx\n');
+  t.equal(e2.code, 3, "its status is tspod's");
+  fg.child.kill('SIGTERM');
+  await fg.done;
+});

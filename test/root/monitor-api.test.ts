@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { cleanup, tempDir } from '../helpers/cleanup.js';
-import { runCli } from '../helpers/cli.js';
-import { testState, type TestState } from '../helpers/state.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+import { alive } from '../helpers/proc.js';
+import { tearDownState, testState, type TestState } from '../helpers/state.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -247,4 +248,33 @@ t.test('20 run -d at once: 20 pods, consistent; one name twice at once: exactly 
   t.same(twice.map((r) => r.code).sort(), [0, 125], 'one succeeds, one fails');
   t.match(twice.find((r) => r.code !== 0)!.stderr, /^tspod: pod "same" already exists$/m);
   t.equal(s.store.list().filter((r) => r.name === 'same').length, 1);
+});
+
+t.test("a container name cannot reach another pod through the API's paths", async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'q']);
+  await s.cli(['pod', 'create', 'a']);
+  const infraQ = s.store.read('q')!.infra!.process;
+  for (const bad of ['../../q', 'c?force=true', 'x/../../q']) {
+    const r = await s.cli(['rm', '-f', 'a', bad]);
+    t.equal(r.code, 125, `rm a ${bad}: refused`);
+    t.match(r.stderr, /^tspod: container: ".*" is not a DNS-1123 label/);
+  }
+  t.equal(s.store.read('q')?.state, 'running', 'pod q is untouched');
+  t.ok(alive(infraQ), 'and so is its infra');
+});
+
+t.test('a state directory tspod creates is root-only, whatever the umask', async (t) => {
+  const s = testState(t);
+  const root = `${s.root}/fresh`;
+  // Its monitor is in that root: torn down before the test's own state.
+  cleanup(t, `tear down state ${root}`, () => tearDownState(root));
+  const r = spawnSync('/bin/sh', ['-c', `umask 000; exec env -u NODE_OPTIONS ${process.execPath} ${cliPath} pod create um`], {
+    env: { ...s.env, TSPOD_ROOT: root },
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 0, r.stderr);
+  for (const path of [root, `${root}/pods`, `${root}/pods/um`]) t.equal(statSync(path).mode & 0o777, 0o700, `${path} is 0700`);
+  for (const path of [`${root}/monitor.sock`, `${root}/pods/um/pod.json`, `${root}/monitor.log`])
+    t.equal(statSync(path).mode & 0o777, 0o600, `${path} is 0600`);
 });

@@ -300,3 +300,17 @@ t.test("a container whose stdout is now a FIFO with no writer does not stall a n
   t.ok(alive(reader), 'the container runs on');
   t.equal(ctr(s, 'fifo', 'reader').state, 'running');
 });
+
+t.test('rm -f racing a monitor that starts: consistent either way', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'race']);
+  await s.cli(['run', '-d', '--pod', 'race', '--name', 'c', '--', 'sleep', '1000']);
+  const rec = s.store.read('race')!;
+  const procs = [rec.infra!.process, rec.containers[0].process!];
+  await s.killMonitor();
+  const [ps, rm] = await Promise.all([s.cli(['ps']), s.cli(['rm', '-f', 'race'])]);
+  t.equal(ps.code, 0);
+  t.equal(rm.code, 0, rm.stderr);
+  await waitFor('the pod to be gone', () => procs.every((p) => !alive(p)) || undefined, 10000);
+  t.equal(s.store.read('race'), undefined, 'its state is gone');
+});

@@ -7,7 +7,7 @@ import { repoRoot } from '../helpers/cli.js';
 import { fetchInPod } from '../helpers/net.js';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
-import { nsInode, waitFor } from '../helpers/proc.js';
+import { alive, nsInode, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import type { PodRecord } from '../../src/state/records.js';
 import type { PsRow } from '../../src/cli/ps.js';
@@ -190,4 +190,34 @@ t.test('with a monitor running, a foreground pod is still changed through its ow
   t.equal(s.store.read('fg'), undefined, 'its state is gone');
   t.equal(s.monitorPid(), monitor, 'the monitor is the same one');
   t.ok(s.store.read('bg'), "the monitor's pod stays");
+});
+
+t.test('stop and rm of one container, and a container replaced under the same name', async (t) => {
+  const s = testState(t);
+  await s.cli(['pod', 'create', 'rep']);
+  await s.cli(['run', '-d', '--pod', 'rep', '--name', 'a', '--restart', 'Always', '--', 'sleep', '1000']);
+  await s.cli(['run', '-d', '--pod', 'rep', '--name', 'b', '--', 'sleep', '1000']);
+  const infra = s.store.read('rep')!.infra!.process;
+  const net = nsInode(infra.pid, 'net');
+  const a1 = s.store.read('rep')!.containers[0].process!;
+
+  t.equal((await s.cli(['stop', 'rep', 'a', '--grace', '1'])).code, 0);
+  t.notOk(alive(a1), 'a stopped');
+  t.equal(s.store.read('rep')!.containers[0].state, 'exited', 'and not restarted by Always');
+  t.match((await s.cli(['rm', 'rep', 'b'])).stderr, /container "b" of pod "rep" is running: stop it first, or use -f/);
+  t.equal((await s.cli(['rm', 'rep', 'a'])).code, 0, 'a stopped container is removed');
+  const r = await s.cli(['run', '-d', '--pod', 'rep', '--name', 'a', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, `a replaced: ${r.stderr}`);
+  const rec = s.store.read('rep')!;
+  t.same(
+    rec.containers.map((c) => c.name),
+    ['b', 'a'],
+  );
+  t.equal(rec.infra!.process.pid, infra.pid, 'the same infra');
+  t.equal(nsInode(rec.containers[1].process!.pid, 'net'), net, 'in the same network');
+  t.equal((await s.cli(['rm', '-f', 'rep', 'b'])).code, 0, 'rm -f of a running container');
+  t.same(
+    s.store.read('rep')!.containers.map((c) => c.name),
+    ['a'],
+  );
 });
