@@ -102,6 +102,30 @@ t.test('a container that ignores SIGTERM is killed after the grace period', asyn
   await noneAlive(t, procs, 'nothing is left');
 });
 
+t.test('a second Ctrl-C kills at once: SIGKILL to the container inside its grace period', async (t) => {
+  // The grace period (10 minutes) outlasts the test's timeout: only the second Ctrl-C can end
+  // this run in time.
+  const run = testState(t).start([
+    'run',
+    '--name',
+    'twice',
+    '--grace',
+    '600',
+    '--',
+    'sh',
+    '-c',
+    'trap "echo got-term" TERM; echo ready; while :; do sleep 0.05; done',
+  ]);
+  const procs = await podProcesses(run, 1);
+  await waitFor('the container to be ready', () => run.stdout().includes('ready'));
+  run.child.kill('SIGINT');
+  await waitFor('the first Ctrl-C to reach the container as SIGTERM', () => run.stdout().includes('got-term'));
+  run.child.kill('SIGINT');
+  t.equal(await run.done, 130, 'tspod exits 130, as for Ctrl-C');
+  t.match(run.stderr(), 'container twice killed by SIGKILL', 'the container was killed, not stopped');
+  await noneAlive(t, procs, 'nothing is left');
+});
+
 for (const share of ['net,ipc,uts,pid', 'net,ipc,uts']) {
   t.test(`SIGKILL of tspod itself leaves no process of the pod (--share ${share})`, async (t) => {
     const s = testState(t);

@@ -221,3 +221,70 @@ t.test('stop and rm of one container, and a container replaced under the same na
     ['a'],
   );
 });
+
+t.test("a foreground pod: logs reads its containers' output; stopping one container is refused and changes nothing", async (t) => {
+  const s = testState(t);
+  const fg = s.start(['run', '--name', 'fgl', '--', 'sh', '-c', 'echo hello-from-fg; exec sleep 1000']);
+  await waitFor('its line in the log', async () => (await s.cli(['logs', 'fgl', 'fgl'])).stdout === 'hello-from-fg\n');
+  const pid = pidOf(s, 'fgl', 'fgl');
+  const stop = await s.cli(['stop', 'fgl', 'fgl']);
+  t.equal(stop.code, 125);
+  t.equal(stop.stderr, `tspod: pod "fgl" runs in the foreground of tspod pid ${fg.child.pid}: it stops as a whole\n`);
+  t.equal(pidOf(s, 'fgl', 'fgl'), pid, 'the container still runs, the same process');
+  t.equal(record(s, 'fgl').containers[0].state, 'running');
+  fg.child.kill('SIGTERM');
+  t.equal(await fg.done, 143);
+});
+
+t.test('tspod monitor in the foreground: it serves, says what happens on its stderr, and its pods outlive it', async (t) => {
+  const s = testState(t);
+  const monitor = s.start(['monitor']);
+  await waitFor('it to take the state directory', () => s.monitorPid() === monitor.child.pid || undefined);
+  const r = await s.cli(['run', '-d', '--name', 'served', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'served');
+  t.equal(rec.supervisor.pid, monitor.child.pid, 'the pod is supervised by the foreground monitor');
+  await waitFor('its report of the pod', () => monitor.stderr().includes(`pod served: created (infra pid ${rec.infra!.process.pid})`));
+  monitor.child.kill('SIGTERM');
+  t.equal(await monitor.done, 0, 'SIGTERM ends it with status 0');
+  t.ok(alive(rec.infra!.process) && alive(rec.containers[0].process!), 'the infra and the container still run');
+  const stop = await s.cli(['stop', 'served', '--grace', '1']);
+  t.equal(stop.code, 0, stop.stderr);
+  t.not(s.monitorPid(), monitor.child.pid, 'a new monitor took the pod over and stopped it');
+  t.equal(record(s, 'served').state, 'stopped');
+});
+
+t.test('stop of a container under the monitor: SIGTERM first, SIGKILL once the grace period is over', async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'grace'])).code, 0);
+  const script = 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.05; done';
+  const r = await s.cli(['run', '-d', '--pod', 'grace', '--name', 'c', '--', 'sh', '-c', script]);
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('the container to be ready', async () => (await s.cli(['logs', 'grace', 'c'])).stdout === 'ready\n');
+  const stop = await s.cli(['stop', 'grace', 'c', '--grace', '1']);
+  t.equal(stop.code, 0, stop.stderr);
+  t.equal((await s.cli(['logs', 'grace', 'c'])).stdout, 'ready\ngot-term\n', 'it got SIGTERM, and kept running');
+  const c = record(s, 'grace').containers[0];
+  t.equal(c.state, 'exited');
+  t.equal(c.lastExit?.signal, 'SIGKILL', 'until SIGKILL ended it');
+});
+
+t.test("a manifest without restartPolicy gets Kubernetes' default, Always: a container that exits 0 is started again", async (t) => {
+  const s = testState(t);
+  const dir = tempDir(t, 'always');
+  const file = join(dir, 'pod.yaml');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata:\n  name: again\nspec:\n  containers:\n' +
+      `    - name: c\n      command: [sh, -c, 'echo ran >> ${dir}/runs']\n`,
+  );
+  const r = await s.cli(['run', '-d', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  const c = await waitFor('a restart', () => {
+    const ctr = record(s, 'again').containers[0];
+    return ctr.restartCount >= 1 ? ctr : undefined;
+  });
+  t.equal(c.restartPolicy, 'Always');
+  t.equal(c.lastExit?.code, 0, 'after exiting 0');
+  t.ok(readFileSync(join(dir, 'runs'), 'utf8').split('\n').length > 2, 'it ran more than once');
+});
