@@ -314,3 +314,39 @@ t.test('rm -f racing a monitor that starts: consistent either way', async (t) =>
   await waitFor('the pod to be gone', () => procs.every((p) => !alive(p)) || undefined, 10000);
   t.equal(s.store.read('race'), undefined, 'its state is gone');
 });
+
+t.test('crash back-off on a real monitor: the delay doubles, and a new monitor goes on from where a killed one was', async (t) => {
+  const s = testState(t, { TSPOD_BACKOFF_MS: '1000' });
+  const starts = join(tempDir(t, 'backoff'), 'starts');
+  const r = await s.cli(['run', '-d', '--name', 'crash', '--restart', 'Always', '--', 'sh', '-c', `date +%s%N >> ${starts}; exit 1`]);
+  t.equal(r.code, 0, r.stderr);
+  const waiting = (ms: number) =>
+    waitFor(
+      `the container waiting ${ms} ms`,
+      () => {
+        const c = ctr(s, 'crash', 'crash');
+        return c.state === 'waiting' && c.backoffMs === ms ? c : undefined;
+      },
+      20000,
+    );
+  t.equal((await waiting(1000)).restartCount, 0, 'after the first exit: 1 s');
+  t.equal((await waiting(2000)).restartCount, 1, 'after the second: 2 s');
+  await s.killMonitor();
+  // The monitor is gone: the record stays as it left it, inside a 2 s wait.
+  const left = ctr(s, 'crash', 'crash');
+  t.same([left.state, left.backoffMs], ['waiting', 2000], 'killed while the container waited 2 s');
+  const planned = Date.parse(left.nextStartAt!);
+
+  t.equal((await s.cli(['ps'])).code, 0, 'ps starts a new monitor, which adopts the pod');
+  t.equal((await waiting(4000)).restartCount, 2, 'after the third exit: 4 s, doubled from the saved 2 s, not 1 s again');
+  // The lower bounds are the back-off itself (a slow machine only makes the gaps longer); a
+  // timer may fire a millisecond or so early by the wall clock.
+  const at = readFileSync(starts, 'utf8')
+    .trim()
+    .split('\n')
+    .map((ns) => Number(BigInt(ns) / 1_000_000n));
+  t.equal(at.length, 3, 'three starts');
+  t.ok(at[1] - at[0] >= 1000 - 20, `the first restart waited 1 s (${at[1] - at[0]} ms)`);
+  t.ok(at[2] - at[1] >= 2000 - 20, `the second, 2 s, across the monitor restart (${at[2] - at[1]} ms)`);
+  t.ok(at[2] >= planned - 20, 'the new monitor did not start it before the time the killed one had planned');
+});
