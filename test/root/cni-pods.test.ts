@@ -15,6 +15,7 @@ import type { CliRun } from '../helpers/cli.js';
 import { freeHostPort } from '../helpers/net.js';
 import { busyboxRoot, haveBusybox, NO_BUSYBOX } from '../helpers/busybox.js';
 import { exclusive } from '../helpers/exclusive.js';
+import { cleanupSharedChains } from '../../src/net/cni.js';
 
 const skip = !isRoot
   ? NOT_ROOT
@@ -28,6 +29,8 @@ else {
     // The bridge plugin (isGateway) turns IPv4 forwarding on for the host; put back at the end
     // (read under the lock: another file's pods may have it on for a while).
     keepSysctl(t, 'net/ipv4/ip_forward');
+    // portmap's CNI-HOSTPORT-* chains are shared by every network: removed once no pod uses them.
+    cleanup(t, 'remove the shared CNI chains', () => cleanupSharedChains());
   });
 }
 
@@ -359,3 +362,87 @@ exit $rc
     t.same(snapshot(), before, `${how}: no link and no iptables rule left`);
   }
 });
+
+/** Why the host's own CNI set-up is not ours to use, if it is not. */
+function hostCniInUse(): string | undefined {
+  const conf = '/etc/cni/net.d';
+  if (existsSync(conf) && readdirSync(conf).length) return `${conf} is not empty: the default network is written only where there is none`;
+  if (existsSync('/sys/class/net/tspod0')) return 'a tspod0 bridge exists already';
+  if (existsSync('/run/cni/networks/tspod')) return 'host-local leases of a network "tspod" exist already';
+  return undefined;
+}
+
+t.test(
+  'the default network: with /etc/cni/net.d empty, --network cni writes tspod.conflist, and the pod is on tspod0',
+  { skip: !skip && hostCniInUse() },
+  async (t) => {
+    // What this test makes outside its own directories, undone in reverse: the directories it
+    // had to create, the file tspod writes, the lease directory, the bridge.
+    for (const dir of ['/etc/cni', '/etc/cni/net.d', '/run/cni', '/run/cni/networks']) {
+      if (!existsSync(dir)) cleanup(t, `remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    }
+    cleanup(t, 'remove tspod.conflist', () => rmSync('/etc/cni/net.d/tspod.conflist', { force: true }));
+    cleanup(t, 'remove the leases of network tspod', () => rmSync('/run/cni/networks/tspod', { recursive: true, force: true }));
+    cleanup(t, 'delete bridge tspod0', () => existsSync('/sys/class/net/tspod0') && execFileSync('ip', ['link', 'del', 'tspod0']));
+    const s = testState(t);
+    const port = await freeHostPort();
+    const r = await s.cli([
+      'run',
+      '-d',
+      '--name',
+      'dflt',
+      '--network',
+      'cni',
+      '-p',
+      `${port}:80`,
+      '--',
+      'node',
+      '-e',
+      "require('net').createServer((c) => c.end(require('os').hostname() + '\\n')).listen(80)",
+    ]);
+    t.equal(r.code, 0, r.stderr);
+
+    const conf = JSON.parse(readFileSync('/etc/cni/net.d/tspod.conflist', 'utf8')) as {
+      name: string;
+      tspod?: { managed?: boolean };
+      plugins: { type: string; bridge?: string; ipam?: { ranges: { subnet: string }[][] } }[];
+    };
+    t.same([conf.name, conf.tspod?.managed], ['tspod', true], 'tspod.conflist: network "tspod", marked as written by tspod');
+    t.same(
+      conf.plugins.map((p) => p.type),
+      ['bridge', 'portmap'],
+    );
+    t.equal(conf.plugins[0].bridge, 'tspod0');
+    const subnet = conf.plugins[0].ipam!.ranges[0][0].subnet;
+    t.match(subnet, /^10\.(209|219|229|239)\.0\.0\/16$/, 'one of the documented subnets');
+    const prefix = subnet.split('.').slice(0, 2).join('.');
+
+    const rec = s.store.read('dflt')!;
+    const ip = rec.network?.podIP;
+    t.match(ip, new RegExp(`^${prefix.replace('.', '\\.')}\\.`), `the pod's address is in ${subnet}`);
+    const inPod = execFileSync('nsenter', ['-t', String(rec.infra!.process.pid), '-n', 'ip', '-o', '-4', 'addr', 'show', 'eth0'], {
+      encoding: 'utf8',
+    });
+    t.match(inPod, ` ${ip}/16 `, "the pod's eth0 holds it");
+    t.match(
+      execFileSync('ip', ['-o', '-4', 'addr', 'show', 'tspod0'], { encoding: 'utf8' }),
+      ` ${prefix}.0.1/16 `,
+      'tspod0 is the gateway',
+    );
+    t.ok(existsSync(`/run/cni/networks/tspod/${ip}`), 'host-local leased it under /run/cni/networks');
+
+    const { connect } = await import('node:net');
+    const ask = (host: string, p: number) =>
+      new Promise<string>((resolve) => {
+        connect(p, host)
+          .on('data', (d) => resolve(String(d)))
+          .on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      });
+    t.equal(await waitFor('the server in the pod', async () => ((await ask(ip!, 80)) === 'dflt\n' ? 'dflt\n' : undefined)), 'dflt\n');
+    t.equal(await ask(`${prefix}.0.1`, port), 'dflt\n', 'the published port reaches it through portmap');
+
+    t.equal((await s.cli(['rm', '-f', 'dflt'])).code, 0);
+    t.notOk(existsSync(`/run/cni/networks/tspod/${ip}`), 'rm -f gave the address back');
+    t.ok(existsSync('/etc/cni/net.d/tspod.conflist'), 'the network stays for the next pod');
+  },
+);

@@ -30,7 +30,8 @@ const SYSCTLS = [
 ];
 
 /** Directories whose entries a test may create (beside the temporary one): each must be as it was. */
-const WATCHED_DIRS = ['/run/tspod', '/run/netns', '/etc/cni/net.d', '/var/lib/cni/networks', '/var/lib/cni/results'];
+// (/etc/cni and /run/cni too: the default-network test creates them when a host has none.)
+const WATCHED_DIRS = ['/run/tspod', '/run/netns', '/etc/cni', '/var/lib/cni', '/run/cni'];
 
 function lines(cmd: string, args: string[]): string[] {
   try {
@@ -92,7 +93,7 @@ export function hostState(): HostState {
     files: [
       // In the temporary directory, the tests' own names only; the locks of exclusive.ts stay.
       ...entries(tmpdir(), 1).filter((f) => f.startsWith(join(tmpdir(), 'tspod-')) && !/tspod-tests-\w+\.lock$/.test(f) && f !== BASELINE),
-      ...WATCHED_DIRS.flatMap((d) => entries(d, 2)),
+      ...WATCHED_DIRS.flatMap((d) => entries(d, 3)),
     ],
   };
 }
