@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { allProcesses, nsInode, procInfo, type NsName } from '../helpers/proc.js';
 
-export const BASELINE = join(tmpdir(), 'tspod-suite-baseline.json');
+// Per tap process (tap runs both scripts as its children): a second tap run at the same time
+// cannot take this run's baseline, though it still sees this run's objects (one at a time).
+export const BASELINE = join(tmpdir(), `tspod-suite-baseline-${process.ppid}.json`);
 const REPO = resolve(__dirname, '../..');
 
 export interface HostState {
@@ -92,7 +94,9 @@ export function hostState(): HostState {
     cgroups: cgroups('/sys/fs/cgroup', 4),
     files: [
       // In the temporary directory, the tests' own names only; the locks of exclusive.ts stay.
-      ...entries(tmpdir(), 1).filter((f) => f.startsWith(join(tmpdir(), 'tspod-')) && !/tspod-tests-\w+\.lock$/.test(f) && f !== BASELINE),
+      ...entries(tmpdir(), 1).filter(
+        (f) => f.startsWith(join(tmpdir(), 'tspod-')) && !/tspod-tests-\w+\.lock$/.test(f) && !/tspod-suite-baseline-\d+\.json$/.test(f),
+      ),
       ...WATCHED_DIRS.flatMap((d) => entries(d, 3)),
     ],
   };
