@@ -7,7 +7,10 @@
 // l* calls. The destination is a private directory that nothing else writes to while this runs.
 //
 // OCI whiteouts become what overlayfs reads in a lower layer: `.wh.NAME` a character device 0:0
-// named NAME, `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory.
+// named NAME, `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory. A whiteout
+// hides the lower layers only, wherever it is in the layer (OCI layer.md, "Whiteouts"): where
+// the layer itself has a directory NAME, before or after `.wh.NAME`, that directory is made
+// opaque instead; where it has anything else, that entry alone hides the lower one.
 import {
   constants as C,
   lstatSync,
@@ -99,7 +102,7 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 
 /**
  * What the unpacker knows of the paths this layer made: real directories (not symlinks),
- * whiteout devices, directory attributes to apply at the end. Every path noted is indexed by
+ * whiteout devices, opaque directories, directory attributes to apply at the end. Every path noted is indexed by
  * its parent, so a replaced entry's subtree is forgotten by walking it, never by looking
  * through every path (which made a layer of replacing entries quadratic: 40,000 of them took
  * 95 s). Each path is noted once and forgotten once: linear in the layer.
@@ -107,6 +110,7 @@ const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastInde
 export class KnownPaths {
   private readonly dirs = new Set<string>(['']);
   private readonly whiteouts = new Set<string>();
+  private readonly opaque = new Set<string>();
   readonly deferred = new Map<string, DeferredDir>();
   private readonly children = new Map<string, Set<string>>();
 
@@ -116,6 +120,10 @@ export class KnownPaths {
 
   isWhiteout(rel: string): boolean {
     return this.whiteouts.has(rel);
+  }
+
+  isOpaque(rel: string): boolean {
+    return this.opaque.has(rel);
   }
 
   addDir(rel: string, deferred?: DeferredDir): void {
@@ -129,6 +137,11 @@ export class KnownPaths {
     this.index(rel);
   }
 
+  /** `rel`, a directory already noted (or the root), has the opaque xattr. */
+  addOpaque(rel: string): void {
+    this.opaque.add(rel);
+  }
+
   /** Forgets `rel` and everything noted beneath it; how many paths that was. */
   forget(rel: string): number {
     let visited = 0;
@@ -138,6 +151,7 @@ export class KnownPaths {
       visited++;
       this.dirs.delete(p);
       this.whiteouts.delete(p);
+      this.opaque.delete(p);
       this.deferred.delete(p);
       for (const c of this.children.get(p) ?? []) stack.push(c);
       this.children.delete(p);
@@ -205,6 +219,14 @@ class Unpacker {
     return rel;
   }
 
+  /** Makes this layer's directory `rel` hide the lower layers' one; counted once per directory. */
+  private makeOpaque(rel: string): void {
+    if (this.known.isOpaque(rel)) return;
+    this.b.lsetxattr(this.abs(rel), OPAQUE_XATTR, Buffer.from('y'));
+    this.known.addOpaque(rel);
+    this.stats.opaqueDirs++;
+  }
+
   /** Removes what is at `rel` (this layer's earlier entry) and everything known beneath it. */
   private remove(rel: string, st: Stats): void {
     if (st.isDirectory()) rmSync(this.abs(rel), { recursive: true, force: true });
@@ -226,9 +248,7 @@ class Unpacker {
     const parentParts = parts.slice(0, -1);
 
     if (base === OPAQUE_MARKER) {
-      const dir = this.ensureDir(parentParts, entry.path, true);
-      this.b.lsetxattr(this.abs(dir), OPAQUE_XATTR, Buffer.from('y'));
-      this.stats.opaqueDirs++;
+      this.makeOpaque(this.ensureDir(parentParts, entry.path, true));
       return;
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
@@ -238,8 +258,14 @@ class Unpacker {
       if (name === '' || name === '.' || name === '..') this.fail(entry.path, 'invalid whiteout name');
       const parent = this.ensureDir(parentParts, entry.path, true);
       const rel = parent ? `${parent}/${name}` : name;
-      // A whiteout hides the lower layers only; an entry of this same layer stays.
-      if (this.lstat(rel)) return;
+      // A whiteout hides the lower layers only; an entry of this same layer stays. Overlayfs
+      // hides a lower entry under any upper non-directory, and under an upper directory only
+      // when that directory is opaque.
+      const existing = this.lstat(rel);
+      if (existing) {
+        if (existing.isDirectory()) this.makeOpaque(rel);
+        return;
+      }
       this.b.mknod(this.abs(rel), this.b.constants.S_IFCHR | 0o000, 0, 0);
       this.known.addWhiteout(rel);
       this.stats.whiteouts++;
@@ -285,10 +311,7 @@ class Unpacker {
         if (!existing || !existing.isDirectory()) mkdirSync(path, 0o700);
         this.known.addDir(rel, { entry });
         // `.wh.d` then `d/` in one layer: the new directory must hide the lower one.
-        if (wasWhiteout) {
-          this.b.lsetxattr(path, OPAQUE_XATTR, Buffer.from('y'));
-          this.stats.opaqueDirs++;
-        }
+        if (wasWhiteout) this.makeOpaque(rel);
         break;
       case 'file': {
         const fh = await open(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);

@@ -13,9 +13,10 @@ t.test('forgetting a path visits only it and what was noted beneath it, however 
   k.addDir('a');
   k.addDir('a/b', { entry: {} as never });
   k.addWhiteout('a/b/w');
+  k.addOpaque('a/b');
   t.equal(k.forget('d5/gone'), 1, 'a leaf: one path, not 40,000');
   t.equal(k.forget('a'), 3, 'a directory: itself and its two paths');
-  t.notOk(k.isDir('a') || k.isDir('a/b') || k.isWhiteout('a/b/w') || k.deferred.has('a/b'), 'all of them forgotten');
+  t.notOk(k.isDir('a') || k.isDir('a/b') || k.isWhiteout('a/b/w') || k.isOpaque('a/b') || k.deferred.has('a/b'), 'all of them forgotten');
   t.ok(k.isDir('d5') && k.isWhiteout('d6/gone'), 'the others are still known');
   t.equal(k.forget('a'), 1, 'forgetting again finds nothing beneath');
   k.addDir('a');
