@@ -56,6 +56,7 @@ StepSyscall (int32_t step)
     case STEP_CLOSE_FDS: return "close_range";
     case STEP_SIGNALS: return "rt_sigaction";
     case STEP_EXECVE: return "execve";
+    case STEP_CGROUP: return "write";
     }
   return "spawn";
 }
@@ -387,6 +388,12 @@ SkippableExecError (int err)
 void
 RunFinalStage (const SpawnPlan &plan)
 {
+  // Before anything else, so that everything the process does (and every process it forks)
+  // is counted, limited and killed with its cgroup. "0" means the writing process itself.
+  for (int i = 0; i < plan.ncgroups; i++)
+    if (write (plan.cgroups[i].fd, "0", 1) != 1)
+      Fail (plan, STEP_CGROUP, i);
+
   ResetSignals (plan);
 
   if (plan.new_session && setsid () < 0)

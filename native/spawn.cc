@@ -41,6 +41,8 @@ struct PlanStorage
   std::vector<int> stdio;
   std::vector<NsJoin> joins;
   std::vector<std::string> join_labels;
+  std::vector<CgroupJoin> cgroups;
+  std::vector<std::string> cgroup_labels;
   std::vector<FsStep> fs;
   std::vector<FsStepStrings> fs_strings; // one per step, in the same order
   std::vector<uint32_t> groups;
@@ -212,6 +214,22 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       st.joins.push_back (join);
     }
 
+  Napi::Array cgroups = Array (env, req, "joinCgroups", false);
+  if (cgroups.Length () > 16)
+    TypeError (env, "joinCgroups may name at most 16 cgroups");
+  for (uint32_t i = 0; i < cgroups.Length (); i++)
+    {
+      std::string where = "joinCgroups[" + std::to_string (i) + "]";
+      if (! cgroups.Get (i).IsObject ())
+        TypeError (env, where + " must be an object");
+      Napi::Object c = cgroups.Get (i).As<Napi::Object> ();
+      CgroupJoin join;
+      join.fd = (int) IntValue (env, c.Get ("fd"), kFn, where + ".fd", 0);
+      st.cgroup_labels.push_back (
+          OptionalString (env, c, "label", where + ".").value_or ("fd " + std::to_string (join.fd)));
+      st.cgroups.push_back (join);
+    }
+
   Napi::Array fs = Array (env, req, "fs", false);
   st.fs_strings.resize (fs.Length ());
   for (uint32_t i = 0; i < fs.Length (); i++)
@@ -250,6 +268,8 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     st.candidates.push_back (st.strings[ix].c_str ());
   for (size_t i = 0; i < st.joins.size (); i++)
     st.joins[i].label = st.join_labels[i].c_str ();
+  for (size_t i = 0; i < st.cgroups.size (); i++)
+    st.cgroups[i].label = st.cgroup_labels[i].c_str ();
   for (size_t i = 0; i < st.fs.size (); i++)
     {
       FsStep &f = st.fs[i];
@@ -272,6 +292,8 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.nstdio = (int) st.stdio.size ();
   plan.joins = st.joins.data ();
   plan.njoins = (int) st.joins.size ();
+  plan.cgroups = st.cgroups.data ();
+  plan.ncgroups = (int) st.cgroups.size ();
   plan.fs = st.fs.data ();
   plan.nfs = (int) st.fs.size ();
   plan.groups = st.groups.data ();
@@ -295,6 +317,7 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
   switch (r.step)
     {
     case STEP_SETNS: path = plan.joins[r.index].label; break;
+    case STEP_CGROUP: path = plan.cgroups[r.index].label; break;
     case STEP_FS: path = plan.fs[r.index].target; break;
     case STEP_CHDIR: path = plan.cwd; break;
     case STEP_SETHOSTNAME: path = plan.hostname; break;

@@ -12,6 +12,14 @@
 
 namespace tspod {
 
+// A cgroup the process moves itself into first: an fd of the cgroup's cgroup.procs, opened for
+// writing by the parent (one per hierarchy: the v2 tree, and v1 controllers on a hybrid host).
+struct CgroupJoin
+{
+  int fd;
+  const char *label; // the file's path, for errors
+};
+
 struct NsJoin
 {
   int fd;            // a namespace fd, or a pidfd (then type may hold several CLONE_NEW* bits)
@@ -60,6 +68,8 @@ struct SpawnPlan
   int nstdio;
   const NsJoin *joins;
   int njoins;
+  const CgroupJoin *cgroups;
+  int ncgroups;
   int new_namespaces;   // CLONE_NEW* flags of the clone that makes the process
   const char *hostname; // nullptr: leave the UTS name alone
   bool loopback_up;
@@ -100,6 +110,7 @@ enum ChildStep : int32_t
   STEP_CLOSE_FDS,
   STEP_SIGNALS,
   STEP_EXECVE,
+  STEP_CGROUP, // write(2) of "0" to plan.cgroups[index]
 };
 
 const char *StepSyscall (int32_t step);

@@ -44,7 +44,7 @@ export type FsStep =
 /**
  * A process to create. The order in the child is fixed (native/child.cc): join namespaces (in
  * an intermediate process that clones the final one with CLONE_PARENT), create new ones
- * (CLONE_NEW* flags), reset signal dispositions, new session or group, hostname, lo up,
+ * (CLONE_NEW* flags), join cgroups, reset signal dispositions, new session or group, hostname, lo up,
  * file-system steps, user, parent-death signal (a change of user would clear it), cwd, stdio
  * (every other fd close-on-exec), controlling terminal, execve. spawn() returns once execve has
  * succeeded, or throws the step that failed.
@@ -62,6 +62,11 @@ export interface SpawnRequest {
   /** CLONE_NEW* flags: namespaces the new process is created in. */
   newNamespaces?: number;
   joinNamespaces?: NamespaceJoin[];
+  /**
+   * Cgroups the process moves itself into before anything else: fds of their cgroup.procs,
+   * open for writing (O_CLOEXEC; the caller closes them). `label` names the file in errors.
+   */
+  joinCgroups?: { fd: number; label: string }[];
   /** Set in the process's UTS namespace (a new or a joined one). */
   hostname?: string;
   /** Bring lo up in the process's network namespace. */

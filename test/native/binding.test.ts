@@ -138,6 +138,13 @@ t.test('child-side failures come back as Node-style errors naming step and objec
     errno: -22,
     syscall: 'setns',
   });
+  // A cgroup the child cannot write itself into: /dev/null open read-only gives EBADF.
+  t.match(attempt({ joinCgroups: [{ fd: devnull, label: '/sys/fs/cgroup/x/cgroup.procs' }] }), {
+    message: "EBADF: bad file descriptor, write '/sys/fs/cgroup/x/cgroup.procs'",
+    code: 'EBADF',
+    syscall: 'write',
+    path: '/sys/fs/cgroup/x/cgroup.procs',
+  });
   t.throws(() => b.spawn({} as SpawnRequest), { name: 'TypeError', message: 'spawn: path must be a string' });
 });
 
