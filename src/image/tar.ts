@@ -300,10 +300,11 @@ class ChunkReader {
     return this.take(n);
   }
 
-  async *stream(n: number, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
+  /** n bytes as they come; `what` names them when the stream ends first. */
+  async *stream(n: number, progress: (bytes: number) => void, what?: string): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.length === 0 && !(await this.more())) throw new TarFormatError('the tar archive is truncated');
+      if (this.length === 0 && !(await this.more())) throw new TarFormatError(`the tar archive is truncated${what ? ` in ${what}` : ''}`);
       if (this.length === 0) continue;
       const chunk = this.take(Math.min(left, this.chunks[0].length));
       left -= chunk.length;
@@ -312,8 +313,19 @@ class ChunkReader {
     }
   }
 
-  async skip(n: number): Promise<void> {
-    for await (const _ of this.stream(n, () => {})) void _;
+  async skip(n: number, what?: string): Promise<void> {
+    for await (const _ of this.stream(n, () => {}, what)) void _;
+  }
+
+  /** Skips n bytes, or fewer when the stream ends first: whether all n were there. */
+  async skipUpTo(n: number): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      if (this.length === 0 && !(await this.more())) return false;
+      if (this.length === 0) continue;
+      left -= this.take(Math.min(left, this.chunks[0].length)).length;
+    }
+    return true;
   }
 
   /** Reads (and drops) the rest of the stream: a layer's digest covers its trailing zeros. */
@@ -345,7 +357,9 @@ export interface SkippedMember {
 
 /**
  * The members of a tar stream, in order. After the end-of-archive marker the rest of the
- * input is read and dropped, so a digest computed over the input covers all of it.
+ * input is read and dropped, so a digest computed over the input covers all of it. The input
+ * may also end without that marker, after a member's data (before or inside its padding);
+ * anywhere else (in a header, in a member's data) it is truncated and refused.
  */
 export async function* tarMembers(input: AsyncIterable<Buffer>): AsyncGenerator<TarMember | SkippedMember> {
   const reader = new ChunkReader(input[Symbol.asyncIterator]());
@@ -371,9 +385,13 @@ export async function* tarMembers(input: AsyncIterable<Buffer>): AsyncGenerator<
       // pax may give a size the 12-byte field cannot hold; a directory may still carry data.
       const { entry, dataSize: size } = decoder.entry(h);
       let left = size;
+      const what = `the data of member "${entry.path}"`;
       if ('unsupported' in entry) yield entry;
-      else yield { entry, body: () => reader.stream(entry.type === 'file' ? left : 0, (n) => (left -= n)) };
-      await reader.skip(left + padding(size));
+      else yield { entry, body: () => reader.stream(entry.type === 'file' ? left : 0, (n) => (left -= n), what) };
+      await reader.skip(left, what);
+      // umoci 0.4.7 ends layers without the last member's padding and the end-of-archive blocks
+      // (umoci bug #436); Go's archive/tar (umoci, containerd, docker) takes that for the end.
+      if (!(await reader.skipUpTo(padding(size)))) return;
     }
   } finally {
     await reader.close();

@@ -101,6 +101,61 @@ t.test('malformed archives are refused', async (t) => {
   t.same(parsePax(Buffer.from('12 path=abc\n')).get('path')?.toString(), 'abc');
 });
 
+// A tar as umoci 0.4.7 writes a layer (umoci bug #436): the last member's data, then nothing.
+t.test("the end of the input inside the last member's padding (no end-of-archive blocks) is the archive's end", async (t) => {
+  const tar = writeTar([
+    { path: 'a', body: 'x'.repeat(700) },
+    { path: 'b', body: 'hello' },
+  ]);
+  // a: header, 700 bytes and 324 of padding; b: header at 1536, its 5 bytes of data at 2048.
+  const dataEnd = 2048 + 5;
+  t.equal(tar.subarray(2048, dataEnd).toString(), 'hello', "b's data is where the test cuts");
+  for (const cut of [dataEnd, dataEnd + 1, dataEnd + 200, 2559, 2560]) {
+    for (const chunk of [1, 5, 700, 1 << 20]) {
+      const got = await read(tar.subarray(0, cut), chunk);
+      t.same(
+        got.map((g) => [g.entry.path, g.data.length]),
+        [
+          ['a', 700],
+          ['b', 5],
+        ],
+        `cut ${cut - dataEnd} bytes into the padding, chunks of ${chunk}: both members, whole`,
+      );
+    }
+  }
+  // Members not read by the consumer are skipped the same way.
+  const seen: string[] = [];
+  for await (const m of tarMembers(Readable.from([tar.subarray(0, dataEnd)]))) if (!('unsupported' in m)) seen.push(m.entry.path);
+  t.same(seen, ['a', 'b'], 'bodies left unread');
+});
+
+t.test("the end of the input inside a member's data or inside a header is still truncation", async (t) => {
+  const tar = writeTar([
+    { path: 'a', body: 'x'.repeat(700) },
+    { path: 'b', body: 'hello' },
+  ]);
+  const unread = async (bytes: Buffer) => {
+    for await (const m of tarMembers(Readable.from([bytes]))) void m;
+  };
+  for (const cut of [2048, 2052]) {
+    await t.rejects(read(tar.subarray(0, cut)), {
+      name: 'TarFormatError',
+      message: 'the tar archive is truncated in the data of member "b"',
+    });
+    await t.rejects(unread(tar.subarray(0, cut)), { message: /truncated in the data of member "b"/ }, 'when its body is not read too');
+  }
+  await t.rejects(read(tar.subarray(0, 600)), { message: /truncated in the data of member "a"/ }, 'a member before the last');
+  for (const cut of [1536 + 1, 1536 + 100, 2047, 100]) {
+    await t.rejects(
+      read(tar.subarray(0, cut)),
+      { name: 'TarFormatError', message: 'the tar archive is truncated' },
+      `in a header (${cut})`,
+    );
+  }
+  const extended = writeTar([{ path: `p/${'q'.repeat(200)}`, body: 'x' }]);
+  await t.rejects(read(extended.subarray(0, 512 + 100)), { message: /truncated/ }, 'in a pax header');
+});
+
 t.test('sparse and unknown entry types are reported, not unpacked', async (t) => {
   const tar = writeTar([{ path: 'a', body: 'x' }]);
   const odd = Buffer.from(tar);
