@@ -11,10 +11,12 @@
 //     tmp/                      a gzipped archive, gunzipped for reading by offset
 //
 // A layer appears under its final name only complete (rename), and a record is replaced by
-// rename, so a crash leaves at worst a .tmp-* that the next import or rm removes.
+// rename, so a crash leaves at worst a .tmp-* that the next import or rm removes. An import
+// writes its records only once every image of the file is unpacked, all of them together.
 import {
   closeSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -52,7 +54,7 @@ import { DirSource, TarSource, sniffCompression, type Compression, type ImageSou
 import { looksLikeTar } from './tar.js';
 import { DEFAULT_IMPORT_LIMITS, ImportBudget, type ImportLimits } from './budget.js';
 import { LayerError, unpackLayer, type UnpackStats } from './unpack.js';
-import { readRecordFile, shapes as s, writeRecordFile } from '../fs/files.js';
+import { readRecordFile, shapes as s } from '../fs/files.js';
 import { withLock } from '../fs/lock.js';
 
 export const DEFAULT_IMAGE_ROOT = '/var/lib/tspod/images';
@@ -247,8 +249,48 @@ export class ImageStore {
     return readRecordFile<ImageRecord>(file, IMAGE_RECORD_VERSION, 'image record', (r) => imageShape(r, ''));
   }
 
-  private writeRecord(record: ImageRecord): void {
-    writeRecordFile(this.recordPath(record), `${this.imagesDir}/.tmp-${process.pid}-${randomBytes(4).toString('hex')}`, record);
+  private tmpRecordPath(): string {
+    return `${this.imagesDir}/.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /**
+   * Writes `records` as one change, holding the lock: all are written under temporary names
+   * first, then renamed into place, each record they replace kept (hard-linked) until all are.
+   * On an error every name is put back as it was.
+   */
+  private writeRecords(records: ImageRecord[]): void {
+    const staged: { file: string; tmp: string; old?: string; placed?: boolean }[] = [];
+    try {
+      for (const record of records) {
+        const tmp = this.tmpRecordPath();
+        staged.push({ file: this.recordPath(record), tmp });
+        writeFileSync(tmp, JSON.stringify(record, null, 1) + '\n', { mode: 0o600 });
+      }
+      for (const w of staged) {
+        const old = this.tmpRecordPath();
+        try {
+          linkSync(w.file, old);
+          w.old = old;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        renameSync(w.tmp, w.file);
+        w.placed = true;
+      }
+    } catch (err) {
+      // Last placed first: a name given twice in the file gets back its first old record.
+      for (const w of [...staged].reverse()) {
+        try {
+          if (w.placed && w.old) renameSync(w.old, w.file);
+          else if (w.placed) unlinkSync(w.file);
+        } catch {
+          // the import's own error is the one to see; the next change removes the .tmp-* left
+        }
+      }
+      for (const w of staged) for (const f of [w.tmp, w.old]) if (f) rmSync(f, { force: true });
+      throw err;
+    }
+    for (const w of staged) if (w.old) rmSync(w.old, { force: true });
   }
 
   /**
@@ -433,8 +475,9 @@ export class ImageStore {
   /**
    * Imports the images of an OCI layout (directory or tar) or a docker save tarball, for this
    * host's platform. Every blob is checked against its digest before anything is unpacked;
-   * a layer already in the store is not unpacked again. On any error the store is left as it
-   * was (layers unpacked by this import and not otherwise referenced are removed).
+   * a layer already in the store is not unpacked again. The records (names) are written only
+   * once every image is unpacked, all together. On any error the store is left as it was: no
+   * name changed, and the layers this import unpacked are removed.
    */
   async import(file: string, o: ImportOptions = {}): Promise<ImportedImage[]> {
     const path = resolve(file);
@@ -445,8 +488,10 @@ export class ImageStore {
     return this.withLock(async () => {
       this.removeLeftovers();
       const temps: string[] = [];
-      /** Temporary files go, then layers that no image uses (a failed import's, those of an
-       *  image a new one took the name of). */
+      /** Hex of the layers this import unpacked: on an error, they go. */
+      const unpacked: string[] = [];
+      /** Temporary files go, then layers that no image uses (those of an image a new one took
+       *  the name of). */
       const cleanUp = () => {
         for (const t of temps) rmSync(t, { force: true });
         // When what is in use cannot be told (a damaged pod record), nothing is collected now.
@@ -484,12 +529,14 @@ export class ImageStore {
             await verifyLayer(source, layer, compression.get(layer)!, budget.ceiling(`${source.label}: ${layer.label}`));
           }
         }
+        const records: ImageRecord[] = [];
         for (const { plan, names } of named) {
           const layers: ImportedImage['layers'] = [];
           for (const layer of plan.layers) {
             const dir = this.layerDir(layer.diffId);
             const present = this.hasLayer(layer.diffId);
             const rec = present ? this.layerRecord(layer.diffId) : await this.unpack(source, layer, compression.get(layer)!, budget);
+            if (!present) unpacked.push(layer.diffId.slice(7));
             log(present ? `layer ${shortId(layer.diffId)}: already in the store` : `layer ${shortId(layer.diffId)}: unpacked`);
             layers.push({ diffId: layer.diffId, dir, unpacked: !present, size: rec?.size ?? 0 });
           }
@@ -510,13 +557,16 @@ export class ImageStore {
             };
             if (plan.manifestDigest) record.manifestDigest = plan.manifestDigest;
             if (plan.created) record.created = plan.created;
-            this.writeRecord(record);
+            records.push(record);
           }
           imported.push({ names: names.map(formatRef), id: plan.id, platform: formatPlatform(plan.platform), layers });
         }
+        // Every image is unpacked: only now does any name change, all of them together.
+        this.writeRecords(records);
       } catch (err) {
         try {
-          cleanUp();
+          for (const t of temps) rmSync(t, { force: true });
+          this.removeUnpacked(unpacked);
         } catch {
           // the import's own error is the one to see
         }
@@ -571,17 +621,40 @@ export class ImageStore {
     return inUse;
   }
 
+  /** The layers (hex of their diff_ids) that some image record lists. */
+  private referencedLayers(): Set<string> {
+    return new Set(this.list().flatMap((r) => r.layers.map((d) => d.slice(7))));
+  }
+
+  /** Holding the lock: removes the layer `hex`. */
+  private removeLayer(hex: string): void {
+    // Renamed first, so a crash halfway never leaves a partial layer under its name.
+    const doomed = `${this.layersDir}/.rm-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
+    renameSync(`${this.layersDir}/${hex}`, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Holding the lock, after a failed import: removes the layers it unpacked (hex), and its
+   * leftovers. A container can use a layer only through a record that lists it (and records
+   * change only under the lock), so a layer no record lists is in use by none: this needs no
+   * layersInUse, which a damaged pod record can make fail.
+   */
+  private removeUnpacked(unpacked: string[]): void {
+    this.removeLeftovers();
+    if (!unpacked.length) return;
+    const referenced = this.referencedLayers();
+    for (const hex of unpacked) if (!referenced.has(hex) && existsSync(`${this.layersDir}/${hex}`)) this.removeLayer(hex);
+  }
+
   /** Holding the lock: removes unreferenced layers (none of `inUse`); returns their diff_ids. */
   private collect(inUse: Set<string>): string[] {
     this.removeLeftovers();
-    const referenced = new Set(this.list().flatMap((r) => r.layers.map((d) => d.slice(7))));
+    const referenced = this.referencedLayers();
     const removed: string[] = [];
     for (const name of readdirSync(this.layersDir)) {
       if (!LAYER_DIR.test(name) || referenced.has(name) || inUse.has(name)) continue;
-      // Renamed first, so a crash halfway never leaves a partial layer under its name.
-      const doomed = `${this.layersDir}/.rm-${name.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
-      renameSync(`${this.layersDir}/${name}`, doomed);
-      rmSync(doomed, { recursive: true, force: true });
+      this.removeLayer(name);
       removed.push(`sha256:${name}`);
     }
     return removed;

@@ -240,6 +240,47 @@ t.test('a corrupted blob is refused, named, and nothing is left in the store', a
   t.same(contents(store), { layers: [], images: [], tmp: [] });
 });
 
+t.test('a file of several images imports all or none: one refused leaves no layer, no image, and every name as it was', async (t) => {
+  const { dir, store, image } = fixture(t);
+  const [base] = image.layers;
+  const old = buildImage({ ...image, layers: [base], refName: 'app:1' });
+  await store.import(writeOciLayoutDir(join(dir, 'old'), old));
+  const before = contents(store);
+  const recordFile = join(store.imagesDir, before.images[0]);
+  const oldRecord = readFileSync(recordFile, 'utf8');
+
+  // app:1 again (base and a new layer), then bad:1, whose new layer is refused as it is unpacked.
+  const good = buildImage({ ...image, refName: 'app:1' });
+  const bad = buildImage({ ...image, layers: [base, writeTar([{ path: '/abs', body: 'x' }])], refName: 'bad:1' });
+  const both = writeOciLayoutDir(join(dir, 'both'), {
+    ...good,
+    blobs: new Map([...good.blobs, ...bad.blobs]),
+    indexJson: { ...good.indexJson, manifests: [...(good.indexJson.manifests as unknown[]), ...(bad.indexJson.manifests as unknown[])] },
+  });
+  const attempt = async (s: ImageStore, what: string) => {
+    const lines: string[] = [];
+    await t.rejects(s.import(both, { log: (l) => lines.push(l) }), { message: /member "\/abs": absolute path/ }, what);
+    t.ok(lines.includes(`layer ${good.diffIds[1].slice(7, 19)}: unpacked`), "app:1's new layer was unpacked before bad:1 failed");
+    t.same(contents(s), before, 'then removed: the layers, the names and tmp/ as they were');
+    t.equal(readFileSync(recordFile, 'utf8'), oldRecord, 'app:1 still names the image it named, its record untouched');
+    t.equal(s.resolve('app:1').id, old.configDigest);
+  };
+  await attempt(store, 'refused');
+  // When what is in use cannot be told, the layers this import unpacked still go.
+  const damaged = new ImageStore(store.root, b, {
+    layersInUse: () => {
+      throw new Error('a damaged pod record');
+    },
+  });
+  await attempt(damaged, 'refused, with a store that cannot tell what is in use');
+
+  // Without the bad image, the import succeeds and the name moves.
+  const fine = writeOciLayoutDir(join(dir, 'fine'), good);
+  await store.import(fine);
+  t.equal(store.resolve('app:1').id, good.configDigest, 'app:1 names the new image');
+  t.same(contents(store).layers, good.diffIds.map((d) => d.slice(7)).sort(), "the old image's only layer is shared: kept");
+});
+
 t.test('ls and rm: rm removes the layers no other image uses', async (t) => {
   const { dir, store, image } = fixture(t);
   const other = writeTar([{ path: 'other', body: 'x' }]);

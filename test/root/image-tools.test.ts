@@ -452,20 +452,15 @@ t.test('a layer of .wh.data then a new data/ (packed by GNU tar, added by umoci)
   t.match(record, { opaqueDirs: 1 }, 'tspod made the new data opaque');
 });
 
-// tap runs no body of a test marked todo: these run, and only their assertions of what is not
-// so yet are marked todo. Drop the marks with the fix.
-const PARTIAL =
-  "ImageStore.import writes each image's record as soon as its layers are unpacked, so the images before the failing " +
-  'one stay, against "If an import fails, nothing of it stays in the store" (docs/IMAGES.md)';
-
 t.test('a failed import of a layout with several images (base, v2, then v4 refused) leaves none of them', async (t) => {
   const { layout, dir } = umociImage(t);
   dirToFileLayer(layout, dir);
   const { s, images } = state(t);
   const r = await s.cli(['image', 'import', layout]);
   t.equal(r.code, 125, 'refused (v4, as above)');
-  t.same(readdirSync(join(images, 'images')), [], 'no image recorded', { todo: PARTIAL });
-  t.same(readdirSync(join(images, 'layers')), [], 'no layer kept', { todo: PARTIAL });
+  t.match(r.stderr, /: unpacked$/m, 'after layers of the images before v4 were unpacked');
+  t.same(readdirSync(join(images, 'images')), [], 'no image recorded: not base, nor v2');
+  t.same(readdirSync(join(images, 'layers')), [], 'no layer kept');
 });
 
 t.test(
