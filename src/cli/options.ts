@@ -1,6 +1,8 @@
 // Checks of CLI option values, in one place. Each error names the option.
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { findV2Hierarchy } from '../cgroup/hierarchy.js';
+import { DEFAULT_CGROUP_ROOT } from '../cgroup/pod.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
 import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
@@ -79,7 +81,14 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     tcpMaxTotal: num('TSPOD_TCP_MAX_TOTAL', 1, 1_000_000),
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
+    ...cgroupOptions(),
   };
+}
+
+/** Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md). */
+function cgroupOptions(): Pick<HostOptions, 'cgroups'> {
+  const v2 = findV2Hierarchy();
+  return v2 ? { cgroups: { mount: v2.mount, root: DEFAULT_CGROUP_ROOT } } : {};
 }
 
 /** -p [hostIP:]hostPort:podPort[/tcp|/udp]; an IPv6 host address goes in brackets. */

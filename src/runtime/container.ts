@@ -89,6 +89,7 @@ export function containerRequest(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
+  joinCgroups?: SpawnRequest['joinCgroups'],
 ): SpawnRequest {
   const all: SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
   const joined = all.filter((ns) => launch.share.includes(ns));
@@ -109,6 +110,7 @@ export function containerRequest(
     ...(launch.user ? { user: launch.user } : {}),
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
+    ...(joinCgroups ? { joinCgroups } : {}),
   };
 }
 
@@ -117,6 +119,7 @@ export function startContainer(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
+  joinCgroups?: SpawnRequest['joinCgroups'],
 ): PodProcess {
-  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio)));
+  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, joinCgroups)));
 }

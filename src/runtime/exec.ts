@@ -4,6 +4,7 @@
 // a child of the caller (the spawn path's CLONE_PARENT), so its real exit status is the
 // caller's to read. Nothing is created: no namespace, no mount.
 import { closeSync } from 'node:fs';
+import { PodCgroups } from '../cgroup/pod.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
 import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
@@ -25,6 +26,8 @@ export interface ExecRequestOptions {
   tty: boolean;
   parentDeathSignal?: number;
   user?: { uid: number; gid: number; groups: number[] };
+  /** The container's cgroup, which the command joins (stop then ends it with the container). */
+  joinCgroups?: SpawnRequest['joinCgroups'];
 }
 
 /** The PATH search the child does itself: the program lives in the container's mount namespace. */
@@ -55,6 +58,7 @@ export function execRequest(c: NativeConstants, target: { pid: number; pidfd: nu
       },
     ],
     newNamespaces: 0,
+    ...(opts.joinCgroups ? { joinCgroups: opts.joinCgroups } : {}),
     parentDeathSignal: opts.parentDeathSignal,
     ...(opts.user ? { user: opts.user } : {}),
     // Its own session: signals meant for the caller's terminal do not reach it, and a tty can
@@ -110,7 +114,7 @@ export interface ExecOptions {
  */
 export function execInContainer(
   binding: NativeBinding,
-  pod: Pick<PodRecord, 'name' | 'spec' | 'state' | 'containers'>,
+  pod: Pick<PodRecord, 'name' | 'spec' | 'state' | 'containers' | 'cgroup'>,
   containerName: string,
   opts: ExecOptions,
 ): PodProcess {
@@ -120,7 +124,9 @@ export function execInContainer(
   const ctx = execContext(pod.spec, container, opts.tty ? (opts.term ?? 'xterm') : undefined);
   const pidfd = openProcess(binding, container.process!);
   if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
+  let joins: SpawnRequest['joinCgroups'];
   try {
+    joins = pod.cgroup && [PodCgroups.adopt(binding, pod.cgroup).member(containerName).openProcs()];
     const request = execRequest(
       binding.constants,
       { pid: container.process!.pid, pidfd },
@@ -133,6 +139,7 @@ export function execInContainer(
         tty: opts.tty,
         parentDeathSignal: opts.parentDeathSignal,
         ...(ctx.user ? { user: ctx.user } : {}),
+        ...(joins ? { joinCgroups: joins } : {}),
       },
     );
     try {
@@ -143,6 +150,7 @@ export function execInContainer(
   } finally {
     // Its pidfd was needed only for the join; its exit is the supervisor's to see.
     closeSync(pidfd);
+    joins?.forEach((j) => closeSync(j.fd));
   }
 }
 

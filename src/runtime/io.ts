@@ -21,6 +21,8 @@ export interface ProcessIO {
   release(): void;
   /** Identifies the process's output pipes, so a later supervisor can find them (adopt). */
   pipes?: PipeIds;
+  /** Resolves once everything the process (and whoever shares its pipes) wrote has been read. */
+  drained?: Promise<void>;
 }
 
 /** Gives every process of a pod its stdio: a terminal's prefixer, log files, /dev/null. */
@@ -85,12 +87,13 @@ export class LoggingIO implements PodIO {
       err = this.pipe(who, 'stderr');
     } catch (e) {
       closeSync(out.childEnd);
-      out.reader.destroy();
+      out.reader.socket.destroy();
       throw e;
     }
     return {
       stdio: [this.devNull, out.childEnd, err.childEnd],
       pipes: { stdout: out.ino, stderr: err.ino },
+      drained: Promise.all([out.reader.done, err.reader.done]).then(() => undefined),
       release: () => {
         closeSync(out.childEnd);
         closeSync(err.childEnd);
@@ -171,7 +174,7 @@ export class LoggingIO implements PodIO {
   }
 
   /** A pipe for one stream: we keep the read end; the child gets it opened read-write. */
-  private pipe(who: string | null, stream: LogStream): { childEnd: number; ino: number; reader: Socket } {
+  private pipe(who: string | null, stream: LogStream): { childEnd: number; ino: number; reader: Reader } {
     const [readEnd, writeEnd] = this.binding.pipe();
     let childEnd: number;
     try {
@@ -186,7 +189,7 @@ export class LoggingIO implements PodIO {
     return { childEnd, ino, reader: this.read(who, stream, readEnd) };
   }
 
-  private read(who: string | null, stream: LogStream, fd: number): Socket {
+  private read(who: string | null, stream: LogStream, fd: number): Reader {
     const socket = new Socket({ fd, readable: true, writable: false });
     const tee = this.opts.tee;
     socket.on('data', (chunk: Buffer) => {
@@ -219,6 +222,6 @@ export class LoggingIO implements PodIO {
       ),
     };
     this.readers.add(reader);
-    return socket;
+    return reader;
   }
 }

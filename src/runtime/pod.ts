@@ -6,11 +6,15 @@
 // by `pod create`, which lives until it is stopped), when it is asked to stop, or when its infra
 // dies (failed: its namespaces are gone or going, so its containers are stopped). Stopping is
 // SIGTERM to every container, SIGKILL to those left after the grace period, then the infra.
+// With cgroups (cgroup/pod.ts) "a container" is every process in its cgroup, not only the
+// first: what it forked, and what was exec'd into it, ends with it.
 //
 // Each container lives in a slot (slot.ts) whose state changes only through moveTo; the saved
 // record is made and read back in record.ts.
 import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import type { PodCgroups } from '../cgroup/pod.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
@@ -31,6 +35,9 @@ const { SIGTERM, SIGKILL } = osConstants.signals;
 /** How long tspod's pause is given to exit on SIGTERM (it exits at once) before SIGKILL. */
 const INFRA_GRACE_MS = 2000;
 
+/** How long a container's exit waits for the rest of its output (a child may hold its pipe). */
+const OUTPUT_DRAIN_MS = 1000;
+
 export interface PodOptions {
   binding: NativeBinding;
   io: PodIO;
@@ -46,6 +53,8 @@ export interface PodOptions {
   network?: PodNetwork;
   /** Volumes, root file systems; released when the pod has ended. */
   storage?: PodStorage;
+  /** The pod's cgroups: each process is born in its own; removed when the pod has ended. */
+  cgroups?: PodCgroups;
   /**
    * Called while start() runs, as each process is spawned (the infra, then each container): a
    * supervisor records them before the pod is whole, so that if it dies mid-start (during a
@@ -145,6 +154,7 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
+      const joins = opts.cgroups?.join();
       try {
         infra = await startInfra(opts.binding, {
           hostname: spec.hostname,
@@ -152,9 +162,11 @@ export class Pod extends EventEmitter<PodEvents> {
           stdio: infraIO.stdio,
           parentDeathSignal: opts.parentDeathSignal,
           ownNetwork: opts.network?.ownNamespace ?? true,
+          joinCgroups: joins,
         });
       } finally {
         infraIO.release();
+        joins?.forEach((j) => closeSync(j.fd));
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
@@ -174,6 +186,7 @@ export class Pod extends EventEmitter<PodEvents> {
         await opts.io.close();
         await opts.network?.detach();
         await opts.storage?.release();
+        await opts.cgroups?.release();
       }
       if (starting === undefined) throw err;
       throw StartFailed.from(`container ${starting}`, err as Error);
@@ -273,25 +286,41 @@ export class Pod extends EventEmitter<PodEvents> {
     this.opts.storage?.beforeStart(slot.spec);
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
+    let joins: { fd: number; label: string }[] | undefined;
     try {
-      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio);
+      joins = this.opts.cgroups?.join(slot.name);
+      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio, joins);
     } finally {
       io.release();
+      joins?.forEach((j) => closeSync(j.fd));
     }
     slot.lastError = undefined;
     slot.pipes = io.pipes;
     slot.startedAt = now();
     slot.startedAtMs = this.clock.now();
-    this.watch(slot, proc);
+    this.watch(slot, proc, io.drained);
     this.emit('container-start', slot.name, proc.pid);
   }
 
-  private watch(slot: ContainerSlot, proc: PodProcess): void {
+  /** `drained`: resolves once its output has been read to the end (not for an adopted process). */
+  private watch(slot: ContainerSlot, proc: PodProcess, drained?: Promise<void>): void {
     slot.process = proc;
     this.move(slot, 'running');
-    void proc.exited.then((status) => {
+    const recorded = (status: ExitStatus) => {
       if (slot.process === proc) this.exited(slot, status);
-    });
+    };
+    const cgroups = this.opts.cgroups;
+    slot.settled =
+      cgroups || drained
+        ? proc.exited.then(async (status) => {
+            // When its first process ends, the container has ended: what it left running (a
+            // child it forked, a command exec'd into it) is killed before the exit counts, as
+            // when a PID 1 dies; and the exit is told after the last of its output (as conmon).
+            await cgroups?.stop(slot.name, 0).catch((err: Error) => this.emit('warning', `container ${slot.name}: ${err.message}`));
+            if (drained) await within(drained, OUTPUT_DRAIN_MS);
+            recorded(status);
+          })
+        : proc.exited.then(recorded);
   }
 
   /** A container's process ended: record it, then apply its restart policy. */
@@ -368,6 +397,7 @@ export class Pod extends EventEmitter<PodEvents> {
     } catch (err) {
       this.slots.splice(this.slots.indexOf(slot), 1);
       this.opts.io.forget?.(c.name);
+      this.opts.cgroups?.remove(c.name);
       throw StartFailed.from(`container ${c.name}`, err as Error);
     }
   }
@@ -410,9 +440,10 @@ export class Pod extends EventEmitter<PodEvents> {
         throw new Conflict(`container "${name}" of pod "${this.podSpec.name}" is running: stop it first, or use -f`);
       slot.stoppedByUser = true;
       this.clock.clearTimeout(slot.timer);
-      if (slot.process) await terminate([slot.process], 0);
+      await this.endProcesses(slot, 0);
       this.slots.splice(this.slots.indexOf(slot), 1);
       this.opts.io.forget?.(name);
+      this.opts.cgroups?.remove(name);
       this.opts.storage?.forget(name);
       this.emit('change');
     });
@@ -441,7 +472,17 @@ export class Pod extends EventEmitter<PodEvents> {
     slot.stoppedByUser = true;
     this.clock.clearTimeout(slot.timer);
     if (slot.state === 'waiting') this.move(slot, 'exited');
-    if (slot.process) await terminate([slot.process], graceSeconds * 1000);
+    await this.endProcesses(slot, graceSeconds * 1000);
+  }
+
+  /**
+   * SIGTERM, then SIGKILL after graceMs, to the container's process, or with cgroups to every
+   * process in its cgroup; resolves once none is left and the exit has been recorded.
+   */
+  private async endProcesses(slot: ContainerSlot, graceMs: number): Promise<void> {
+    if (this.opts.cgroups) await this.opts.cgroups.stop(slot.name, graceMs);
+    else if (slot.process) await terminate([slot.process], graceMs);
+    await slot.settled;
   }
 
   // --- What the pod shows ----------------------------------------------------------------------
@@ -487,6 +528,7 @@ export class Pod extends EventEmitter<PodEvents> {
         infra: this.infra,
         infraPipes: this.infraPipes,
         network: this.opts.network?.record(),
+        cgroup: this.opts.cgroups?.record(),
         slots: this.slots,
       },
       supervisor,
@@ -504,6 +546,11 @@ export class Pod extends EventEmitter<PodEvents> {
   async kill(): Promise<PodResult> {
     for (const s of this.slots) s.process?.signal(SIGKILL);
     this.infra.signal(SIGKILL);
+    try {
+      this.opts.cgroups?.kill();
+    } catch (err) {
+      this.emit('warning', `killing its cgroup: ${(err as Error).message}`);
+    }
     return this.end('stopped', 0);
   }
 
@@ -515,14 +562,13 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       this.emit('change');
       try {
-        await terminate(
-          this.slots.flatMap((s) => s.process ?? []),
-          graceSeconds * 1000,
-        );
+        await Promise.all(this.slots.map((s) => this.endProcesses(s, graceSeconds * 1000)));
         // tspod's pause exits at once on SIGTERM; a custom infra program may not.
         await terminate([this.infra], INFRA_GRACE_MS);
       } finally {
-        // Whatever failed above, the pod's resources are released and its end is told.
+        // Whatever failed above, the pod's resources are released and its end is told; the
+        // cgroups first, which end whatever may still run (so no process holds a volume).
+        await this.release('cgroups', () => this.opts.cgroups?.release());
         await this.release('network', () => this.opts.network?.detach());
         await this.release('storage', () => this.opts.storage?.release());
         await this.release('output', () => this.opts.io.close());

@@ -94,6 +94,7 @@ export interface PodView {
   infra: PodProcess;
   infraPipes: PipeIds | undefined;
   network: NetworkRecord | undefined;
+  cgroup: PodRecord['cgroup'];
   slots: readonly ContainerSlot[];
 }
 
@@ -114,6 +115,7 @@ export function podRecord(p: PodView, supervisor: PodRecord['supervisor']): PodR
       ...(p.infra.status ? { exit: exitRecord(p.infra.status) } : {}),
     },
     ...(p.network ? { network: p.network } : {}),
+    ...(p.cgroup ? { cgroup: p.cgroup } : {}),
     containers: p.slots.map(containerRecord),
   };
 }

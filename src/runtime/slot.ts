@@ -43,6 +43,8 @@ export class ContainerSlot {
   /** The last back-off delay; 0 before the first. */
   delayMs = 0;
   timer: unknown;
+  /** Resolves once the exit of the running process has been recorded (and its cgroup emptied). */
+  settled: Promise<void> = Promise.resolve();
   /** Requests about this container (restart, stop, remove) run one after the other. */
   busy: Promise<unknown> = Promise.resolve();
 

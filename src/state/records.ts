@@ -108,4 +108,6 @@ export interface PodRecord {
   containers: ContainerRecord[];
   /** Absent for pods made by an older tspod: their network is the pod mode without ports. */
   network?: NetworkRecord;
+  /** The pod's cgroup: where the v2 hierarchy is mounted, and its path there. Absent without cgroups. */
+  cgroup?: { mount: string; name: string };
 }

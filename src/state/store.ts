@@ -37,6 +37,7 @@ const podShape = s.object({
   }),
   infra: s.optional(s.object({ process: processId, exit: s.optional(s.object()) })),
   network: s.optional(s.object({ mode: s.string, ports: s.list(s.object()) })),
+  cgroup: s.optional(s.object({ mount: s.string, name: s.string })),
   reason: s.optional(s.string),
   containers: s.list(
     s.object({

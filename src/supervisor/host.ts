@@ -4,6 +4,7 @@
 // on disk up to date, takes over what an earlier supervisor left, and removes pods. What it has
 // to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
 // embedding program's own.
+import { PodCgroups } from '../cgroup/pod.js';
 import { Conflict } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
@@ -36,6 +37,8 @@ export interface HostOptions extends NetworkOptions {
   logMaxFiles?: number;
   /** Called for each pod the host takes: created or adopted. */
   onPod?: (pod: Pod, how: 'created' | 'adopted') => void;
+  /** Where pods get their cgroups: the v2 hierarchy's mount, and tspod's root in it. Unset: none. */
+  cgroups?: { mount: string; root: string };
 }
 
 export interface CreateOptions {
@@ -102,7 +105,13 @@ export class PodHost {
     try {
       await this.reserve(spec, opts.persistent ?? false);
       let pod: Pod;
+      let cgroups: PodCgroups | undefined;
       try {
+        if (this.opts.cgroups) {
+          cgroups = this.makeCgroups(spec.name, this.opts.cgroups);
+          // Named in the record before anything runs in it, for whoever cleans up after a crash.
+          if (cgroups) this.store.write({ ...this.store.need(spec.name), cgroup: cgroups.record() });
+        }
         const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name));
         let network: PodNetwork;
         try {
@@ -114,6 +123,7 @@ export class PodHost {
         pod = await Pod.start(spec, {
           network,
           storage,
+          cgroups,
           binding: this.binding,
           io: this.io(spec.name, opts.tee),
           cwd: '/',
@@ -126,6 +136,8 @@ export class PodHost {
           onStarting: (p) => this.store.write({ ...p.toRecord(this.self), state: 'creating' }),
         });
       } catch (err) {
+        // Pod.start releases them when it got that far; before, nothing ran in them.
+        await cgroups?.release().catch((e: Error) => this.log.warn(spec.name, `releasing its cgroups: ${e.message}`));
         this.store.remove(spec.name);
         throw err;
       }
@@ -133,6 +145,21 @@ export class PodHost {
       return pod;
     } finally {
       this.creating.delete(spec.name);
+    }
+  }
+
+  /**
+   * The pod's cgroups; none, said in the pod's log, where the hierarchy cannot be written (a
+   * read-only /sys/fs/cgroup inside a container): the pod runs as it would on a host without.
+   */
+  private makeCgroups(pod: string, where: { mount: string; root: string }): PodCgroups | undefined {
+    try {
+      return PodCgroups.create(this.binding, where.mount, pod, where.root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
+      this.log.warn(pod, `runs without cgroups (a container is its first process only): ${(err as Error).message}`);
+      return undefined;
     }
   }
 
@@ -150,9 +177,19 @@ export class PodHost {
       network = await this.adoptNetwork(record, infra);
       const spec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
       const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(record.name), true);
+      const cgroups = record.cgroup && PodCgroups.adopt(this.binding, record.cgroup);
       pod = await Pod.adopt(
         record,
-        { network, storage, binding: this.binding, io: this.io(record.name), cwd: '/', backoff: this.opts.backoff, clock: this.opts.clock },
+        {
+          network,
+          storage,
+          cgroups,
+          binding: this.binding,
+          io: this.io(record.name),
+          cwd: '/',
+          backoff: this.opts.backoff,
+          clock: this.opts.clock,
+        },
         infra,
       );
     } catch (err) {

@@ -1,8 +1,9 @@
 // What is left of a pod whose supervisor is gone: a foreground tspod killed with SIGKILL, a
 // creation cut short, a monitor that died with pods whose infra died too. Its processes are
-// killed (each checked by pid and start time first), its CNI attachment deleted, its tmpfs
+// killed (each checked by pid and start time first, and all of its cgroups), its CNI attachment deleted, its tmpfs
 // unmounted; its name can then be taken again. Used by both supervisors, and by `tspod rm` when
 // no monitor runs.
+import { PodCgroups } from '../cgroup/pod.js';
 import { withLock } from '../fs/lock.js';
 import { unmountUnder } from '../fs/mounts.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -39,6 +40,8 @@ export async function releaseRecorded(binding: NativeBinding, store: StateStore,
   // hosts). Killed is enough: the wait for the last of them is bounded.
   await within(Promise.all(procs.map((p) => p.exited)), RELEASE_WAIT_MS);
   for (const p of procs) p.unref();
+  // Whatever else ran in the pod (a container's children, an exec) is in its cgroups.
+  if (record.cgroup) await PodCgroups.adopt(binding, record.cgroup).release();
   await releaseCni(binding, cniPaths(store, record.name));
   // The pod's tmpfs (its /dev/shm, emptyDirs in memory) are the supervisor's mounts.
   unmountUnder(binding, store.paths.pod(record.name));

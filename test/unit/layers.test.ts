@@ -11,6 +11,7 @@ const LAYERS = [
   'native',
   'pod',
   'fs',
+  'cgroup',
   'logs',
   'image',
   'state',

@@ -1,0 +1,148 @@
+// Pods and containers in cgroups, on this host's v2 hierarchy (hybrid here: the controller-less
+// cgroup2 at /sys/fs/cgroup/unified): every process is born in its cgroup, and a container's
+// stop, restart and removal end all of its processes, not only the first.
+import t from 'tap';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { alive, procInfo, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import { findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
+import type { PodRecord } from '../../src/state/records.js';
+
+const v2 = findV2Hierarchy();
+const skip = !isRoot ? NOT_ROOT : !v2 ? 'needs a cgroup v2 hierarchy mounted (none in /proc/self/mountinfo)' : undefined;
+if (skip) t.plan(0, skip);
+
+const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
+/** The cgroup a process is in, as /proc/PID/cgroup names it in the v2 hierarchy. */
+const cgroupOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'))!
+    .slice(3);
+/** Every process in a cgroup directory (not below it). */
+const procsIn = (dir: string) =>
+  existsSync(dir) ? readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+
+t.test('each process is born in its cgroup: the infra, each container, and a command exec-ed into one', async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'cg'])).code, 0);
+  t.equal((await s.cli(['run', '-d', '--pod', 'cg', '--name', 'a', '--', 'sleep', '1000'])).code, 0);
+  const rec = record(s, 'cg');
+  t.equal(rec.cgroup?.mount, v2!.mount, 'the record names the v2 hierarchy');
+  t.match(rec.cgroup?.name, /^\/tspod\/cg-[0-9a-f]{8}$/, 'and the pod cgroup under /tspod');
+  const pod = rec.cgroup!.name;
+  t.equal(cgroupOf(rec.infra!.process.pid), `${pod}/infra`, 'the infra');
+  t.equal(cgroupOf(rec.containers[0].process!.pid), `${pod}/ctr-a`, 'the container');
+  const exec = await s.cli(['exec', 'cg', 'a', '--', 'cat', '/proc/self/cgroup']);
+  t.equal(exec.code, 0, exec.stderr);
+  // From inside, the path is the host's: the container has no cgroup namespace of its own yet.
+  t.match(exec.stdout, new RegExp(`^0::${pod}/ctr-a$`, 'm'), 'the exec-ed command, in its container');
+});
+
+t.test(
+  'stop, restart and rm of a container that forked and had a command exec-ed in: none of its processes is left, the others keep theirs',
+  async (t) => {
+    const s = testState(t);
+    t.equal((await s.cli(['pod', 'create', 'zz'])).code, 0);
+    for (const name of ['a', 'b']) {
+      const r = await s.cli(['run', '-d', '--pod', 'zz', '--name', name, '--', 'sh', '-c', 'sleep 1001 & sleep 1002 & wait']);
+      t.equal(r.code, 0, r.stderr);
+    }
+    const rec = record(s, 'zz');
+    const dir = (c: string) => `${rec.cgroup!.mount}${rec.cgroup!.name}/ctr-${c}`;
+    const others = () => ({ infra: rec.infra!.process.pid, b: procsIn(dir('b')).sort() });
+    const before = others();
+    await waitFor('a and its two children', () => procsIn(dir('a')).length === 3 || undefined);
+    const exec = s.start(['exec', 'zz', 'a', '--', 'sleep', '1003']);
+    await waitFor('the exec-ed command in a', () => procsIn(dir('a')).length === 4 || undefined);
+    const ofA = procsIn(dir('a')).map((pid) => ({ pid, startTime: procInfo(pid)!.startTime }));
+
+    t.equal((await s.cli(['stop', 'zz', 'a', '--grace', '1'])).code, 0);
+    t.same(procsIn(dir('a')), [], 'stop: nothing left in its cgroup');
+    t.same(
+      ofA.filter((p) => alive(p)),
+      [],
+      'not one of its four processes runs (its children and the exec-ed one included)',
+    );
+    t.not(await exec.done, 0, 'the exec-ed command was ended with it');
+
+    t.equal((await s.cli(['restart', 'zz', 'a'])).code, 0);
+    t.equal((await s.cli(['restart', 'zz', 'a'])).code, 0);
+    await waitFor('a running again with its children', () => procsIn(dir('a')).length === 3 || undefined);
+    t.equal(procsIn(dir('a')).length, 3, 'two restarts later: still its three processes, nothing piled up');
+    const third = procsIn(dir('a')).map((pid) => ({ pid, startTime: procInfo(pid)!.startTime }));
+
+    t.equal((await s.cli(['rm', '-f', 'zz', 'a'])).code, 0);
+    t.same(
+      third.filter((p) => alive(p)),
+      [],
+      'rm -f: none of its processes runs',
+    );
+    t.notOk(existsSync(dir('a')), 'and its cgroup is gone');
+    t.same(others(), before, 'the infra and the other container kept their processes');
+  },
+);
+
+t.test("a container's first process exits: what it left running is killed before its exit is recorded", async (t) => {
+  const s = testState(t);
+  const go = join(tempDir(t, 'orphan'), 'go');
+  t.equal((await s.cli(['pod', 'create', 'orph'])).code, 0);
+  const script = `sleep 1000 & until [ -e ${go} ]; do sleep 0.05; done; exit 3`;
+  const r = await s.cli(['run', '-d', '--pod', 'orph', '--name', 'c', '--restart', 'Never', '--', 'sh', '-c', script]);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'orph');
+  const dir = `${rec.cgroup!.mount}${rec.cgroup!.name}/ctr-c`;
+  const left = await waitFor('the sleep it starts', () => {
+    const pid = procsIn(dir).find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\u00001000\u0000');
+    return pid === undefined ? undefined : { pid, startTime: procInfo(pid)!.startTime };
+  });
+  writeFileSync(go, '');
+  const c = await waitFor('the exit recorded', () => {
+    const ctr = record(s, 'orph').containers[0];
+    return ctr.state === 'exited' ? ctr : undefined;
+  });
+  t.equal(c.lastExit?.code, 3, "its status is its first process's");
+  t.notOk(alive(left), `the sleep it left (pid ${left.pid}) was gone by then`);
+  t.same(procsIn(dir), [], 'and its cgroup empty');
+});
+
+t.test('every way a pod ends leaves no cgroup, and the tspod root goes with the last pod', async (t) => {
+  const s = testState(t);
+  const dirs: string[] = [];
+  const made = (pod: string) => {
+    const rec = record(s, pod);
+    dirs.push(`${rec.cgroup!.mount}${rec.cgroup!.name}`);
+    return rec;
+  };
+  const ok = async (args: string[]) => t.equal((await s.cli(args)).code, 0, `tspod ${args.join(' ')}`);
+
+  await ok(['run', '-d', '--name', 'done', '--restart', 'Never', '--', 'true']);
+  made('done');
+  await waitFor('done to complete', () => record(s, 'done').state === 'completed' || undefined);
+  await ok(['run', '-d', '--name', 'forced', '--', 'sh', '-c', 'sleep 1000 & wait']);
+  made('forced');
+  await ok(['rm', '-f', 'forced']);
+  await ok(['run', '-d', '--name', 'infra-killed', '--', 'sleep', '1000']);
+  const killed = made('infra-killed');
+  process.kill(killed.infra!.process.pid, 'SIGKILL');
+  await waitFor('the pod to fail', () => record(s, 'infra-killed').state === 'failed' || undefined);
+  const failed = await s.cli(['run', '-d', '--name', 'bad', '--', '/nonexistent/program']);
+  t.equal(failed.code, 127, 'a start that fails');
+  t.equal(s.store.read('bad'), undefined);
+
+  // A foreground tspod killed with SIGKILL: its record stays, stale, until the name is taken again.
+  const fg = s.start(['run', '--name', 'fg', '--', 'sh', '-c', 'sleep 1000 & wait']);
+  await waitFor('the foreground pod', () => s.store.read('fg')?.containers[0]?.state === 'running' || undefined);
+  made('fg');
+  fg.child.kill('SIGKILL');
+  t.equal(await fg.done, 137);
+  await ok(['run', '--name', 'fg', '--', 'true']);
+
+  for (const dir of dirs) t.notOk(existsSync(dir), `${dir.slice(v2!.mount.length)}: gone`);
+  await ok(['rm', 'done']);
+  await ok(['rm', 'infra-killed']);
+  t.notOk(existsSync(`${v2!.mount}/tspod`), 'no pod left: the /tspod root is gone too');
+});
