@@ -57,6 +57,8 @@ StepSyscall (int32_t step)
     case STEP_SIGNALS: return "rt_sigaction";
     case STEP_EXECVE: return "execve";
     case STEP_CGROUP: return "write";
+    case STEP_UNSHARE_CGROUP: return "unshare";
+    case STEP_INTO_CGROUP: return "write";
     }
   return "spawn";
 }
@@ -111,6 +113,57 @@ CloneVfork (int flags, int *pidfd_out, void (*fn) (const SpawnPlan &), const Spa
 }
 
 namespace {
+
+// clone3 with CLONE_VM starts the child on the stack it is given with nothing to return into:
+// its first instructions must be ours, so the call is made here in assembly. The child calls
+// fn (plan) at once and never comes back (every stage ends in execve or _exit).
+long
+RawClone3 (struct clone_args *args, void (*fn) (const SpawnPlan &), const SpawnPlan *plan)
+{
+#if defined(__x86_64__)
+  long ret;
+  register void (*r12) (const SpawnPlan &) __asm__("r12") = fn;
+  register const SpawnPlan *r13 __asm__("r13") = plan;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "mov %%r13, %%rdi\n\t"
+                   "call *%%r12\n\t"
+                   "mov $60, %%eax\n\t"
+                   "mov $127, %%edi\n\t"
+                   "syscall\n\t"
+                   "1:\n\t"
+                   : "=a"(ret)
+                   : "a"((long) SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+                   : "rcx", "r11", "memory");
+  return ret;
+#elif defined(__aarch64__)
+  register long x0 __asm__("x0") = (long) args;
+  register long x1 __asm__("x1") = (long) sizeof *args;
+  register long x8 __asm__("x8") = SYS_clone3;
+  register void (*x19) (const SpawnPlan &) __asm__("x19") = fn;
+  register const SpawnPlan *x20 __asm__("x20") = plan;
+  __asm__ volatile("svc #0\n\t"
+                   "cbnz x0, 1f\n\t"
+                   "mov x29, xzr\n\t"
+                   "mov x0, x20\n\t"
+                   "blr x19\n\t"
+                   "mov x0, #127\n\t"
+                   "mov x8, #93\n\t"
+                   "svc #0\n\t"
+                   "1:\n\t"
+                   : "+r"(x0)
+                   : "r"(x1), "r"(x8), "r"(x19), "r"(x20)
+                   : "memory");
+  return x0;
+#else
+  (void) args, (void) fn, (void) plan;
+  return -ENOSYS;
+#endif
+}
+
+[[noreturn]] void RunFinalStageInCgroup (const SpawnPlan &plan);
 
 void
 Report (int fd, int32_t kind, int32_t step, int32_t err, int32_t index, int64_t pid)
@@ -376,6 +429,16 @@ SetUser (const SpawnPlan &plan)
     Fail (plan, STEP_SETUID);
 }
 
+// Before anything else of the process's, so that everything it does (and every process it
+// forks) is counted, limited and killed with its cgroup. "0" means the writing process itself.
+void
+JoinCgroups (const SpawnPlan &plan)
+{
+  for (int i = 0; i < plan.ncgroups; i++)
+    if (write (plan.cgroups[i].fd, "0", 1) != 1)
+      Fail (plan, STEP_CGROUP, i);
+}
+
 bool
 SkippableExecError (int err)
 {
@@ -388,11 +451,29 @@ SkippableExecError (int err)
 void
 RunFinalStage (const SpawnPlan &plan)
 {
-  // Before anything else, so that everything the process does (and every process it forks)
-  // is counted, limited and killed with its cgroup. "0" means the writing process itself.
-  for (int i = 0; i < plan.ncgroups; i++)
-    if (write (plan.cgroups[i].fd, "0", 1) != 1)
-      Fail (plan, STEP_CGROUP, i);
+  // Not created in its cgroup (clone3 is missing, or filtered by a seccomp profile): it moves
+  // itself there first.
+  if (plan.into_cgroup >= 0)
+    {
+      int fd = openat (plan.into_cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write (fd, "0", 1) != 1)
+        Fail (plan, STEP_INTO_CGROUP);
+      close (fd);
+    }
+  RunFinalStageInCgroup (plan);
+}
+
+namespace {
+
+void
+RunFinalStageInCgroup (const SpawnPlan &plan)
+{
+  // A joining spawn's intermediate has joined the cgroups already (the clone inherited them).
+  if (plan.njoins == 0)
+    JoinCgroups (plan);
+  // After the join: a new cgroup namespace is rooted at the cgroup the process is in.
+  if (plan.new_cgroup_namespace && unshare (CLONE_NEWCGROUP) < 0)
+    Fail (plan, STEP_UNSHARE_CGROUP);
 
   ResetSignals (plan);
 
@@ -468,6 +549,36 @@ RunFinalStage (const SpawnPlan &plan)
   Fail (plan, STEP_EXECVE, plan.ncandidates == 1 ? 0 : -1);
 }
 
+} // namespace
+
+// Born in its cgroup, a process costs no migration: moving one takes the kernel's cgroup
+// threadgroup lock for writing, which waits for an RCU grace period (6 ms here, when no other
+// move happened just before).
+pid_t
+CloneFinal (int flags, int *pidfd_out, const SpawnPlan &plan, void *stack_top, size_t stack_size)
+{
+  if (plan.into_cgroup >= 0)
+    {
+      struct clone_args args = {};
+      args.flags = (uint64_t) (flags | CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | (pidfd_out ? CLONE_PIDFD : 0));
+      args.pidfd = (uint64_t) (uintptr_t) pidfd_out;
+      // clone3 refuses one with CLONE_PARENT, where the kernel takes the caller's own.
+      args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+      args.stack = (uint64_t) (uintptr_t) ((char *) stack_top - stack_size);
+      args.stack_size = stack_size;
+      args.cgroup = (uint64_t) plan.into_cgroup;
+      long pid = RawClone3 (&args, RunFinalStageInCgroup, &plan);
+      if (pid >= 0)
+        return (pid_t) pid;
+      if (pid != -ENOSYS)
+        {
+          errno = (int) -pid;
+          return -1;
+        }
+    }
+  return CloneVfork (flags, pidfd_out, RunFinalStage, plan, stack_top);
+}
+
 // Why an intermediate process, and why CLONE_PARENT:
 //
 // setns(CLONE_NEWPID) does not move the caller into the PID namespace; it only decides where
@@ -485,11 +596,14 @@ RunFinalStage (const SpawnPlan &plan)
 void
 RunIntermediateStage (const SpawnPlan &plan)
 {
+  // Before the setns: once in a container's cgroup namespace, a move into a cgroup is refused
+  // unless the process is already below that namespace's root.
+  JoinCgroups (plan);
   for (int i = 0; i < plan.njoins; i++)
     if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
       Fail (plan, STEP_SETNS, i);
 
-  pid_t pid = CloneVfork (CLONE_PARENT | plan.new_namespaces, nullptr, RunFinalStage, plan, plan.final_stack);
+  pid_t pid = CloneFinal (CLONE_PARENT | plan.new_namespaces, nullptr, plan, plan.final_stack, plan.final_stack_size);
   if (pid < 0)
     Fail (plan, STEP_CLONE);
   Report (plan.report_fd, REPORT_PID, 0, 0, 0, pid);

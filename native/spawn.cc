@@ -43,6 +43,7 @@ struct PlanStorage
   std::vector<std::string> join_labels;
   std::vector<CgroupJoin> cgroups;
   std::vector<std::string> cgroup_labels;
+  std::string into_cgroup_label;
   std::vector<FsStep> fs;
   std::vector<FsStepStrings> fs_strings; // one per step, in the same order
   std::vector<uint32_t> groups;
@@ -251,6 +252,18 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     }
 
   plan.new_namespaces = (int) OptionalInt (env, req.Get ("newNamespaces"), "newNamespaces", 0);
+  plan.new_cgroup_namespace = Bool (req, "newCgroupNamespace");
+  plan.into_cgroup = -1;
+  Napi::Value into = req.Get ("intoCgroup");
+  if (! into.IsUndefined () && ! into.IsNull ())
+    {
+      if (! into.IsObject ())
+        TypeError (env, "intoCgroup must be an object");
+      Napi::Object o = into.As<Napi::Object> ();
+      plan.into_cgroup = (int) IntValue (env, o.Get ("fd"), kFn, "intoCgroup.fd", 0);
+      st.into_cgroup_label
+          = OptionalString (env, o, "label", "intoCgroup.").value_or ("fd " + std::to_string (plan.into_cgroup));
+    }
   plan.loopback_up = Bool (req, "loopbackUp");
   plan.parent_death_signal = (int) OptionalInt (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, 0, 64);
   plan.new_session = Bool (req, "newSession");
@@ -294,6 +307,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.njoins = (int) st.joins.size ();
   plan.cgroups = st.cgroups.data ();
   plan.ncgroups = (int) st.cgroups.size ();
+  plan.into_cgroup_label = st.into_cgroup_label.c_str ();
   plan.fs = st.fs.data ();
   plan.nfs = (int) st.fs.size ();
   plan.groups = st.groups.data ();
@@ -318,6 +332,7 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     {
     case STEP_SETNS: path = plan.joins[r.index].label; break;
     case STEP_CGROUP: path = plan.cgroups[r.index].label; break;
+    case STEP_INTO_CGROUP: path = plan.into_cgroup_label; break;
     case STEP_FS: path = plan.fs[r.index].target; break;
     case STEP_CHDIR: path = plan.cwd; break;
     case STEP_SETHOSTNAME: path = plan.hostname; break;
@@ -419,8 +434,9 @@ Spawn (const Napi::CallbackInfo &info)
   bool joining = plan.njoins > 0;
   int pidfd = -1;
   plan.final_stack = stacks.Top (1);
+  plan.final_stack_size = ChildStacks::kStack;
   pid_t pid = joining ? CloneVfork (0, nullptr, RunIntermediateStage, plan, stacks.Top (0))
-                      : CloneVfork (plan.new_namespaces, &pidfd, RunFinalStage, plan, stacks.Top (0));
+                      : CloneFinal (plan.new_namespaces, &pidfd, plan, stacks.Top (0), ChildStacks::kStack);
   int clone_err = errno;
   pthread_sigmask (SIG_SETMASK, &old, nullptr);
   close (pipefd[1]);

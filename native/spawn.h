@@ -68,10 +68,14 @@ struct SpawnPlan
   int nstdio;
   const NsJoin *joins;
   int njoins;
-  const CgroupJoin *cgroups;
+  const CgroupJoin *cgroups; // written by the spawn's first process (the intermediate, if any)
   int ncgroups;
-  int new_namespaces;   // CLONE_NEW* flags of the clone that makes the process
-  const char *hostname; // nullptr: leave the UTS name alone
+  // A cgroup directory the final process is created in (clone3 CLONE_INTO_CGROUP), -1: none.
+  int into_cgroup;
+  const char *into_cgroup_label;
+  bool new_cgroup_namespace; // unshare(CLONE_NEWCGROUP) once in the cgroups: rooted there
+  int new_namespaces;        // CLONE_NEW* flags of the clone that makes the process
+  const char *hostname;      // nullptr: leave the UTS name alone
   bool loopback_up;
   const FsStep *fs;
   int nfs;
@@ -87,6 +91,7 @@ struct SpawnPlan
   bool controlling_terminal; // make stdio 0 (a terminal) the new session's controlling one
   int report_fd;             // write end of the report pipe (O_CLOEXEC)
   void *final_stack;         // top of the stack the intermediate gives the final process
+  size_t final_stack_size;
 };
 
 // The child's steps, as they are named in errors (syscall) and reports.
@@ -111,6 +116,8 @@ enum ChildStep : int32_t
   STEP_SIGNALS,
   STEP_EXECVE,
   STEP_CGROUP, // write(2) of "0" to plan.cgroups[index]
+  STEP_UNSHARE_CGROUP,
+  STEP_INTO_CGROUP, // openat + write of cgroup.procs in plan.into_cgroup (clone3 missing)
 };
 
 const char *StepSyscall (int32_t step);
@@ -135,6 +142,8 @@ struct ChildReport
 
 // Runs in the cloned child: never returns.
 [[noreturn]] void RunFinalStage (const SpawnPlan &plan);
+// Clones the final process (into plan.into_cgroup when there is one) running RunFinalStage.
+pid_t CloneFinal (int flags, int *pidfd_out, const SpawnPlan &plan, void *stack_top, size_t stack_size);
 // Runs in the cloned intermediate of a joining spawn: joins, clones the final process as a
 // sibling (CLONE_PARENT), reports its pid, exits.
 [[noreturn]] void RunIntermediateStage (const SpawnPlan &plan);

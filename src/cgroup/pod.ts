@@ -58,9 +58,9 @@ export class PodCgroups {
     return this.pod.child(container === undefined ? 'infra' : `ctr-${container}`);
   }
 
-  /** What a new process of the infra or the container writes itself into; the caller closes the fds. */
-  join(container?: string): CgroupJoin[] {
-    return [Cgroup.make(this.pod.mount, this.member(container).name).openProcs()];
+  /** The cgroup a new process of the infra or the container is created in; the caller closes the fd. */
+  place(container?: string): CgroupJoin {
+    return Cgroup.make(this.pod.mount, this.member(container).name).openDir();
   }
 
   /**

@@ -42,9 +42,9 @@ export type FsStep =
   | { op: 'chdir'; target: string };
 
 /**
- * A process to create. The order in the child is fixed (native/child.cc): join namespaces (in
- * an intermediate process that clones the final one with CLONE_PARENT), create new ones
- * (CLONE_NEW* flags), join cgroups, reset signal dispositions, new session or group, hostname, lo up,
+ * A process to create, in a cgroup (intoCgroup) or not. The order in the child is fixed
+ * (native/child.cc): join cgroups, join namespaces (in an intermediate process that clones the final one with CLONE_PARENT), create
+ * new ones (CLONE_NEW* flags), a new cgroup namespace, reset signal dispositions, new session or group, hostname, lo up,
  * file-system steps, user, parent-death signal (a change of user would clear it), cwd, stdio
  * (every other fd close-on-exec), controlling terminal, execve. spawn() returns once execve has
  * succeeded, or throws the step that failed.
@@ -67,6 +67,14 @@ export interface SpawnRequest {
    * open for writing (O_CLOEXEC; the caller closes them). `label` names the file in errors.
    */
   joinCgroups?: { fd: number; label: string }[];
+  /**
+   * A cgroup directory (an fd of it) the process is created in: clone3 CLONE_INTO_CGROUP, so it
+   * never runs outside it and costs no migration; where clone3 is missing, the child moves
+   * itself there first. Its errors name `label`.
+   */
+  intoCgroup?: { fd: number; label: string };
+  /** A new cgroup namespace, rooted at the cgroup joined (unshare after the join, not at clone). */
+  newCgroupNamespace?: boolean;
   /** Set in the process's UTS namespace (a new or a joined one). */
   hostname?: string;
   /** Bring lo up in the process's network namespace. */

@@ -89,7 +89,7 @@ export function containerRequest(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
-  joinCgroups?: SpawnRequest['joinCgroups'],
+  intoCgroup?: SpawnRequest['intoCgroup'],
 ): SpawnRequest {
   const all: SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
   const joined = all.filter((ns) => launch.share.includes(ns));
@@ -110,7 +110,8 @@ export function containerRequest(
     ...(launch.user ? { user: launch.user } : {}),
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
-    ...(joinCgroups ? { joinCgroups } : {}),
+    // In its own cgroup, a container sees that cgroup as the root (/proc/self/cgroup: 0::/).
+    ...(intoCgroup ? { intoCgroup, newCgroupNamespace: true } : {}),
   };
 }
 
@@ -119,7 +120,7 @@ export function startContainer(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
-  joinCgroups?: SpawnRequest['joinCgroups'],
+  intoCgroup?: SpawnRequest['intoCgroup'],
 ): PodProcess {
-  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, joinCgroups)));
+  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, intoCgroup)));
 }

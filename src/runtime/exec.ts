@@ -53,8 +53,9 @@ export function execRequest(c: NativeConstants, target: { pid: number; pidfd: nu
     joinNamespaces: [
       {
         fd: target.pidfd,
-        type: c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID | c.CLONE_NEWNS,
-        label: `container pid ${target.pid} (net+ipc+uts+pid+mnt)`,
+        type:
+          c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID | c.CLONE_NEWNS | (opts.joinCgroups ? c.CLONE_NEWCGROUP : 0),
+        label: `container pid ${target.pid} (net+ipc+uts+pid+mnt${opts.joinCgroups ? '+cgroup' : ''})`,
       },
     ],
     newNamespaces: 0,

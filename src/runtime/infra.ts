@@ -16,8 +16,8 @@ export interface InfraOptions {
   parentDeathSignal?: number;
   /** False for a pod on the host's network: no network namespace of its own. */
   ownNetwork?: boolean;
-  /** The infra's cgroup (its cgroup.procs, open for writing). */
-  joinCgroups?: SpawnRequest['joinCgroups'];
+  /** The cgroup the infra is created in. */
+  intoCgroup?: SpawnRequest['intoCgroup'];
 }
 
 /** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
@@ -36,7 +36,7 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     loopbackUp: opts.ownNetwork !== false,
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,
-    joinCgroups: opts.joinCgroups,
+    ...(opts.intoCgroup ? { intoCgroup: opts.intoCgroup } : {}),
   };
 }
 

@@ -16,7 +16,7 @@ import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { PodCgroups } from '../cgroup/pod.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
-import type { ExitStatus, NativeBinding } from '../native/binding.js';
+import type { ExitStatus, NativeBinding, SpawnRequest } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { ContainerState, PipeIds, PodRecord, PodState } from '../state/records.js';
@@ -154,7 +154,7 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
-      const joins = opts.cgroups?.join();
+      const cgroup = opts.cgroups?.place();
       try {
         infra = await startInfra(opts.binding, {
           hostname: spec.hostname,
@@ -162,11 +162,11 @@ export class Pod extends EventEmitter<PodEvents> {
           stdio: infraIO.stdio,
           parentDeathSignal: opts.parentDeathSignal,
           ownNetwork: opts.network?.ownNamespace ?? true,
-          joinCgroups: joins,
+          intoCgroup: cgroup,
         });
       } finally {
         infraIO.release();
-        joins?.forEach((j) => closeSync(j.fd));
+        if (cgroup) closeSync(cgroup.fd);
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
@@ -286,13 +286,13 @@ export class Pod extends EventEmitter<PodEvents> {
     this.opts.storage?.beforeStart(slot.spec);
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
-    let joins: { fd: number; label: string }[] | undefined;
+    let cgroup: SpawnRequest['intoCgroup'];
     try {
-      joins = this.opts.cgroups?.join(slot.name);
-      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio, joins);
+      cgroup = this.opts.cgroups?.place(slot.name);
+      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio, cgroup);
     } finally {
       io.release();
-      joins?.forEach((j) => closeSync(j.fd));
+      if (cgroup) closeSync(cgroup.fd);
     }
     slot.lastError = undefined;
     slot.pipes = io.pipes;
@@ -316,7 +316,14 @@ export class Pod extends EventEmitter<PodEvents> {
             // When its first process ends, the container has ended: what it left running (a
             // child it forked, a command exec'd into it) is killed before the exit counts, as
             // when a PID 1 dies; and the exit is told after the last of its output (as conmon).
-            await cgroups?.stop(slot.name, 0).catch((err: Error) => this.emit('warning', `container ${slot.name}: ${err.message}`));
+            // Its cgroup goes too, and its next run gets a new one: a process cloned into a
+            // cgroup that cgroup.kill has emptied before is killed at birth (Linux 6.18, here).
+            try {
+              await cgroups?.stop(slot.name, 0);
+              cgroups?.remove(slot.name);
+            } catch (err) {
+              this.emit('warning', `container ${slot.name}: ${(err as Error).message}`);
+            }
             if (drained) await within(drained, OUTPUT_DRAIN_MS);
             recorded(status);
           })

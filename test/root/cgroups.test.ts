@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
-import { alive, procInfo, waitFor } from '../helpers/proc.js';
+import { alive, nsInode, procInfo, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
 import type { PodRecord } from '../../src/state/records.js';
@@ -26,7 +26,7 @@ const cgroupOf = (pid: number) =>
 const procsIn = (dir: string) =>
   existsSync(dir) ? readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number) : [];
 
-t.test('each process is born in its cgroup: the infra, each container, and a command exec-ed into one', async (t) => {
+t.test('each process is born in its cgroup; a container has a cgroup namespace rooted there, which exec joins', async (t) => {
   const s = testState(t);
   t.equal((await s.cli(['pod', 'create', 'cg'])).code, 0);
   t.equal((await s.cli(['run', '-d', '--pod', 'cg', '--name', 'a', '--', 'sleep', '1000'])).code, 0);
@@ -36,10 +36,12 @@ t.test('each process is born in its cgroup: the infra, each container, and a com
   const pod = rec.cgroup!.name;
   t.equal(cgroupOf(rec.infra!.process.pid), `${pod}/infra`, 'the infra');
   t.equal(cgroupOf(rec.containers[0].process!.pid), `${pod}/ctr-a`, 'the container');
-  const exec = await s.cli(['exec', 'cg', 'a', '--', 'cat', '/proc/self/cgroup']);
+  const ctr = rec.containers[0].process!.pid;
+  t.not(nsInode(ctr, 'cgroup'), nsInode('self', 'cgroup'), 'the container has a cgroup namespace of its own');
+  const exec = await s.cli(['exec', 'cg', 'a', '--', 'sh', '-c', 'cat /proc/self/cgroup; readlink /proc/self/ns/cgroup']);
   t.equal(exec.code, 0, exec.stderr);
-  // From inside, the path is the host's: the container has no cgroup namespace of its own yet.
-  t.match(exec.stdout, new RegExp(`^0::${pod}/ctr-a$`, 'm'), 'the exec-ed command, in its container');
+  t.match(exec.stdout, /^0::\/$/m, 'inside, its cgroup is the root of that namespace (0::/)');
+  t.match(exec.stdout, `cgroup:[${nsInode(ctr, 'cgroup')}]`, 'and a command exec-ed into it is in that namespace');
 });
 
 t.test(
