@@ -103,6 +103,24 @@ export function layerLinks(dir: string, layers: readonly string[]): void {
   layers.forEach((layer, i) => symlinkSync(layer, `${dir}/${i}`));
 }
 
+/**
+ * A root's steps with a read-only cgroup2 at /sys/fs/cgroup, right after sysfs: mounted in the
+ * container's cgroup namespace, it shows the container's own cgroup as its root.
+ */
+export function withCgroupfs(c: NativeConstants, steps: FsStep[]): FsStep[] {
+  const sys = steps.findIndex((s) => s.op === 'mount' && s.fstype === 'sysfs');
+  if (sys < 0) return steps; // the host's file system: its /sys is the host's
+  const cgroupfs: FsStep = {
+    op: 'mount',
+    source: 'cgroup2',
+    target: '/sys/fs/cgroup',
+    fstype: 'cgroup2',
+    flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | c.MS_RDONLY,
+    inRoot: true,
+  };
+  return [...steps.slice(0, sys + 1), cgroupfs, ...steps.slice(sys + 1)];
+}
+
 /** The steps for a container with a root file system of its own, ending in pivot_root. */
 export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
   const { root } = plan;

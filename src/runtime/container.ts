@@ -4,7 +4,7 @@
 // can never send it elsewhere), gets new ones for the rest, and a mount namespace of its own
 // with a /proc for the PID namespace it lives in.
 import { InputError } from '../errors.js';
-import { hostfsSteps } from '../fs/rootfs.js';
+import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
 import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
@@ -41,7 +41,7 @@ export interface ContainerLaunch {
 export function planContainer(
   spec: Pick<PodSpec, 'hostname' | 'share'>,
   c: ContainerSpec,
-  opts: { cwd: string; parentDeathSignal?: number },
+  opts: { cwd: string; parentDeathSignal?: number; cgroups?: unknown; binding?: { constants: NativeConstants } },
   resolve = true,
   cfs?: ContainerFs,
 ): ContainerLaunch {
@@ -73,7 +73,8 @@ export function planContainer(
     share: spec.share,
     hostname: spec.hostname,
     parentDeathSignal: opts.parentDeathSignal,
-    ...(cfs ? { fs: cfs.fs } : {}),
+    // In cgroups, a root of its own gets its cgroup namespace's cgroup2 at /sys/fs/cgroup.
+    ...(cfs ? { fs: opts.cgroups && opts.binding && ownRoot ? withCgroupfs(opts.binding.constants, cfs.fs) : cfs.fs } : {}),
     ...(cfs?.user ? { user: cfs.user } : {}),
     ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
 import { alive, nsInode, procInfo, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
@@ -148,3 +149,30 @@ t.test('every way a pod ends leaves no cgroup, and the tspod root goes with the 
   await ok(['rm', 'infra-killed']);
   t.notOk(existsSync(`${v2!.mount}/tspod`), 'no pod left: the /tspod root is gone too');
 });
+
+t.test(
+  'a container with a root of its own sees its own cgroup, read-only, at /sys/fs/cgroup',
+  { skip: !haveBusybox && NO_BUSYBOX },
+  async (t) => {
+    const s = testState(t);
+    const tree = busyboxRoot(tempDir(t, 'cg-root'));
+    const script = [
+      'grep " /sys/fs/cgroup " /proc/self/mountinfo',
+      'echo "procs: $(cat /sys/fs/cgroup/cgroup.procs | tr "\\n" " ")"',
+      'echo "self: $$"',
+      'touch /sys/fs/cgroup/x 2>&1; true',
+    ].join('; ');
+    const r = await s.cli(['run', '--name', 'rooted', '--rootfs', tree, '--', '/bin/sh', '-c', script]);
+    t.equal(r.code, 0, r.stderr);
+    const out = r.stdout.replace(/^rooted +\| /gm, '');
+    t.match(
+      out,
+      /^\S+ \S+ \S+ \/ \/sys\/fs\/cgroup ro,nosuid,nodev,noexec\S*( \S+)* - cgroup2 /m,
+      'cgroup2, read-only, rooted at its cgroup (/)',
+    );
+    const self = /^self: (\d+)$/m.exec(out)?.[1];
+    const procs = /^procs: ([\d ]*)$/m.exec(out)?.[1].trim().split(' ');
+    t.ok(self !== undefined && procs?.includes(self), `the cgroup it sees holds its own shell (${self} in ${procs?.join(',')})`);
+    t.match(out, /touch: \/sys\/fs\/cgroup\/x: Read-only file system/, 'and nothing can be written there');
+  },
+);
