@@ -1,7 +1,7 @@
 // A pod's cgroups, laid out as the kubelet's: one per pod, below it one for the infra and one
-// per container. A process is placed in its cgroup by the spawn path before it runs anything
-// (native/child.cc), so everything it forks, and whatever `tspod exec` starts in it, is found
-// there; a container's stop then reaches all of them, not only its first process.
+// per container. The spawn path creates each process in its cgroup (clone3, native/child.cc),
+// so everything it forks, and whatever `tspod exec` starts in it, is found there; a
+// container's stop then reaches all of them, not only its first process.
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import { rmdirSync } from 'node:fs';
@@ -41,7 +41,7 @@ export class PodCgroups {
       saved.mount !== here?.mount ||
       parts.length < 3 ||
       parts[0] !== '' ||
-      parts.some((p, i) => (i > 0 && !/^[\w.-]+$/.test(p)) || p === '..')
+      parts.some((p, i) => (i > 0 && !/^[\w.-]+$/.test(p)) || p === '.' || p === '..')
     ) {
       throw new Error(`cgroup ${saved.mount}${saved.name}: not a pod cgroup of this host's hierarchy`);
     }

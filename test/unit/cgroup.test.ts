@@ -29,7 +29,7 @@ t.test(
     if (!here) return;
     const binding = {} as NativeBinding;
     t.equal(PodCgroups.adopt(binding, { mount: here.mount, name: '/tspod/web-1a2b3c4d' }).record().name, '/tspod/web-1a2b3c4d');
-    for (const name of ['/', '/tspod', '/tspod/../etc', '/tspod/a/../../x', 'tspod/web', '/tspod/web name']) {
+    for (const name of ['/', '/tspod', '/tspod/../etc', '/tspod/./x', '/tspod/a/../../x', 'tspod/web', '/tspod/web name']) {
       t.throws(
         () => PodCgroups.adopt(binding, { mount: here.mount, name }),
         { message: /not a pod cgroup of this host's hierarchy/ },
