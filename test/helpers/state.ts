@@ -9,7 +9,8 @@ import { releaseRecorded } from '../../src/supervisor/stale.js';
 import { PodProcess } from '../../src/runtime/process.js';
 import { StateStore } from '../../src/state/store.js';
 import { runCli, startCli } from './cli.js';
-import { alive, procInfo, waitFor } from './proc.js';
+import { allProcesses, alive, procInfo, waitFor } from './proc.js';
+import type { ProcessId } from '../../src/native/identity.js';
 import { cleanup } from './cleanup.js';
 
 export interface TestState {
@@ -26,10 +27,32 @@ export interface TestState {
   killMonitor(): Promise<number>;
 }
 
+/**
+ * Monitors started for `root` that monitor.json may not name yet: ps and pod ls start one in
+ * the background and go on (monitor-kick.ts), so one can still be starting, or be about to take
+ * the lock from a monitor this teardown kills. Found by their exact arguments, which name the
+ * test's own (unique) state directory.
+ */
+function monitorsFor(root: string): ProcessId[] {
+  const argv = `--root\0${root}\0monitor\0`;
+  return allProcesses().flatMap((p) => {
+    try {
+      return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').endsWith(argv) ? [{ pid: p.pid, startTime: p.startTime }] : [];
+    } catch {
+      return []; // gone
+    }
+  });
+}
+
 /** Kills the monitor of `root` and every process its pods' records name. */
 export async function tearDownState(root: string): Promise<void> {
   const store = new StateStore(root);
   const binding = loadBinding();
+  for (const id of monitorsFor(root)) {
+    const monitor = PodProcess.adopt(binding, id);
+    monitor?.signal(9);
+    await monitor?.exited;
+  }
   try {
     const m = JSON.parse(readFileSync(store.paths.monitorFile, 'utf8')) as { pid: number; startTime: string };
     const monitor = PodProcess.adopt(binding, m);
