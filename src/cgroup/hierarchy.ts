@@ -14,12 +14,40 @@ export interface V2Hierarchy {
 /** mountinfo escapes blanks and backslashes in paths as \ooo. */
 const unescape = (path: string) => path.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
+/** The controllers tspod limits with. */
+export const CONTROLLERS = ['cpu', 'memory', 'pids'] as const;
+export type Controller = (typeof CONTROLLERS)[number];
+
+/** mountinfo's lines as [mount point, file-system type, super options]. */
+function mounts(mountinfo: string): [string, string, string[]][] {
+  return mountinfo
+    .split('\n')
+    .filter((l) => l.includes(' - '))
+    .map((l) => {
+      const [fstype, , options = ''] = l.split(' - ')[1].split(' ');
+      return [unescape(l.split(' ')[4]), fstype, options.split(',')];
+    });
+}
+
 /** The v2 hierarchy as /proc/self/mountinfo shows it; undefined when none is mounted. */
 export function findV2Hierarchy(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): V2Hierarchy | undefined {
-  const points = mountinfo
-    .split('\n')
-    .filter((l) => l.split(' - ')[1]?.startsWith('cgroup2 '))
-    .map((l) => unescape(l.split(' ')[4]));
+  const points = mounts(mountinfo)
+    .filter(([, fstype]) => fstype === 'cgroup2')
+    .map(([point]) => point);
   if (points.includes('/sys/fs/cgroup')) return { mount: '/sys/fs/cgroup', layout: 'unified' };
   return points.length ? { mount: points[0], layout: 'hybrid' } : undefined;
+}
+
+/**
+ * The v1 hierarchies of tspod's controllers, where they are mounted (a hybrid host's
+ * /sys/fs/cgroup/memory; cpu may share one with cpuacct). A controller bound to v1 is not
+ * available in the v2 tree.
+ */
+export function findV1Controllers(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): Partial<Record<Controller, string>> {
+  const out: Partial<Record<Controller, string>> = {};
+  for (const [point, fstype, options] of mounts(mountinfo)) {
+    if (fstype !== 'cgroup') continue;
+    for (const c of CONTROLLERS) if (options.includes(c)) out[c] ??= point;
+  }
+  return out;
 }

@@ -4,10 +4,13 @@
 // container's stop then reaches all of them, not only its first process.
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
-import { rmdirSync } from 'node:fs';
+import { closeSync, readFileSync, rmdirSync } from 'node:fs';
 import type { NativeBinding } from '../native/binding.js';
+import { cgroupPath } from '../pod/fields.js';
+import type { ResourceAmounts } from '../pod/resources.js';
 import { Cgroup, type CgroupJoin } from './cgroup.js';
-import { findV2Hierarchy } from './hierarchy.js';
+import { CONTROLLERS, findV1Controllers, findV2Hierarchy, type Controller } from './hierarchy.js';
+import { Controllers } from './limits.js';
 
 const { SIGTERM } = osConstants.signals;
 
@@ -17,40 +20,90 @@ const KILL_WAIT_MS = 10_000;
 /** tspod's part of the hierarchy, when nothing else is asked for. */
 export const DEFAULT_CGROUP_ROOT = '/tspod';
 
+/** What a pod's record keeps of its cgroups. */
+export interface PodCgroupsRecord {
+  /** The v2 hierarchy's mount point. */
+  mount: string;
+  /** The pod's cgroup, '/tspod/web-1a2b3c4d'; the same path in each v1 hierarchy. */
+  name: string;
+  /** Controllers enabled in the v2 tree. */
+  v2?: Controller[];
+  /** Controllers in v1 hierarchies (a hybrid host), by their mount points. */
+  v1?: Partial<Record<Controller, string>>;
+}
+
+/** Where a new process of the infra or a container is created; close() closes the fds. */
+export interface Placement {
+  /** The v2 cgroup's directory, for clone3. */
+  into: CgroupJoin;
+  /** cgroup.procs of its v1 cgroups, which the process writes itself into before execve. */
+  joins: CgroupJoin[];
+  close(): void;
+}
+
 export class PodCgroups {
   private constructor(
     private readonly binding: NativeBinding,
     readonly pod: Cgroup,
     private readonly root: string,
+    readonly controllers: Controllers,
   ) {}
 
-  /** A new pod cgroup, `ROOT/POD-RANDOM`: pods of the same name under two state directories never meet. */
-  static create(binding: NativeBinding, mount: string, podName: string, root = DEFAULT_CGROUP_ROOT): PodCgroups {
-    const pod = Cgroup.make(mount, `${root}/${podName}-${randomBytes(4).toString('hex')}`);
-    return new PodCgroups(binding, pod, root);
+  /**
+   * A new pod cgroup, `ROOT/POD-RANDOM` (pods of the same name under two state directories
+   * never meet), with the pod's own limits (pod-level resources, a pids limit) on it.
+   */
+  static create(
+    binding: NativeBinding,
+    mount: string,
+    podName: string,
+    root = DEFAULT_CGROUP_ROOT,
+    limits: ResourceAmounts = {},
+  ): PodCgroups {
+    const name = `${root}/${podName}-${randomBytes(4).toString('hex')}`;
+    Cgroup.make(mount, root);
+    const controllers = Controllers.setUp(mount, root);
+    const pod = new PodCgroups(binding, Cgroup.make(mount, name), root, controllers);
+    try {
+      for (const v1 of controllers.v1Mounts()) Cgroup.make(v1, name);
+      controllers.enableBelow(pod.pod);
+      controllers.apply(mount, name, limits, false);
+    } catch (err) {
+      pod.removeDirs();
+      throw err;
+    }
+    return pod;
   }
 
   /**
    * The pod cgroup a record names. Only a path below a tspod root of the hierarchy mounted now
    * is taken: a damaged record must not lead a kill or an rmdir anywhere else.
    */
-  static adopt(binding: NativeBinding, saved: { mount: string; name: string }): PodCgroups {
+  static adopt(binding: NativeBinding, saved: PodCgroupsRecord): PodCgroups {
     const here = findV2Hierarchy();
-    const parts = saved.name.split('/');
-    if (
-      saved.mount !== here?.mount ||
-      parts.length < 3 ||
-      parts[0] !== '' ||
-      parts.some((p, i) => (i > 0 && !/^[\w.-]+$/.test(p)) || p === '.' || p === '..')
-    ) {
+    const v1Here = findV1Controllers();
+    const isPath = () => {
+      try {
+        return cgroupPath(saved.name, 'cgroup') && saved.name.split('/').length >= 3;
+      } catch {
+        return false;
+      }
+    };
+    if (saved.mount !== here?.mount || !isPath()) {
       throw new Error(`cgroup ${saved.mount}${saved.name}: not a pod cgroup of this host's hierarchy`);
     }
-    return new PodCgroups(binding, new Cgroup(saved.mount, saved.name), saved.name.slice(0, saved.name.lastIndexOf('/')));
+    for (const [c, mount] of Object.entries(saved.v1 ?? {})) {
+      if (v1Here[c as Controller] !== mount) throw new Error(`cgroup ${mount}${saved.name}: not a ${c} hierarchy of this host`);
+    }
+    const v2 = (saved.v2 ?? []).filter((c) => (CONTROLLERS as readonly string[]).includes(c));
+    const root = saved.name.slice(0, saved.name.lastIndexOf('/'));
+    return new PodCgroups(binding, new Cgroup(saved.mount, saved.name), root, new Controllers(v2, saved.v1 ?? {}));
   }
 
   /** What the pod's record keeps, for adoption and clean-up. */
-  record(): { mount: string; name: string } {
-    return { mount: this.pod.mount, name: this.pod.name };
+  record(): PodCgroupsRecord {
+    const { v1, v2 } = this.controllers;
+    return { mount: this.pod.mount, name: this.pod.name, v2: [...v2], v1: { ...v1 } };
   }
 
   /** The infra's cgroup (no name) or a container's. */
@@ -58,9 +111,66 @@ export class PodCgroups {
     return this.pod.child(container === undefined ? 'infra' : `ctr-${container}`);
   }
 
-  /** The cgroup a new process of the infra or the container is created in; the caller closes the fd. */
-  place(container?: string): CgroupJoin {
-    return Cgroup.make(this.pod.mount, this.member(container).name).openDir();
+  /** The infra's or a container's cgroups in the v1 hierarchies (none on a unified host). */
+  private v1Members(container?: string): Cgroup[] {
+    const name = this.member(container).name;
+    return this.controllers.v1Mounts().map((mount) => new Cgroup(mount, name));
+  }
+
+  /**
+   * The cgroups a new process of the infra or the container is created in, made now with the
+   * container's limits on them.
+   */
+  place(container?: string, limits: ResourceAmounts = {}): Placement {
+    const v2 = Cgroup.make(this.pod.mount, this.member(container).name);
+    const v1 = this.v1Members(container).map((cg) => Cgroup.make(cg.mount, cg.name));
+    this.controllers.apply(this.pod.mount, v2.name, limits, container !== undefined);
+    const fds: CgroupJoin[] = [];
+    try {
+      fds.push(v2.openDir());
+      for (const cg of v1) fds.push(cg.openProcs());
+    } catch (err) {
+      for (const j of fds) closeSync(j.fd);
+      throw err;
+    }
+    return { into: fds[0], joins: fds.slice(1), close: () => fds.forEach((j) => closeSync(j.fd)) };
+  }
+
+  /** cgroup.procs of each of a container's cgroups, for a process that joins it (exec); the caller closes them. */
+  joins(container: string): CgroupJoin[] {
+    const fds: CgroupJoin[] = [];
+    try {
+      for (const cg of [this.member(container), ...this.v1Members(container)]) fds.push(cg.openProcs());
+    } catch (err) {
+      for (const j of fds) closeSync(j.fd);
+      throw err;
+    }
+    return fds;
+  }
+
+  /** Changes a running container's limits (tspod update); its spec is updated by the caller. */
+  update(container: string, limits: ResourceAmounts): void {
+    this.controllers.apply(this.pod.mount, this.member(container).name, limits, true);
+  }
+
+  /**
+   * How many of the container's processes the OOM killer has ended in its current cgroup
+   * (memory.events in v2, memory.oom_control in v1); undefined without a memory controller.
+   */
+  oomKills(container: string): number | undefined {
+    const name = this.member(container).name;
+    const v1 = this.controllers.v1.memory;
+    const file = v1
+      ? `${v1}${name}/memory.oom_control`
+      : this.controllers.v2.includes('memory')
+        ? `${this.pod.mount}${name}/memory.events`
+        : undefined;
+    if (!file) return undefined;
+    try {
+      return Number(/^oom_kill (\d+)$/m.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -81,20 +191,30 @@ export class PodCgroups {
     if (this.pod.populated()) this.pod.kill(this.binding);
   }
 
-  /** Removes a container's cgroup; its processes must be gone (stop first). */
+  /** Removes a container's cgroups; its processes must be gone (stop first). */
   remove(container: string): void {
     this.member(container).remove();
+    for (const cg of this.v1Members(container)) cg.remove();
   }
 
   /** Once the pod has ended: what is left is killed, and every cgroup of the pod removed. */
   async release(): Promise<void> {
     await this.killAndWait(this.pod);
-    this.pod.remove();
-    // The root goes with the last pod; a busy one (another pod, or one being made) stays.
-    try {
-      rmdirSync(this.pod.mount + this.root);
-    } catch {
-      // not empty, or gone
+    this.removeDirs();
+  }
+
+  private removeDirs(): void {
+    const v1 = this.controllers.v1Mounts().map((mount) => new Cgroup(mount, this.pod.name));
+    for (const cg of [this.pod, ...v1]) {
+      cg.remove();
+      // tspod's own root goes with the last pod; a busy one (another pod, or one being made)
+      // stays, and so does one that was asked for (a --cgroup-parent is the user's).
+      if (this.root !== DEFAULT_CGROUP_ROOT) continue;
+      try {
+        rmdirSync(cg.mount + this.root);
+      } catch {
+        // not empty, or gone
+      }
     }
   }
 

@@ -63,7 +63,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     const exit = c.lastExit;
     if (exit) {
       const how = exit.unknown ? 'unknown' : exit.code !== null ? `status ${exit.code}` : `signal ${exit.signal}`;
-      lines.push(`    last exit: ${how} at ${exit.at}`);
+      lines.push(`    last exit: ${how}${exit.reason ? ` (${exit.reason})` : ''} at ${exit.at}`);
     }
     if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
   }

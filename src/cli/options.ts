@@ -1,11 +1,24 @@
 // Checks of CLI option values, in one place. Each error names the option.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { findV2Hierarchy } from '../cgroup/hierarchy.js';
 import { DEFAULT_CGROUP_ROOT } from '../cgroup/pod.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
-import { executableFile, graceSeconds, id, ipAddress, networkValue, port, shareList, uniqueHostPorts } from '../pod/fields.js';
+import {
+  cgroupPath,
+  executableFile,
+  graceSeconds,
+  id,
+  ipAddress,
+  networkValue,
+  pidsLimit,
+  port,
+  shareList,
+  uniqueHostPorts,
+} from '../pod/fields.js';
+import { cpuMillis, type ResourceList, type Resources } from '../pod/resources.js';
 import type { ImportLimits } from '../image/budget.js';
 import type { HostOptions } from '../supervisor/host.js';
 
@@ -81,14 +94,78 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     tcpMaxTotal: num('TSPOD_TCP_MAX_TOTAL', 1, 1_000_000),
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
-    ...cgroupOptions(),
+    ...cgroupOptions(env),
   };
 }
 
-/** Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md). */
-function cgroupOptions(): Pick<HostOptions, 'cgroups'> {
+/**
+ * Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md):
+ * below TSPOD_CGROUP_ROOT (default /tspod), each limited to TSPOD_POD_MAX_PIDS processes.
+ */
+function cgroupOptions(env: NodeJS.ProcessEnv): Pick<HostOptions, 'cgroups'> {
   const v2 = findV2Hierarchy();
-  return v2 ? { cgroups: { mount: v2.mount, root: DEFAULT_CGROUP_ROOT } } : {};
+  if (!v2) return {};
+  const root = env.TSPOD_CGROUP_ROOT ? cgroupParentOption('TSPOD_CGROUP_ROOT', env.TSPOD_CGROUP_ROOT) : DEFAULT_CGROUP_ROOT;
+  const podMaxPids = envNumber(env, 'TSPOD_POD_MAX_PIDS', 1, 2 ** 31 - 1);
+  return { cgroups: { mount: v2.mount, root, ...(podMaxPids !== undefined ? { podMaxPids } : {}) } };
+}
+
+/**
+ * A cgroup for pods to be made in: a path in the v2 hierarchy (/mypods), or the same as a
+ * path of the file system (/sys/fs/cgroup/mypods). Never a path out of the hierarchy, nor one
+ * that is there and not a cgroup.
+ */
+export function cgroupParentOption(option: string, value: string): string {
+  const v2 = findV2Hierarchy();
+  if (!v2) throw new InputError(option, 'needs a cgroup v2 hierarchy, and this host has none mounted');
+  let name = value.replace(/\/+$/, '');
+  if (name.startsWith(v2.mount + '/')) name = name.slice(v2.mount.length);
+  else if (name.startsWith('/sys/fs/cgroup/') || name === '/sys/fs/cgroup')
+    throw new InputError(option, `"${value}" is outside the cgroup v2 hierarchy (mounted at ${v2.mount})`);
+  name = cgroupPath(name, option);
+  let st;
+  try {
+    st = statSync(v2.mount + name);
+  } catch {
+    return name; // made with the first pod
+  }
+  if (!st.isDirectory()) throw new InputError(option, `"${value}" is not a cgroup (${v2.mount}${name} is not a directory)`);
+  return name;
+}
+
+/** podman's --cpus: a decimal number of cpus, more than 0 (Kubernetes' quantity, as a limit). */
+function cpusOption(value: string): string {
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(value)) throw new InputError('--cpus', `"${value}" is not a number of cpus (1, 0.5, 2.25)`);
+  if (cpuMillis(value, '--cpus') === 0) throw new InputError('--cpus', `"${value}" must be more than 0`);
+  return value;
+}
+
+/** podman's --memory: bytes, or a number with b, k, m or g (powers of 1024), more than 0. */
+function memoryOption(value: string): string {
+  const m = /^(\d+\.?\d*|\.\d+)([bkmg])?$/i.exec(value);
+  if (!m) throw new InputError('--memory', `"${value}" is not a size (a number, optionally with b, k, m or g)`);
+  const bytes = Math.floor(Number(m[1]) * 1024 ** 'bkmg'.indexOf((m[2] ?? 'b').toLowerCase()));
+  if (!Number.isSafeInteger(bytes)) throw new InputError('--memory', `"${value}" is more bytes than tspod counts`);
+  if (bytes === 0) throw new InputError('--memory', `"${value}" must be more than 0`);
+  return String(bytes);
+}
+
+export interface ResourceOptions {
+  cpus?: string;
+  memory?: string;
+  pidsLimit?: string;
+}
+
+/** --cpus, --memory and --pids-limit onto a container's or a pod's spec (their limits). */
+export function applyResourceOptions(target: { resources?: Resources; pidsLimit?: number }, o: ResourceOptions): void {
+  const limits: ResourceList = { ...target.resources?.limits };
+  if (o.cpus !== undefined) limits.cpu = cpusOption(o.cpus);
+  if (o.memory !== undefined) limits.memory = memoryOption(o.memory);
+  if (o.cpus !== undefined || o.memory !== undefined) target.resources = { ...target.resources, limits };
+  if (o.pidsLimit !== undefined) {
+    if (!/^\d+$/.test(o.pidsLimit)) throw new InputError('--pids-limit', `"${o.pidsLimit}" is not a whole number`);
+    target.pidsLimit = pidsLimit(Number(o.pidsLimit), '--pids-limit');
+  }
 }
 
 /** -p [hostIP:]hostPort:podPort[/tcp|/udp]; an IPv6 host address goes in brackets. */

@@ -21,12 +21,17 @@ export interface PodCreateOptions {
   grace?: string;
   network?: string;
   publish: string[];
+  cpus?: string;
+  memory?: string;
+  pidsLimit?: string;
+  cgroupParent?: string;
   root?: string;
 }
 
 /** A pod with only its infra process, which lives until it is stopped or removed. */
 export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
-  const { applyNetworkOptions, programOption, secondsOption, shareOption } = require('./options.js') as typeof import('./options.js');
+  const { applyNetworkOptions, applyResourceOptions, cgroupParentOption, programOption, secondsOption, shareOption } =
+    require('./options.js') as typeof import('./options.js');
   const { monitorClient } = require('../monitor/client.js') as typeof import('../monitor/client.js');
   const spec = newPodSpec(checkLabel('NAME', name));
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
@@ -34,6 +39,8 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
   if (o.grace !== undefined) spec.terminationGracePeriodSeconds = secondsOption('--grace', o.grace);
   if (o.pause !== undefined) spec.pause = programOption('--pause', o.pause);
   applyNetworkOptions(spec, o.network, o.publish ?? []);
+  applyResourceOptions(spec, o);
+  if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
   requireRoot('tspod pod create');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.createPod({ body: { spec, persistent: true } });

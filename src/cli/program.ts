@@ -77,6 +77,10 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
         .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
         .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
+        .option('--cpus <n>', "the container's: at most this many cpus (a limit: 0.5, 2)")
+        .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
+        .option('--pids-limit <n>', 'at most this many processes and threads')
+        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
         .passThroughOptions()
         .addHelpText(
           'after',
@@ -105,6 +109,10 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
         .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
         .option('--network <mode>', 'pod (its own namespace, the default), host, or cni[:NAME] (CNI plugins)')
+        .option('--cpus <n>', "the whole pod's: at most this many cpus (a limit: 0.5, 2)")
+        .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
+        .option('--pids-limit <n>', 'at most this many processes and threads')
+        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
         .action(async (name: string, opts) => invoke(handlers.podCreate, name, withRoot(opts)));
       pod
         .command('check')

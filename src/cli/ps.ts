@@ -36,9 +36,11 @@ function containerInfo(c: ContainerRecord): string {
   if (c.state === 'waiting' && c.lastError)
     return `start failed: ${c.lastError.code ?? ''} ${c.lastError.syscall ?? ''} ${c.lastError.path ?? ''}`.replace(/\s+/g, ' ').trim();
   if (c.lastError) return c.lastError.message;
+  const reason = c.lastExit?.reason ?? '';
   if (c.state === 'waiting' && c.nextStartAt)
-    return `restart in ${Math.max(0, Math.ceil((Date.parse(c.nextStartAt) - Date.now()) / 1000))}s`;
+    return `${reason ? `${reason}, ` : ''}restart in ${Math.max(0, Math.ceil((Date.parse(c.nextStartAt) - Date.now()) / 1000))}s`;
   if (c.stoppedByUser) return 'stopped';
+  if (reason) return reason;
   if (c.lastExit?.unknown) return 'exit status not observed (its parent was a supervisor that has gone)';
   return '';
 }

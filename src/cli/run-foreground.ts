@@ -49,7 +49,9 @@ export async function runForeground(spec: PodSpec, root: string): Promise<number
       parentDeathSignal: osConstants.signals.SIGKILL,
       tee: new TerminalTee(spec.containers.map((c) => c.name)),
     });
-    pod.on('container-exit', (name, status) => process.stderr.write(`tspod: container ${name} ${describeExit(status)}\n`));
+    pod.on('container-exit', (name, status, reason) =>
+      process.stderr.write(`tspod: container ${name} ${describeExit(status)}${reason ? ` (${reason})` : ''}\n`),
+    );
     pod.on('container-error', (name, err) => process.stderr.write(`tspod: container ${name} could not start: ${err.message}\n`));
     if (stopSignal !== undefined) void pod.stop();
     const result = await pod.ended;

@@ -6,7 +6,16 @@
 import { restartPolicyValue } from '../pod/fields.js';
 import { checkLabel } from '../pod/names.js';
 import { newPodSpec, type PodSpec, workingDirDefault } from '../pod/spec.js';
-import { applyContainerOptions, applyNetworkOptions, envOption, programOption, secondsOption, shareOption } from './options.js';
+import {
+  applyContainerOptions,
+  applyNetworkOptions,
+  applyResourceOptions,
+  cgroupParentOption,
+  envOption,
+  programOption,
+  secondsOption,
+  shareOption,
+} from './options.js';
 
 /** tspod run's options, as commander gives them. */
 export interface RunOptions {
@@ -30,6 +39,10 @@ export interface RunOptions {
   detach?: boolean;
   /** Join this running pod instead of making one (with -d). */
   pod?: string;
+  cpus?: string;
+  memory?: string;
+  pidsLimit?: string;
+  cgroupParent?: string;
   root?: string;
 }
 
@@ -64,7 +77,9 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
       o.image ? { name, command: [], args: words, env } : { name, command: words.slice(0, 1), args: words.slice(1), env },
     ]);
     applyContainerOptions(spec, o);
+    applyResourceOptions(spec.containers[0], o);
   }
+  if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
   if (o.share !== undefined) spec.share = shareOption(o.share);
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');

@@ -27,6 +27,9 @@ export function checkRunWords(command: string[], o: RunOptions): void {
       ['--user', o.user],
       ['--read-only', o.readOnly],
       ['-v', o.volume?.length ? o.volume : undefined],
+      ['--cpus', o.cpus],
+      ['--memory', o.memory],
+      ['--pids-limit', o.pidsLimit],
     ] as const) {
       if (given !== undefined) throw new InputError(option, 'applies to a command; a manifest sets it per container');
     }
@@ -97,6 +100,7 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
     ['--grace', o.grace],
     ['--network', o.network],
     ['-p', o.publish?.length ? o.publish : undefined],
+    ['--cgroup-parent', o.cgroupParent],
   ] as const;
   for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);

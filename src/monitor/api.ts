@@ -8,7 +8,10 @@ import {
   stringList,
   checkVolumes,
   executableFile,
+  cgroupPath,
   containerSpec,
+  pidsLimit,
+  resources,
   graceSeconds,
   ipAddress,
   label,
@@ -60,6 +63,9 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'pause',
     'labels',
     'annotations',
+    'resources',
+    'pidsLimit',
+    'cgroupParent',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -89,6 +95,9 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     containers,
   };
   if (o.pause !== undefined) spec.pause = executableFile(o.pause, `${path}.pause`);
+  if (o.resources !== undefined) spec.resources = resources(o.resources, `${path}.resources`);
+  if (o.pidsLimit !== undefined) spec.pidsLimit = pidsLimit(o.pidsLimit, `${path}.pidsLimit`);
+  if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupPath(o.cgroupParent, `${path}.cgroupParent`);
   return spec;
 }
 

@@ -44,7 +44,7 @@ function narrate(pod: Pod, how: 'created' | 'adopted'): void {
   const say = (message: string) => monitorLog.info(pod.spec.name, message);
   say(`${how} (infra pid ${pod.infra.pid})`);
   pod.on('container-start', (ctr, pid) => say(`container ${ctr} started (pid ${pid})`));
-  pod.on('container-exit', (ctr, status) => say(`container ${ctr} ${describeExit(status)}`));
+  pod.on('container-exit', (ctr, status, reason) => say(`container ${ctr} ${describeExit(status)}${reason ? ` (${reason})` : ''}`));
   pod.on('container-error', (ctr, err) => say(`container ${ctr} could not start: ${err.message}`));
   pod.on('end', (result) => say(`ended (${result.reason})`));
 }

@@ -2,6 +2,7 @@
 // names the path of the field (spec.containers[1].name) and what is wrong with it.
 import { InputError } from '../errors.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
+import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
@@ -177,7 +178,20 @@ function securityContext(v: unknown, path: string): SecurityContext {
 /** `extra`: fields the caller reads itself (a manifest's ports). */
 export function containerSpec(v: unknown, path: string, extra: readonly string[] = []): ContainerSpec {
   const c = mapping(v, path);
-  onlyFields(c, path, ['name', 'command', 'args', 'env', 'workingDir', 'image', 'rootfs', 'volumeMounts', 'securityContext', ...extra]);
+  onlyFields(c, path, [
+    'name',
+    'command',
+    'args',
+    'env',
+    'workingDir',
+    'image',
+    'rootfs',
+    'volumeMounts',
+    'securityContext',
+    'resources',
+    'pidsLimit',
+    ...extra,
+  ]);
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(c.name, `${path}.name`);
   if (c.image !== undefined && c.rootfs !== undefined)
@@ -213,7 +227,70 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
     });
   }
   if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`);
+  if (c.resources !== undefined) spec.resources = resources(c.resources, `${path}.resources`);
+  if (c.pidsLimit !== undefined) spec.pidsLimit = pidsLimit(c.pidsLimit, `${path}.pidsLimit`);
   return spec;
+}
+
+function resourceList(v: unknown, path: string): ResourceList {
+  const list = mapping(v ?? {}, path);
+  for (const key of Object.keys(list)) {
+    if (key === 'ephemeral-storage' || key.startsWith('hugepages-')) {
+      throw new InputError(`${path}.${key}`, 'is not enforced by tspod yet (supported here: cpu, memory)');
+    }
+  }
+  onlyFields(list, path, RESOURCE_NAMES);
+  const out: ResourceList = {};
+  for (const name of RESOURCE_NAMES) {
+    if (list[name] === undefined) continue;
+    resourceAmount(name, list[name], `${path}.${name}`);
+    out[name] = String(list[name]);
+  }
+  return out;
+}
+
+/**
+ * `resources` of a container or a pod: every quantity checked, a limit more than 0 and not
+ * below its request. As in Kubernetes, a limit without a request is also the request.
+ */
+export function resources(v: unknown, path: string): Resources {
+  const r = mapping(v ?? {}, path);
+  onlyFields(r, path, ['requests', 'limits']);
+  const out: Resources = {};
+  if (r.requests !== undefined) out.requests = resourceList(r.requests, `${path}.requests`);
+  if (r.limits !== undefined) out.limits = resourceList(r.limits, `${path}.limits`);
+  for (const name of RESOURCE_NAMES) {
+    const limit = out.limits?.[name];
+    if (limit === undefined) continue;
+    if (resourceAmount(name, limit, `${path}.limits.${name}`) === 0) {
+      throw new InputError(`${path}.limits.${name}`, 'must be more than 0 (leave it out for no limit)');
+    }
+    const request = out.requests?.[name];
+    if (request !== undefined && resourceAmount(name, request, '') > resourceAmount(name, limit, '')) {
+      throw new InputError(`${path}.requests.${name}`, `${request} is more than the limit ${limit}`);
+    }
+  }
+  return out;
+}
+
+/** The largest pids limit: pids.max takes an int; beyond it "max" means no limit. */
+const MAX_PIDS = 2 ** 31 - 1;
+
+export function pidsLimit(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_PIDS) {
+    throw new InputError(path, `must be a whole number from 1 to ${MAX_PIDS}, not ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** A cgroup's path in its hierarchy: absolute, each part a plain name (never . or ..). */
+export function cgroupPath(v: unknown, path: string): string {
+  const s = string(v, path);
+  const parts = s.split('/');
+  if (parts[0] !== '' || parts.length < 2 || parts.slice(1).some((p) => !/^[\w.@:+-]+$/.test(p) || p === '.' || p === '..')) {
+    throw new InputError(path, `"${s}" is not a cgroup path (/NAME[/NAME...], of letters, digits and . _ - @ : +, no . or ..)`);
+  }
+  return s;
 }
 
 /** A Kubernetes quantity for sizeLimit: 64Mi, 1G, 500000. */

@@ -14,6 +14,7 @@ import {
   networkValue,
   onlyFields,
   port,
+  resources,
   restartPolicyValue,
   string,
   labels,
@@ -77,6 +78,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     'restartPolicy',
     'hostNetwork',
     'volumes',
+    'resources',
   ]);
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
@@ -137,6 +139,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     volumes,
     labels: meta.labels === undefined ? {} : labels(meta.labels, 'metadata.labels'),
     annotations,
+    ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources') } : {}),
     containers,
   };
 }

@@ -1,5 +1,6 @@
 // The pod model: what a pod is, independent of how it was described (manifest or CLI) and of
 // how it is run (foreground or monitor).
+import type { Resources } from './resources.js';
 
 /** Namespaces a container can share with its pod's infra process. */
 export const SHAREABLE = ['net', 'ipc', 'uts', 'pid'] as const;
@@ -53,6 +54,10 @@ export interface ContainerSpec {
   rootfs?: string;
   volumeMounts?: VolumeMount[];
   securityContext?: SecurityContext;
+  /** Kubernetes' requests and limits of cpu and memory, enforced by the container's cgroup. */
+  resources?: Resources;
+  /** At most this many processes and threads in the container (tspod's field; podman's --pids-limit). */
+  pidsLimit?: number;
 }
 
 /** Kubernetes' hostPath types that tspod checks. */
@@ -106,6 +111,12 @@ export interface PodSpec {
   pause?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** Limits of the whole pod (Kubernetes 1.32's pod-level resources; podman's pod create --cpus/--memory). */
+  resources?: Resources;
+  /** At most this many processes and threads in the pod, the infra's included (kubelet's --pod-max-pids). */
+  pidsLimit?: number;
+  /** The cgroup the pod's cgroup is made in, a path in the cgroup v2 hierarchy (podman's --cgroup-parent). */
+  cgroupParent?: string;
   containers: ContainerSpec[];
 }
 

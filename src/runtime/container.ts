@@ -3,6 +3,7 @@
 // enters the infra's namespaces that the pod shares (through the infra's pidfd, so a reused pid
 // can never send it elsewhere), gets new ones for the rest, and a mount namespace of its own
 // with a /proc for the PID namespace it lives in.
+import type { Placement } from '../cgroup/pod.js';
 import { InputError } from '../errors.js';
 import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
 import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
@@ -90,7 +91,7 @@ export function containerRequest(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
-  intoCgroup?: SpawnRequest['intoCgroup'],
+  cgroups?: Pick<Placement, 'into' | 'joins'>,
 ): SpawnRequest {
   const all: SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
   const joined = all.filter((ns) => launch.share.includes(ns));
@@ -112,7 +113,7 @@ export function containerRequest(
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
     // In its own cgroup, a container sees that cgroup as the root (/proc/self/cgroup: 0::/).
-    ...(intoCgroup ? { intoCgroup, newCgroupNamespace: true } : {}),
+    ...(cgroups ? { intoCgroup: cgroups.into, joinCgroups: cgroups.joins, newCgroupNamespace: true } : {}),
   };
 }
 
@@ -121,7 +122,7 @@ export function startContainer(
   infra: { pid: number; pidfd: number },
   launch: ContainerLaunch,
   stdio: number[],
-  intoCgroup?: SpawnRequest['intoCgroup'],
+  cgroups?: Placement,
 ): PodProcess {
-  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, intoCgroup)));
+  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, cgroups)));
 }

@@ -127,7 +127,7 @@ export function execInContainer(
   if (pidfd === undefined) throw new TspodError(`${who} is not running: its process (pid ${container.process!.pid}) has exited`);
   let joins: SpawnRequest['joinCgroups'];
   try {
-    joins = pod.cgroup && [PodCgroups.adopt(binding, pod.cgroup).member(containerName).openProcs()];
+    joins = pod.cgroup && PodCgroups.adopt(binding, pod.cgroup).joins(containerName);
     const request = execRequest(
       binding.constants,
       { pid: container.process!.pid, pidfd },

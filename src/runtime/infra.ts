@@ -2,6 +2,7 @@
 // pod lives as long as it does. With tspod's own pause, tspod waits for pause's readiness byte:
 // until pause has blocked its signals, a SIGTERM sent to it (a PID 1) would be dropped.
 import { closeSync, readSync } from 'node:fs';
+import type { Placement } from '../cgroup/pod.js';
 import { TspodError } from '../errors.js';
 import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
@@ -16,8 +17,8 @@ export interface InfraOptions {
   parentDeathSignal?: number;
   /** False for a pod on the host's network: no network namespace of its own. */
   ownNetwork?: boolean;
-  /** The cgroup the infra is created in. */
-  intoCgroup?: SpawnRequest['intoCgroup'];
+  /** The cgroups the infra is created in. */
+  cgroups?: Pick<Placement, 'into' | 'joins'>;
 }
 
 /** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
@@ -36,7 +37,7 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     loopbackUp: opts.ownNetwork !== false,
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,
-    ...(opts.intoCgroup ? { intoCgroup: opts.intoCgroup } : {}),
+    ...(opts.cgroups ? { intoCgroup: opts.cgroups.into, joinCgroups: opts.cgroups.joins } : {}),
   };
 }
 

@@ -12,11 +12,11 @@
 // Each container lives in a slot (slot.ts) whose state changes only through moveTo; the saved
 // record is made and read back in record.ts.
 import { EventEmitter } from 'node:events';
-import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import type { PodCgroups } from '../cgroup/pod.js';
+import type { PodCgroups, Placement } from '../cgroup/pod.js';
+import { resourceAmounts } from '../pod/resources.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
-import type { ExitStatus, NativeBinding, SpawnRequest } from '../native/binding.js';
+import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { ContainerState, PipeIds, PodRecord, PodState } from '../state/records.js';
@@ -80,7 +80,8 @@ export interface PodEvents {
   /** Something a record shows has changed. */
   change: [];
   'container-start': [name: string, pid: number];
-  'container-exit': [name: string, status: ExitStatus];
+  /** reason: Kubernetes' OOMKilled, when the OOM killer ended a process of the container. */
+  'container-exit': [name: string, status: ExitStatus, reason: 'OOMKilled' | undefined];
   /** A restart failed before execve; the restart policy goes on. */
   'container-error': [name: string, error: Error];
   /** Trouble the pod survives (a clean-up step that failed): for its supervisor's log. */
@@ -154,7 +155,7 @@ export class Pod extends EventEmitter<PodEvents> {
       }
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
-      const cgroup = opts.cgroups?.place();
+      const cgroups = opts.cgroups?.place();
       try {
         infra = await startInfra(opts.binding, {
           hostname: spec.hostname,
@@ -162,11 +163,11 @@ export class Pod extends EventEmitter<PodEvents> {
           stdio: infraIO.stdio,
           parentDeathSignal: opts.parentDeathSignal,
           ownNetwork: opts.network?.ownNamespace ?? true,
-          intoCgroup: cgroup,
+          cgroups,
         });
       } finally {
         infraIO.release();
-        if (cgroup) closeSync(cgroup.fd);
+        cgroups?.close();
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;
@@ -284,15 +285,18 @@ export class Pod extends EventEmitter<PodEvents> {
     if (!this.infra.running)
       throw new Conflict(`pod "${this.podSpec.name}": its infra process (pid ${this.infra.pid}) ${describeExit(this.infra.status!)}`);
     this.opts.storage?.beforeStart(slot.spec);
+    if (!this.opts.cgroups && (slot.spec.resources || slot.spec.pidsLimit !== undefined)) {
+      throw new Conflict(`container ${slot.name} asks for resource limits, and pod "${this.podSpec.name}" has no cgroups`);
+    }
     const io = this.opts.io.open(slot.name);
     let proc: PodProcess;
-    let cgroup: SpawnRequest['intoCgroup'];
+    let cgroups: Placement | undefined;
     try {
-      cgroup = this.opts.cgroups?.place(slot.name);
-      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio, cgroup);
+      cgroups = this.opts.cgroups?.place(slot.name, resourceAmounts(slot.spec.resources, slot.spec.pidsLimit));
+      proc = startContainer(this.opts.binding, this.infra, slot.launch, io.stdio, cgroups);
     } finally {
       io.release();
-      if (cgroup) closeSync(cgroup.fd);
+      cgroups?.close();
     }
     slot.lastError = undefined;
     slot.pipes = io.pipes;
@@ -306,8 +310,8 @@ export class Pod extends EventEmitter<PodEvents> {
   private watch(slot: ContainerSlot, proc: PodProcess, drained?: Promise<void>): void {
     slot.process = proc;
     this.move(slot, 'running');
-    const recorded = (status: ExitStatus) => {
-      if (slot.process === proc) this.exited(slot, status);
+    const recorded = (status: ExitStatus, oomKilled = false) => {
+      if (slot.process === proc) this.exited(slot, status, oomKilled);
     };
     const cgroups = this.opts.cgroups;
     slot.settled =
@@ -318,25 +322,28 @@ export class Pod extends EventEmitter<PodEvents> {
             // when a PID 1 dies; and the exit is told after the last of its output (as conmon).
             // Its cgroup goes too, and its next run gets a new one: a process cloned into a
             // cgroup that cgroup.kill has emptied before is killed at birth (Linux 6.18, here).
+            // The OOM killer's count is read first: it goes with the cgroup.
+            let oomKilled = false;
             try {
               await cgroups?.stop(slot.name, 0);
+              oomKilled = (cgroups?.oomKills(slot.name) ?? 0) > 0;
               cgroups?.remove(slot.name);
             } catch (err) {
               this.emit('warning', `container ${slot.name}: ${(err as Error).message}`);
             }
             if (drained) await within(drained, OUTPUT_DRAIN_MS);
-            recorded(status);
+            recorded(status, oomKilled);
           })
         : proc.exited.then(recorded);
   }
 
   /** A container's process ended: record it, then apply its restart policy. */
-  private exited(slot: ContainerSlot, status: ExitStatus): void {
+  private exited(slot: ContainerSlot, status: ExitStatus, oomKilled = false): void {
     slot.process = undefined;
     slot.lastStatus = status;
-    slot.lastExit = exitRecord(status);
+    slot.lastExit = exitRecord(status, oomKilled);
     slot.finishedAt = now();
-    this.emit('container-exit', slot.name, status);
+    this.emit('container-exit', slot.name, status, slot.lastExit.reason);
     this.afterEnd(slot, status.error !== undefined || statusCode(status) !== 0);
   }
 
@@ -383,7 +390,10 @@ export class Pod extends EventEmitter<PodEvents> {
     if (this.stopping || this.persistent || this.slots.length === 0 || this.slots.some((s) => s.restarting)) return;
     if (!this.slots.every((s) => s.state === 'exited')) return;
     const failed = this.slots.find((s) => !s.lastStatus || statusCode(s.lastStatus) !== 0);
-    if (failed) this.reason = `container ${failed.name} ${failed.lastStatus ? describeExit(failed.lastStatus) : 'did not run'}`;
+    if (failed) {
+      const how = failed.lastStatus ? describeExit(failed.lastStatus) : 'did not run';
+      this.reason = `container ${failed.name} ${how}${failed.lastExit?.reason ? ` (${failed.lastExit.reason})` : ''}`;
+    }
     void this.end('completed', 0);
   }
 

@@ -22,9 +22,11 @@ import type { ContainerSlot } from './slot.js';
 
 const now = () => new Date().toISOString();
 
-export function exitRecord(s: ExitStatus): ExitRecord {
-  if (s.error) return { code: null, signal: null, unknown: true, at: now() };
-  return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now() };
+/** `oomKilled`: the OOM killer ended a process of the container's cgroup (its counter, not a guess from SIGKILL). */
+export function exitRecord(s: ExitStatus, oomKilled = false): ExitRecord {
+  const reason = oomKilled ? { reason: 'OOMKilled' as const } : {};
+  if (s.error) return { code: null, signal: null, unknown: true, at: now(), ...reason };
+  return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now(), ...reason };
 }
 
 /** A recorded exit as the status it was (unknown: a status with `error`). */

@@ -1,9 +1,11 @@
 // What the state directory holds about a pod: one pod.json per pod, rewritten (atomically) by
 // whoever supervises the pod, and read by every command that only looks. The saved format
-// describes itself: it takes only the pod model and a process's identity from below, and the
-// layers above (network, runtime, supervisor) write their parts of it in these types.
+// describes itself: it takes only the pod model, a process's identity and the cgroups' record
+// from below, and the layers above (network, runtime, supervisor) write their parts of it in
+// these types.
 import type { ProcessId } from '../native/identity.js';
 import type { ContainerSpec, NetworkSpec, PodSpec, PortMapping, RestartPolicy } from '../pod/spec.js';
+import type { PodCgroupsRecord } from '../cgroup/pod.js';
 
 export const RECORD_VERSION = 1;
 
@@ -27,6 +29,8 @@ export interface ExitRecord {
   signal: string | null;
   /** True when nobody could observe the status (it exited while no monitor ran). */
   unknown?: boolean;
+  /** Kubernetes' reason: OOMKilled when the OOM killer ended a process of the container. */
+  reason?: 'OOMKilled';
   at: string;
 }
 
@@ -108,6 +112,6 @@ export interface PodRecord {
   containers: ContainerRecord[];
   /** Absent for pods made by an older tspod: their network is the pod mode without ports. */
   network?: NetworkRecord;
-  /** The pod's cgroup: where the v2 hierarchy is mounted, and its path there. Absent without cgroups. */
-  cgroup?: { mount: string; name: string };
+  /** The pod's cgroups: where the hierarchies are mounted, and its path there. Absent without cgroups. */
+  cgroup?: PodCgroupsRecord;
 }

@@ -37,7 +37,7 @@ const podShape = s.object({
   }),
   infra: s.optional(s.object({ process: processId, exit: s.optional(s.object()) })),
   network: s.optional(s.object({ mode: s.string, ports: s.list(s.object()) })),
-  cgroup: s.optional(s.object({ mount: s.string, name: s.string })),
+  cgroup: s.optional(s.object({ mount: s.string, name: s.string, v2: s.optional(s.list(s.string)), v1: s.optional(s.object()) })),
   reason: s.optional(s.string),
   containers: s.list(
     s.object({

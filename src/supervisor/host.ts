@@ -5,10 +5,11 @@
 // to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
 // embedding program's own.
 import { PodCgroups } from '../cgroup/pod.js';
-import { Conflict } from '../errors.js';
+import { Conflict, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
 import { PodNetwork, type NetworkOptions } from '../net/network.js';
+import { resourceAmounts } from '../pod/resources.js';
 import type { PodSpec } from '../pod/spec.js';
 import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
@@ -37,8 +38,12 @@ export interface HostOptions extends NetworkOptions {
   logMaxFiles?: number;
   /** Called for each pod the host takes: created or adopted. */
   onPod?: (pod: Pod, how: 'created' | 'adopted') => void;
-  /** Where pods get their cgroups: the v2 hierarchy's mount, and tspod's root in it. Unset: none. */
-  cgroups?: { mount: string; root: string };
+  /**
+   * Where pods get their cgroups: the v2 hierarchy's mount, and tspod's root in it (a pod's
+   * cgroupParent moves it); podMaxPids, the kubelet's --pod-max-pids, for a pod without a
+   * pidsLimit of its own. Unset: none.
+   */
+  cgroups?: { mount: string; root: string; podMaxPids?: number };
 }
 
 export interface CreateOptions {
@@ -107,8 +112,11 @@ export class PodHost {
       let pod: Pod;
       let cgroups: PodCgroups | undefined;
       try {
+        if (!this.opts.cgroups && needsCgroups(spec)) {
+          throw new TspodError(`pod "${spec.name}": asks for resource limits or a cgroup parent, and this host has no cgroup v2 hierarchy`);
+        }
         if (this.opts.cgroups) {
-          cgroups = this.makeCgroups(spec.name, this.opts.cgroups);
+          cgroups = this.makeCgroups(spec, this.opts.cgroups);
           // Named in the record before anything runs in it, for whoever cleans up after a crash.
           if (cgroups) this.store.write({ ...this.store.need(spec.name), cgroup: cgroups.record() });
         }
@@ -150,15 +158,17 @@ export class PodHost {
 
   /**
    * The pod's cgroups; none, said in the pod's log, where the hierarchy cannot be written (a
-   * read-only /sys/fs/cgroup inside a container): the pod runs as it would on a host without.
+   * read-only /sys/fs/cgroup inside a container): the pod runs as it would on a host without,
+   * unless it asks for what only cgroups give (a limit, a cgroup parent).
    */
-  private makeCgroups(pod: string, where: { mount: string; root: string }): PodCgroups | undefined {
+  private makeCgroups(spec: PodSpec, where: NonNullable<HostOptions['cgroups']>): PodCgroups | undefined {
+    const limits = resourceAmounts(spec.resources, spec.pidsLimit ?? where.podMaxPids);
     try {
-      return PodCgroups.create(this.binding, where.mount, pod, where.root);
+      return PodCgroups.create(this.binding, where.mount, spec.name, spec.cgroupParent ?? where.root, limits);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') throw err;
-      this.log.warn(pod, `runs without cgroups (a container is its first process only): ${(err as Error).message}`);
+      if ((code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') || needsCgroups(spec)) throw err;
+      this.log.warn(spec.name, `runs without cgroups (a container is its first process only): ${(err as Error).message}`);
       return undefined;
     }
   }
@@ -349,4 +359,14 @@ export class PodHost {
       maxFiles: this.opts.logMaxFiles,
     });
   }
+}
+
+/** Whether the pod asks for something only its cgroups can do. */
+function needsCgroups(spec: PodSpec): boolean {
+  return (
+    spec.resources !== undefined ||
+    spec.pidsLimit !== undefined ||
+    spec.cgroupParent !== undefined ||
+    spec.containers.some((c) => c.resources !== undefined || c.pidsLimit !== undefined)
+  );
 }

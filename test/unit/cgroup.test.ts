@@ -1,6 +1,6 @@
 // Where the v2 hierarchy is, read from mountinfo lines; which pod cgroups a record may name.
 import t from 'tap';
-import { findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
+import { findV1Controllers, findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
 import { PodCgroups } from '../../src/cgroup/pod.js';
 import type { NativeBinding } from '../../src/native/binding.js';
 
@@ -19,6 +19,24 @@ t.test('the layout from mountinfo: unified, hybrid, none; escaped paths', async 
   );
   t.equal(findV2Hierarchy([line('/sys/fs/cgroup/memory', 'cgroup')].join('\n')), undefined, 'v1 only: none');
   t.same(findV2Hierarchy(line('/run/my\\040cgroup', 'cgroup2')), { mount: '/run/my cgroup', layout: 'hybrid' }, '\\040 is a blank');
+});
+
+t.test("v1 hierarchies of tspod's controllers, from their super options; cpu may share one", async (t) => {
+  const v1 = (point: string, options: string) => `31 25 0:27 / ${point} rw shared:5 - cgroup cgroup rw,${options}`;
+  t.same(
+    findV1Controllers(
+      [
+        v1('/sys/fs/cgroup/cpu,cpuacct', 'cpu,cpuacct'),
+        v1('/sys/fs/cgroup/memory', 'memory'),
+        v1('/sys/fs/cgroup/cpuset', 'cpuset'),
+        v1('/sys/fs/cgroup/systemd', 'xattr,name=systemd'),
+        line('/sys/fs/cgroup/unified', 'cgroup2'),
+      ].join('\n'),
+    ),
+    { cpu: '/sys/fs/cgroup/cpu,cpuacct', memory: '/sys/fs/cgroup/memory' },
+    'cpuset is not cpu; pids is not mounted',
+  );
+  t.same(findV1Controllers(line('/sys/fs/cgroup', 'cgroup2')), {}, 'unified: none');
 });
 
 const here = findV2Hierarchy();

@@ -258,7 +258,7 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
   await t.rejects(loadManifest(file), {
     message:
       `${file}: spec.containers[0].livenessProbe: field is not supported by tspod ` +
-      '(supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, ports)',
+      '(supported here: name, command, args, env, workingDir, image, rootfs, volumeMounts, securityContext, resources, pidsLimit, ports)',
   });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
 });

@@ -1,0 +1,213 @@
+// Resource limits in force, read back from the kernel's own counters: an OOM kill recorded as
+// such, cpu throttling, a pids limit's EAGAIN. On a hybrid host (this project's) the limits
+// are in the v1 hierarchies; on a unified one (the kernel-matrix VM) in the v2 tree.
+import t from 'tap';
+import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
+import { alive, waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import { findV1Controllers, findV2Hierarchy, type Controller } from '../../src/cgroup/hierarchy.js';
+import type { PodRecord } from '../../src/state/records.js';
+
+const v2 = findV2Hierarchy();
+const offered = v2 ? readFileSync(join(v2.mount, 'cgroup.controllers'), 'utf8') : '';
+const v1 = findV1Controllers();
+const have = (c: Controller) => Boolean(v1[c]) || offered.split(/\s+/).includes(c);
+const skip = !isRoot
+  ? NOT_ROOT
+  : !v2
+    ? 'needs a cgroup v2 hierarchy mounted (none in /proc/self/mountinfo)'
+    : !(['cpu', 'memory', 'pids'] as const).every(have)
+      ? `needs the cpu, memory and pids controllers, in v1 hierarchies or in ${v2.mount}/cgroup.controllers`
+      : undefined;
+if (skip) t.plan(0, skip);
+
+const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
+const container = (s: TestState, pod: string, name: string) => record(s, pod).containers.find((c) => c.name === name)!;
+
+/** The directory of a container's cgroup in whichever tree holds `controller` for the pod. */
+function controllerDir(rec: PodRecord, controller: Controller, ctr: string): string {
+  const cg = rec.cgroup!;
+  const mount = cg.v1?.[controller] ?? (cg.v2?.includes(controller) ? cg.mount : undefined);
+  if (!mount) throw new Error(`pod ${rec.name}: no ${controller} controller in its record`);
+  return `${mount}${cg.name}/ctr-${ctr}`;
+}
+
+/** `name N` of a flat-keyed cgroup file (cpu.stat, memory.events). */
+const stat = (file: string, key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1] ?? NaN);
+
+t.test(
+  'a container over its 64Mi memory limit is recorded OOMKilled and restarted with the back-off; the other container runs on untouched',
+  async (t) => {
+    const s = testState(t);
+    const manifest = join(tempDir(t, 'oom'), 'oom.yaml');
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'oom' },
+        spec: {
+          restartPolicy: 'Always',
+          containers: [
+            {
+              name: 'hog',
+              // tail keeps every byte of a file without a newline: 256 MiB of them.
+              command: ['sh', '-c', 'head -c 268435456 /dev/zero | tail > /dev/null'],
+              resources: { limits: { memory: '64Mi' } },
+            },
+            { name: 'calm', command: ['sleep', '1000'] },
+          ],
+        },
+      }),
+    );
+    const calmBefore = await (async () => {
+      const r = await s.cli(['run', '-d', '-f', manifest]);
+      t.equal(r.code, 0, r.stderr);
+      return container(s, 'oom', 'calm').process!;
+    })();
+    const rec = record(s, 'oom');
+    await waitFor('two OOM kills of hog, each restarted', () => container(s, 'oom', 'hog').restartCount >= 2 || undefined, 60_000);
+    const hog = container(s, 'oom', 'hog');
+    t.equal(hog.lastExit?.reason, 'OOMKilled', 'its last exit says OOMKilled, from the cgroup counter');
+    t.ok(hog.lastExit?.signal === 'SIGKILL' || hog.lastExit?.code === 137, `ended by SIGKILL (${JSON.stringify(hog.lastExit)})`);
+    const ps = await s.cli(['ps', '--pod', 'oom', '-a']);
+    t.match(ps.stdout, /^oom +hog .*OOMKilled/m, 'ps shows it in INFO');
+    const calm = container(s, 'oom', 'calm');
+    t.equal(calm.restartCount, 0, 'the other container never restarted');
+    t.same(calm.process, calmBefore, 'and is the same process');
+    t.ok(alive(calm.process!) && alive(rec.infra!.process), 'which runs, as does the infra');
+  },
+);
+
+t.test('a container killed by SIGKILL that no OOM killer touched is not OOMKilled', async (t) => {
+  const s = testState(t);
+  const r = await s.cli(['run', '-d', '--name', 'kill9', '--memory', '64m', '--', 'sh', '-c', 'kill -9 $$']);
+  t.equal(r.code, 0, r.stderr);
+  await waitFor('its exit', () => container(s, 'kill9', 'kill9').lastExit ?? undefined);
+  const exit = container(s, 'kill9', 'kill9').lastExit!;
+  t.equal(exit.signal, 'SIGKILL');
+  t.equal(exit.reason, undefined, 'no reason: its cgroup counted no OOM kill');
+});
+
+t.test('a cpu limit of 0.2 is in force: a busy loop is throttled, as its cgroup counts', async (t) => {
+  const s = testState(t);
+  const r = await s.cli(['run', '-d', '--name', 'busy', '--cpus', '0.2', '--', 'sh', '-c', 'while :; do :; done']);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'busy');
+  const dir = controllerDir(rec, 'cpu', 'busy');
+  if (rec.cgroup!.v1?.cpu) {
+    t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '20000', 'v1: a quota of 20 ms');
+    t.equal(readFileSync(join(dir, 'cpu.cfs_period_us'), 'utf8').trim(), '100000', 'in each 100 ms');
+  } else {
+    t.equal(readFileSync(join(dir, 'cpu.max'), 'utf8').trim(), '20000 100000', 'v2: cpu.max 20 ms of each 100 ms');
+  }
+  const throttled = await waitFor('throttled periods', () =>
+    stat(join(dir, 'cpu.stat'), 'nr_throttled') > 0 ? stat(join(dir, 'cpu.stat'), 'nr_throttled') : undefined,
+  );
+  t.ok(throttled > 0, `nr_throttled ${throttled}`);
+});
+
+const FORK_100 = `
+$| = 1;
+my $n = 0;
+for (1 .. 100) {
+  my $p = fork;
+  if (!defined $p) { print "fork failed after $n: ", ($!{EAGAIN} ? "EAGAIN" : "$!"), "\\n"; last }
+  if ($p == 0) { sleep 1000; exit 0 }
+  $n++;
+}
+print "forked $n\\n";
+sleep 1000;
+`;
+
+t.test('a pids limit of 64: a fork loop inside gets EAGAIN; the host and another pod fork on', async (t) => {
+  const s = testState(t);
+  const limited = await s.cli(['run', '-d', '--name', 'forky', '--pids-limit', '64', '--', 'perl', '-e', FORK_100]);
+  t.equal(limited.code, 0, limited.stderr);
+  const free = await s.cli(['run', '-d', '--name', 'free', '--', 'perl', '-e', FORK_100]);
+  t.equal(free.code, 0, free.stderr);
+  const logs = async (pod: string) => (await s.cli(['logs', pod, pod])).stdout;
+  const said = await waitFor(
+    'the limited loop to stop',
+    async () => /fork failed after (\d+): (\S+)/.exec(await logs('forky')) ?? undefined,
+  );
+  t.equal(said[2], 'EAGAIN', 'fork failed with EAGAIN');
+  t.equal(Number(said[1]), 63, 'after 63 children: 64 processes with perl itself');
+  const dir = controllerDir(record(s, 'forky'), 'pids', 'forky');
+  t.equal(readFileSync(join(dir, 'pids.max'), 'utf8').trim(), '64');
+  t.equal(Number(readFileSync(join(dir, 'pids.current'), 'utf8')), 64, 'pids.current is at the limit');
+  t.match(
+    await waitFor('the other pod', async () => /forked \d+/.exec(await logs('free')) ?? undefined),
+    ['forked 100'],
+    'another pod forked all 100',
+  );
+  t.equal(spawnSync('true').status, 0, 'and so does the host');
+});
+
+t.test('--cgroup-parent: the pod is made below it, which is left for its owner when the pod goes', async (t) => {
+  const parent = `/tspod-test-parent-${process.pid}`;
+  const dirs = [v2!.mount, ...new Set(Object.values(v1))].map((m) => m + parent);
+  // Registered first, so run last: after the state's teardown has removed the pod.
+  cleanup(t, `remove ${parent}`, () => dirs.forEach((d) => existsSync(d) && rmdirSync(d)));
+  const s = testState(t);
+  const r = await s.cli(['run', '-d', '--name', 'kid', '--cgroup-parent', parent, '--memory', '32m', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'kid');
+  t.match(rec.cgroup!.name, new RegExp(`^${parent}/kid-[0-9a-f]{8}$`));
+  t.ok(existsSync(controllerDir(rec, 'memory', 'kid')), 'the container has its cgroup there, limits included');
+  t.equal((await s.cli(['rm', '-f', 'kid'])).code, 0);
+  t.notOk(existsSync(v2!.mount + rec.cgroup!.name), "the pod's cgroup is gone");
+  t.ok(dirs.every(existsSync), 'the parent stays: it is the user’s');
+});
+
+t.test('bad limits and parents: one line naming the culprit, status 125, nothing created', async (t) => {
+  const s = testState(t);
+  const cases: [string[], RegExp][] = [
+    [['--memory', '12q'], /^tspod: --memory: "12q" is not a size/],
+    [['--cpus', '0'], /^tspod: --cpus: "0" must be more than 0/],
+    [['--pids-limit', '-3'], /^tspod: --pids-limit: "-3" is not a whole number/],
+    [['--cgroup-parent', '/cgroup.procs'], /^tspod: --cgroup-parent: "\/cgroup.procs" is not a cgroup/],
+    [['--cgroup-parent', '/a/../..'], /^tspod: --cgroup-parent: "\/a\/..\/.." is not a cgroup path/],
+    [['--cgroup-parent', '/sys/fs/cgroup/pids/x'], /outside the cgroup v2 hierarchy|is not a cgroup path/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await s.cli(['run', '-d', '--name', 'bad', ...args, '--', 'true']);
+    t.equal(r.code, 125, args.join(' '));
+    t.match(r.stderr, message);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  const manifest = join(tempDir(t, 'bad'), 'bad.yaml');
+  writeFileSync(
+    manifest,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: bad}',
+      'spec:',
+      '  containers:',
+      '  - name: a',
+      '    command: [sleep, "1"]',
+      '    resources: {requests: {memory: 1Gi}, limits: {memory: 512Mi}}',
+    ].join('\n'),
+  );
+  const r = await s.cli(['run', '-d', '-f', manifest]);
+  t.equal(r.code, 125);
+  t.match(r.stderr, /^tspod: .*bad\.yaml: spec\.containers\[0\]\.resources\.requests\.memory: 1Gi is more than the limit 512Mi$/m);
+  t.same(s.store.list(), [], 'no pod recorded');
+  const made = [v2!.mount, ...Object.values(v1)].filter(
+    (m) => existsSync(`${m}/tspod`) && readdirNames(`${m}/tspod`).some((n) => n.startsWith('bad-')),
+  );
+  t.same(made, [], 'no cgroup of it in any hierarchy');
+});
+
+function readdirNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
