@@ -80,24 +80,9 @@ export class PodCgroups {
    * is taken: a damaged record must not lead a kill or an rmdir anywhere else.
    */
   static adopt(binding: NativeBinding, saved: PodCgroupsRecord): PodCgroups {
-    const here = findV2Hierarchy();
-    const v1Here = findV1Controllers();
-    const isPath = () => {
-      try {
-        return cgroupPath(saved.name, 'cgroup') && saved.name.split('/').length >= 3;
-      } catch {
-        return false;
-      }
-    };
-    if (saved.mount !== here?.mount || !isPath()) {
-      throw new Error(`cgroup ${saved.mount}${saved.name}: not a pod cgroup of this host's hierarchy`);
-    }
-    for (const [c, mount] of Object.entries(saved.v1 ?? {})) {
-      if (v1Here[c as Controller] !== mount) throw new Error(`cgroup ${mount}${saved.name}: not a ${c} hierarchy of this host`);
-    }
-    const v2 = (saved.v2 ?? []).filter((c) => (CONTROLLERS as readonly string[]).includes(c));
+    const controllers = checkRecord(saved);
     const root = saved.name.slice(0, saved.name.lastIndexOf('/'));
-    return new PodCgroups(binding, new Cgroup(saved.mount, saved.name), root, new Controllers(v2, saved.v1 ?? {}));
+    return new PodCgroups(binding, new Cgroup(saved.mount, saved.name), root, controllers);
   }
 
   /** What the pod's record keeps, for adoption and clean-up. */
@@ -108,7 +93,7 @@ export class PodCgroups {
 
   /** The infra's cgroup (no name) or a container's. */
   member(container?: string): Cgroup {
-    return this.pod.child(container === undefined ? 'infra' : `ctr-${container}`);
+    return this.pod.child(memberName(container));
   }
 
   /** The infra's or a container's cgroups in the v1 hierarchies (none on a unified host). */
@@ -226,3 +211,31 @@ export class PodCgroups {
     }
   }
 }
+
+/**
+ * The controllers a pod's record names, once the record is found to name a pod cgroup of the
+ * hierarchies mounted here: a damaged record must not lead a kill, an rmdir or a read
+ * anywhere else.
+ */
+export function checkRecord(saved: PodCgroupsRecord): Controllers {
+  const here = findV2Hierarchy();
+  const v1Here = findV1Controllers();
+  const isPath = () => {
+    try {
+      return cgroupPath(saved.name, 'cgroup') && saved.name.split('/').length >= 3;
+    } catch {
+      return false;
+    }
+  };
+  if (saved.mount !== here?.mount || !isPath()) {
+    throw new Error(`cgroup ${saved.mount}${saved.name}: not a pod cgroup of this host's hierarchy`);
+  }
+  for (const [c, mount] of Object.entries(saved.v1 ?? {})) {
+    if (v1Here[c as Controller] !== mount) throw new Error(`cgroup ${mount}${saved.name}: not a ${c} hierarchy of this host`);
+  }
+  const v2 = (saved.v2 ?? []).filter((c) => (CONTROLLERS as readonly string[]).includes(c));
+  return new Controllers(v2, saved.v1 ?? {});
+}
+
+/** The infra's (no name) or a container's cgroup's path below its pod's. */
+export const memberName = (container?: string) => (container === undefined ? 'infra' : `ctr-${container}`);

@@ -194,6 +194,36 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('-f, --force', 'remove even if running')
         .action(async (podName: string, ctr: string | undefined, opts) => invoke(handlers.rm, podName, ctr, withRoot(opts)));
     },
+    stats: () => {
+      program
+        .command('stats')
+        .description('what running containers use, from their cgroups: cpu, memory, pids; each second until Ctrl-C')
+        .argument('[pod]')
+        .argument('[container]')
+        .option('--no-stream', 'print one sample (over one second) and exit')
+        .option('--json', 'as JSON (one line per sample when streaming)')
+        .action(async (podName: string | undefined, ctr: string | undefined, opts) => invoke(handlers.stats, podName, ctr, withRoot(opts)));
+    },
+    top: () => {
+      program
+        .command('top')
+        .description("a running container's processes, from its cgroup: pids as the host and as the pod see them")
+        .argument('<pod>')
+        .argument('<container>')
+        .option('--json', 'as JSON')
+        .action(async (podName: string, ctr: string, opts) => invoke(handlers.top, podName, ctr, withRoot(opts)));
+    },
+    update: () => {
+      program
+        .command('update')
+        .description("change a container's limits while it runs (and for its later starts)")
+        .argument('<pod>')
+        .argument('<container>')
+        .option('--cpus <n>', 'at most this many cpus (0.5, 2)')
+        .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g)')
+        .option('--pids-limit <n>', 'at most this many processes and threads')
+        .action(async (podName: string, ctr: string, opts) => invoke(handlers.update, podName, ctr, withRoot(opts)));
+    },
     monitor: () => {
       program
         .command('monitor')

@@ -30,7 +30,7 @@ import {
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
-import type { AddContainerRequest, ManifestRequest } from './protocol.js';
+import type { AddContainerRequest, ManifestRequest, UpdateResourcesRequest } from './protocol.js';
 
 function portMapping(v: unknown, path: string): PortMapping {
   const o = mapping(v, path);
@@ -158,6 +158,17 @@ export function addContainerFromBody(v: unknown): AddContainerRequest {
     container: containerSpec(o.container, 'container'),
     ...(o.restartPolicy === undefined ? {} : { restartPolicy: restartPolicyValue(o.restartPolicy, 'restartPolicy') }),
   };
+}
+
+/** A checked POST /v1/pods/NAME/containers/NAME/resources. */
+export function updateFromBody(v: unknown): UpdateResourcesRequest {
+  const o = mapping(v, 'request body');
+  onlyFields(o, '', ['limits', 'pidsLimit']);
+  const out: UpdateResourcesRequest = {};
+  if (o.limits !== undefined) out.limits = resources({ limits: o.limits }, 'resources').limits;
+  if (o.pidsLimit !== undefined) out.pidsLimit = pidsLimit(o.pidsLimit, 'pidsLimit');
+  if (!out.limits && out.pidsLimit === undefined) throw new InputError('request body', 'changes nothing: give limits or pidsLimit');
+  return out;
 }
 
 export function graceFromBody(v: unknown): number | undefined {

@@ -3,6 +3,7 @@
 // method for each, from this one table. Its imports are types only: the CLI's commands load
 // this, and nothing of the runtime.
 import { TspodError, errnoFields, type ErrnoFields } from '../errors.js';
+import type { ResourceList } from '../pod/resources.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { PodRecord } from '../state/records.js';
 
@@ -33,6 +34,12 @@ export interface AddContainerRequest {
   restartPolicy?: RestartPolicy;
 }
 
+/** POST /v1/pods/NAME/containers/NAME/resources: new limits, replacing those of the same name. */
+export interface UpdateResourcesRequest {
+  limits?: ResourceList;
+  pidsLimit?: number;
+}
+
 /** The stops and restarts: seconds between SIGTERM and SIGKILL (default: the pod's). */
 export interface GraceRequest {
   grace?: number;
@@ -56,6 +63,7 @@ export const ROUTES = {
   restartContainer: { method: 'POST', path: '/pods/:pod/containers/:container/restart' },
   stopContainer: { method: 'POST', path: '/pods/:pod/containers/:container/stop' },
   removeContainer: { method: 'DELETE', path: '/pods/:pod/containers/:container' },
+  updateResources: { method: 'POST', path: '/pods/:pod/containers/:container/resources' },
 } as const satisfies Record<string, { method: 'GET' | 'POST' | 'DELETE'; path: string; status?: number }>;
 
 export type RouteName = keyof typeof ROUTES;
@@ -73,6 +81,7 @@ export interface RouteTypes {
   restartContainer: { body?: GraceRequest; answer: PodRecord };
   stopContainer: { body?: GraceRequest; answer: PodRecord };
   removeContainer: { query?: { force?: boolean }; answer: PodRecord };
+  updateResources: { body: UpdateResourcesRequest; answer: PodRecord };
 }
 
 /** The names a path template holds: '/pods/:pod/stop' gives { pod: string }. */

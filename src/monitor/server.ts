@@ -3,7 +3,15 @@
 // or an error body with a status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { InputError } from '../errors.js';
-import { addContainerFromBody, createPodFromBody, errorStatus, graceFromBody, manifestFromBody, specFromManifest } from './api.js';
+import {
+  addContainerFromBody,
+  createPodFromBody,
+  errorStatus,
+  graceFromBody,
+  manifestFromBody,
+  specFromManifest,
+  updateFromBody,
+} from './api.js';
 import { API_VERSION, ROUTES, errorBody, type PathParams, type RouteAnswer, type RouteName } from './protocol.js';
 import type { PodHost } from '../supervisor/host.js';
 
@@ -89,6 +97,10 @@ export function monitorServer(host: PodHost, version: string): Server {
     },
     removeContainer: async ({ pod, container }, _, query) => {
       await host.get(pod).removeContainer(container, query.get('force') === 'true');
+      return record(pod);
+    },
+    updateResources: async ({ pod, container }, body) => {
+      await host.get(pod).updateContainer(container, updateFromBody(body));
       return record(pod);
     },
   };

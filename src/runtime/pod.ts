@@ -14,7 +14,8 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { PodCgroups, Placement } from '../cgroup/pod.js';
-import { resourceAmounts } from '../pod/resources.js';
+import { resources } from '../pod/fields.js';
+import { resourceAmounts, type ResourceList } from '../pod/resources.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
 import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
@@ -446,6 +447,28 @@ export class Pod extends EventEmitter<PodEvents> {
         this.failedStart(slot, err as Error);
         throw StartFailed.from(`container ${slot.name}`, err as Error);
       }
+    });
+  }
+
+  /**
+   * Changes a container's limits (CRI's UpdateContainerResources; tspod update): in its spec,
+   * for every later start, and in its cgroup now if it runs. The limits given replace those of
+   * the same name; the result is checked as a manifest's would be (a request above its new
+   * limit is refused), and nothing changes on an error.
+   */
+  updateContainer(name: string, change: { limits?: ResourceList; pidsLimit?: number }): Promise<void> {
+    const slot = this.slot(name);
+    return this.serial(slot, async () => {
+      const cgroups = this.opts.cgroups;
+      if (!cgroups) throw new Conflict(`pod "${this.podSpec.name}" has no cgroups: its limits cannot change`);
+      const spec = slot.spec;
+      const merged = { ...spec.resources, limits: { ...spec.resources?.limits, ...change.limits } };
+      const checked = resources(merged, `container ${name}: resources`);
+      const pids = change.pidsLimit ?? spec.pidsLimit;
+      if (slot.process) cgroups.update(name, resourceAmounts(checked, pids));
+      spec.resources = checked;
+      if (pids !== undefined) spec.pidsLimit = pids;
+      this.emit('change');
     });
   }
 

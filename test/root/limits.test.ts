@@ -211,3 +211,103 @@ function readdirNames(dir: string): string[] {
     return [];
   }
 }
+
+t.test('stats --no-stream --json and top report what the cgroup files count, for the right processes', async (t) => {
+  const s = testState(t);
+  const r = await s.cli([
+    'run',
+    '-d',
+    '--name',
+    'st',
+    '--memory',
+    '64m',
+    '--cpus',
+    '0.2',
+    '--pids-limit',
+    '40',
+    '--',
+    'sh',
+    '-c',
+    'sleep 1000 & while :; do :; done',
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'st');
+  const v2dir = `${rec.cgroup!.mount}${rec.cgroup!.name}/ctr-st`;
+  await waitFor('sh and its sleep', () => readFileSync(`${v2dir}/cgroup.procs`, 'utf8').trim().split('\n').length === 2 || undefined);
+  const cpu = () => stat(join(v2dir, 'cpu.stat'), 'usage_usec');
+  const before = cpu();
+  const out = await s.cli(['stats', 'st', '--no-stream', '--json']);
+  const after = cpu();
+  t.equal(out.code, 0, out.stderr);
+  const rows = JSON.parse(out.stdout) as {
+    container: string;
+    cpuUsec: number;
+    cpuPercent: number;
+    memoryBytes: number;
+    memoryLimitBytes: number;
+    pids: number;
+    pidsLimit: number;
+  }[];
+  t.same(
+    rows.map((x) => x.container),
+    ['st', '(pod)'],
+    'the container, and the pod in all',
+  );
+  const row = rows[0];
+  t.ok(
+    row.cpuUsec >= before && row.cpuUsec <= after,
+    `its cpu time ${row.cpuUsec} is between the two reads of cpu.stat (${before}, ${after})`,
+  );
+  // Over an interval of n 100 ms periods (n >= 10), a 20 ms quota runs in at most n+1 of them,
+  // each overrun by at most a scheduler tick (4 ms at HZ=250): (11 * 24) / 1000 ms = 26.4%.
+  t.ok(row.cpuPercent > 0 && row.cpuPercent <= 26.4, `cpu ${row.cpuPercent}%: busy, and within the 0.2 cpu limit`);
+  t.equal(row.memoryLimitBytes, 64 * 2 ** 20, 'the memory limit');
+  t.ok(row.memoryBytes > 0 && row.memoryBytes < row.memoryLimitBytes, `memory in use ${row.memoryBytes}`);
+  const pidsDir = controllerDir(rec, 'pids', 'st');
+  t.equal(row.pids, Number(readFileSync(join(pidsDir, 'pids.current'), 'utf8')), 'pids as pids.current counts them');
+  t.equal(row.pidsLimit, 40);
+  t.ok(rows[1].cpuUsec >= row.cpuUsec, "the pod's total holds the container's");
+
+  const topped = await s.cli(['top', 'st', 'st', '--json']);
+  t.equal(topped.code, 0, topped.stderr);
+  const procs = JSON.parse(topped.stdout) as { pid: number; podPid: number; command: string }[];
+  const inCgroup = readFileSync(`${v2dir}/cgroup.procs`, 'utf8')
+    .trim()
+    .split('\n')
+    .map(Number)
+    .sort((a, b) => a - b);
+  t.same(
+    procs.map((p) => p.pid),
+    inCgroup,
+    'top lists exactly the processes of its cgroup',
+  );
+  t.same(procs.map((p) => p.command).sort(), ['sh -c sleep 1000 & while :; do :; done', 'sleep 1000'].sort());
+  t.ok(
+    procs.every((p) => p.podPid > 1 && p.podPid !== p.pid),
+    'each with its pid in the pod (pause is 1 there)',
+  );
+});
+
+t.test("update changes a running container's limits in its cgroup, and its next start keeps them", async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['run', '-d', '--name', 'up', '--memory', '64m', '--', 'sleep', '1000'])).code, 0);
+  const r = await s.cli(['update', 'up', 'up', '--memory', '128m', '--cpus', '0.5', '--pids-limit', '30']);
+  t.equal(r.code, 0, r.stderr);
+  const files = () => {
+    const rec = record(s, 'up');
+    const v1 = Boolean(rec.cgroup!.v1?.memory);
+    return {
+      memory: readFileSync(join(controllerDir(rec, 'memory', 'up'), v1 ? 'memory.limit_in_bytes' : 'memory.max'), 'utf8').trim(),
+      cpu: readFileSync(join(controllerDir(rec, 'cpu', 'up'), rec.cgroup!.v1?.cpu ? 'cpu.cfs_quota_us' : 'cpu.max'), 'utf8').trim(),
+      pids: readFileSync(join(controllerDir(rec, 'pids', 'up'), 'pids.max'), 'utf8').trim(),
+    };
+  };
+  const want = { memory: String(128 * 2 ** 20), cpu: record(s, 'up').cgroup!.v1?.cpu ? '50000' : '50000 100000', pids: '30' };
+  t.same(files(), want, 'the running container has them');
+  t.equal((await s.cli(['restart', 'up', 'up'])).code, 0);
+  t.same(files(), want, 'and so does its next run');
+  const bad = await s.cli(['update', 'up', 'up', '--memory', 'lots']);
+  t.equal(bad.code, 125);
+  t.match(bad.stderr, /^tspod: --memory: "lots" is not a size/);
+  t.same(files(), want, 'a bad value changes nothing');
+});
