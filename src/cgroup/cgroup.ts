@@ -1,6 +1,7 @@
 // One cgroup of the v2 hierarchy: its processes, whether anything still runs in it, signals to
 // all of them, and its removal. v2 because membership, kill and "populated" work there on every
-// host tspod supports, even with no controller enabled (this project's hybrid hosts).
+// host tspod supports, even with no controller enabled (this project's hybrid hosts). A v1
+// hierarchy's cgroup (limits on a hybrid host) uses only its directory and cgroup.procs.
 import {
   closeSync,
   constants as fsConstants,
@@ -54,6 +55,15 @@ export class Cgroup {
   openProcs(): CgroupJoin {
     const label = join(this.path, 'cgroup.procs');
     return { fd: openSync(label, fsConstants.O_WRONLY), label };
+  }
+
+  /** Moves a process here (a migration); one that has exited meanwhile is no error. */
+  move(pid: number): void {
+    try {
+      writeFileSync(join(this.path, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      if (errno(err) !== 'ESRCH') throw err;
+    }
   }
 
   /** Processes in this cgroup and every cgroup below it; none when it is gone. */

@@ -2,7 +2,8 @@
 // Ubuntu 22.04+, Fedora, RHEL 9) or hybrid (v1 controllers under /sys/fs/cgroup, a cgroup2 at
 // /sys/fs/cgroup/unified, often with no controller). Either way tspod's pods and containers
 // are cgroups of that tree: membership, kill and "populated" need no controller.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { NativeBinding } from '../native/binding.js';
 
 export type CgroupLayout = 'unified' | 'hybrid';
 
@@ -50,4 +51,19 @@ export function findV1Controllers(mountinfo = readFileSync('/proc/self/mountinfo
     for (const c of CONTROLLERS) if (options.includes(c)) out[c] ??= point;
   }
   return out;
+}
+
+/**
+ * The v2 hierarchy; where none is mounted (a host with v1 only), tspod mounts one of its own at
+ * `own`, in its state directory, as systemd's hybrid mode mounts one for itself: with no
+ * controller (v1 holds them), membership, cgroup.kill and populated still work, so a
+ * container is still all of its processes. It stays mounted for later commands.
+ */
+export function ensureV2Hierarchy(binding: NativeBinding, own: string): V2Hierarchy {
+  const found = findV2Hierarchy();
+  if (found) return found;
+  mkdirSync(own, { recursive: true, mode: 0o700 });
+  const c = binding.constants;
+  binding.mount('cgroup2', own, 'cgroup2', c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC, '');
+  return { mount: own, layout: 'hybrid' };
 }

@@ -98,9 +98,14 @@ export class Controllers {
     return new Controllers(v2, v1);
   }
 
-  /** The v1 hierarchies in use, each once (cpu and cpuacct may share one). */
+  /** The v1 hierarchies of tspod's controllers, each once (cpu and cpuacct may share one). */
   v1Mounts(): string[] {
     return [...new Set(Object.values(this.v1))];
+  }
+
+  /** Those that the limits `a` need. */
+  v1MountsFor(a: ResourceAmounts): string[] {
+    return [...new Set(needed(a).flatMap((c) => this.v1[c] ?? []))];
   }
 
   /**

@@ -2,6 +2,7 @@
 // pods also start it in the background when none answers (monitor/launch.ts), and ps and pod ls
 // when they see the running monitor's pods left without it (monitor-kick.ts).
 import { startMonitor } from '../monitor/monitor.js';
+import { loadBinding } from '../native/binding.js';
 import { stateRoot } from '../state/paths.js';
 import { hostOptionsFromEnv } from './options.js';
 import { requireRoot } from './root.js';
@@ -9,7 +10,8 @@ import { requireRoot } from './root.js';
 export async function monitor(o: { root?: string }): Promise<number> {
   requireRoot('tspod monitor');
   const { version } = require('../../package.json') as { version: string };
-  const running = await startMonitor({ root: stateRoot(o.root), version, ...hostOptionsFromEnv() });
+  const root = stateRoot(o.root);
+  const running = await startMonitor({ root, version, ...hostOptionsFromEnv(process.env, { binding: loadBinding(), stateRoot: root }) });
   await new Promise<void>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve());
   });

@@ -1,8 +1,9 @@
 // Checks of CLI option values, in one place. Each error names the option.
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { findV2Hierarchy } from '../cgroup/hierarchy.js';
+import { ensureV2Hierarchy, findV2Hierarchy } from '../cgroup/hierarchy.js';
+import type { NativeBinding } from '../native/binding.js';
 import { DEFAULT_CGROUP_ROOT } from '../cgroup/pod.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
 import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
@@ -79,7 +80,14 @@ export function importLimitsFromEnv(defaults: ImportLimits, env: NodeJS.ProcessE
   };
 }
 
-export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOptions {
+/**
+ * `supervisor`: given by the commands that supervise pods (the monitor, a foreground run),
+ * which mount a cgroup2 hierarchy of tspod's own in the state directory where none is.
+ */
+export function hostOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  supervisor?: { binding: NativeBinding; stateRoot: string },
+): HostOptions {
   const num = (name: string, min: number, max: number) => envNumber(env, name, min, max);
   // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
   const backoff = num('TSPOD_BACKOFF_MS', 1, 60_000_000);
@@ -94,7 +102,7 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
     tcpMaxTotal: num('TSPOD_TCP_MAX_TOTAL', 1, 1_000_000),
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
-    ...cgroupOptions(env),
+    ...cgroupOptions(env, supervisor),
   };
 }
 
@@ -102,8 +110,8 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HostOp
  * Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md):
  * below TSPOD_CGROUP_ROOT (default /tspod), each limited to TSPOD_POD_MAX_PIDS processes.
  */
-function cgroupOptions(env: NodeJS.ProcessEnv): Pick<HostOptions, 'cgroups'> {
-  const v2 = findV2Hierarchy();
+function cgroupOptions(env: NodeJS.ProcessEnv, supervisor?: { binding: NativeBinding; stateRoot: string }): Pick<HostOptions, 'cgroups'> {
+  const v2 = supervisor ? ensureV2Hierarchy(supervisor.binding, join(supervisor.stateRoot, 'cgroup2')) : findV2Hierarchy();
   if (!v2) return {};
   const root = env.TSPOD_CGROUP_ROOT ? cgroupParentOption('TSPOD_CGROUP_ROOT', env.TSPOD_CGROUP_ROOT) : DEFAULT_CGROUP_ROOT;
   const podMaxPids = envNumber(env, 'TSPOD_POD_MAX_PIDS', 1, 2 ** 31 - 1);

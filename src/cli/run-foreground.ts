@@ -23,7 +23,7 @@ export async function runForeground(spec: PodSpec, root: string): Promise<number
   const store = new StateStore(root);
   const binding = loadBinding();
   const self = { kind: 'foreground' as const, pid: process.pid, startTime: startTimeOf(process.pid) ?? '' };
-  const host = new PodHost(store, binding, self, terminalLog, hostOptionsFromEnv());
+  const host = new PodHost(store, binding, self, terminalLog, hostOptionsFromEnv(process.env, { binding, stateRoot: root }));
 
   // Installed before the pod starts, so Ctrl-C during the start is not lost.
   let stopSignal: number | undefined;

@@ -3,9 +3,11 @@
 // stop, restart and removal end all of its processes, not only the first.
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
+import { cliPath } from '../helpers/cli.js';
 import { NO_BUSYBOX, busyboxRoot, haveBusybox } from '../helpers/busybox.js';
 import { alive, nsInode, procInfo, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
@@ -176,3 +178,34 @@ t.test(
     t.match(out, /touch: \/sys\/fs\/cgroup\/x: Read-only file system/, 'and nothing can be written there');
   },
 );
+
+t.test('with no cgroup2 mounted, tspod mounts one of its own in its state directory, and containers still get their cgroups', async (t) => {
+  const s = testState(t);
+  // A mount namespace of the test's own, where the host's cgroup2 is unmounted: a v1-only host.
+  const script = `umount -l ${v2!.mount} && exec "$0" "$@"`;
+  const inside = [
+    'cat /proc/1/cgroup /proc/self/cgroup',
+    "grep -c ' - cgroup2 ' /proc/self/mountinfo",
+    `awk '$9 == "cgroup2" {print $5}' /proc/self/mountinfo`,
+  ].join('; ');
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, cliPath, 'run', '--', 'sh', '-c', inside], { env: s.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.equal(r.code, 0, r.stderr);
+  // The foreground run prefixes each line with the container's name.
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/^\S+ \| /, ''));
+  t.same(
+    lines.filter((l) => l.startsWith('0::')),
+    ['0::/../infra', '0::/'],
+    "in the container's cgroup namespace: pause in the infra's cgroup beside it, the container in its own",
+  );
+  t.same(lines.slice(-2), ['1', join(s.root, 'cgroup2')], "one cgroup2 mount: tspod's own, in the state directory");
+});

@@ -83,6 +83,21 @@ t.test(
   },
 );
 
+t.test('a pod without limits is in no v1 hierarchy; a container with one only in those its limits need', async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'lean'])).code, 0);
+  t.equal((await s.cli(['run', '-d', '--pod', 'lean', '--name', 'a', '--', 'sleep', '1000'])).code, 0);
+  t.equal((await s.cli(['run', '-d', '--pod', 'lean', '--name', 'b', '--memory', '64m', '--', 'sleep', '1000'])).code, 0);
+  const name = record(s, 'lean').cgroup!.name;
+  const where = (c: Controller, member: string) => (v1[c] ? existsSync(`${v1[c]}${name}/${member}`) : undefined);
+  for (const c of ['cpu', 'memory', 'pids'] as const) {
+    t.notOk(where(c, 'infra'), `the infra: no ${c} cgroup (v1: ${v1[c] ?? 'none'})`);
+    t.notOk(where(c, 'ctr-a'), `a: none`);
+  }
+  if (v1.memory) t.ok(where('memory', 'ctr-b'), 'b: in the v1 memory hierarchy, for its limit');
+  if (v1.cpu) t.notOk(where('cpu', 'ctr-b'), 'and in no other');
+});
+
 t.test('a container killed by SIGKILL that no OOM killer touched is not OOMKilled', async (t) => {
   const s = testState(t);
   const r = await s.cli(['run', '-d', '--name', 'kill9', '--memory', '64m', '--', 'sh', '-c', 'kill -9 $$']);
@@ -150,7 +165,7 @@ t.test('a pids limit of 64: a fork loop inside gets EAGAIN; the host and another
 
 t.test('--cgroup-parent: the pod is made below it, which is left for its owner when the pod goes', async (t) => {
   const parent = `/tspod-test-parent-${process.pid}`;
-  const dirs = [v2!.mount, ...new Set(Object.values(v1))].map((m) => m + parent);
+  const dirs = [v2!.mount, ...(v1.memory ? [v1.memory] : [])].map((m) => m + parent);
   // Registered first, so run last: after the state's teardown has removed the pod.
   cleanup(t, `remove ${parent}`, () => dirs.forEach((d) => existsSync(d) && rmdirSync(d)));
   const s = testState(t);
@@ -161,7 +176,7 @@ t.test('--cgroup-parent: the pod is made below it, which is left for its owner w
   t.ok(existsSync(controllerDir(rec, 'memory', 'kid')), 'the container has its cgroup there, limits included');
   t.equal((await s.cli(['rm', '-f', 'kid'])).code, 0);
   t.notOk(existsSync(v2!.mount + rec.cgroup!.name), "the pod's cgroup is gone");
-  t.ok(dirs.every(existsSync), 'the parent stays: it is the user’s');
+  t.ok(dirs.every(existsSync), 'the parent stays (in v2, and in v1 memory for the limit): it is the user’s');
 });
 
 t.test('bad limits and parents: one line naming the culprit, status 125, nothing created', async (t) => {
@@ -304,6 +319,14 @@ t.test("update changes a running container's limits in its cgroup, and its next 
   };
   const want = { memory: String(128 * 2 ** 20), cpu: record(s, 'up').cgroup!.v1?.cpu ? '50000' : '50000 100000', pids: '30' };
   t.same(files(), want, 'the running container has them');
+  const pid = container(s, 'up', 'up').process!.pid;
+  for (const c of ['cpu', 'pids'] as const) {
+    const dir = controllerDir(record(s, 'up'), c, 'up');
+    t.ok(
+      readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)),
+      `its process is in the ${c} cgroup it had no limit in`,
+    );
+  }
   t.equal((await s.cli(['restart', 'up', 'up'])).code, 0);
   t.same(files(), want, 'and so does its next run');
   const bad = await s.cli(['update', 'up', 'up', '--memory', 'lots']);
