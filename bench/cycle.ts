@@ -1,9 +1,12 @@
 // The pod cycle, through each tool: the infra in new net, ipc, uts and pid namespaces; a TCP
 // server and a client that join it and talk over 127.0.0.1; the client's success; everything
 // removed. Each tool's run returns its step times (ms) and a total.
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import {
+  DEFAULT_CGROUP_ROOT,
+  findV2Hierarchy,
   loadBinding,
+  PodCgroups,
   newPodSpec,
   Pod,
   PodHost,
@@ -79,11 +82,22 @@ function waitForFile(file: string, timeoutMs: number): void {
   }
 }
 
+/** The v2 hierarchy, where the tools make their pods' cgroups as tspod does; undefined: none. */
+const v2 = findV2Hierarchy();
+
 export function floorTool(p: Programs): Tool {
+  // The floor's pod cgroups go below a directory of its own, made and removed by the bench.
+  const parent = v2 && `${v2.mount}/tspod-bench-floor`;
   return {
     name: 'C floor',
-    what: 'bench/floor.c: clone3, setns through a pidfd, exec; its own start-up not counted',
-    run: async () => jsonLine(timeCommand([p.floor, p.pause, p.tcp, PORT], benchEnv()).stdout),
+    what: `bench/floor.c: clone3${parent ? ' into cgroups' : ''}, setns through a pidfd, exec; its own start-up not counted`,
+    setup: () => {
+      if (parent) mkdirSync(parent);
+    },
+    run: async () => jsonLine(timeCommand([p.floor, p.pause, p.tcp, PORT, ...(parent ? [parent] : [])], benchEnv()).stdout),
+    teardown: () => {
+      if (parent && existsSync(parent)) rmdirSync(parent);
+    },
   };
 }
 
@@ -152,10 +166,12 @@ export function spawnTool(p: Programs): Tool {
 export function podTool(p: Programs): Tool {
   return {
     name: 'tspod library: Pod',
-    what: "Pod.start, the client's exit event, pod.stop(), in the bench process",
+    what: `Pod.start${v2 ? ' (in its cgroups, as PodHost makes them)' : ''}, the client's exit event, pod.stop(), in the bench process`,
     run: async () => {
       const t0 = now();
-      const pod = await Pod.start(podSpec(p, 'bench'), { binding: loadBinding(), io: new NullIO(), cwd: '/' });
+      const binding = loadBinding();
+      const cgroups = v2 && PodCgroups.create(binding, v2.mount, 'bench');
+      const pod = await Pod.start(podSpec(p, 'bench'), { binding, io: new NullIO(), cwd: '/', cgroups });
       const t1 = now();
       try {
         const status = await clientExit(pod);
@@ -194,7 +210,9 @@ export function hostTool(p: Programs, root: string): Tool {
     setup: () => {
       store = new StateStore(root);
       store.ensureRoot();
-      host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' }, benchLog);
+      host = new PodHost(store, loadBinding(), { kind: 'monitor', pid: process.pid, startTime: '' }, benchLog, {
+        ...(v2 ? { cgroups: { mount: v2.mount, root: DEFAULT_CGROUP_ROOT } } : {}),
+      });
     },
     run: async () => {
       const t0 = now();

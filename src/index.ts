@@ -6,6 +6,8 @@ export * from './native/binding.js';
 export * from './pod/spec.js';
 export { podFromManifest, parseManifestText, loadManifest } from './pod/manifest.js';
 export { containerEnv, containerArgv, expandVars, DEFAULT_PATH } from './pod/env.js';
+export { findV2Hierarchy, findV1Controllers, type V2Hierarchy } from './cgroup/hierarchy.js';
+export { PodCgroups, DEFAULT_CGROUP_ROOT, type PodCgroupsRecord } from './cgroup/pod.js';
 export { startInfra, infraRequest, type InfraOptions } from './runtime/infra.js';
 export { planContainer, startContainer, containerRequest, type ContainerLaunch } from './runtime/container.js';
 export { execInContainer, type ExecOptions } from './runtime/exec.js';
