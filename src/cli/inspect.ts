@@ -6,6 +6,7 @@ import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
 import { isRunning, type ProcessId } from '../native/identity.js';
 import { READ_WHY, requireRoot } from './root.js';
+import type { ResourceList, Resources } from '../pod/resources.js';
 import { print } from './print.js';
 
 const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;
@@ -24,6 +25,19 @@ function namespaces(p: ProcessId | undefined): Record<string, number> | null {
 
 function nsLine(ns: Record<string, number> | null): string {
   return ns ? NAMESPACES.map((n) => `${n}:[${ns[n]}]`).join(' ') : '-';
+}
+
+/** "requests cpu 250m; limits cpu 1, memory 256Mi; pids 100", or '' for none. */
+function resourcesLine(spec: { resources?: Resources; pidsLimit?: number }): string {
+  const list = (l: ResourceList | undefined) =>
+    Object.entries(l ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  const parts = [];
+  if (list(spec.resources?.requests)) parts.push(`requests ${list(spec.resources?.requests)}`);
+  if (list(spec.resources?.limits)) parts.push(`limits ${list(spec.resources?.limits)}`);
+  if (spec.pidsLimit !== undefined) parts.push(`pids ${spec.pidsLimit}`);
+  return parts.join('; ');
 }
 
 export async function inspect(pod: string, container: string | undefined, o: { json?: boolean; root?: string }): Promise<number> {
@@ -55,11 +69,16 @@ export async function inspect(pod: string, container: string | undefined, o: { j
       (ports.length ? `, ports ${ports.join(' ')}` : ''),
     `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
   ];
+  const podLimits = resourcesLine(spec);
+  if (podLimits || record.cgroup)
+    lines.push(`  cgroup ${record.cgroup ? record.cgroup.name : 'none'}${podLimits ? `; resources: ${podLimits}` : ''}`);
   for (const c of containers) {
     const pid = c.process && c.state === 'running' ? `, pid ${c.process.pid}` : '';
     lines.push(`  container ${c.name}: ${c.state}${pid}, restarts ${c.restartCount}, policy ${c.restartPolicy}`);
     lines.push(`    command: ${[...c.spec.command, ...c.spec.args].join(' ')}`);
     lines.push(`    namespaces: ${nsLine(c.namespaces)}`);
+    const limits = resourcesLine(c.spec);
+    if (limits) lines.push(`    resources: ${limits}`);
     const exit = c.lastExit;
     if (exit) {
       const how = exit.unknown ? 'unknown' : exit.code !== null ? `status ${exit.code}` : `signal ${exit.signal}`;

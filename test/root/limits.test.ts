@@ -334,3 +334,23 @@ t.test("update changes a running container's limits in its cgroup, and its next 
   t.match(bad.stderr, /^tspod: --memory: "lots" is not a size/);
   t.same(files(), want, 'a bad value changes nothing');
 });
+
+t.test("pod create --memory --pids-limit limit the pod's cgroup, which the infra and every container are in", async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'whole', '--memory', '256m', '--pids-limit', '20'])).code, 0);
+  const r = await s.cli(['run', '-d', '--pod', 'whole', '--name', 'a', '--', 'perl', '-e', FORK_100]);
+  t.equal(r.code, 0, r.stderr);
+  const rec = record(s, 'whole');
+  const podDir = (c: Controller) => controllerDir(rec, c, 'x').replace(/\/ctr-x$/, '');
+  t.equal(readFileSync(join(podDir('pids'), 'pids.max'), 'utf8').trim(), '20');
+  const memFile = rec.cgroup!.v1?.memory ? 'memory.limit_in_bytes' : 'memory.max';
+  t.equal(readFileSync(join(podDir('memory'), memFile), 'utf8').trim(), String(256 * 2 ** 20));
+  // 20 in all: pause and perl take two, so perl's 18th fork fails.
+  const said = await waitFor(
+    'the fork loop to stop',
+    async () => /fork failed after (\d+): (\S+)/.exec((await s.cli(['logs', 'whole', 'a'])).stdout) ?? undefined,
+  );
+  t.same([said[1], said[2]], ['18', 'EAGAIN'], 'the pod-wide limit counts the infra too');
+  const inspect = await s.cli(['inspect', 'whole']);
+  t.match(inspect.stdout, /resources: limits memory 268435456; pids 20/, 'inspect shows them');
+});
