@@ -39,12 +39,17 @@ export function findV2Hierarchy(mountinfo = readFileSync('/proc/self/mountinfo',
   return points.length ? { mount: points[0], layout: 'hybrid' } : undefined;
 }
 
+let v1Here: Partial<Record<Controller, string>> | undefined;
+
 /**
  * The v1 hierarchies of tspod's controllers, where they are mounted (a hybrid host's
  * /sys/fs/cgroup/memory; cpu may share one with cpuacct). A controller bound to v1 is not
  * available in the v2 tree.
  */
-export function findV1Controllers(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): Partial<Record<Controller, string>> {
+export function findV1Controllers(mountinfo?: string): Partial<Record<Controller, string>> {
+  // Read once a process: a host's v1 hierarchies are mounted at boot, and reading mountinfo
+  // took 0.4 ms of each pod's creation here.
+  if (mountinfo === undefined) return { ...(v1Here ??= findV1Controllers(readFileSync('/proc/self/mountinfo', 'utf8'))) };
   const out: Partial<Record<Controller, string>> = {};
   for (const [point, fstype, options] of mounts(mountinfo)) {
     if (fstype !== 'cgroup') continue;
