@@ -84,15 +84,13 @@ export class Controllers {
    */
   static setUp(mount: string, root: string): Controllers {
     const offered = (dir: string) => readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    const parts = root.split('/').slice(1);
     let v2: Controller[] = [];
-    let dir = mount;
-    for (const part of root.split('/').slice(1)) {
+    for (let depth = 0; depth <= parts.length; depth++) {
+      const dir = join(mount, ...parts.slice(0, depth));
       v2 = CONTROLLERS.filter((c) => offered(dir).includes(c));
       enable(dir, v2);
-      dir = join(dir, part);
     }
-    v2 = CONTROLLERS.filter((c) => offered(dir).includes(c));
-    enable(dir, v2);
     const v1 = findV1Controllers();
     for (const c of v2) delete v1[c];
     return new Controllers(v2, v1);

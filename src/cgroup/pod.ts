@@ -120,27 +120,13 @@ export class PodCgroups {
     const v2 = Cgroup.make(this.pod.mount, this.member(container).name);
     const v1 = this.v1Members(container, limits).map((cg) => Cgroup.make(cg.mount, cg.name));
     this.controllers.apply(this.pod.mount, v2.name, limits, container !== undefined);
-    const fds: CgroupJoin[] = [];
-    try {
-      fds.push(v2.openDir());
-      for (const cg of v1) fds.push(cg.openProcs());
-    } catch (err) {
-      for (const j of fds) closeSync(j.fd);
-      throw err;
-    }
+    const fds = openEach([v2, ...v1], (cg) => (cg === v2 ? cg.openDir() : cg.openProcs()));
     return { into: fds[0], joins: fds.slice(1), close: () => fds.forEach((j) => closeSync(j.fd)) };
   }
 
   /** cgroup.procs of each of a container's cgroups, for a process that joins it (exec); the caller closes them. */
   joins(container: string): CgroupJoin[] {
-    const fds: CgroupJoin[] = [];
-    try {
-      for (const cg of [this.member(container), ...this.v1Members(container)]) fds.push(cg.openProcs());
-    } catch (err) {
-      for (const j of fds) closeSync(j.fd);
-      throw err;
-    }
-    return fds;
+    return openEach([this.member(container), ...this.v1Members(container)], (cg) => cg.openProcs());
   }
 
   /**
@@ -262,6 +248,18 @@ export function checkRecord(saved: PodCgroupsRecord): Controllers {
   }
   const v2 = (saved.v2 ?? []).filter((c) => (CONTROLLERS as readonly string[]).includes(c));
   return new Controllers(v2, saved.v1 ?? {});
+}
+
+/** An fd for each cgroup; on a failure, those opened already are closed. */
+function openEach(cgroups: Cgroup[], open: (cg: Cgroup) => CgroupJoin): CgroupJoin[] {
+  const fds: CgroupJoin[] = [];
+  try {
+    for (const cg of cgroups) fds.push(open(cg));
+  } catch (err) {
+    for (const j of fds) closeSync(j.fd);
+    throw err;
+  }
+  return fds;
 }
 
 /** The infra's (no name) or a container's cgroup's path below its pod's. */
