@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addContainerFromBody, createPodFromBody, graceFromBody, manifestFromBody } from '../../src/monitor/api.js';
+import { addContainerFromBody, createPodFromBody, graceFromBody, manifestFromBody, updateFromBody } from '../../src/monitor/api.js';
 import { hostPlatform, readImages } from '../../src/image/formats.js';
 import { DirSource, TarSource } from '../../src/image/source.js';
 import { tarMembers } from '../../src/image/tar.js';
@@ -41,8 +41,10 @@ const MANIFEST = {
         ports: [{ containerPort: 80, hostPort: 8080 }],
         volumeMounts: [{ name: 'v', mountPath: '/v' }],
         securityContext: { runAsUser: 1 },
+        resources: { requests: { cpu: '250m' }, limits: { cpu: 1, memory: '64Mi' } },
       },
     ],
+    resources: { limits: { memory: '1Gi' } },
   },
 };
 const YAML_TEXT = `apiVersion: v1
@@ -79,7 +81,15 @@ t.test('manifests, YAML and JSON: a pod or an InputError naming the file and fie
 
 t.test("the API's request bodies: a request or an InputError naming the field", async (t) => {
   const r = rng(2);
-  const spec = { name: 'fz', containers: [{ name: 'a', command: ['/bin/true'], args: [], env: [] }], ports: [], volumes: [] };
+  const spec = {
+    name: 'fz',
+    containers: [{ name: 'a', command: ['/bin/true'], args: [], env: [], resources: { limits: { memory: '64Mi' } }, pidsLimit: 10 }],
+    ports: [],
+    volumes: [],
+    resources: { limits: { cpu: '2' } },
+    pidsLimit: 100,
+    cgroupParent: '/x',
+  };
   const bodies = function* () {
     for (let i = 0; i < ROUNDS; i++) {
       yield ['create', mutateJson(r, { spec, persistent: false })] as const;
@@ -87,6 +97,7 @@ t.test("the API's request bodies: a request or an InputError naming the field", 
       yield ['container', mutateJson(r, { container: spec.containers[0], restartPolicy: 'Always' })] as const;
       yield ['manifest', mutateJson(r, { text: JSON.stringify(MANIFEST), file: 'x.json' })] as const;
       yield ['grace', mutateJson(r, { grace: 3 })] as const;
+      yield ['update', mutateJson(r, { limits: { cpu: '500m', memory: '128Mi' }, pidsLimit: 64 })] as const;
     }
   };
   const call = ([kind, body]: readonly [string, unknown]) =>
@@ -96,7 +107,9 @@ t.test("the API's request bodies: a request or an InputError naming the field", 
         ? addContainerFromBody(body)
         : kind === 'manifest'
           ? manifestFromBody(body)
-          : graceFromBody(body);
+          : kind === 'update'
+            ? updateFromBody(body)
+            : graceFromBody(body);
   await holds(t, 'request bodies', bodies(), call, ([kind, body]) => `${kind} ${JSON.stringify(body)?.slice(0, 200)}`);
 });
 
