@@ -127,6 +127,7 @@ export function cgroupParentOption(option: string, value: string): string {
   const v2 = findV2Hierarchy();
   if (!v2) throw new InputError(option, 'needs a cgroup v2 hierarchy, and this host has none mounted');
   let name = value.replace(/\/+$/, '');
+  if (name === v2.mount) throw new InputError(option, `"${value}" is the hierarchy's root: give a cgroup below it`);
   if (name.startsWith(v2.mount + '/')) name = name.slice(v2.mount.length);
   else if (name.startsWith('/sys/fs/cgroup/') || name === '/sys/fs/cgroup')
     throw new InputError(option, `"${value}" is outside the cgroup v2 hierarchy (mounted at ${v2.mount})`);
