@@ -4,13 +4,14 @@
 import { InputError } from '../errors.js';
 import { monitorClient } from '../monitor/client.js';
 import { checkLabel } from '../pod/names.js';
+import type { Resources } from '../pod/resources.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import { applyResourceOptions, type ResourceOptions } from './options.js';
 import { requireRoot } from './root.js';
 
 export async function update(pod: string, container: string, o: ResourceOptions & { root?: string }): Promise<number> {
   const names = { pod: checkLabel('pod', pod), container: checkLabel('container', container) };
-  const change: { resources?: { limits?: Record<string, string> }; pidsLimit?: number } = {};
+  const change: { resources?: Resources; pidsLimit?: number } = {};
   applyResourceOptions(change, o);
   if (!change.resources && change.pidsLimit === undefined) throw new InputError('update', 'give --cpus, --memory or --pids-limit');
   requireRoot('tspod update');
