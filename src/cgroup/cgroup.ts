@@ -2,17 +2,7 @@
 // all of them, and its removal. v2 because membership, kill and "populated" work there on every
 // host tspod supports, even with no controller enabled (this project's hybrid hosts). A v1
 // hierarchy's cgroup (limits on a hybrid host) uses only its directory and cgroup.procs.
-import {
-  closeSync,
-  constants as fsConstants,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmdirSync,
-  watch,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, watch, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBinding } from '../native/binding.js';
 
@@ -23,6 +13,20 @@ export interface CgroupJoin {
 }
 
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/**
+ * Writes a cgroup interface file that must exist. Never with O_CREAT: creating a file in a
+ * cgroup directory fails with EACCES, which would hide the ENOENT of a file this kernel lacks
+ * (cgroup.kill before 5.14). Write-only: kernfs refuses read access to a file with no read.
+ */
+export function writeCgroupFile(path: string, value: string): void {
+  const fd = openSync(path, fsConstants.O_WRONLY);
+  try {
+    writeSync(fd, value);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class Cgroup {
   /** Its directory. */
@@ -60,7 +64,7 @@ export class Cgroup {
   /** Moves a process here (a migration); one that has exited meanwhile is no error. */
   move(pid: number): void {
     try {
-      writeFileSync(join(this.path, 'cgroup.procs'), String(pid));
+      writeCgroupFile(join(this.path, 'cgroup.procs'), String(pid));
     } catch (err) {
       if (errno(err) !== 'ESRCH') throw err;
     }
@@ -130,17 +134,17 @@ export class Cgroup {
    */
   kill(binding: NativeBinding): void {
     try {
-      writeFileSync(join(this.path, 'cgroup.kill'), '1');
+      writeCgroupFile(join(this.path, 'cgroup.kill'), '1');
       return;
     } catch (err) {
       if (errno(err) === 'ENOENT' && !this.exists()) return;
       if (errno(err) !== 'ENOENT') throw err;
     }
-    writeFileSync(join(this.path, 'cgroup.freeze'), '1');
+    writeCgroupFile(join(this.path, 'cgroup.freeze'), '1');
     try {
       this.signal(binding, 9);
     } finally {
-      writeFileSync(join(this.path, 'cgroup.freeze'), '0');
+      writeCgroupFile(join(this.path, 'cgroup.freeze'), '0');
     }
   }
 

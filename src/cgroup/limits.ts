@@ -2,10 +2,10 @@
 // enabled in the v2 tree (a unified host) or bound to a v1 hierarchy of its own (a hybrid
 // host's /sys/fs/cgroup/memory, say): the same cgroup path is then made there too, the
 // process joins it before execve, and the limit is written in v1's words.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResourceAmounts } from '../pod/resources.js';
-import { Cgroup } from './cgroup.js';
+import { Cgroup, writeCgroupFile } from './cgroup.js';
 import { CONTROLLERS, findV1Controllers, type Controller } from './hierarchy.js';
 
 /** The kubelet's CFS period: a cpu limit is a quota of it. */
@@ -134,7 +134,7 @@ function enable(dir: string, controllers: readonly Controller[]): void {
   const file = join(dir, 'cgroup.subtree_control');
   const on = readFileSync(file, 'utf8').trim().split(/\s+/);
   const missing = controllers.filter((c) => !on.includes(c));
-  if (missing.length) writeFileSync(file, missing.map((c) => `+${c}`).join(' '));
+  if (missing.length) writeCgroupFile(file, missing.map((c) => `+${c}`).join(' '));
 }
 
 function writeLimits(dir: string, files: [string, string][]): void {
@@ -143,7 +143,7 @@ function writeLimits(dir: string, files: [string, string][]): void {
     // Optional files: memsw only with swap accounting, memory.swap.max only with swap support.
     if ((file === 'memory.memsw.limit_in_bytes' || file === 'memory.swap.max') && !existsSync(path)) continue;
     try {
-      writeFileSync(path, value);
+      writeCgroupFile(path, value);
     } catch (err) {
       // v1 keeps memory <= memory+swap: a raised limit needs memsw raised first.
       if (
@@ -151,8 +151,8 @@ function writeLimits(dir: string, files: [string, string][]): void {
         (err as NodeJS.ErrnoException).code === 'EINVAL' &&
         existsSync(join(dir, 'memory.memsw.limit_in_bytes'))
       ) {
-        writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), value);
-        writeFileSync(path, value);
+        writeCgroupFile(join(dir, 'memory.memsw.limit_in_bytes'), value);
+        writeCgroupFile(path, value);
       } else throw err;
     }
   }
