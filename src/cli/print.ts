@@ -25,5 +25,8 @@ function writeAll(fd: number, text: string): void {
 export const print = (text: string): void => writeAll(1, text);
 export const printError = (text: string): void => writeAll(2, text);
 
+/** Something the user should know that does not stop the command: one line on stderr. */
+export const warning = (line: string): void => printError(`tspod: warning: ${line}\n`);
+
 /** A pod (or image) a listing left out, and why: one line on stderr; the listing goes on. */
 export const skipped = (_name: string, problem: string): void => printError(`tspod: skipped: ${problem}\n`);

@@ -6,6 +6,7 @@
 import { restartPolicyValue } from '../pod/fields.js';
 import { checkLabel } from '../pod/names.js';
 import { newPodSpec, type PodSpec, workingDirDefault } from '../pod/spec.js';
+import { warning } from './print.js';
 import {
   applyContainerOptions,
   applyNetworkOptions,
@@ -64,7 +65,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
   const env = envOption(o.env).map(({ name, value }) => ({ name, value: literal(value) }));
   let spec: PodSpec;
   if (o.file) {
-    spec = manifest ?? (await (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).loadManifest(o.file));
+    spec = manifest ?? (await (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).loadManifest(o.file, warning));
     if (o.name) spec.name = checkLabel('--name', o.name);
     for (const c of spec.containers) c.env = [...c.env, ...env];
   } else {

@@ -8,10 +8,9 @@ import { readManifest } from '../pod/manifest-file.js';
 import { checkLabel } from '../pod/names.js';
 import type { PodSpec } from '../pod/spec.js';
 import { monitorClient, type MonitorClient } from '../monitor/client.js';
-import { ApiError } from '../monitor/protocol.js';
+import { ApiError, type RouteAnswer } from '../monitor/protocol.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
-import type { PodRecord } from '../state/records.js';
-import { print } from './print.js';
+import { print, warning } from './print.js';
 import type { RunOptions } from './run-spec.js';
 
 /** Options that cannot go together: checked before anything is read or asked. */
@@ -50,7 +49,7 @@ const changesThePod = (o: RunOptions) =>
 async function createFromManifest(
   client: MonitorClient,
   manifest: { text: string; file: string; workingDir: string },
-): Promise<PodRecord | undefined> {
+): Promise<RouteAnswer<'createPod'> | undefined> {
   try {
     return await client.createPod({ body: { manifest } });
   } catch (err) {
@@ -76,11 +75,14 @@ export async function run(command: string[], o: RunOptions): Promise<number> {
     if (!changesThePod(o)) {
       const created = await createFromManifest(client, { text, file: o.file, workingDir: process.cwd() });
       if (created) {
+        created.warnings?.forEach(warning);
         print(`${created.name}\n`);
         return 0;
       }
     }
-    spec = await runSpec().podFromRunOptions(command, o, (await client.readManifest({ body: { text, file: o.file } })).spec);
+    const read = await client.readManifest({ body: { text, file: o.file } });
+    read.warnings?.forEach(warning);
+    spec = await runSpec().podFromRunOptions(command, o, read.spec);
   } else {
     spec = await runSpec().podFromRunOptions(command, o);
   }

@@ -113,6 +113,8 @@ function networkBody(v: unknown, path: string): PodSpec['network'] {
 export interface CreatePod {
   spec: PodSpec;
   persistent: boolean;
+  /** What reading its manifest had to say (manifest.ts's warnings). */
+  warnings: string[];
 }
 
 export async function createPodFromBody(v: unknown): Promise<CreatePod> {
@@ -120,8 +122,11 @@ export async function createPodFromBody(v: unknown): Promise<CreatePod> {
   onlyFields(o, '', ['spec', 'manifest', 'persistent']);
   if (o.persistent !== undefined && typeof o.persistent !== 'boolean') throw new InputError('persistent', 'must be true or false');
   if ((o.spec === undefined) === (o.manifest === undefined)) throw new InputError('spec', 'give either spec or manifest');
-  const spec = o.spec !== undefined ? podSpecFromBody(o.spec) : await specFromManifest(manifestFromBody(o.manifest, 'manifest'));
-  const req = { spec, persistent: o.persistent === true };
+  const { spec, warnings } =
+    o.spec !== undefined
+      ? { spec: podSpecFromBody(o.spec), warnings: [] }
+      : await specFromManifest(manifestFromBody(o.manifest, 'manifest'));
+  const req = { spec, persistent: o.persistent === true, warnings };
   // A pod that ends when its containers have all ended would never end without any.
   if (!req.persistent && req.spec.containers.length === 0)
     throw new InputError('spec.containers', 'must hold at least one container (or set persistent: true)');
@@ -143,11 +148,12 @@ export function manifestFromBody(v: unknown, path = ''): ManifestRequest {
   };
 }
 
-/** The pod a manifest describes, checked (errors name the file and the field). */
-export async function specFromManifest(m: ManifestRequest): Promise<PodSpec> {
-  const spec = await podFromManifestText(m.text, m.file);
+/** The pod a manifest describes, checked (errors name the file and the field), and its warnings. */
+export async function specFromManifest(m: ManifestRequest): Promise<{ spec: PodSpec; warnings: string[] }> {
+  const warnings: string[] = [];
+  const spec = await podFromManifestText(m.text, m.file, (line) => warnings.push(line));
   if (m.workingDir !== undefined) workingDirDefault(spec, m.workingDir);
-  return spec;
+  return { spec, warnings };
 }
 
 export function addContainerFromBody(v: unknown): AddContainerRequest {

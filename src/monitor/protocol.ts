@@ -72,8 +72,9 @@ export type RouteName = keyof typeof ROUTES;
 export interface RouteTypes {
   version: { answer: { version: string; api: string; pid: number } };
   listPods: { answer: PodRecord[] };
-  createPod: { body: CreatePodRequest; answer: PodRecord };
-  readManifest: { body: ManifestRequest; answer: { spec: PodSpec } };
+  /** warnings: what reading a manifest had to say (imagePullPolicy: Always, say), one line each. */
+  createPod: { body: CreatePodRequest; answer: PodRecord & { warnings?: string[] } };
+  readManifest: { body: ManifestRequest; answer: { spec: PodSpec; warnings?: string[] } };
   getPod: { answer: PodRecord };
   stopPod: { body?: GraceRequest; answer: PodRecord };
   removePod: { query?: { force?: boolean }; answer: { removed: string } };

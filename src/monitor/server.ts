@@ -70,9 +70,12 @@ export function monitorServer(host: PodHost, version: string): Server {
     createPod: async (_, body) => {
       const req = await createPodFromBody(body);
       const pod = await host.create(req.spec, { persistent: req.persistent });
-      return record(pod.spec.name);
+      return { ...record(pod.spec.name), ...(req.warnings.length ? { warnings: req.warnings } : {}) };
     },
-    readManifest: async (_, body) => ({ spec: await specFromManifest(manifestFromBody(body)) }),
+    readManifest: async (_, body) => {
+      const { spec, warnings } = await specFromManifest(manifestFromBody(body));
+      return { spec, ...(warnings.length ? { warnings } : {}) };
+    },
     getPod: async ({ pod }) => record(pod),
     stopPod: async ({ pod }, body) => {
       await host.get(pod).stop(graceFromBody(body));

@@ -1,6 +1,7 @@
 // Checks of single fields, shared by the manifest reader and the monitor's API: each error
 // names the path of the field (spec.containers[1].name) and what is wrong with it.
 import { InputError } from '../errors.js';
+import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -44,6 +45,28 @@ export function onlyFields(o: Mapping, path: string, supported: readonly string[
       throw new InputError(where, `field is not supported by tspod (supported here: ${supported.join(', ')})`);
     }
   }
+}
+
+/**
+ * How the fields of a Kubernetes-shaped object are checked: a manifest's against the Pod v1
+ * table (kube-fields.ts: accepted fields pass), the API's against the supported ones only.
+ */
+export type FieldCheck = (o: Mapping, path: string, type: KubeType) => void;
+
+/** What the API's own format leaves out of a Kubernetes type: its pod carries the ports. */
+const API_OMITS: Partial<Record<KubeType, string[]>> = { Container: ['ports'] };
+
+/** The API's check: only what tspod does, no field accepted and dropped. */
+export const apiFields: FieldCheck = (o, path, type) =>
+  onlyFields(
+    o,
+    path,
+    supportedFields(type).filter((f) => !API_OMITS[type]?.includes(f)),
+  );
+
+/** A manifest's check; `warn` hears of accepted values worth a word. */
+export function manifestFields(warn?: (line: string) => void): FieldCheck {
+  return (o, path, type) => kubeFields(o, path, type, warn);
 }
 
 export function string(v: unknown, path: string): string {
@@ -154,9 +177,9 @@ export function id(v: unknown, path: string): number {
   return v;
 }
 
-function volumeMount(v: unknown, path: string): VolumeMount {
+function volumeMount(v: unknown, path: string, check: FieldCheck): VolumeMount {
   const m = mapping(v, path);
-  onlyFields(m, path, ['name', 'mountPath', 'readOnly', 'subPath']);
+  check(m, path, 'VolumeMount');
   for (const key of ['name', 'mountPath'] as const) if (m[key] === undefined) throw new InputError(`${path}.${key}`, 'is required');
   const out: VolumeMount = { name: label(m.name, `${path}.name`), mountPath: absolutePath(m.mountPath, `${path}.mountPath`) };
   if (m.readOnly !== undefined) out.readOnly = boolean(m.readOnly, `${path}.readOnly`);
@@ -164,9 +187,10 @@ function volumeMount(v: unknown, path: string): VolumeMount {
   return out;
 }
 
-function securityContext(v: unknown, path: string): SecurityContext {
+/** A container's securityContext, or (`type` PodSecurityContext) the pod's defaults for it. */
+export function securityContext(v: unknown, path: string, check: FieldCheck, type: KubeType = 'SecurityContext'): SecurityContext {
   const c = mapping(v, path);
-  onlyFields(c, path, ['runAsUser', 'runAsGroup', 'readOnlyRootFilesystem']);
+  check(c, path, type);
   const out: SecurityContext = {};
   if (c.runAsUser !== undefined) out.runAsUser = id(c.runAsUser, `${path}.runAsUser`);
   if (c.runAsGroup !== undefined) out.runAsGroup = id(c.runAsGroup, `${path}.runAsGroup`);
@@ -175,23 +199,10 @@ function securityContext(v: unknown, path: string): SecurityContext {
   return out;
 }
 
-/** `extra`: fields the caller reads itself (a manifest's ports). */
-export function containerSpec(v: unknown, path: string, extra: readonly string[] = []): ContainerSpec {
+/** A container; a manifest's caller reads its ports itself. */
+export function containerSpec(v: unknown, path: string, check: FieldCheck = apiFields): ContainerSpec {
   const c = mapping(v, path);
-  onlyFields(c, path, [
-    'name',
-    'command',
-    'args',
-    'env',
-    'workingDir',
-    'image',
-    'rootfs',
-    'volumeMounts',
-    'securityContext',
-    'resources',
-    'pidsLimit',
-    ...extra,
-  ]);
+  check(c, path, 'Container');
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(c.name, `${path}.name`);
   if (c.image !== undefined && c.rootfs !== undefined)
@@ -208,7 +219,7 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
     name,
     command,
     args: c.args === undefined ? [] : stringList(c.args, `${path}.args`),
-    env: c.env === undefined ? [] : list(c.env, `${path}.env`).map((e, i) => envVar(e, `${path}.env[${i}]`)),
+    env: c.env === undefined ? [] : list(c.env, `${path}.env`).map((e, i) => envVar(e, `${path}.env[${i}]`, check)),
   };
   if (c.workingDir !== undefined) spec.workingDir = absolutePath(c.workingDir, `${path}.workingDir`);
   if (c.image !== undefined) {
@@ -219,15 +230,15 @@ export function containerSpec(v: unknown, path: string, extra: readonly string[]
   }
   if (c.rootfs !== undefined) spec.rootfs = absolutePath(c.rootfs, `${path}.rootfs`);
   if (c.volumeMounts !== undefined) {
-    spec.volumeMounts = list(c.volumeMounts, `${path}.volumeMounts`).map((m, i) => volumeMount(m, `${path}.volumeMounts[${i}]`));
+    spec.volumeMounts = list(c.volumeMounts, `${path}.volumeMounts`).map((m, i) => volumeMount(m, `${path}.volumeMounts[${i}]`, check));
     spec.volumeMounts.forEach((m, i) => {
       if (spec.volumeMounts!.findIndex((o) => o.mountPath === m.mountPath) !== i) {
         throw new InputError(`${path}.volumeMounts[${i}].mountPath`, `"${m.mountPath}" is mounted twice`);
       }
     });
   }
-  if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`);
-  if (c.resources !== undefined) spec.resources = resources(c.resources, `${path}.resources`);
+  if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`, check);
+  if (c.resources !== undefined) spec.resources = resources(c.resources, `${path}.resources`, check);
   if (c.pidsLimit !== undefined) spec.pidsLimit = pidsLimit(c.pidsLimit, `${path}.pidsLimit`);
   return spec;
 }
@@ -253,9 +264,9 @@ function resourceList(v: unknown, path: string): ResourceList {
  * `resources` of a container or a pod: every quantity checked, a limit more than 0 and not
  * below its request. As in Kubernetes, a limit without a request is also the request.
  */
-export function resources(v: unknown, path: string): Resources {
+export function resources(v: unknown, path: string, check: FieldCheck = apiFields): Resources {
   const r = mapping(v ?? {}, path);
-  onlyFields(r, path, ['requests', 'limits']);
+  check(r, path, 'ResourceRequirements');
   const out: Resources = {};
   if (r.requests !== undefined) out.requests = resourceList(r.requests, `${path}.requests`);
   if (r.limits !== undefined) out.limits = resourceList(r.limits, `${path}.limits`);
@@ -305,16 +316,16 @@ export function quantityBytes(v: string, path: string): number {
   return bytes;
 }
 
-export function volume(v: unknown, path: string): Volume {
+export function volume(v: unknown, path: string, check: FieldCheck = apiFields): Volume {
   const o = mapping(v, path);
-  onlyFields(o, path, ['name', 'emptyDir', 'hostPath']);
+  check(o, path, 'Volume');
   if (o.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(o.name, `${path}.name`);
   if ((o.emptyDir === undefined) === (o.hostPath === undefined))
     throw new InputError(path, 'needs exactly one of emptyDir and hostPath (the volume types tspod supports)');
   if (o.emptyDir !== undefined) {
     const e = o.emptyDir === null ? {} : mapping(o.emptyDir, `${path}.emptyDir`);
-    onlyFields(e, `${path}.emptyDir`, ['medium', 'sizeLimit']);
+    check(e, `${path}.emptyDir`, 'EmptyDirVolumeSource');
     const out: { medium?: '' | 'Memory'; sizeLimit?: string } = {};
     if (e.medium !== undefined) {
       const medium = string(e.medium, `${path}.emptyDir.medium`);
@@ -331,7 +342,7 @@ export function volume(v: unknown, path: string): Volume {
     return { name, emptyDir: out };
   }
   const h = mapping(o.hostPath, `${path}.hostPath`);
-  onlyFields(h, `${path}.hostPath`, ['path', 'type']);
+  check(h, `${path}.hostPath`, 'HostPathVolumeSource');
   if (h.path === undefined) throw new InputError(`${path}.hostPath.path`, 'is required');
   const out: { path: string; type?: HostPathType } = { path: absolutePath(h.path, `${path}.hostPath.path`) };
   if (h.type !== undefined) {
@@ -362,9 +373,9 @@ export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], pat
   );
 }
 
-function envVar(v: unknown, path: string): EnvVar {
+function envVar(v: unknown, path: string, check: FieldCheck): EnvVar {
   const e = mapping(v, path);
-  onlyFields(e, path, ['name', 'value']);
+  check(e, path, 'EnvVar');
   const name = string(e.name, `${path}.name`);
   const problem = envNameProblem(name);
   if (problem) throw new InputError(`${path}.name`, problem);

@@ -1,6 +1,7 @@
-// Reads a pod manifest: the subset of the Kubernetes Pod v1 object that tspod runs, in YAML or
-// JSON. Every field is checked against that subset; a field tspod does not support is an error
-// that names its path (spec.containers[1].ports), never silently ignored.
+// Reads a pod manifest: a Kubernetes Pod v1 object, in YAML or JSON. Every field is checked
+// against tspod's table of them (kube-fields.ts): what tspod does is read, what asks nothing of
+// one host is accepted, and anything else is an error that names its path
+// (spec.containers[1].livenessProbe), never silently ignored.
 import { InputError } from '../errors.js';
 import { readManifest } from './manifest-file.js';
 import {
@@ -10,18 +11,20 @@ import {
   ipAddress,
   label,
   list,
+  manifestFields,
   mapping,
   networkValue,
-  onlyFields,
   port,
   resources,
   restartPolicyValue,
+  securityContext,
   string,
   labels,
   annotations as annotationsField,
   uniqueHostPorts,
   uniqueNames,
   volume,
+  type FieldCheck,
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
@@ -32,11 +35,11 @@ const MAX_ALIAS_COUNT = 100;
 const NETWORK_ANNOTATION = 'tspod.io/network';
 
 /** A container's ports; those with a hostPort are published. */
-function containerPorts(v: unknown, path: string): PortMapping[] {
+function containerPorts(v: unknown, path: string, check: FieldCheck): PortMapping[] {
   return list(v, path).flatMap((item, i) => {
     const where = `${path}[${i}]`;
     const p = mapping(item, where);
-    onlyFields(p, where, ['containerPort', 'hostPort', 'protocol', 'hostIP', 'name']);
+    check(p, where, 'ContainerPort');
     if (p.containerPort === undefined) throw new InputError(`${where}.containerPort`, 'is required');
     const containerPort = port(p.containerPort, `${where}.containerPort`);
     const protocol = p.protocol === undefined ? 'TCP' : string(p.protocol, `${where}.protocol`);
@@ -56,35 +59,75 @@ function containerPorts(v: unknown, path: string): PortMapping[] {
   });
 }
 
-/** Checks a parsed manifest document and returns the pod it describes. */
-export function podFromManifest(doc: unknown): PodSpec {
+/** The volume the API server's ServiceAccount admission adds to every pod it stores. */
+const SERVICE_ACCOUNT_VOLUME = /^kube-api-access-[a-z0-9]+$/;
+const SERVICE_ACCOUNT_SOURCES = ['serviceAccountToken', 'configMap', 'downwardAPI'];
+
+/**
+ * A copy of a cluster's pod (kubectl get pod -o yaml) carries a projected volume with the
+ * service account's token, CA and namespace, mounted in each container. tspod has no API
+ * server to issue a token for, so that volume and its mounts are dropped,
+ * with a warning; any other projected volume is refused by the field table. Returns their
+ * indexes in spec.volumes, by name.
+ */
+function serviceAccountVolumes(spec: Record<string, unknown>, warn?: (line: string) => void): Map<string, number> {
+  const found = new Map<string, number>();
+  if (!Array.isArray(spec.volumes)) return found;
+  spec.volumes.forEach((v: unknown, i) => {
+    const o = v as { name?: unknown; projected?: { sources?: unknown } } | null;
+    const sources = o?.projected?.sources;
+    if (
+      typeof o?.name === 'string' &&
+      SERVICE_ACCOUNT_VOLUME.test(o.name) &&
+      Object.keys(o).length === 2 &&
+      Array.isArray(sources) &&
+      sources.every((s) => typeof s === 'object' && s !== null && Object.keys(s).every((k) => SERVICE_ACCOUNT_SOURCES.includes(k)))
+    ) {
+      found.set(o.name, i);
+      warn?.(`spec.volumes[${i}]: ${o.name}, the API server's service account volume, is dropped with its mounts: tspod has no API server`);
+    }
+  });
+  return found;
+}
+
+/**
+ * Checks a parsed manifest document and returns the pod it describes. `warn` hears of
+ * accepted values worth a word (imagePullPolicy: Always: tspod never pulls).
+ */
+export function podFromManifest(doc: unknown, warn?: (line: string) => void): PodSpec {
+  const check = manifestFields(warn);
   const root = mapping(doc, 'manifest');
-  onlyFields(root, '', ['apiVersion', 'kind', 'metadata', 'spec']);
+  check(root, '', 'Pod');
   if (root.apiVersion !== 'v1') throw new InputError('apiVersion', `must be "v1", not ${JSON.stringify(root.apiVersion)}`);
   if (root.kind !== 'Pod') throw new InputError('kind', `must be "Pod", not ${JSON.stringify(root.kind)}`);
 
   const meta = mapping(root.metadata ?? {}, 'metadata');
-  onlyFields(meta, 'metadata', ['name', 'labels', 'annotations']);
+  check(meta, 'metadata', 'ObjectMeta');
   if (meta.name === undefined) throw new InputError('metadata.name', 'is required');
   const name = label(meta.name, 'metadata.name');
 
   if (root.spec === undefined) throw new InputError('spec', 'is required');
   const spec = mapping(root.spec, 'spec');
-  onlyFields(spec, 'spec', [
-    'containers',
-    'hostname',
-    'shareProcessNamespace',
-    'terminationGracePeriodSeconds',
-    'restartPolicy',
-    'hostNetwork',
-    'volumes',
-    'resources',
-  ]);
+  check(spec, 'spec', 'PodSpec');
 
   if (spec.containers === undefined) throw new InputError('spec.containers', 'is required');
   const items = list(spec.containers, 'spec.containers');
   if (items.length === 0) throw new InputError('spec.containers', 'must hold at least one container');
-  const containers = items.map((c, i) => containerSpec(c, `spec.containers[${i}]`, ['ports']));
+  const containers = items.map((c, i) => containerSpec(c, `spec.containers[${i}]`, check));
+  const dropped = serviceAccountVolumes(spec, warn);
+  for (const c of containers) {
+    if (!c.volumeMounts || !dropped.size) continue;
+    c.volumeMounts = c.volumeMounts.filter((m) => !dropped.has(m.name));
+    if (!c.volumeMounts.length) delete c.volumeMounts;
+  }
+  // The pod's securityContext holds defaults for its containers' own.
+  if (spec.securityContext !== undefined) {
+    const defaults = securityContext(spec.securityContext, 'spec.securityContext', check, 'PodSecurityContext');
+    for (const c of containers) {
+      const own = { ...defaults, ...c.securityContext };
+      if (Object.keys(own).length) c.securityContext = own;
+    }
+  }
   uniqueNames(containers, 'spec.containers');
   // Where each published port came from, for errors: spec.containers[1].ports[0].
   const ports: PortMapping[] = [];
@@ -93,13 +136,18 @@ export function podFromManifest(doc: unknown): PodSpec {
     const raw = (c as Record<string, unknown>).ports;
     if (raw === undefined) return;
     let j = 0;
-    for (const p of containerPorts(raw, `spec.containers[${i}].ports`)) {
+    for (const p of containerPorts(raw, `spec.containers[${i}].ports`, check)) {
       ports.push(p);
       portPaths.push(`spec.containers[${i}].ports[${j++}].hostPort`);
     }
   });
   uniqueHostPorts(ports, (k) => portPaths[k]);
-  const volumes = spec.volumes === undefined ? [] : list(spec.volumes, 'spec.volumes').map((v, i) => volume(v, `spec.volumes[${i}]`));
+  const volumes =
+    spec.volumes === undefined
+      ? []
+      : list(spec.volumes, 'spec.volumes').flatMap((v, i) =>
+          [...dropped.values()].includes(i) ? [] : [volume(v, `spec.volumes[${i}]`, check)],
+        );
   checkVolumes(volumes, containers, 'spec');
 
   const grace =
@@ -139,7 +187,7 @@ export function podFromManifest(doc: unknown): PodSpec {
     volumes,
     labels: meta.labels === undefined ? {} : labels(meta.labels, 'metadata.labels'),
     annotations,
-    ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources') } : {}),
+    ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources', check) } : {}),
     containers,
   };
 }
@@ -172,18 +220,21 @@ export async function parseManifestText(text: string, file: string): Promise<unk
   }
 }
 
-/** Checks manifest text; field errors are prefixed with `file`, the manifest's name. */
-export async function podFromManifestText(text: string, file: string): Promise<PodSpec> {
+/**
+ * Checks manifest text; field errors are prefixed with `file`, the manifest's name, and so are
+ * the lines `warn` hears.
+ */
+export async function podFromManifestText(text: string, file: string, warn?: (line: string) => void): Promise<PodSpec> {
   const doc = await parseManifestText(text, file);
   try {
-    return podFromManifest(doc);
+    return podFromManifest(doc, warn && ((line) => warn(`${file}: ${line}`)));
   } catch (err) {
     if (err instanceof InputError) throw new InputError(err.field, err.problem, file);
     throw err;
   }
 }
 
-/** Reads and checks a manifest file; field errors are prefixed with the file's name. */
-export async function loadManifest(file: string): Promise<PodSpec> {
-  return podFromManifestText(readManifest(file), file);
+/** Reads and checks a manifest file; field errors (and warnings) are prefixed with the file's name. */
+export async function loadManifest(file: string, warn?: (line: string) => void): Promise<PodSpec> {
+  return podFromManifestText(readManifest(file), file, warn);
 }

@@ -11,6 +11,7 @@ import { alive, waitFor } from '../helpers/proc.js';
 import { testState, type TestState } from '../helpers/state.js';
 import { findV1Controllers, findV2Hierarchy, type Controller } from '../../src/cgroup/hierarchy.js';
 import type { PodRecord } from '../../src/state/records.js';
+import { controllerDir } from '../helpers/cgroup.js';
 
 const v2 = findV2Hierarchy();
 const offered = v2 ? readFileSync(join(v2.mount, 'cgroup.controllers'), 'utf8') : '';
@@ -27,14 +28,6 @@ if (skip) t.plan(0, skip);
 
 const record = (s: TestState, pod: string) => s.store.read(pod) as PodRecord;
 const container = (s: TestState, pod: string, name: string) => record(s, pod).containers.find((c) => c.name === name)!;
-
-/** The directory of a container's cgroup in whichever tree holds `controller` for the pod. */
-function controllerDir(rec: PodRecord, controller: Controller, ctr: string): string {
-  const cg = rec.cgroup!;
-  const mount = cg.v1?.[controller] ?? (cg.v2?.includes(controller) ? cg.mount : undefined);
-  if (!mount) throw new Error(`pod ${rec.name}: no ${controller} controller in its record`);
-  return `${mount}${cg.name}/ctr-${ctr}`;
-}
 
 /** `name N` of a flat-keyed cgroup file (cpu.stat, memory.events). */
 const stat = (file: string, key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'))?.[1] ?? NaN);

@@ -1,0 +1,382 @@
+// Every field of the Kubernetes Pod v1 object (API 1.32), with tspod's answer to it:
+//   supported: tspod does what the field asks;
+//   accepted:  on one host the field asks for nothing tspod would have to do (a value written
+//              by the API server, a choice among nodes, a credential for a registry tspod never
+//              pulls from); it is read and dropped, and its value is checked where only some
+//              values ask for nothing (hostPID: false is accepted, hostPID: true is not);
+//   refused:   dropping it would drop a meaning, so the manifest is refused with its path.
+// The reason is part of the table: it is what docs/MANIFESTS.md prints and what an error says.
+import { InputError } from '../errors.js';
+
+/** What tspod does with one field of a Kubernetes object. */
+export type FieldAnswer =
+  | { answer: 'supported'; why?: string }
+  | {
+      answer: 'accepted';
+      why: string;
+      /** Throws an InputError for a value that would ask for something (hostPID: true). */
+      check?: (v: unknown, path: string) => void;
+    }
+  | { answer: 'refused'; why: string };
+
+/** The Pod v1 object's types, as the API reference names them, each with its fields' answers. */
+export type KubeType =
+  | 'Pod'
+  | 'ObjectMeta'
+  | 'PodSpec'
+  | 'Container'
+  | 'ContainerPort'
+  | 'EnvVar'
+  | 'VolumeMount'
+  | 'ResourceRequirements'
+  | 'SecurityContext'
+  | 'PodSecurityContext'
+  | 'Volume'
+  | 'EmptyDirVolumeSource'
+  | 'HostPathVolumeSource';
+
+const supported = (why?: string): FieldAnswer => (why ? { answer: 'supported', why } : { answer: 'supported' });
+const accepted = (why: string, check?: (v: unknown, path: string) => void): FieldAnswer =>
+  check ? { answer: 'accepted', why, check } : { answer: 'accepted', why };
+const refused = (why: string): FieldAnswer => ({ answer: 'refused', why });
+
+/** A check for an accepted field: only the values listed ask for nothing. */
+function only(values: readonly unknown[], otherwise: string) {
+  return (v: unknown, path: string) => {
+    if (!values.includes(v)) {
+      const shown = values.map((x) => JSON.stringify(x)).join(' or ');
+      throw new InputError(path, `${JSON.stringify(v)} is not supported by tspod (accepted: ${shown}): ${otherwise}`);
+    }
+  };
+}
+
+/** A scheduling field's `requiredDuringScheduling...` terms would need nodes or other pods to test. */
+function noRequiredTerms(v: unknown, path: string): void {
+  if (typeof v !== 'object' || v === null) return;
+  for (const [kind, terms] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof terms === 'object' && terms !== null && 'requiredDuringSchedulingIgnoredDuringExecution' in terms) {
+      throw new InputError(
+        `${path}.${kind}.requiredDuringSchedulingIgnoredDuringExecution`,
+        'is not supported by tspod: a required term is a condition on nodes or other pods that tspod cannot test, ' +
+          'so running the pod would ignore it (preferred terms are accepted)',
+      );
+    }
+  }
+}
+
+/** Labels that tspod can test on its one node; a nodeSelector on others would be ignored. */
+function nodeSelector(v: unknown, path: string): void {
+  if (typeof v !== 'object' || v === null) return;
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const known: Record<string, string> = { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': arch };
+  for (const [k, want] of Object.entries(v as Record<string, unknown>)) {
+    const at = `${path}[${JSON.stringify(k)}]`;
+    if (!(k in known)) {
+      throw new InputError(
+        at,
+        'is not supported by tspod: it selects nodes by a label that tspod cannot test on its host (supported: ' +
+          'kubernetes.io/os, kubernetes.io/arch)',
+      );
+    }
+    if (want !== known[k]) throw new InputError(at, `this host is ${known[k]}, not ${JSON.stringify(want)}: the pod would not run here`);
+  }
+}
+
+const SERVER_SET = 'written by the API server; a copy of an object from a cluster carries it, and it asks nothing of a runtime';
+const SCHEDULING = 'chooses among nodes and pods of a cluster; on one host there is no choice to make';
+const VOLUME_TYPE = 'this volume type is not supported by tspod (supported: emptyDir, hostPath)';
+
+/** The answers, type by type. Field names are those of the API reference, in its order. */
+export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
+  Pod: {
+    apiVersion: supported('must be v1'),
+    kind: supported('must be Pod'),
+    metadata: supported(),
+    spec: supported(),
+    status: accepted('the observed state, written by the kubelet; tspod reports its own with ps and inspect'),
+  },
+  ObjectMeta: {
+    name: supported("the pod's name, a DNS label"),
+    generateName: accepted("the API server uses it only when name is empty; tspod needs the name (a copy of a controller's pod has both)"),
+    namespace: accepted("a cluster's namespaces keep its objects apart; tspod's pods share one"),
+    labels: supported(),
+    annotations: supported('tspod.io/network chooses the network'),
+    uid: accepted(`${SERVER_SET}; tspod gives each pod a uid of its own`),
+    resourceVersion: accepted(SERVER_SET),
+    generation: accepted(SERVER_SET),
+    creationTimestamp: accepted(SERVER_SET),
+    deletionTimestamp: accepted(SERVER_SET),
+    deletionGracePeriodSeconds: accepted(SERVER_SET),
+    managedFields: accepted(`${SERVER_SET} (server-side apply's bookkeeping)`),
+    selfLink: accepted(SERVER_SET),
+    ownerReferences: accepted(
+      'names the controller that made the pod, for the garbage collector of a cluster; here the pod is removed with tspod rm',
+    ),
+    finalizers: accepted('hold the object in the API server until its controllers finish; tspod has no API server, and rm removes the pod'),
+  },
+  PodSpec: {
+    containers: supported(),
+    initContainers: refused('init containers are not run by tspod yet; the app would start before them'),
+    ephemeralContainers: refused('are added by kubectl debug to a running pod; use tspod exec'),
+    restartPolicy: supported(),
+    terminationGracePeriodSeconds: supported(),
+    activeDeadlineSeconds: refused('tspod does not end a pod after a deadline yet'),
+    dnsPolicy: accepted(
+      "ClusterFirst and ClusterFirstWithHostNet ask for the cluster's DNS, which one host does not have: the host's " +
+        'resolver is used, as with Default',
+      only(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default'], 'None needs dnsConfig, which tspod does not write yet'),
+    ),
+    dnsConfig: refused("tspod does not write a pod's resolv.conf from it yet"),
+    hostAliases: refused("tspod does not write them into the pod's /etc/hosts yet"),
+    hostname: supported(),
+    subdomain: refused('tspod does not give the pod a fully qualified name yet'),
+    setHostnameAsFQDN: refused('tspod does not give the pod a fully qualified name yet'),
+    hostNetwork: supported(),
+    hostPID: accepted(
+      'false is the default: the pod has a PID namespace of its own',
+      only([false], "tspod does not run pods in the host's PID namespace yet"),
+    ),
+    hostIPC: accepted(
+      'false is the default: the pod has an IPC namespace of its own',
+      only([false], "tspod does not run pods in the host's IPC namespace yet"),
+    ),
+    hostUsers: accepted(
+      "true is the default: the pod uses the host's user namespace",
+      only([true], 'user namespaces are not supported by tspod yet: the pod would run as root on the host'),
+    ),
+    shareProcessNamespace: supported(),
+    volumes: supported(),
+    resources: supported('pod-level limits (Kubernetes 1.32)'),
+    securityContext: supported("runAsUser and runAsGroup as the containers' defaults"),
+    nodeName: accepted('binds the pod to a node; the pod runs on this host, whatever its name'),
+    nodeSelector: accepted(
+      'kubernetes.io/os and kubernetes.io/arch are tested against this host; a label tspod cannot test is refused',
+      nodeSelector,
+    ),
+    affinity: accepted(`${SCHEDULING}; a required term is refused, as tspod cannot test it`, noRequiredTerms),
+    tolerations: accepted('let a pod onto tainted nodes; they never keep one off'),
+    topologySpreadConstraints: accepted(`${SCHEDULING}: one pod on one node is always spread`),
+    schedulerName: accepted(SCHEDULING),
+    schedulingGates: refused('keep a pod from running until a controller removes them; running it would ignore them'),
+    priority: accepted("orders scheduling and eviction among a cluster's pods; tspod neither schedules nor evicts"),
+    priorityClassName: accepted("orders scheduling and eviction among a cluster's pods; tspod neither schedules nor evicts"),
+    preemptionPolicy: accepted('lets the scheduler preempt other pods; tspod does not schedule'),
+    overhead: refused("tspod would not add it to the pod's cgroup limits"),
+    runtimeClassName: refused('selects a runtime handler (an isolation such as a VM); tspod is its only runtime'),
+    readinessGates: refused('are conditions set by outside controllers; tspod has none, and would report the pod ready without them'),
+    resourceClaims: refused('dynamic resource allocation is not supported by tspod'),
+    enableServiceLinks: accepted("a cluster's Services become environment variables; one host has no Services, so there are none to add"),
+    serviceAccountName: accepted('names the identity the API server gives the pod; tspod has no API server and mounts no token'),
+    serviceAccount: accepted('the deprecated name of serviceAccountName'),
+    automountServiceAccountToken: accepted(
+      'false asks for no token, which is what tspod does',
+      only([false], 'tspod has no API server, so no token to mount (remove the field or set it to false)'),
+    ),
+    imagePullSecrets: accepted('credentials for a registry; tspod never pulls, it runs images from its store'),
+    os: accepted("linux is this host's", (v, path) => {
+      const name = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).name : undefined;
+      only(['linux'], 'this host runs Linux')(name, `${path}.name`);
+    }),
+  },
+  Container: {
+    name: supported(),
+    image: supported('from the local store'),
+    imagePullPolicy: accepted(
+      "IfNotPresent and Never: the store's image is used; Always too, with a warning: tspod never pulls",
+      only(['IfNotPresent', 'Never', 'Always'], 'Kubernetes takes Always, IfNotPresent or Never'),
+    ),
+    command: supported(),
+    args: supported(),
+    workingDir: supported(),
+    ports: supported('hostPort publishes; the others document the port'),
+    env: supported('name and value'),
+    envFrom: refused('ConfigMaps and Secrets are not supported by tspod yet'),
+    resources: supported('requests and limits of cpu and memory'),
+    resizePolicy: accepted(
+      'tspod update changes limits in place, without a restart, which is what NotRequired asks and what RestartContainer allows',
+    ),
+    restartPolicy: refused('sidecar containers are not supported by tspod yet'),
+    volumeMounts: supported(),
+    volumeDevices: refused('raw block volumes are not supported by tspod'),
+    livenessProbe: refused('probes are not run by tspod yet: a hung container would never be restarted'),
+    readinessProbe: refused('probes are not run by tspod yet'),
+    startupProbe: refused('probes are not run by tspod yet'),
+    lifecycle: refused('postStart and preStop hooks are not run by tspod yet'),
+    terminationMessagePath: accepted(
+      "the kubelet's termination message file; its default, /dev/termination-log, asks for nothing tspod reads yet",
+      only(['/dev/termination-log'], 'tspod does not read termination messages yet'),
+    ),
+    terminationMessagePolicy: accepted(
+      'File, the default, asks for the file only',
+      only(['File'], 'tspod does not read termination messages from logs yet'),
+    ),
+    securityContext: supported(),
+    stdin: accepted('false is the default', only([false], "tspod does not attach to a detached container's stdin")),
+    stdinOnce: accepted('false is the default', only([false], "tspod does not attach to a detached container's stdin")),
+    tty: accepted('false is the default', only([false], 'tspod run -t gives a terminal to a foreground container only')),
+    rootfs: supported("tspod's own field: a directory that is the root file system"),
+    pidsLimit: supported("tspod's own field: podman's --pids-limit"),
+  },
+  ContainerPort: {
+    containerPort: supported(),
+    hostPort: supported(),
+    protocol: supported('TCP and UDP'),
+    hostIP: supported(),
+    name: supported('documents the port'),
+  },
+  EnvVar: {
+    name: supported(),
+    value: supported(),
+    valueFrom: refused('the downward API, ConfigMaps and Secrets are not supported by tspod yet'),
+  },
+  VolumeMount: {
+    name: supported(),
+    mountPath: supported(),
+    readOnly: supported(),
+    subPath: supported(),
+    subPathExpr: refused('tspod does not expand environment variables in subPath yet'),
+    mountPropagation: refused('tspod mounts volumes private; HostToContainer and Bidirectional are not supported yet'),
+    recursiveReadOnly: refused('tspod does not make read-only mounts recursive yet'),
+  },
+  ResourceRequirements: {
+    requests: supported('cpu and memory'),
+    limits: supported('cpu and memory'),
+    claims: refused('dynamic resource allocation is not supported by tspod'),
+  },
+  SecurityContext: {
+    runAsUser: supported(),
+    runAsGroup: supported(),
+    readOnlyRootFilesystem: supported(),
+    allowPrivilegeEscalation: accepted(
+      'true is the default',
+      only([true], 'tspod does not set no_new_privs yet; the container could gain privileges'),
+    ),
+    privileged: accepted(
+      "false is the default (tspod's defaults: docs/SECURITY.md)",
+      only([false], "tspod does not give a container the host's devices and an unmasked /proc yet"),
+    ),
+    capabilities: refused("tspod does not change a container's capabilities yet"),
+    runAsNonRoot: refused('tspod does not check the user before the start yet'),
+    seccompProfile: refused('tspod does not load seccomp filters yet'),
+    appArmorProfile: refused('tspod does not apply AppArmor profiles'),
+    seLinuxOptions: refused('tspod does not apply SELinux labels'),
+    procMount: accepted('Default, as tspod mounts /proc', only(['Default'], 'tspod does not mask /proc yet, so Unmasked is what it gives')),
+    windowsOptions: refused('for Windows containers'),
+  },
+  PodSecurityContext: {
+    runAsUser: supported('the default of each container'),
+    runAsGroup: supported('the default of each container'),
+    runAsNonRoot: refused('tspod does not check the user before the start yet'),
+    fsGroup: refused("tspod does not change volumes' group yet"),
+    fsGroupChangePolicy: refused("tspod does not change volumes' group yet"),
+    supplementalGroups: refused('tspod does not set supplementary groups from the pod yet'),
+    supplementalGroupsPolicy: refused('tspod does not set supplementary groups from the pod yet'),
+    sysctls: refused('tspod does not set namespaced sysctls yet'),
+    seccompProfile: refused('tspod does not load seccomp filters yet'),
+    appArmorProfile: refused('tspod does not apply AppArmor profiles'),
+    seLinuxOptions: refused('tspod does not apply SELinux labels'),
+    seLinuxChangePolicy: refused('tspod does not apply SELinux labels'),
+    windowsOptions: refused('for Windows pods'),
+  },
+  Volume: {
+    name: supported(),
+    emptyDir: supported(),
+    hostPath: supported(),
+    configMap: refused('ConfigMaps are not supported by tspod yet'),
+    secret: refused('Secrets are not supported by tspod yet'),
+    downwardAPI: refused('the downward API is not supported by tspod yet'),
+    projected: refused(
+      'projected volumes are not supported by tspod yet; the one the API server adds for the service account ' +
+        '(kube-api-access-*) is dropped with its mounts, with a warning: tspod has no API server to give a token for',
+    ),
+    persistentVolumeClaim: refused("needs a cluster's volumes; use hostPath"),
+    ephemeral: refused("needs a cluster's volume provisioner; use emptyDir"),
+    image: refused(VOLUME_TYPE),
+    csi: refused(VOLUME_TYPE),
+    nfs: refused(VOLUME_TYPE),
+    iscsi: refused(VOLUME_TYPE),
+    fc: refused(VOLUME_TYPE),
+    rbd: refused(VOLUME_TYPE),
+    cephfs: refused(VOLUME_TYPE),
+    glusterfs: refused(VOLUME_TYPE),
+    gitRepo: refused(VOLUME_TYPE),
+    awsElasticBlockStore: refused(VOLUME_TYPE),
+    azureDisk: refused(VOLUME_TYPE),
+    azureFile: refused(VOLUME_TYPE),
+    gcePersistentDisk: refused(VOLUME_TYPE),
+    cinder: refused(VOLUME_TYPE),
+    vsphereVolume: refused(VOLUME_TYPE),
+    flexVolume: refused(VOLUME_TYPE),
+    flocker: refused(VOLUME_TYPE),
+    photonPersistentDisk: refused(VOLUME_TYPE),
+    portworxVolume: refused(VOLUME_TYPE),
+    quobyte: refused(VOLUME_TYPE),
+    scaleIO: refused(VOLUME_TYPE),
+    storageos: refused(VOLUME_TYPE),
+  },
+  EmptyDirVolumeSource: {
+    medium: supported('"" (the state directory\'s disk) or Memory (a tmpfs)'),
+    sizeLimit: supported(),
+  },
+  HostPathVolumeSource: {
+    path: supported(),
+    type: supported(),
+  },
+};
+
+/** Names of the supported fields of a type: the API's own format takes only these. */
+export function supportedFields(type: KubeType): string[] {
+  return Object.entries(KUBE_FIELDS[type])
+    .filter(([, a]) => a.answer === 'supported')
+    .map(([name]) => name);
+}
+
+/** The edit distance of two short names, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Checks every field of `o`, a `type` of a manifest at `path`: a refused or unknown field is
+ * an InputError that names it, an accepted one has its value checked. `warn` gets a line for
+ * an accepted value that deserves to be said (imagePullPolicy: Always).
+ */
+export function kubeFields(o: Record<string, unknown>, path: string, type: KubeType, warn?: (line: string) => void): void {
+  const table = KUBE_FIELDS[type];
+  for (const [key, value] of Object.entries(o)) {
+    const where = path ? `${path}.${key}` : key;
+    const entry = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (entry === undefined) {
+      const names = Object.keys(table);
+      const near = names.filter((n) => distance(n, key) <= Math.max(1, Math.floor(key.length / 4)));
+      const hint = near.length ? `did you mean ${near.join(' or ')}?` : `fields here: ${names.join(', ')}`;
+      throw new InputError(where, `is not a field of the Kubernetes ${type} (${hint})`);
+    }
+    if (entry.answer === 'refused') throw new InputError(where, `field is not supported by tspod: ${entry.why}`);
+    if (entry.answer === 'accepted') {
+      entry.check?.(value, where);
+      if (type === 'Container' && key === 'imagePullPolicy' && value === 'Always') {
+        warn?.(`${where}: Always: tspod never pulls; the image in its store is used`);
+      }
+    }
+  }
+}
+
+/** The table as docs/MANIFESTS.md prints it: one Markdown table per type. */
+export function fieldTableMarkdown(): string {
+  const cell = (s: string) => s.replaceAll('|', '\\|');
+  return Object.entries(KUBE_FIELDS)
+    .map(([type, fields]) => {
+      const rows = Object.entries(fields).map(([name, a]) => `| \`${name}\` | ${a.answer} | ${cell(a.why ?? '')} |`);
+      return [`### ${type}`, '', '| field | answer | why |', '| --- | --- | --- |', ...rows, ''].join('\n');
+    })
+    .join('\n');
+}

@@ -1,0 +1,83 @@
+// Manifests people already have, run as they are: kubectl run's output and a pod copied from a
+// cluster (examples/kubernetes), with a busybox image imported into the test's store under the
+// name they use; and a manifest with a field whose meaning tspod would drop, refused whole.
+import t, { type Test } from 'tap';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/proc.js';
+import { testState, type TestState } from '../helpers/state.js';
+import { NO_BUSYBOX, busyboxMembers, haveBusybox } from '../helpers/busybox.js';
+import { memoryLimitFile } from '../helpers/cgroup.js';
+import type { PodRecord } from '../../src/state/records.js';
+import { buildImage, writeOciLayoutDir, writeTar } from '../helpers/image-builder.js';
+
+const skip = !isRoot ? NOT_ROOT : !haveBusybox ? NO_BUSYBOX : undefined;
+if (skip) t.plan(0, skip);
+
+/** A test state whose store holds a busybox image named as the manifests name it. */
+async function withBusybox(t: Test, name: string): Promise<TestState> {
+  const s = testState(t, { TSPOD_IMAGE_ROOT: tempDir(t, 'images') });
+  const layout = writeOciLayoutDir(
+    join(tempDir(t, 'src'), 'layout'),
+    buildImage({ layers: [writeTar(busyboxMembers())], config: { Env: ['PATH=/bin'] } }),
+  );
+  const r = await s.cli(['image', 'import', layout, '--name', name]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return s;
+}
+
+const logs = async (s: TestState, pod: string, c: string) => (await s.cli(['logs', pod, c])).stdout;
+
+t.test("kubectl run's output runs unchanged, without a warning", async (t) => {
+  const s = await withBusybox(t, 'busybox');
+  const r = await s.cli(['run', '-d', '-f', 'examples/kubernetes/kubectl-run.yaml']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'web\n');
+  t.equal(r.stderr, '', 'no warning');
+  t.equal(await waitFor('its line', async () => (await logs(s, 'web', 'web')) || undefined), 'web runs on web\n');
+  t.match((await s.cli(['ps'])).stdout, /^web\s+web\s+\d+\s+running\s/m);
+});
+
+t.test('a pod copied from a cluster runs unchanged, with its memory limit, and two warnings', async (t) => {
+  const s = await withBusybox(t, 'busybox:latest');
+  const file = 'examples/kubernetes/kubectl-get-pod.yaml';
+  const r = await s.cli(['run', '-d', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'web-6b7f9c8d54-x2k4p\n');
+  t.same(r.stderr.split('\n'), [
+    `tspod: warning: ${file}: spec.containers[0].imagePullPolicy: Always: tspod never pulls; the image in its store is used`,
+    `tspod: warning: ${file}: spec.volumes[0]: kube-api-access-8vq2d, the API server's service account volume, is ` +
+      `dropped with its mounts: tspod has no API server`,
+    '',
+  ]);
+  const pod = 'web-6b7f9c8d54-x2k4p';
+  t.equal(await waitFor('its line', async () => (await logs(s, pod, 'web')) || undefined), `web runs on ${pod}\n`);
+  const rec = s.store.read(pod) as PodRecord;
+  t.equal(readFileSync(memoryLimitFile(rec, 'web'), 'utf8').trim(), String(64 * 2 ** 20), "the memory limit is in its cgroup's file");
+});
+
+t.test('a manifest with a field whose meaning would be dropped is refused whole: nothing is created', async (t) => {
+  const s = await withBusybox(t, 'busybox');
+  const file = join(tempDir(t, 'manifest'), 'gated.yaml');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: gated}\nspec:\n  readinessGates: [{conditionType: example.com/ready}]\n' +
+      '  containers: [{name: a, image: busybox, command: [sleep, "60"]}]\n',
+  );
+  for (const detach of [['-d'], []]) {
+    const r = await s.cli(['run', ...detach, '-f', file]);
+    t.equal(r.code, 125);
+    t.equal(
+      r.stderr,
+      `tspod: ${file}: spec.readinessGates: field is not supported by tspod: are conditions set by outside ` +
+        `controllers; tspod has none, and would report the pod ready without them\n`,
+    );
+  }
+  t.same(
+    readdirSync(join(s.root, 'pods')).filter((n) => n === 'gated'),
+    [],
+    'no pod state',
+  );
+});
