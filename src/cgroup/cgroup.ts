@@ -148,13 +148,17 @@ export class Cgroup {
     }
   }
 
-  /** Resolves true once nothing runs in it (or it is gone), false at the deadline. */
-  emptied(timeoutMs: number): Promise<boolean> {
+  /**
+   * Resolves true once nothing runs in it (or it is gone), false at the deadline. `wake`, the
+   * exit of a process that was in it, makes it look at once.
+   */
+  emptied(timeoutMs: number, wake?: Promise<unknown>): Promise<boolean> {
     if (!this.populated()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      // The kernel notifies a change of cgroup.events (inotify), but not always to a watch
-      // made while the change is under way: a poll, 1 ms at first and doubling to 100 ms,
-      // backs it up (killed processes are mostly gone within a few ms).
+      // The kernel notifies a change of cgroup.events (inotify), but at most one in 10 ms
+      // (CGROUP_FILE_NOTIFY_MIN_INTV), and not always to a watch made while the change is
+      // under way: a poll, 1 ms at first and doubling to 100 ms, backs it up (killed processes
+      // are mostly gone within a few ms), and so does `wake`, the usual last exit.
       let watcher: ReturnType<typeof watch> | undefined;
       let poll: NodeJS.Timeout | undefined;
       let done = false;
@@ -184,12 +188,21 @@ export class Cgroup {
         // gone already: the next check says so
       }
       schedule(1);
+      void wake?.then(check, check);
       check();
     });
   }
 
   /** Removes it and every cgroup below it, deepest first; each must be empty. Gone is fine. */
   remove(): void {
+    // Most have no cgroup below them: one rmdir, and a listing only when it says EBUSY.
+    try {
+      rmdirSync(this.path);
+      return;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return;
+      if (errno(err) !== 'EBUSY') throw err;
+    }
     let subdirs: string[];
     try {
       subdirs = readdirSync(this.path, { withFileTypes: true })

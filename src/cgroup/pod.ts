@@ -157,7 +157,9 @@ export class PodCgroups {
    */
   oomKills(container: string): number | undefined {
     const name = this.member(container).name;
+    // A container joins the v1 memory hierarchy only for a memory limit (v1Members).
     const v1 = this.controllers.v1.memory;
+    if (v1 && !existsSync(v1 + name)) return undefined;
     const file = v1
       ? `${v1}${name}/memory.oom_control`
       : this.controllers.v2.includes('memory')
@@ -173,13 +175,14 @@ export class PodCgroups {
 
   /**
    * Ends every process of the infra or a container: SIGTERM to all of them, and after graceMs
-   * SIGKILL to whatever is left (at once for 0). Resolves when none is left.
+   * SIGKILL to whatever is left (at once for 0). Resolves when none is left. `firstExit`, its
+   * first process's exit, is when the cgroup is most likely empty: it is looked at then.
    */
-  async stop(container: string | undefined, graceMs: number): Promise<void> {
+  async stop(container: string | undefined, graceMs: number, firstExit?: Promise<unknown>): Promise<void> {
     const cg = this.member(container);
     if (graceMs > 0 && cg.populated()) {
       cg.signal(this.binding, SIGTERM);
-      if (await cg.emptied(graceMs)) return;
+      if (await cg.emptied(graceMs, firstExit)) return;
     }
     await this.killAndWait(cg);
   }

@@ -520,7 +520,7 @@ export class Pod extends EventEmitter<PodEvents> {
    * process in its cgroup; resolves once none is left and the exit has been recorded.
    */
   private async endProcesses(slot: ContainerSlot, graceMs: number): Promise<void> {
-    if (this.opts.cgroups) await this.opts.cgroups.stop(slot.name, graceMs);
+    if (this.opts.cgroups) await this.opts.cgroups.stop(slot.name, graceMs, slot.process?.exited);
     else if (slot.process) await terminate([slot.process], graceMs);
     await slot.settled;
   }
