@@ -27,6 +27,11 @@ import {
   uniqueHostPorts,
   uniqueNames,
   volume,
+  apiFields,
+  checkDns,
+  dnsConfig,
+  dnsPolicyValue,
+  hostAliases,
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
@@ -66,6 +71,11 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'resources',
     'pidsLimit',
     'cgroupParent',
+    'namespace',
+    'subdomain',
+    'hostAliases',
+    'dnsPolicy',
+    'dnsConfig',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -98,6 +108,12 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   if (o.resources !== undefined) spec.resources = resources(o.resources, `${path}.resources`);
   if (o.pidsLimit !== undefined) spec.pidsLimit = pidsLimit(o.pidsLimit, `${path}.pidsLimit`);
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupPath(o.cgroupParent, `${path}.cgroupParent`);
+  if (o.namespace !== undefined) spec.namespace = label(o.namespace, `${path}.namespace`);
+  if (o.subdomain !== undefined) spec.subdomain = label(o.subdomain, `${path}.subdomain`);
+  if (o.hostAliases !== undefined) spec.hostAliases = hostAliases(o.hostAliases, `${path}.hostAliases`, apiFields);
+  if (o.dnsPolicy !== undefined) spec.dnsPolicy = dnsPolicyValue(o.dnsPolicy, `${path}.dnsPolicy`);
+  if (o.dnsConfig !== undefined) spec.dnsConfig = dnsConfig(o.dnsConfig, `${path}.dnsConfig`, apiFields);
+  checkDns(spec.dnsPolicy, spec.dnsConfig, path);
   return spec;
 }
 

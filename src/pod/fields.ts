@@ -7,11 +7,15 @@ import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } fro
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
+  DNS_POLICIES,
   HOST_PATH_TYPES,
   RESTART_POLICIES,
   SHAREABLE,
   type ContainerSpec,
+  type DnsConfig,
+  type DnsPolicy,
   type EnvVar,
+  type HostAlias,
   type HostPathType,
   type NetworkSpec,
   type PortMapping,
@@ -429,6 +433,81 @@ export function uniqueHostPorts(ports: PortMapping[], path: (i: number) => strin
     );
     if (j !== i) throw new InputError(path(i), `host port ${p.hostPort}/${p.protocol} is published twice`);
   });
+}
+
+/** A host name as /etc/hosts and resolv.conf's search take it: a lower-case DNS subdomain. */
+function dnsName(v: unknown, path: string): string {
+  const s = string(v, path);
+  if (s.length > 253 || !DNS1123_SUBDOMAIN.test(s)) {
+    throw new InputError(path, `"${s}" is not a DNS name (lower-case letters, digits, '-' and '.', at most 253)`);
+  }
+  return s;
+}
+
+/** hostAliases: each an IP address and its names, for the pod's /etc/hosts. */
+export function hostAliases(v: unknown, path: string, check: FieldCheck): HostAlias[] {
+  return list(v, path).map((item, i) => {
+    const where = `${path}[${i}]`;
+    const a = mapping(item, where);
+    check(a, where, 'HostAlias');
+    if (a.ip === undefined) throw new InputError(`${where}.ip`, 'is required');
+    const hostnames = a.hostnames === undefined ? [] : list(a.hostnames, `${where}.hostnames`);
+    if (!hostnames.length) throw new InputError(`${where}.hostnames`, 'must name at least one host');
+    return { ip: ipAddress(a.ip, `${where}.ip`), hostnames: hostnames.map((h, j) => dnsName(h, `${where}.hostnames[${j}]`)) };
+  });
+}
+
+export function dnsPolicyValue(v: unknown, path: string): DnsPolicy {
+  if (!(DNS_POLICIES as readonly unknown[]).includes(v)) {
+    throw new InputError(path, `must be one of ${DNS_POLICIES.join(', ')}, not ${JSON.stringify(v)}`);
+  }
+  return v as DnsPolicy;
+}
+
+/** Kubernetes' limits: glibc reads three nameservers; 32 search domains of 2048 characters in all. */
+const MAX_NAMESERVERS = 3;
+const MAX_SEARCHES = 32;
+const MAX_SEARCH_CHARS = 2048;
+
+export function dnsConfig(v: unknown, path: string, check: FieldCheck): DnsConfig {
+  const d = mapping(v ?? {}, path);
+  check(d, path, 'PodDNSConfig');
+  const out: DnsConfig = {};
+  if (d.nameservers !== undefined) {
+    const servers = list(d.nameservers, `${path}.nameservers`);
+    if (servers.length > MAX_NAMESERVERS) throw new InputError(`${path}.nameservers`, `at most ${MAX_NAMESERVERS}, not ${servers.length}`);
+    out.nameservers = servers.map((s, i) => ipAddress(s, `${path}.nameservers[${i}]`));
+  }
+  if (d.searches !== undefined) {
+    const searches = list(d.searches, `${path}.searches`).map((s, i) => dnsName(s, `${path}.searches[${i}]`));
+    if (searches.length > MAX_SEARCHES) throw new InputError(`${path}.searches`, `at most ${MAX_SEARCHES}, not ${searches.length}`);
+    if (searches.join(' ').length > MAX_SEARCH_CHARS)
+      throw new InputError(`${path}.searches`, `more than ${MAX_SEARCH_CHARS} characters in all`);
+    out.searches = searches;
+  }
+  if (d.options !== undefined) {
+    out.options = list(d.options, `${path}.options`).map((item, i) => {
+      const where = `${path}.options[${i}]`;
+      const o = mapping(item, where);
+      check(o, where, 'PodDNSConfigOption');
+      if (o.name === undefined) throw new InputError(`${where}.name`, 'is required');
+      const name = string(o.name, `${where}.name`);
+      // One word each: resolv.conf's options line is split on white space.
+      if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new InputError(`${where}.name`, `"${name}" is not a resolver option name`);
+      if (o.value === undefined) return { name };
+      const value = string(o.value, `${where}.value`);
+      if (!/^\S+$/.test(value)) throw new InputError(`${where}.value`, `"${value}" must be one word`);
+      return { name, value };
+    });
+  }
+  return out;
+}
+
+/** dnsPolicy None takes resolv.conf from dnsConfig alone: it must name a nameserver. */
+export function checkDns(policy: DnsPolicy | undefined, config: DnsConfig | undefined, path: string): void {
+  if (policy === 'None' && !config?.nameservers?.length) {
+    throw new InputError(`${path}.dnsConfig.nameservers`, 'must name at least one nameserver with dnsPolicy None');
+  }
 }
 
 /** tspod's own forms, as the API and the CLI use them: pod, host, cni or cni:NAME. */

@@ -28,6 +28,9 @@ export type KubeType =
   | 'ContainerPort'
   | 'EnvVar'
   | 'VolumeMount'
+  | 'HostAlias'
+  | 'PodDNSConfig'
+  | 'PodDNSConfigOption'
   | 'ResourceRequirements'
   | 'SecurityContext'
   | 'PodSecurityContext'
@@ -98,7 +101,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   ObjectMeta: {
     name: supported("the pod's name, a DNS label"),
     generateName: accepted("the API server uses it only when name is empty; tspod needs the name (a copy of a controller's pod has both)"),
-    namespace: accepted("a cluster's namespaces keep its objects apart; tspod's pods share one"),
+    namespace: supported("part of the pod's FQDN (with subdomain); tspod's pods share one set of names, whatever it is"),
     labels: supported(),
     annotations: supported('tspod.io/network chooses the network'),
     uid: accepted(`${SERVER_SET}; tspod gives each pod a uid of its own`),
@@ -121,16 +124,18 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     restartPolicy: supported(),
     terminationGracePeriodSeconds: supported(),
     activeDeadlineSeconds: refused('tspod does not end a pod after a deadline yet'),
-    dnsPolicy: accepted(
-      "ClusterFirst and ClusterFirstWithHostNet ask for the cluster's DNS, which one host does not have: the host's " +
-        'resolver is used, as with Default',
-      only(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default'], 'None needs dnsConfig, which tspod does not write yet'),
+    dnsPolicy: supported(
+      "None: resolv.conf is dnsConfig's alone; ClusterFirst and ClusterFirstWithHostNet ask for a cluster's DNS, which one " +
+        "host does not have: the host's resolver is used, as with Default",
     ),
-    dnsConfig: refused("tspod does not write a pod's resolv.conf from it yet"),
-    hostAliases: refused("tspod does not write them into the pod's /etc/hosts yet"),
+    dnsConfig: supported("merged into the host's resolv.conf (nameservers and searches added, options by name), or all of it with None"),
+    hostAliases: supported("lines of the pod's /etc/hosts"),
     hostname: supported(),
-    subdomain: refused('tspod does not give the pod a fully qualified name yet'),
-    setHostnameAsFQDN: refused('tspod does not give the pod a fully qualified name yet'),
+    subdomain: supported("the pod's FQDN, hostname.subdomain.NAMESPACE.svc.cluster.local, in its /etc/hosts"),
+    setHostnameAsFQDN: accepted(
+      'false is the default: the kernel hostname is the short one',
+      only([false], 'tspod does not set the FQDN as the kernel hostname yet'),
+    ),
     hostNetwork: supported(),
     hostPID: accepted(
       'false is the default: the pod has a PID namespace of its own',
@@ -237,6 +242,19 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     subPathExpr: refused('tspod does not expand environment variables in subPath yet'),
     mountPropagation: refused('tspod mounts volumes private; HostToContainer and Bidirectional are not supported yet'),
     recursiveReadOnly: refused('tspod does not make read-only mounts recursive yet'),
+  },
+  HostAlias: {
+    ip: supported(),
+    hostnames: supported(),
+  },
+  PodDNSConfig: {
+    nameservers: supported('at most 3'),
+    searches: supported('at most 32'),
+    options: supported(),
+  },
+  PodDNSConfigOption: {
+    name: supported(),
+    value: supported(),
   },
   ResourceRequirements: {
     requests: supported('cpu and memory'),

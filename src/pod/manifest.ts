@@ -5,8 +5,12 @@
 import { InputError } from '../errors.js';
 import { readManifest } from './manifest-file.js';
 import {
+  checkDns,
   checkVolumes,
   containerSpec,
+  dnsConfig,
+  dnsPolicyValue,
+  hostAliases,
   graceSeconds,
   ipAddress,
   label,
@@ -170,6 +174,13 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     }
     if (spec.hostNetwork) network = { mode: 'host' };
   }
+  const out: Partial<PodSpec> = {};
+  if (meta.namespace !== undefined) out.namespace = label(meta.namespace, 'metadata.namespace');
+  if (spec.subdomain !== undefined) out.subdomain = label(spec.subdomain, 'spec.subdomain');
+  if (spec.hostAliases !== undefined) out.hostAliases = hostAliases(spec.hostAliases, 'spec.hostAliases', check);
+  if (spec.dnsPolicy !== undefined) out.dnsPolicy = dnsPolicyValue(spec.dnsPolicy, 'spec.dnsPolicy');
+  if (spec.dnsConfig !== undefined) out.dnsConfig = dnsConfig(spec.dnsConfig, 'spec.dnsConfig', check);
+  checkDns(out.dnsPolicy, out.dnsConfig, 'spec');
   const sharePid = spec.shareProcessNamespace;
   if (sharePid !== undefined && typeof sharePid !== 'boolean') {
     throw new InputError('spec.shareProcessNamespace', `must be true or false, not ${JSON.stringify(sharePid)}`);
@@ -187,6 +198,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     volumes,
     labels: meta.labels === undefined ? {} : labels(meta.labels, 'metadata.labels'),
     annotations,
+    ...out,
     ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources', check) } : {}),
     containers,
   };

@@ -77,6 +77,23 @@ export type Volume =
   | { name: string; emptyDir: { medium?: '' | 'Memory'; sizeLimit?: string } }
   | { name: string; hostPath: { path: string; type?: HostPathType } };
 
+/** Kubernetes' hostAliases: lines added to the pod's /etc/hosts. */
+export interface HostAlias {
+  ip: string;
+  hostnames: string[];
+}
+
+/** Kubernetes' dnsPolicy. ClusterFirst(WithHostNet) is the host's resolver on one host, as Default. */
+export const DNS_POLICIES = ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'] as const;
+export type DnsPolicy = (typeof DNS_POLICIES)[number];
+
+/** Kubernetes' dnsConfig: merged into the host's resolv.conf, or all of it with dnsPolicy None. */
+export interface DnsConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: { name: string; value?: string }[];
+}
+
 /** Kubernetes' restartPolicy; for a pod it applies to each of its containers. */
 export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
@@ -111,6 +128,14 @@ export interface PodSpec {
   pause?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** metadata.namespace: only part of the pod's FQDN (with subdomain); unset: "default". */
+  namespace?: string;
+  /** With it, the pod's FQDN is hostname.subdomain.NAMESPACE.svc.cluster.local in its /etc/hosts. */
+  subdomain?: string;
+  hostAliases?: HostAlias[];
+  /** Unset: Kubernetes' ClusterFirst, which is the host's resolver here. */
+  dnsPolicy?: DnsPolicy;
+  dnsConfig?: DnsConfig;
   /** Limits of the whole pod (Kubernetes 1.32's pod-level resources; podman's pod create --cpus/--memory). */
   resources?: Resources;
   /** At most this many processes and threads in the pod, the infra's included (kubelet's --pod-max-pids). */

@@ -7,7 +7,6 @@ import {
   chmodSync,
   closeSync,
   constants,
-  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -27,6 +26,7 @@ import { isMountPoint, unmountUnder } from '../fs/mounts.js';
 import { removeTree } from '../fs/remove.js';
 import { hostfsSteps, layerLinks, rootfsSteps, type BindMount } from '../fs/rootfs.js';
 import { containerUser, type UserIds } from '../fs/users.js';
+import { hostsFile, resolvConf, type EtcSpec } from './etc.js';
 
 /** The pod's /dev/shm, as Docker sizes it. */
 const SHM_SIZE = '64m';
@@ -108,7 +108,7 @@ export function mkdirsBeneath(base: string, sub: string): void {
 export class PodStorage {
   readonly podDir: string;
   private readonly binding: NativeBinding;
-  private readonly spec: Pick<PodSpec, 'hostname' | 'volumes'>;
+  private readonly spec: Pick<PodSpec, 'volumes'> & EtcSpec;
   private readonly images: Map<string, ResolvedImage>;
   private shmReady = false;
   /** The pod's directory is a private mount (isolate). */
@@ -118,7 +118,7 @@ export class PodStorage {
 
   private constructor(
     binding: NativeBinding,
-    spec: Pick<PodSpec, 'hostname' | 'volumes'>,
+    spec: Pick<PodSpec, 'volumes'> & EtcSpec,
     podDir: string,
     images: Map<string, ResolvedImage>,
   ) {
@@ -135,7 +135,7 @@ export class PodStorage {
    */
   static async prepare(
     binding: NativeBinding,
-    spec: Pick<PodSpec, 'hostname' | 'volumes' | 'containers'>,
+    spec: Pick<PodSpec, 'volumes' | 'containers'> & EtcSpec,
     podDir: string,
     adopt = false,
   ): Promise<PodStorage> {
@@ -233,32 +233,17 @@ export class PodStorage {
     if (rewrite && existsSync(`${this.podDir}/etc`)) this.writeEtc();
   }
 
-  /** hostname, hosts (the pod's address when it has one) and the host's resolv.conf. */
+  /** hostname, hosts and resolv.conf (etc.ts): the pod's names, address and resolver. */
   private writeEtc(): void {
     const etc = `${this.podDir}/etc`;
-    const { hostname } = this.spec;
-    const podIP = this.podIP;
-    writeFileSync(`${etc}/hostname`, `${hostname}\n`, { mode: 0o644 });
-    writeFileSync(
-      `${etc}/hosts`,
-      [
-        '127.0.0.1\tlocalhost',
-        '::1\tlocalhost ip6-localhost ip6-loopback',
-        'fe00::0\tip6-localnet',
-        'ff00::0\tip6-mcastprefix',
-        'ff02::1\tip6-allnodes',
-        'ff02::2\tip6-allrouters',
-        `${podIP ?? '127.0.1.1'}\t${hostname}`,
-        '',
-      ].join('\n'),
-      { mode: 0o644 },
-    );
+    writeFileSync(`${etc}/hostname`, `${this.spec.hostname}\n`, { mode: 0o644 });
+    writeFileSync(`${etc}/hosts`, hostsFile(this.spec, this.podIP), { mode: 0o644 });
     // A host that resolves through systemd-resolved's 127.0.0.53 stub: its upstreams instead,
     // as the kubelet does (the stub is not in the pod's network).
     const resolved = '/run/systemd/resolve/resolv.conf';
     const host = readFileSync('/etc/resolv.conf', 'utf8');
-    if (/^nameserver 127\.0\.0\.53$/m.test(host) && existsSync(resolved)) copyFileSync(resolved, `${etc}/resolv.conf`);
-    else writeFileSync(`${etc}/resolv.conf`, host, { mode: 0o644 });
+    const upstream = /^nameserver 127\.0\.0\.53$/m.test(host) && existsSync(resolved) ? readFileSync(resolved, 'utf8') : host;
+    writeFileSync(`${etc}/resolv.conf`, resolvConf(this.spec, upstream), { mode: 0o644 });
   }
 
   /**

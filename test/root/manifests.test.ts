@@ -81,3 +81,31 @@ t.test('a manifest with a field whose meaning would be dropped is refused whole:
     'no pod state',
   );
 });
+
+t.test("hostAliases, subdomain and dnsConfig are in a rootfs container's /etc/hosts and /etc/resolv.conf", async (t) => {
+  const s = await withBusybox(t, 'busybox');
+  const file = join(tempDir(t, 'manifest'), 'names.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: names, namespace: shop}',
+      'spec:',
+      '  restartPolicy: Never',
+      '  subdomain: api',
+      '  hostAliases: [{ip: 10.1.2.3, hostnames: [db, db.internal]}]',
+      '  dnsPolicy: None',
+      '  dnsConfig: {nameservers: [192.0.2.53], searches: [shop.svc.cluster.local], options: [{name: ndots, value: "5"}]}',
+      '  containers: [{name: a, image: busybox, command: [cat, /etc/hosts, /etc/resolv.conf]}]',
+      '',
+    ].join('\n'),
+  );
+  const r = await s.cli(['run', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  // A foreground pod's lines come prefixed with their container's name.
+  const out = r.stdout.replace(/^a +\| /gm, '');
+  t.match(out, /^127\.0\.1\.1\tnames\.api\.shop\.svc\.cluster\.local\tnames$/m, 'the FQDN, then the short name');
+  t.match(out, /^10\.1\.2\.3\tdb\tdb\.internal$/m, 'the alias');
+  t.match(out, /^nameserver 192\.0\.2\.53\nsearch shop\.svc\.cluster\.local\noptions ndots:5$/m, "resolv.conf is dnsConfig's alone");
+});

@@ -77,7 +77,7 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
     ['spec.nodeSelector["disktype"]', (d) => (d.spec.nodeSelector = { disktype: 'ssd' }), /cannot test/],
     ['spec.nodeSelector["kubernetes.io/os"]', (d) => (d.spec.nodeSelector = { 'kubernetes.io/os': 'windows' }), /this host is linux/],
     ['spec.automountServiceAccountToken', (d) => (d.spec.automountServiceAccountToken = true), /no token/],
-    ['spec.dnsPolicy', (d) => (d.spec.dnsPolicy = 'None'), /dnsConfig/],
+    ['spec.setHostnameAsFQDN', (d) => (d.spec.setHostnameAsFQDN = true), /FQDN as the kernel hostname/],
     ['spec.os.name', (d) => (d.spec.os = { name: 'windows' }), /Linux/],
     ['spec.containers[0].stdin', (d) => (d.spec.containers[0].stdin = true), /stdin/],
     ['spec.containers[0].securityContext.privileged', (d) => (d.spec.containers[0].securityContext = { privileged: true }), /devices/],
@@ -113,9 +113,8 @@ t.test('a field that is not in the Pod v1 object is named, with the nearest one'
 
 t.test('what asks nothing of one host is accepted and changes nothing', async (t) => {
   const d = base() as any;
-  Object.assign(d.metadata, { namespace: 'prod', uid: 'u', resourceVersion: '1', creationTimestamp: null, managedFields: [] });
+  Object.assign(d.metadata, { uid: 'u', resourceVersion: '1', creationTimestamp: null, managedFields: [] });
   Object.assign(d.spec, {
-    dnsPolicy: 'ClusterFirst',
     enableServiceLinks: true,
     tolerations: [{ operator: 'Exists' }],
     priority: 0,
