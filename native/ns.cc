@@ -7,11 +7,14 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
+#include <cstring>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace tspod {
@@ -117,6 +120,32 @@ SocketInNetns (const Napi::CallbackInfo &info)
   if (fd < 0)
     ThrowErrno (info.Env (), err, "socket");
   return Napi::Number::New (info.Env (), fd);
+}
+
+// sendDatagram(path, data): one datagram to a unix socket, bound to a path or, when the path
+// starts with '@', to a name in the abstract namespace (systemd's NOTIFY_SOCKET is either).
+Napi::Value
+SendDatagram (const Napi::CallbackInfo &info)
+{
+  std::string path = StringArg (info, 0, "sendDatagram", "path");
+  std::string data = StringArg (info, 1, "sendDatagram", "data");
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.empty () || path.size () >= sizeof addr.sun_path)
+    throw Napi::RangeError::New (info.Env (), "sendDatagram: path must be 1 to 107 bytes");
+  memcpy (addr.sun_path, path.data (), path.size ());
+  if (path[0] == '@')
+    addr.sun_path[0] = '\0';
+  socklen_t len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + path.size ());
+  int fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    ThrowErrno (info.Env (), errno, "socket");
+  ssize_t n = sendto (fd, data.data (), data.size (), MSG_NOSIGNAL, (struct sockaddr *) &addr, len);
+  int err = errno;
+  close (fd);
+  if (n < 0)
+    ThrowErrno (info.Env (), err, "sendto", path.c_str ());
+  return info.Env ().Undefined ();
 }
 
 } // namespace tspod

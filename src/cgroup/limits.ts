@@ -80,16 +80,18 @@ export class Controllers {
   /**
    * Finds them, and enables the v2 ones for the cgroups below `root` (which must exist): from
    * the hierarchy's root down to `root`, each cgroup passes on (cgroup.subtree_control) what it
-   * is offered (cgroup.controllers) of tspod's controllers.
+   * is offered (cgroup.controllers) of tspod's controllers. Above `from` (a cgroup delegated to
+   * tspod), what the service manager passes on is taken as it is: nothing is written there.
    */
-  static setUp(mount: string, root: string): Controllers {
+  static setUp(mount: string, root: string, from = '/'): Controllers {
     const offered = (dir: string) => readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
     const parts = root.split('/').slice(1);
+    const fromDepth = from === '/' ? 0 : from.split('/').length - 1;
     let v2: Controller[] = [];
     for (let depth = 0; depth <= parts.length; depth++) {
       const dir = join(mount, ...parts.slice(0, depth));
       v2 = CONTROLLERS.filter((c) => offered(dir).includes(c));
-      enable(dir, v2);
+      if (depth >= fromDepth) enable(dir, v2);
     }
     const v1 = findV1Controllers();
     for (const c of v2) delete v1[c];

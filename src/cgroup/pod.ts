@@ -51,7 +51,8 @@ export class PodCgroups {
 
   /**
    * A new pod cgroup, `ROOT/POD-RANDOM` (pods of the same name under two state directories
-   * never meet), with the pod's own limits (pod-level resources, a pids limit) on it.
+   * never meet), with the pod's own limits (pod-level resources, a pids limit) on it. Nothing
+   * is written above `delegated`, a cgroup a service manager gave tspod (delegate.ts).
    */
   static create(
     binding: NativeBinding,
@@ -59,10 +60,11 @@ export class PodCgroups {
     podName: string,
     root = DEFAULT_CGROUP_ROOT,
     limits: ResourceAmounts = {},
+    delegated = '/',
   ): PodCgroups {
     const name = `${root}/${podName}-${randomBytes(4).toString('hex')}`;
     Cgroup.make(mount, root);
-    const controllers = Controllers.setUp(mount, root);
+    const controllers = Controllers.setUp(mount, root, delegated);
     const pod = new PodCgroups(binding, Cgroup.make(mount, name), root, controllers);
     try {
       for (const v1 of controllers.v1MountsFor(limits)) Cgroup.make(v1, name);

@@ -3,7 +3,8 @@
 // when they see the running monitor's pods left without it (monitor-kick.ts).
 import { startMonitor } from '../monitor/monitor.js';
 import { loadBinding } from '../native/binding.js';
-import { stateRoot } from '../state/paths.js';
+import { ServiceManager } from '../monitor/systemd.js';
+import { StatePaths, stateRoot } from '../state/paths.js';
 import { hostOptionsFromEnv } from './options.js';
 import { requireRoot } from './root.js';
 
@@ -11,10 +12,16 @@ export async function monitor(o: { root?: string }): Promise<number> {
   requireRoot('tspod monitor');
   const { version } = require('../../package.json') as { version: string };
   const root = stateRoot(o.root);
-  const running = await startMonitor({ root, version, ...hostOptionsFromEnv(process.env, { binding: loadBinding(), stateRoot: root }) });
+  const binding = loadBinding();
+  const manager = ServiceManager.fromEnv(binding);
+  // Under a service manager that delegated its cgroup to this one, the pods' cgroups go there.
+  const options = hostOptionsFromEnv(process.env, { binding, stateRoot: root, service: true });
+  const running = await startMonitor({ root, version, ...options });
+  manager?.notify({ READY: 1, MAINPID: process.pid, STATUS: `serving ${new StatePaths(root).socket}` });
   await new Promise<void>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve());
   });
+  manager?.notify({ STOPPING: 1 });
   await running.close();
   return 0;
 }

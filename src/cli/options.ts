@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { delegatedCgroup, enterLeaf } from '../cgroup/delegate.js';
 import { ensureV2Hierarchy, findV2Hierarchy } from '../cgroup/hierarchy.js';
 import type { NativeBinding } from '../native/binding.js';
 import { DEFAULT_CGROUP_ROOT } from '../cgroup/pod.js';
@@ -84,10 +85,18 @@ export function importLimitsFromEnv(defaults: ImportLimits, env: NodeJS.ProcessE
  * `supervisor`: given by the commands that supervise pods (the monitor, a foreground run),
  * which mount a cgroup2 hierarchy of tspod's own in the state directory where none is.
  */
-export function hostOptionsFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  supervisor?: { binding: NativeBinding; stateRoot: string },
-): HostOptions {
+/**
+ * Who runs the pods, when it is not a command that only asks the monitor: the monitor or a
+ * foreground run; `service`, `tspod monitor` run by a service manager (its cgroup may be
+ * delegated to it).
+ */
+export interface Supervisor {
+  binding: NativeBinding;
+  stateRoot: string;
+  service?: boolean;
+}
+
+export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervisor?: Supervisor): HostOptions {
   const num = (name: string, min: number, max: number) => envNumber(env, name, min, max);
   // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
   const backoff = num('TSPOD_BACKOFF_MS', 1, 60_000_000);
@@ -110,12 +119,20 @@ export function hostOptionsFromEnv(
  * Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md):
  * below TSPOD_CGROUP_ROOT (default /tspod), each limited to TSPOD_POD_MAX_PIDS processes.
  */
-function cgroupOptions(env: NodeJS.ProcessEnv, supervisor?: { binding: NativeBinding; stateRoot: string }): Pick<HostOptions, 'cgroups'> {
+function cgroupOptions(env: NodeJS.ProcessEnv, supervisor?: Supervisor): Pick<HostOptions, 'cgroups'> {
   const v2 = supervisor ? ensureV2Hierarchy(supervisor.binding, join(supervisor.stateRoot, 'cgroup2')) : findV2Hierarchy();
   if (!v2) return {};
-  const root = env.TSPOD_CGROUP_ROOT ? cgroupParentOption('TSPOD_CGROUP_ROOT', env.TSPOD_CGROUP_ROOT) : DEFAULT_CGROUP_ROOT;
   const podMaxPids = envNumber(env, 'TSPOD_POD_MAX_PIDS', 1, 2 ** 31 - 1);
-  return { cgroups: { mount: v2.mount, root, ...(podMaxPids !== undefined ? { podMaxPids } : {}) } };
+  const limits = podMaxPids !== undefined ? { podMaxPids } : {};
+  if (env.TSPOD_CGROUP_ROOT)
+    return { cgroups: { mount: v2.mount, root: cgroupParentOption('TSPOD_CGROUP_ROOT', env.TSPOD_CGROUP_ROOT), ...limits } };
+  // tspod monitor as a service whose cgroup was delegated to it: its pods' cgroups go there.
+  const delegated = supervisor?.service ? delegatedCgroup(supervisor.binding, v2.mount) : undefined;
+  if (delegated) {
+    enterLeaf(v2.mount, delegated);
+    return { cgroups: { mount: v2.mount, root: delegated, delegated, ...limits } };
+  }
+  return { cgroups: { mount: v2.mount, root: DEFAULT_CGROUP_ROOT, ...limits } };
 }
 
 /**

@@ -189,6 +189,8 @@ export interface NativeBinding {
    * (TCP) or dgram's bind({ fd }) (UDP).
    */
   socketInNetns(nsFd: number, domain: number, type: number): number;
+  /** One datagram to a unix socket: a path, or a name in the abstract namespace written @name (sd_notify's socket). */
+  sendDatagram(path: string, data: string): void;
   /** flock(2): false when `wait` is false and another holder has it. */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   /** mknod(2): `mode` holds the file type (S_IFCHR, ...) and the permission bits. */

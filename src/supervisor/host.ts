@@ -41,9 +41,10 @@ export interface HostOptions extends NetworkOptions {
   /**
    * Where pods get their cgroups: the v2 hierarchy's mount, and tspod's root in it (a pod's
    * cgroupParent moves it); podMaxPids, the kubelet's --pod-max-pids, for a pod without a
-   * pidsLimit of its own. Unset: none.
+   * pidsLimit of its own; delegated, a cgroup a service manager gave the monitor (systemd's
+   * Delegate=yes), above which tspod writes nothing. Unset: none.
    */
-  cgroups?: { mount: string; root: string; podMaxPids?: number };
+  cgroups?: { mount: string; root: string; podMaxPids?: number; delegated?: string };
 }
 
 export interface CreateOptions {
@@ -164,7 +165,7 @@ export class PodHost {
   private makeCgroups(spec: PodSpec, where: NonNullable<HostOptions['cgroups']>): PodCgroups | undefined {
     const limits = resourceAmounts(spec.resources, spec.pidsLimit ?? where.podMaxPids);
     try {
-      return PodCgroups.create(this.binding, where.mount, spec.name, spec.cgroupParent ?? where.root, limits);
+      return PodCgroups.create(this.binding, where.mount, spec.name, spec.cgroupParent ?? where.root, limits, where.delegated);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if ((code !== 'EROFS' && code !== 'EACCES' && code !== 'EPERM') || needsCgroups(spec)) throw err;

@@ -60,6 +60,11 @@ export class FakeBinding implements NativeBinding {
   socketInNetns = (): never => {
     throw new Error('the fake binding has no network namespaces');
   };
+  /** What sendDatagram was given, by socket path. */
+  datagrams: [path: string, data: string][] = [];
+  sendDatagram = (path: string, data: string): void => {
+    this.datagrams.push([path, data]);
+  };
   mknod = (): void => {};
   lsetxattr = (): void => {};
   lgetxattr = (): null => null;

@@ -1,0 +1,89 @@
+// tspod monitor run by a service manager, as examples/systemd/tspod.service runs it: readiness
+// told on NOTIFY_SOCKET (sd_notify's datagrams, received here by a socket of the test's own),
+// and, in a cgroup delegated to it (marked trusted.delegate=1, as systemd marks one), the pods'
+// cgroups made there and the monitor moved into a leaf of it. No systemd is needed: the test
+// plays its part.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { cliPath, repoRoot } from '../helpers/cli.js';
+import { cleanup, owned, tempDir } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/proc.js';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { testState } from '../helpers/state.js';
+import { findV2Hierarchy } from '../../src/cgroup/hierarchy.js';
+import { loadBinding } from '../../src/native/binding.js';
+import type { PodRecord } from '../../src/state/records.js';
+
+const v2 = findV2Hierarchy();
+const skip = !isRoot ? NOT_ROOT : !v2 ? 'needs a cgroup v2 hierarchy' : undefined;
+if (skip) t.plan(0, skip);
+
+/** A unix datagram socket at `path` that collects what it receives (python3: Node has none). */
+function datagramSink(t: Test, path: string) {
+  const script =
+    'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\n' +
+    'while True:\n  d=s.recv(4096)\n  print(repr(d.decode()),flush=True)\n';
+  const child = owned(t, spawn('python3', ['-c', script, path], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return { lines: () => out.split('\n').filter(Boolean) };
+}
+
+t.test('tspod monitor under a service manager: READY=1 once it serves, pods in the cgroup delegated to it', async (t) => {
+  const binding = loadBinding();
+  const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
+  const dir = v2!.mount + unit;
+  // Registered before the state, so undone after it (its monitor and pods gone first).
+  cleanup(t, `remove the cgroup ${dir}`, () => {
+    for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
+  });
+  const s = testState(t);
+  mkdirSync(dir);
+  binding.lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
+  const socket = join(tempDir(t, 'notify'), 'notify.sock');
+  const sink = datagramSink(t, socket);
+  await waitFor('the socket to be bound', () => sink.lines().includes('bound'));
+
+  // As systemd starts a service: the process placed in the unit's cgroup, then exec'd.
+  const monitor = owned(
+    t,
+    spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `echo $$ > ${dir}/cgroup.procs && exec /usr/bin/env -u NODE_OPTIONS "$0" "$1" --root "$2" monitor`,
+        process.execPath,
+        cliPath,
+        s.root,
+      ],
+      { cwd: repoRoot, env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
+  await waitFor('READY=1', () => sink.lines().some((l) => l.includes('READY=1')));
+  t.match(
+    sink.lines().find((l) => l.includes('READY=1')),
+    new RegExp(`READY=1\\\\nMAINPID=${monitor.pid}\\\\nSTATUS=serving `),
+  );
+  t.equal(
+    readFileSync(`/proc/${monitor.pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::')),
+    `0::${unit}/supervisor`,
+    'the monitor moved into a leaf of its cgroup',
+  );
+
+  const r = await s.cli(['run', '-d', '--name', 'svc', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, r.stderr);
+  const rec = s.store.read('svc') as PodRecord;
+  t.match(rec.cgroup?.name, new RegExp(`^${unit}/svc-[0-9a-f]{8}$`), "the pod's cgroup is below the delegated one");
+  t.equal(rec.supervisor.pid, monitor.pid, 'and the service monitor runs it');
+
+  monitor.kill('SIGTERM');
+  await waitFor('STOPPING=1', () => sink.lines().some((l) => l.includes('STOPPING=1')));
+  t.equal((await s.cli(['rm', '-f', 'svc'])).code, 0, 'a monitor started later adopts the pod and removes it');
+  t.notOk(existsSync(v2!.mount + rec.cgroup!.name), "the pod's cgroup is gone");
+  t.ok(existsSync(dir), "the delegated cgroup is the service manager's: it stays");
+});
