@@ -83,6 +83,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     if (exit) {
       const how = exit.unknown ? 'unknown' : exit.code !== null ? `status ${exit.code}` : `signal ${exit.signal}`;
       lines.push(`    last exit: ${how}${exit.reason ? ` (${exit.reason})` : ''} at ${exit.at}`);
+      if (exit.message) lines.push(`    message: ${JSON.stringify(exit.message)}`);
     }
     if (c.lastError) lines.push(`    last start error: ${c.lastError.message}`);
   }

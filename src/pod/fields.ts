@@ -11,6 +11,8 @@ import {
   HOST_PATH_TYPES,
   RESTART_POLICIES,
   SHAREABLE,
+  TERMINATION_MESSAGE_POLICIES,
+  type TerminationMessagePolicy,
   type ContainerSpec,
   type DnsConfig,
   type DnsPolicy,
@@ -244,6 +246,22 @@ export function containerSpec(v: unknown, path: string, check: FieldCheck = apiF
   if (c.securityContext !== undefined) spec.securityContext = securityContext(c.securityContext, `${path}.securityContext`, check);
   if (c.resources !== undefined) spec.resources = resources(c.resources, `${path}.resources`, check);
   if (c.pidsLimit !== undefined) spec.pidsLimit = pidsLimit(c.pidsLimit, `${path}.pidsLimit`);
+  if (c.terminationMessagePath !== undefined) {
+    const file = absolutePath(c.terminationMessagePath, `${path}.terminationMessagePath`);
+    if (file.split('/').includes('..') || file.endsWith('/') || file.length > 4096)
+      throw new InputError(`${path}.terminationMessagePath`, `"${file}" must name a file: no "..", no trailing "/", at most 4096`);
+    spec.terminationMessagePath = file;
+  }
+  if (c.terminationMessagePolicy !== undefined) {
+    const policy = c.terminationMessagePolicy;
+    if (!(TERMINATION_MESSAGE_POLICIES as readonly unknown[]).includes(policy)) {
+      throw new InputError(
+        `${path}.terminationMessagePolicy`,
+        `must be one of ${TERMINATION_MESSAGE_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`,
+      );
+    }
+    spec.terminationMessagePolicy = policy as TerminationMessagePolicy;
+  }
   return spec;
 }
 

@@ -207,14 +207,10 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     readinessProbe: refused('probes are not run by tspod yet'),
     startupProbe: refused('probes are not run by tspod yet'),
     lifecycle: refused('postStart and preStop hooks are not run by tspod yet'),
-    terminationMessagePath: accepted(
-      "the kubelet's termination message file; its default, /dev/termination-log, asks for nothing tspod reads yet",
-      only(['/dev/termination-log'], 'tspod does not read termination messages yet'),
+    terminationMessagePath: supported(
+      "a file bound into a container with a root of its own (default /dev/termination-log); what it holds at the end is the exit's message",
     ),
-    terminationMessagePolicy: accepted(
-      'File, the default, asks for the file only',
-      only(['File'], 'tspod does not read termination messages from logs yet'),
-    ),
+    terminationMessagePolicy: supported('File, or FallbackToLogsOnError: the end of the log for an empty message of a failed run'),
     securityContext: supported(),
     stdin: accepted('false is the default', only([false], "tspod does not attach to a detached container's stdin")),
     stdinOnce: accepted('false is the default', only([false], "tspod does not attach to a detached container's stdin")),

@@ -58,7 +58,17 @@ export interface ContainerSpec {
   resources?: Resources;
   /** At most this many processes and threads in the container (tspod's field; podman's --pids-limit). */
   pidsLimit?: number;
+  /** Where in its root the container writes why it ended (Kubernetes' default: /dev/termination-log). */
+  terminationMessagePath?: string;
+  /** FallbackToLogsOnError: an empty message of a failed run is the end of its log instead. */
+  terminationMessagePolicy?: TerminationMessagePolicy;
 }
+
+export const TERMINATION_MESSAGE_POLICIES = ['File', 'FallbackToLogsOnError'] as const;
+export type TerminationMessagePolicy = (typeof TERMINATION_MESSAGE_POLICIES)[number];
+
+/** Kubernetes' default terminationMessagePath. */
+export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 
 /** Kubernetes' hostPath types that tspod checks. */
 export const HOST_PATH_TYPES = [

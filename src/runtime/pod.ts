@@ -312,7 +312,10 @@ export class Pod extends EventEmitter<PodEvents> {
     slot.process = proc;
     this.move(slot, 'running');
     const recorded = (status: ExitStatus, oomKilled = false) => {
-      if (slot.process === proc) this.exited(slot, status, oomKilled);
+      if (slot.process !== proc) return;
+      // Read once its output is in its log: FallbackToLogsOnError takes the log's end.
+      const failed = status.error !== undefined || statusCode(status) !== 0;
+      this.exited(slot, status, oomKilled, this.opts.storage?.terminationMessage(slot.spec, failed));
     };
     const cgroups = this.opts.cgroups;
     slot.settled =
@@ -339,10 +342,10 @@ export class Pod extends EventEmitter<PodEvents> {
   }
 
   /** A container's process ended: record it, then apply its restart policy. */
-  private exited(slot: ContainerSlot, status: ExitStatus, oomKilled = false): void {
+  private exited(slot: ContainerSlot, status: ExitStatus, oomKilled = false, message?: string): void {
     slot.process = undefined;
     slot.lastStatus = status;
-    slot.lastExit = exitRecord(status, oomKilled);
+    slot.lastExit = exitRecord(status, oomKilled, message);
     slot.finishedAt = now();
     this.emit('container-exit', slot.name, status, slot.lastExit.reason);
     this.afterEnd(slot, status.error !== undefined || statusCode(status) !== 0);

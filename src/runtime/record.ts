@@ -22,9 +22,12 @@ import type { ContainerSlot } from './slot.js';
 
 const now = () => new Date().toISOString();
 
-/** `oomKilled`: the OOM killer ended a process of the container's cgroup (its counter, not a guess from SIGKILL). */
-export function exitRecord(s: ExitStatus, oomKilled = false): ExitRecord {
-  const reason = oomKilled ? { reason: 'OOMKilled' as const } : {};
+/**
+ * `oomKilled`: the OOM killer ended a process of the container's cgroup (its counter, not a
+ * guess from SIGKILL); `message`, its termination message.
+ */
+export function exitRecord(s: ExitStatus, oomKilled = false, message?: string): ExitRecord {
+  const reason = { ...(oomKilled ? { reason: 'OOMKilled' as const } : {}), ...(message ? { message } : {}) };
   if (s.error) return { code: null, signal: null, unknown: true, at: now(), ...reason };
   return { code: s.code, signal: s.signal === null ? null : signalName(s.signal), at: now(), ...reason };
 }

@@ -31,6 +31,8 @@ export interface ExitRecord {
   unknown?: boolean;
   /** Kubernetes' reason: OOMKilled when the OOM killer ended a process of the container. */
   reason?: 'OOMKilled';
+  /** Kubernetes' termination message: the container's terminationMessagePath, or its log's end. */
+  message?: string;
   at: string;
 }
 

@@ -12,14 +12,16 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   realpathSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { InputError } from '../errors.js';
+import { readLog } from '../logs/reader.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { quantityBytes } from '../pod/fields.js';
-import type { ContainerSpec, PodSpec, Volume } from '../pod/spec.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, type ContainerSpec, type PodSpec, type Volume } from '../pod/spec.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
 import { isMountPoint, unmountUnder } from '../fs/mounts.js';
@@ -30,6 +32,11 @@ import { hostsFile, resolvConf, type EtcSpec } from './etc.js';
 
 /** The pod's /dev/shm, as Docker sizes it. */
 const SHM_SIZE = '64m';
+
+/** The kubelet's bounds of a termination message: 4 KiB from the file, or 80 lines and 2 KiB of the log. */
+const MAX_TERMINATION_MESSAGE = 4096;
+const FALLBACK_LOG_LINES = 80;
+const FALLBACK_LOG_BYTES = 2048;
 
 /** What a container's process needs from its pod's storage, for each start. */
 export interface ContainerFs {
@@ -328,7 +335,7 @@ export class PodStorage {
       readOnly: c.securityContext?.readOnlyRootFilesystem ?? false,
       shm: `${this.podDir}/shm`,
       etc: `${this.podDir}/etc`,
-      binds,
+      binds: [...binds, this.terminationFile(c)],
     });
     return {
       fs,
@@ -345,11 +352,57 @@ export class PodStorage {
     return containerUser(this.binding, layers, image?.config.User, c.securityContext, `${where}.image`);
   }
 
-  /** Before each start of a container with an image: a fresh writable layer (Kubernetes starts
-   *  every restart from the image). */
+  /**
+   * The kubelet's termination message file of a container with a root of its own: a file of
+   * the pod's, bound at terminationMessagePath, writable by whatever user the container runs as
+   * (it is reached only through the bind; the state directory is root's).
+   */
+  private terminationFile(c: ContainerSpec): BindMount {
+    const file = `${this.podDir}/containers/${c.name}/termination-log`;
+    // Kept when it is there: an adopted container may have written it already (beforeStart
+    // empties it for each run).
+    if (!existsSync(file)) {
+      writeFileSync(file, '');
+      chmodSync(file, 0o666);
+    }
+    return { source: file, target: c.terminationMessagePath ?? DEFAULT_TERMINATION_MESSAGE_PATH, directory: false, readOnly: false };
+  }
+
+  /**
+   * Why a run ended, as the kubelet tells it: what the container left in its termination
+   * message file (at most 4 KiB); with FallbackToLogsOnError, when that is empty and the run
+   * failed, the end of its log (80 lines, at most 2 KiB). Undefined when there is neither.
+   */
+  terminationMessage(c: ContainerSpec, failed: boolean): string | undefined {
+    let message = '';
+    try {
+      const fd = openSync(`${this.podDir}/containers/${c.name}/termination-log`, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const buf = Buffer.alloc(MAX_TERMINATION_MESSAGE);
+        message = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // no file: a container on the host's file system
+    }
+    if (!message && failed && c.terminationMessagePolicy === 'FallbackToLogsOnError') {
+      try {
+        const lines = readLog(`${this.podDir}/logs/${c.name}.log`, { tail: FALLBACK_LOG_LINES }).map((l) => l.text);
+        message = Buffer.from(lines.join('\n')).subarray(-FALLBACK_LOG_BYTES).toString('utf8');
+      } catch {
+        // no log (a library pod without log files)
+      }
+    }
+    return message || undefined;
+  }
+
+  /** Before each start: an empty termination message file; with an image, a fresh writable
+   *  layer (Kubernetes starts every restart from the image). */
   beforeStart(c: ContainerSpec): void {
-    if (!c.image) return;
     const dir = `${this.podDir}/containers/${c.name}`;
+    if (existsSync(`${dir}/termination-log`)) writeFileSync(`${dir}/termination-log`, '');
+    if (!c.image) return;
     for (const d of ['upper', 'work']) {
       removeTree(`${dir}/${d}`);
       mkdirSync(`${dir}/${d}`, { mode: 0o755 });

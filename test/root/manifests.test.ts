@@ -109,3 +109,38 @@ t.test("hostAliases, subdomain and dnsConfig are in a rootfs container's /etc/ho
   t.match(out, /^10\.1\.2\.3\tdb\tdb\.internal$/m, 'the alias');
   t.match(out, /^nameserver 192\.0\.2\.53\nsearch shop\.svc\.cluster\.local\noptions ndots:5$/m, "resolv.conf is dnsConfig's alone");
 });
+
+t.test("a container's termination message: its file, or with FallbackToLogsOnError the end of its log", async (t) => {
+  const s = await withBusybox(t, 'busybox');
+  const file = join(tempDir(t, 'manifest'), 'ends.yaml');
+  const ctr = (name: string, script: string, extra = '') => `  - {name: ${name}, image: busybox, command: [sh, -c, '${script}']${extra}}`;
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: ends}',
+      'spec:',
+      '  restartPolicy: Never',
+      '  securityContext: {runAsUser: 1000}',
+      '  containers:',
+      ctr('file', 'echo migrated 42 rows > /dev/termination-log; exit 3'),
+      ctr('path', 'echo done > /tmp/why; exit 0', ', terminationMessagePath: /tmp/why'),
+      ctr('logs', 'echo one; echo boom >&2; exit 1', ', terminationMessagePolicy: FallbackToLogsOnError'),
+      ctr('quiet', 'exit 0', ', terminationMessagePolicy: FallbackToLogsOnError'),
+      '',
+    ].join('\n'),
+  );
+  t.equal((await s.cli(['run', '-d', '-f', file])).code, 0);
+  const rec = await waitFor('every container to end', () => {
+    const r = s.store.read('ends') as PodRecord | undefined;
+    return r && r.containers.every((c) => c.lastExit) ? r : undefined;
+  });
+  const messages = Object.fromEntries(rec.containers.map((c) => [c.name, c.lastExit?.message]));
+  t.same(
+    messages,
+    { file: 'migrated 42 rows\n', path: 'done\n', logs: 'one\nboom', quiet: undefined },
+    'a non-root user writes the file; the log is taken only for a failed run with nothing in the file',
+  );
+  t.match((await s.cli(['inspect', 'ends'])).stdout, /^ {4}message: "migrated 42 rows\\n"$/m, 'inspect shows it');
+});

@@ -88,11 +88,6 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
     ],
     ['spec.securityContext.fsGroup', (d) => (d.spec.securityContext = { fsGroup: 1000 }), /group/],
     [
-      'spec.containers[0].terminationMessagePolicy',
-      (d) => (d.spec.containers[0].terminationMessagePolicy = 'FallbackToLogsOnError'),
-      /logs/,
-    ],
-    [
       'spec.volumes[0].projected',
       (d) => (d.spec.volumes = [{ name: 'x', projected: { sources: [{ secret: { name: 's' } }] } }]),
       /projected/,
@@ -125,7 +120,7 @@ t.test('what asks nothing of one host is accepted and changes nothing', async (t
     hostPID: false,
     serviceAccountName: 'default',
   });
-  Object.assign(d.spec.containers[0], { imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', tty: false });
+  Object.assign(d.spec.containers[0], { imagePullPolicy: 'IfNotPresent', tty: false });
   d.status = { phase: 'Running' };
   const warnings: string[] = [];
   t.same(
@@ -140,7 +135,7 @@ t.test('the API takes only what tspod does: an accepted Kubernetes field is refu
     field: 'container.imagePullPolicy',
     message:
       'container.imagePullPolicy: field is not supported by tspod (supported here: name, image, command, args, workingDir, env, ' +
-      'resources, volumeMounts, securityContext, rootfs, pidsLimit)',
+      'resources, volumeMounts, terminationMessagePath, terminationMessagePolicy, securityContext, rootfs, pidsLimit)',
   });
 });
 
@@ -216,6 +211,24 @@ t.test('invalid values name their path', async (t) => {
     mutate((d) => (d.spec.containers[1].name = 'ghost')),
     'spec.containers[1].name',
     /duplicate container name "ghost"/,
+  );
+  fieldError(
+    t,
+    mutate((d) => ((d.spec.containers[0] as any).terminationMessagePath = 'log/why')),
+    'spec.containers[0].terminationMessagePath',
+    /must be an absolute path/,
+  );
+  fieldError(
+    t,
+    mutate((d) => ((d.spec.containers[0] as any).terminationMessagePath = '/tmp/../etc/x')),
+    'spec.containers[0].terminationMessagePath',
+    /must name a file: no "\.\."/,
+  );
+  fieldError(
+    t,
+    mutate((d) => ((d.spec.containers[0] as any).terminationMessagePolicy = 'Logs')),
+    'spec.containers[0].terminationMessagePolicy',
+    /must be one of File, FallbackToLogsOnError, not "Logs"/,
   );
   fieldError(
     t,
