@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { connect } from 'node:net';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
@@ -118,20 +118,40 @@ t.test('two containers talk over 127.0.0.1; the host cannot reach them', async (
 });
 
 t.test('pause reaps the orphans a container leaves behind', async (t) => {
-  // The orphans block opening a FIFO until the test opens it for writing: no timing involved.
+  // The orphans each open a FIFO and block reading it; the test holds its only writer, opened
+  // before they start (O_RDWR: that open never waits), and closes it once every one of them has
+  // it open: they all read EOF and exit at once. No timing involved: a cat still starting when
+  // the writer closed would wait for another writer for ever (it did, on 6.12 under TCG, when
+  // the test opened and closed a writer once the cats merely existed).
+  let writer: number | undefined;
+  cleanup(t, 'close the FIFO writer', () => writer !== undefined && closeSync(writer));
   const { pod, dir, finish } = await startPod(t, 'orphans', ['net', 'ipc', 'uts', 'pid'], (dir) => {
     execFileSync('mkfifo', [join(dir, 'fifo')]);
+    writer = openSync(join(dir, 'fifo'), fsConstants.O_RDWR);
     return [sh('keeper', 'exec sleep 1000'), sh('parent', `for i in $(seq 100); do cat ${dir}/fifo >/dev/null & done; exit 0`)];
   });
   const podNs = nsInode(pod.infra.pid, 'pid');
+  const fifo = join(dir, 'fifo');
+  const hasFifo = (pid: number) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === fifo);
+    } catch {
+      return false;
+    }
+  };
   await waitFor('the parent to exit', () => pod.containers[1].exit);
-  const orphans = await waitFor('100 orphans adopted by pause', () => {
+  const orphans = await waitFor('100 orphans adopted by pause, each with the FIFO open', () => {
     const cats = processesInPidNs(podNs).filter((p) => p.comm === 'cat');
-    return cats.length === 100 && cats.every((p) => p.ppid === pod.infra.pid) ? cats : undefined;
+    return cats.length === 100 && cats.every((p) => p.ppid === pod.infra.pid && hasFifo(p.pid)) ? cats : undefined;
   });
   t.equal(orphans.length, 100, '100 orphans, all children of pause now');
-  closeSync(openSync(join(dir, 'fifo'), 'w'));
-  await waitFor('the orphans to end', () => orphans.every((p) => !alive(p)));
+  closeSync(writer!);
+  writer = undefined;
+  // On a timeout, say what the ones left are doing: zombies (pause did not reap) or asleep.
+  await waitFor('the orphans to end', () => orphans.every((p) => !alive(p))).catch((err: Error) => {
+    const left = orphans.filter((p) => alive(p)).map((p) => `${p.pid} ${procInfo(p.pid)?.state}`);
+    throw new Error(`${err.message}: ${left.length} left (pid state): ${left.slice(0, 10).join(', ')}`);
+  });
   const zombies = await waitFor(
     'no zombie in the pod',
     () => {
