@@ -82,10 +82,6 @@ export function importLimitsFromEnv(defaults: ImportLimits, env: NodeJS.ProcessE
 }
 
 /**
- * `supervisor`: given by the commands that supervise pods (the monitor, a foreground run),
- * which mount a cgroup2 hierarchy of tspod's own in the state directory where none is.
- */
-/**
  * Who runs the pods, when it is not a command that only asks the monitor: the monitor or a
  * foreground run; `service`, `tspod monitor` run by a service manager (its cgroup may be
  * delegated to it).
@@ -96,6 +92,10 @@ export interface Supervisor {
   service?: boolean;
 }
 
+/**
+ * `supervisor`: given by the commands that supervise pods (the monitor, a foreground run),
+ * which mount a cgroup2 hierarchy of tspod's own in the state directory where none is.
+ */
 export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervisor?: Supervisor): HostOptions {
   const num = (name: string, min: number, max: number) => envNumber(env, name, min, max);
   // Timers take at most 2^31-1 ms: the cap of the back-off (30 times it) must stay under that.
