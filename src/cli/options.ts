@@ -117,7 +117,8 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervi
 
 /**
  * Pods get cgroups wherever the host has a cgroup v2 hierarchy mounted (docs/CGROUPS.md):
- * below TSPOD_CGROUP_ROOT (default /tspod), each limited to TSPOD_POD_MAX_PIDS processes.
+ * below TSPOD_CGROUP_ROOT (default /tspod; for `tspod monitor` under systemd with Delegate=yes,
+ * the service's own cgroup), each limited to TSPOD_POD_MAX_PIDS processes.
  */
 function cgroupOptions(env: NodeJS.ProcessEnv, supervisor?: Supervisor): Pick<HostOptions, 'cgroups'> {
   const v2 = supervisor ? ensureV2Hierarchy(supervisor.binding, join(supervisor.stateRoot, 'cgroup2')) : findV2Hierarchy();
