@@ -70,9 +70,9 @@ const SERVICE_ACCOUNT_SOURCES = ['serviceAccountToken', 'configMap', 'downwardAP
 /**
  * A copy of a cluster's pod (kubectl get pod -o yaml) carries a projected volume with the
  * service account's token, CA and namespace, mounted in each container. tspod has no API
- * server to issue a token for, so that volume and its mounts are dropped,
- * with a warning; any other projected volume is refused by the field table. Returns their
- * indexes in spec.volumes, by name.
+ * server to issue a token for, so that volume and its mounts are dropped, with a warning; any
+ * other projected volume is refused by the field table. Returns their indexes in spec.volumes,
+ * by name.
  */
 function serviceAccountVolumes(spec: Record<string, unknown>, warn?: (line: string) => void): Map<string, number> {
   const found = new Map<string, number>();
