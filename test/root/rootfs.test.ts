@@ -69,7 +69,11 @@ t.test('a root of its own: the tree, /proc of the pod, /dev, /etc, and no mount 
   t.equal(line('ROOT'), 'bin dev etc proc sys', 'only its tree (and the mount points made in it)');
   t.equal(line('PID1'), 'pause', "its /proc is the pod's: pause is PID 1");
   t.match(line('PS'), /pause.*sleep/, "it sees the other container's process");
-  t.equal(line('DEV'), 'fd full null ptmx pts random shm stderr stdin stdout termination-log tty urandom zero', '/dev holds the listed nodes');
+  t.equal(
+    line('DEV'),
+    'fd full null ptmx pts random shm stderr stdin stdout termination-log tty urandom zero',
+    '/dev holds the listed nodes',
+  );
   t.equal(line('HOST'), 'rf-host', "/etc/hostname is the pod's");
   t.match(out, /^127\.0\.1\.1\trf-host$/m, '/etc/hosts names the pod');
   t.equal(line('MNT'), '1', 'it mounted a tmpfs inside');
