@@ -18,16 +18,17 @@ function ownCgroup(): string | undefined {
   return line?.slice(3) || undefined;
 }
 
-/** systemd marks a cgroup it delegated with trusted.delegate=1 (v251), and user.delegate=1 (v254). */
+/**
+ * systemd marks a cgroup it delegated with trusted.delegate=1 (v251). Only the trusted.*
+ * mark counts: setting it takes CAP_SYS_ADMIN, while the user.delegate=1 that v254 adds too can
+ * be set by a user on the cgroups their own systemd manages.
+ */
 function isDelegated(binding: NativeBinding, dir: string): boolean {
-  for (const name of ['trusted.delegate', 'user.delegate']) {
-    try {
-      if (binding.lgetxattr(dir, name)?.toString() === '1') return true;
-    } catch {
-      // no xattrs on this cgroupfs (before 5.7 for user.*): not marked
-    }
+  try {
+    return binding.lgetxattr(dir, 'trusted.delegate')?.toString() === '1';
+  } catch {
+    return false; // no xattrs on this cgroupfs: not marked
   }
-  return false;
 }
 
 /**

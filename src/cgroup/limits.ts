@@ -86,12 +86,12 @@ export class Controllers {
   static setUp(mount: string, root: string, from = '/'): Controllers {
     const offered = (dir: string) => readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
     const parts = root.split('/').slice(1);
-    const fromDepth = from === '/' ? 0 : from.split('/').length - 1;
     let v2: Controller[] = [];
     for (let depth = 0; depth <= parts.length; depth++) {
-      const dir = join(mount, ...parts.slice(0, depth));
+      const name = '/' + parts.slice(0, depth).join('/');
+      const dir = join(mount, name);
       v2 = CONTROLLERS.filter((c) => offered(dir).includes(c));
-      if (depth >= fromDepth) enable(dir, v2);
+      if (from === '/' || name === from || name.startsWith(from + '/')) enable(dir, v2);
     }
     const v1 = findV1Controllers();
     for (const c of v2) delete v1[c];

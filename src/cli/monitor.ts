@@ -14,14 +14,22 @@ export async function monitor(o: { root?: string }): Promise<number> {
   const root = stateRoot(o.root);
   const binding = loadBinding();
   const manager = ServiceManager.fromEnv(binding);
-  // Under a service manager that delegated its cgroup to this one, the pods' cgroups go there.
-  const options = hostOptionsFromEnv(process.env, { binding, stateRoot: root, service: true });
+  // Run by a service manager (systemd's Type=notify), in a cgroup it delegated: the pods' cgroups
+  // go there. A monitor the commands start in the background is no service: /tspod.
+  const options = hostOptionsFromEnv(process.env, { binding, stateRoot: root, service: manager !== undefined });
   const running = await startMonitor({ root, version, ...options });
-  manager?.notify({ READY: 1, MAINPID: process.pid, STATUS: `serving ${new StatePaths(root).socket}` });
+  const tell = (state: Record<string, string | number>) => {
+    try {
+      manager?.notify(state);
+    } catch (err) {
+      process.stderr.write(`${new Date().toISOString()} telling the service manager ${Object.keys(state)[0]}: ${(err as Error).message}\n`);
+    }
+  };
+  tell({ READY: 1, MAINPID: process.pid, STATUS: `serving ${new StatePaths(root).socket}` });
   await new Promise<void>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve());
   });
-  manager?.notify({ STOPPING: 1 });
+  tell({ STOPPING: 1 });
   await running.close();
   return 0;
 }

@@ -32,22 +32,84 @@ function datagramSink(t: Test, path: string) {
   return { lines: () => out.split('\n').filter(Boolean) };
 }
 
-t.test('tspod monitor under a service manager: READY=1 once it serves, pods in the cgroup delegated to it', async (t) => {
+t.test(
+  'tspod monitor under a service manager: READY=1 with its pid, pods in the cgroup delegated to it, STOPPING=1, ' +
+    'and a restart in its leaf adopts them',
+  async (t) => {
+    const binding = loadBinding();
+    const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
+    const dir = v2!.mount + unit;
+    // Registered before the state, so undone after it (its monitor and pods gone first).
+    cleanup(t, `remove the cgroup ${dir}`, () => {
+      for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
+    });
+    const s = testState(t);
+    mkdirSync(dir);
+    binding.lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
+    const socket = join(tempDir(t, 'notify'), 'notify.sock');
+    const sink = datagramSink(t, socket);
+    await waitFor('the socket to be bound', () => sink.lines().includes('bound'));
+
+    // As systemd starts a service: the process placed in a cgroup of the unit's (the unit's own
+    // first; with DelegateSubgroup=supervisor, systemd 254+, its leaf), then exec'd.
+    const startService = (cgroup: string) =>
+      owned(
+        t,
+        spawn(
+          '/bin/sh',
+          [
+            '-c',
+            `echo $$ > ${cgroup}/cgroup.procs && exec /usr/bin/env -u NODE_OPTIONS "$0" "$1" --root "$2" monitor`,
+            process.execPath,
+            cliPath,
+            s.root,
+          ],
+          { cwd: repoRoot, env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: 'ignore' },
+        ),
+      );
+    const said = (what: string) => sink.lines().filter((l) => l.includes(what));
+    const cgroupOf = (pid: number) =>
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::'));
+
+    const monitor = startService(dir);
+    await waitFor('READY=1', () => said('READY=1').length === 1);
+    t.match(said('READY=1')[0], new RegExp(`READY=1\\\\nMAINPID=${monitor.pid}\\\\nSTATUS=serving ${s.store.paths.socket}`));
+    t.equal(cgroupOf(monitor.pid!), `0::${unit}/supervisor`, 'the monitor moved into a leaf of its cgroup');
+
+    const r = await s.cli(['run', '-d', '--name', 'svc', '--', 'sleep', '1000']);
+    t.equal(r.code, 0, r.stderr);
+    const rec = s.store.read('svc') as PodRecord;
+    t.match(rec.cgroup?.name, new RegExp(`^${unit}/svc-[0-9a-f]{8}$`), "the pod's cgroup is below the delegated one");
+    t.equal(rec.supervisor.pid, monitor.pid, 'and the service monitor runs it');
+
+    monitor.kill('SIGTERM');
+    await waitFor('STOPPING=1', () => said('STOPPING=1').length === 1);
+    const restarted = startService(`${dir}/supervisor`);
+    await waitFor('READY=1 again', () => said('READY=1').length === 2);
+    t.equal(cgroupOf(restarted.pid!), `0::${unit}/supervisor`, 'restarted in the leaf, it stays there');
+    t.equal((s.store.read('svc') as PodRecord).supervisor.pid, restarted.pid, 'and has adopted the pod');
+    t.equal((await s.cli(['rm', '-f', 'svc'])).code, 0);
+    t.notOk(existsSync(v2!.mount + rec.cgroup!.name), "the pod's cgroup is gone");
+    restarted.kill('SIGTERM');
+    await waitFor('STOPPING=1 again', () => said('STOPPING=1').length === 2);
+    t.ok(existsSync(dir), "the delegated cgroup is the service manager's: it stays");
+  },
+);
+
+t.test('a monitor no service manager started (no NOTIFY_SOCKET) keeps its pods in /tspod, even in a delegated cgroup', async (t) => {
   const binding = loadBinding();
   const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
   const dir = v2!.mount + unit;
-  // Registered before the state, so undone after it (its monitor and pods gone first).
   cleanup(t, `remove the cgroup ${dir}`, () => {
     for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
   });
   const s = testState(t);
   mkdirSync(dir);
   binding.lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
-  const socket = join(tempDir(t, 'notify'), 'notify.sock');
-  const sink = datagramSink(t, socket);
-  await waitFor('the socket to be bound', () => sink.lines().includes('bound'));
-
-  // As systemd starts a service: the process placed in the unit's cgroup, then exec'd.
+  const env = { ...process.env };
+  delete env.NOTIFY_SOCKET;
   const monitor = owned(
     t,
     spawn(
@@ -59,31 +121,23 @@ t.test('tspod monitor under a service manager: READY=1 once it serves, pods in t
         cliPath,
         s.root,
       ],
-      { cwd: repoRoot, env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: repoRoot, env, stdio: 'ignore' },
     ),
   );
-  await waitFor('READY=1', () => sink.lines().some((l) => l.includes('READY=1')));
-  t.match(
-    sink.lines().find((l) => l.includes('READY=1')),
-    new RegExp(`READY=1\\\\nMAINPID=${monitor.pid}\\\\nSTATUS=serving `),
-  );
+  await waitFor('the monitor to serve', () => existsSync(s.store.paths.socket));
+  const r = await s.cli(['run', '-d', '--name', 'bg', '--', 'sleep', '1000']);
+  t.equal(r.code, 0, r.stderr);
+  const rec = s.store.read('bg') as PodRecord;
+  t.equal(rec.supervisor.pid, monitor.pid, 'that monitor runs the pod');
+  t.match(rec.cgroup?.name, /^\/tspod\/bg-[0-9a-f]{8}$/, 'in /tspod');
   t.equal(
     readFileSync(`/proc/${monitor.pid}/cgroup`, 'utf8')
       .split('\n')
       .find((l) => l.startsWith('0::')),
-    `0::${unit}/supervisor`,
-    'the monitor moved into a leaf of its cgroup',
+    `0::${unit}`,
+    'it did not move',
   );
-
-  const r = await s.cli(['run', '-d', '--name', 'svc', '--', 'sleep', '1000']);
-  t.equal(r.code, 0, r.stderr);
-  const rec = s.store.read('svc') as PodRecord;
-  t.match(rec.cgroup?.name, new RegExp(`^${unit}/svc-[0-9a-f]{8}$`), "the pod's cgroup is below the delegated one");
-  t.equal(rec.supervisor.pid, monitor.pid, 'and the service monitor runs it');
-
+  t.equal((await s.cli(['rm', '-f', 'bg'])).code, 0);
   monitor.kill('SIGTERM');
-  await waitFor('STOPPING=1', () => sink.lines().some((l) => l.includes('STOPPING=1')));
-  t.equal((await s.cli(['rm', '-f', 'svc'])).code, 0, 'a monitor started later adopts the pod and removes it');
-  t.notOk(existsSync(v2!.mount + rec.cgroup!.name), "the pod's cgroup is gone");
-  t.ok(existsSync(dir), "the delegated cgroup is the service manager's: it stays");
+  await new Promise((resolve) => monitor.once('close', resolve));
 });
