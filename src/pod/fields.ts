@@ -249,7 +249,10 @@ export function containerSpec(v: unknown, path: string, check: FieldCheck = apiF
   if (c.terminationMessagePath !== undefined) {
     const file = absolutePath(c.terminationMessagePath, `${path}.terminationMessagePath`);
     if (file.split('/').includes('..') || file.endsWith('/') || file.length > 4096)
-      throw new InputError(`${path}.terminationMessagePath`, `"${file}" must name a file: no "..", no trailing "/", at most 4096`);
+      throw new InputError(
+        `${path}.terminationMessagePath`,
+        `"${file}" must name a file: no "..", no trailing "/", at most 4096 characters`,
+      );
     spec.terminationMessagePath = file;
   }
   if (c.terminationMessagePolicy !== undefined) {

@@ -82,33 +82,36 @@ t.test('a manifest with a field whose meaning would be dropped is refused whole:
   );
 });
 
-t.test("hostAliases, subdomain and dnsConfig are in a rootfs container's /etc/hosts and /etc/resolv.conf", async (t) => {
-  const s = await withBusybox(t, 'busybox');
-  const file = join(tempDir(t, 'manifest'), 'names.yaml');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Pod',
-      'metadata: {name: names, namespace: shop}',
-      'spec:',
-      '  restartPolicy: Never',
-      '  subdomain: api',
-      '  hostAliases: [{ip: 10.1.2.3, hostnames: [db, db.internal]}]',
-      '  dnsPolicy: None',
-      '  dnsConfig: {nameservers: [192.0.2.53], searches: [shop.svc.cluster.local], options: [{name: ndots, value: "5"}]}',
-      '  containers: [{name: a, image: busybox, command: [cat, /etc/hosts, /etc/resolv.conf]}]',
-      '',
-    ].join('\n'),
-  );
-  const r = await s.cli(['run', '-f', file]);
-  t.equal(r.code, 0, r.stderr);
-  // A foreground pod's lines come prefixed with their container's name.
-  const out = r.stdout.replace(/^a +\| /gm, '');
-  t.match(out, /^127\.0\.1\.1\tnames\.api\.shop\.svc\.cluster\.local\tnames$/m, 'the FQDN, then the short name');
-  t.match(out, /^10\.1\.2\.3\tdb\tdb\.internal$/m, 'the alias');
-  t.match(out, /^nameserver 192\.0\.2\.53\nsearch shop\.svc\.cluster\.local\noptions ndots:5$/m, "resolv.conf is dnsConfig's alone");
-});
+t.test(
+  "hostAliases, subdomain, and dnsConfig with dnsPolicy None are in an image container's /etc/hosts and /etc/resolv.conf",
+  async (t) => {
+    const s = await withBusybox(t, 'busybox');
+    const file = join(tempDir(t, 'manifest'), 'names.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata: {name: names, namespace: shop}',
+        'spec:',
+        '  restartPolicy: Never',
+        '  subdomain: api',
+        '  hostAliases: [{ip: 10.1.2.3, hostnames: [db, db.internal]}]',
+        '  dnsPolicy: None',
+        '  dnsConfig: {nameservers: [192.0.2.53], searches: [shop.svc.cluster.local], options: [{name: ndots, value: "5"}]}',
+        '  containers: [{name: a, image: busybox, command: [cat, /etc/hosts, /etc/resolv.conf]}]',
+        '',
+      ].join('\n'),
+    );
+    const r = await s.cli(['run', '-f', file]);
+    t.equal(r.code, 0, r.stderr);
+    // A foreground pod's lines come prefixed with their container's name.
+    const out = r.stdout.replace(/^a +\| /gm, '');
+    t.match(out, /^127\.0\.1\.1\tnames\.api\.shop\.svc\.cluster\.local\tnames$/m, 'the FQDN, then the short name');
+    t.match(out, /^10\.1\.2\.3\tdb\tdb\.internal$/m, 'the alias');
+    t.match(out, /^nameserver 192\.0\.2\.53\nsearch shop\.svc\.cluster\.local\noptions ndots:5$/m, "resolv.conf is dnsConfig's alone");
+  },
+);
 
 t.test("a container's termination message: its file, or with FallbackToLogsOnError the end of its log", async (t) => {
   const s = await withBusybox(t, 'busybox');
@@ -126,7 +129,7 @@ t.test("a container's termination message: its file, or with FallbackToLogsOnErr
       '  containers:',
       ctr('file', 'echo migrated 42 rows > /dev/termination-log; exit 3'),
       ctr('path', 'echo done > /tmp/why; exit 0', ', terminationMessagePath: /tmp/why'),
-      ctr('logs', 'echo one; echo boom >&2; exit 1', ', terminationMessagePolicy: FallbackToLogsOnError'),
+      ctr('logs', 'echo one; echo boom; exit 1', ', terminationMessagePolicy: FallbackToLogsOnError'),
       ctr('quiet', 'exit 0', ', terminationMessagePolicy: FallbackToLogsOnError'),
       '',
     ].join('\n'),

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { constants, hostname } from 'node:os';
 import { connect } from 'node:net';
-import { closeSync, constants as fsConstants, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBinding } from '../../src/native/binding.js';
 import { Pod } from '../../src/runtime/pod.js';
@@ -131,7 +131,8 @@ t.test('pause reaps the orphans a container leaves behind', async (t) => {
     return [sh('keeper', 'exec sleep 1000'), sh('parent', `for i in $(seq 100); do cat ${dir}/fifo >/dev/null & done; exit 0`)];
   });
   const podNs = nsInode(pod.infra.pid, 'pid');
-  const fifo = join(dir, 'fifo');
+  // As /proc/PID/fd shows it: the path with every symlink resolved.
+  const fifo = realpathSync(join(dir, 'fifo'));
   const hasFifo = (pid: number) => {
     try {
       return readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === fifo);
