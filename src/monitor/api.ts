@@ -29,7 +29,9 @@ import {
   volume,
   apiFields,
   checkDns,
+  checkEnvSources,
   dnsConfig,
+  dnsName,
   dnsPolicyValue,
   hostAliases,
 } from '../pod/fields.js';
@@ -73,6 +75,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'cgroupParent',
     'namespace',
     'subdomain',
+    'serviceAccountName',
     'hostAliases',
     'dnsPolicy',
     'dnsConfig',
@@ -84,6 +87,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   const name = label(o.name, `${path}.name`);
   const containers = list(o.containers, `${path}.containers`).map((c, i) => containerSpec(c, `${path}.containers[${i}]`));
   uniqueNames(containers, `${path}.containers`);
+  checkEnvSources(containers, `${path}.containers`);
   const ports = o.ports === undefined ? [] : list(o.ports, `${path}.ports`).map((p, i) => portMapping(p, `${path}.ports[${i}]`));
   uniqueHostPorts(ports, (i) => `${path}.ports[${i}].hostPort`);
   const volumes = o.volumes === undefined ? [] : list(o.volumes, `${path}.volumes`).map((v, i) => volume(v, `${path}.volumes[${i}]`));
@@ -110,6 +114,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupPath(o.cgroupParent, `${path}.cgroupParent`);
   if (o.namespace !== undefined) spec.namespace = label(o.namespace, `${path}.namespace`);
   if (o.subdomain !== undefined) spec.subdomain = label(o.subdomain, `${path}.subdomain`);
+  if (o.serviceAccountName !== undefined) spec.serviceAccountName = dnsName(o.serviceAccountName, `${path}.serviceAccountName`);
   if (o.hostAliases !== undefined) spec.hostAliases = hostAliases(o.hostAliases, `${path}.hostAliases`, apiFields);
   if (o.dnsPolicy !== undefined) spec.dnsPolicy = dnsPolicyValue(o.dnsPolicy, `${path}.dnsPolicy`);
   if (o.dnsConfig !== undefined) spec.dnsConfig = dnsConfig(o.dnsConfig, `${path}.dnsConfig`, apiFields);

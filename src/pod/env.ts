@@ -1,6 +1,7 @@
 // A container's environment is built from nothing: the pod's defaults, then its own env list.
 // tspod's own environment never reaches it.
 import { InputError } from '../errors.js';
+import { downwardValue, type DownwardFacts } from './downward.js';
 import type { ContainerSpec, PodSpec } from './spec.js';
 
 /** containerd's default PATH for containers. */
@@ -73,9 +74,17 @@ export function checkArgsSize(argv: readonly string[], env: readonly string[], w
 
 /**
  * The environment of a container, in order: defaults, then its image's Env ("NAME=value"),
- * then its own env list, expanded; later entries win.
+ * then its own env list, expanded; later entries win. A variable from the downward API takes its
+ * value from `downward` (the whole pod and where it runs): empty without it.
  */
-export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, imageEnv: readonly string[] = []): Map<string, string> {
+export function containerEnv(
+  pod: Pick<PodSpec, 'hostname'>,
+  c: ContainerSpec,
+  imageEnv: readonly string[] = [],
+  downward?: { pod: PodSpec; facts: () => DownwardFacts },
+): Map<string, string> {
+  // Read from the host only when a variable asks (the default route, the host name).
+  let facts: DownwardFacts | undefined;
   const env = new Map<string, string>([
     ['PATH', DEFAULT_PATH],
     ['HOSTNAME', pod.hostname],
@@ -86,7 +95,10 @@ export function containerEnv(pod: Pick<PodSpec, 'hostname'>, c: ContainerSpec, i
     if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   env.set('HOSTNAME', pod.hostname);
-  for (const { name, value } of c.env) env.set(name, expandVars(value, env, `container ${c.name}: env ${name}`));
+  for (const { name, value, valueFrom } of c.env) {
+    if (valueFrom) env.set(name, downward ? downwardValue(downward.pod, c, valueFrom, (facts ??= downward.facts())) : '');
+    else env.set(name, expandVars(value, env, `container ${c.name}: env ${name}`));
+  }
   return env;
 }
 

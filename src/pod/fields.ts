@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
+import { checkFieldPath, checkResourceField } from './downward.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
@@ -16,6 +17,7 @@ import {
   type ContainerSpec,
   type DnsConfig,
   type DnsPolicy,
+  type EnvSource,
   type EnvVar,
   type HostAlias,
   type HostPathType,
@@ -404,7 +406,54 @@ function envVar(v: unknown, path: string, check: FieldCheck): EnvVar {
   const name = string(e.name, `${path}.name`);
   const problem = envNameProblem(name);
   if (problem) throw new InputError(`${path}.name`, problem);
-  return { name, value: e.value === undefined ? '' : string(e.value, `${path}.value`) };
+  if (e.valueFrom === undefined) return { name, value: e.value === undefined ? '' : string(e.value, `${path}.value`) };
+  if (e.value !== undefined && e.value !== '') throw new InputError(`${path}.valueFrom`, 'and a non-empty value cannot both be given');
+  return { name, value: '', valueFrom: envSource(e.valueFrom, `${path}.valueFrom`, check) };
+}
+
+/** A valueFrom: exactly one source, of the downward API. */
+function envSource(v: unknown, path: string, check: FieldCheck): EnvSource {
+  const o = mapping(v, path);
+  check(o, path, 'EnvVarSource');
+  const keys = Object.keys(o);
+  if (keys.length !== 1) throw new InputError(path, `needs exactly one source, not ${keys.length}`);
+  if (o.fieldRef !== undefined) {
+    const at = `${path}.fieldRef`;
+    const f = mapping(o.fieldRef, at);
+    check(f, at, 'ObjectFieldSelector');
+    if (f.apiVersion !== undefined && f.apiVersion !== 'v1') throw new InputError(`${at}.apiVersion`, 'must be v1');
+    if (f.fieldPath === undefined) throw new InputError(`${at}.fieldPath`, 'is required');
+    const fieldPath = string(f.fieldPath, `${at}.fieldPath`);
+    checkFieldPath(fieldPath, `${at}.fieldPath`);
+    return { fieldRef: { fieldPath } };
+  }
+  const at = `${path}.resourceFieldRef`;
+  const r = mapping(o.resourceFieldRef, at);
+  check(r, at, 'ResourceFieldSelector');
+  if (r.resource === undefined) throw new InputError(`${at}.resource`, 'is required');
+  const resource = string(r.resource, `${at}.resource`);
+  const divisor =
+    r.divisor === undefined ? undefined : typeof r.divisor === 'number' ? String(r.divisor) : string(r.divisor, `${at}.divisor`);
+  checkResourceField(resource, divisor, at);
+  return {
+    resourceFieldRef: {
+      resource,
+      ...(r.containerName !== undefined ? { containerName: label(r.containerName, `${at}.containerName`) } : {}),
+      ...(divisor !== undefined ? { divisor } : {}),
+    },
+  };
+}
+
+/** A resourceFieldRef's containerName names a container of the pod. */
+export function checkEnvSources(containers: ContainerSpec[], path: string): void {
+  containers.forEach((c, i) =>
+    c.env.forEach((e, j) => {
+      const name = e.valueFrom?.resourceFieldRef?.containerName;
+      if (name !== undefined && !containers.some((o) => o.name === name)) {
+        throw new InputError(`${path}[${i}].env[${j}].valueFrom.resourceFieldRef.containerName`, `no container named "${name}" in the pod`);
+      }
+    }),
+  );
 }
 
 export function restartPolicyValue(v: unknown, path: string): RestartPolicy {
@@ -457,7 +506,7 @@ export function uniqueHostPorts(ports: PortMapping[], path: (i: number) => strin
 }
 
 /** A host name as /etc/hosts and resolv.conf's search take it: a lower-case DNS subdomain. */
-function dnsName(v: unknown, path: string): string {
+export function dnsName(v: unknown, path: string): string {
   const s = string(v, path);
   if (s.length > 253 || !DNS1123_SUBDOMAIN.test(s)) {
     throw new InputError(path, `"${s}" is not a DNS name (lower-case letters, digits, '-' and '.', at most 253)`);

@@ -31,6 +31,9 @@ export type KubeType =
   | 'HostAlias'
   | 'PodDNSConfig'
   | 'PodDNSConfigOption'
+  | 'EnvVarSource'
+  | 'ObjectFieldSelector'
+  | 'ResourceFieldSelector'
   | 'ResourceRequirements'
   | 'SecurityContext'
   | 'PodSecurityContext'
@@ -171,8 +174,10 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     readinessGates: refused('are conditions set by outside controllers; tspod has none, and would report the pod ready without them'),
     resourceClaims: refused('dynamic resource allocation is not supported by tspod'),
     enableServiceLinks: accepted("a cluster's Services become environment variables; one host has no Services, so there are none to add"),
-    serviceAccountName: accepted('names the identity the API server gives the pod; tspod has no API server and mounts no token'),
-    serviceAccount: accepted('the deprecated name of serviceAccountName'),
+    serviceAccountName: supported('what the downward API says of it; tspod has no API server and mounts no token'),
+    serviceAccount: accepted(
+      'the deprecated name of serviceAccountName, which the API server writes beside it: serviceAccountName is read',
+    ),
     automountServiceAccountToken: accepted(
       'false asks for no token, which is what tspod does',
       only([false], 'tspod has no API server, so no token to mount (remove the field or set it to false)'),
@@ -228,7 +233,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   EnvVar: {
     name: supported(),
     value: supported(),
-    valueFrom: refused('the downward API, ConfigMaps and Secrets are not supported by tspod yet'),
+    valueFrom: supported('the downward API (fieldRef, resourceFieldRef)'),
   },
   VolumeMount: {
     name: supported(),
@@ -251,6 +256,21 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   PodDNSConfigOption: {
     name: supported(),
     value: supported(),
+  },
+  EnvVarSource: {
+    fieldRef: supported("the pod's name, namespace, uid, labels, annotations, node, service account and addresses"),
+    resourceFieldRef: supported("a container's cpu and memory requests and limits"),
+    configMapKeyRef: refused('ConfigMaps are not supported by tspod yet'),
+    secretKeyRef: refused('Secrets are not supported by tspod yet'),
+  },
+  ObjectFieldSelector: {
+    fieldPath: supported(),
+    apiVersion: supported('must be v1'),
+  },
+  ResourceFieldSelector: {
+    resource: supported('limits.cpu, limits.memory, requests.cpu, requests.memory'),
+    containerName: supported(),
+    divisor: supported(),
   },
   ResourceRequirements: {
     requests: supported('cpu and memory'),

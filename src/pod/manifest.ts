@@ -6,7 +6,9 @@ import { InputError } from '../errors.js';
 import { readManifest } from './manifest-file.js';
 import {
   checkDns,
+  checkEnvSources,
   checkVolumes,
+  dnsName,
   containerSpec,
   dnsConfig,
   dnsPolicyValue,
@@ -133,6 +135,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     }
   }
   uniqueNames(containers, 'spec.containers');
+  checkEnvSources(containers, 'spec.containers');
   // Where each published port came from, for errors: spec.containers[1].ports[0].
   const ports: PortMapping[] = [];
   const portPaths: string[] = [];
@@ -177,6 +180,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
   const out: Partial<PodSpec> = {};
   if (meta.namespace !== undefined) out.namespace = label(meta.namespace, 'metadata.namespace');
   if (spec.subdomain !== undefined) out.subdomain = label(spec.subdomain, 'spec.subdomain');
+  if (spec.serviceAccountName !== undefined) out.serviceAccountName = dnsName(spec.serviceAccountName, 'spec.serviceAccountName');
   if (spec.hostAliases !== undefined) out.hostAliases = hostAliases(spec.hostAliases, 'spec.hostAliases', check);
   if (spec.dnsPolicy !== undefined) out.dnsPolicy = dnsPolicyValue(spec.dnsPolicy, 'spec.dnsPolicy');
   if (spec.dnsConfig !== undefined) out.dnsConfig = dnsConfig(spec.dnsConfig, 'spec.dnsConfig', check);

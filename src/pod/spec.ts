@@ -14,7 +14,16 @@ export const DEFAULT_GRACE_SECONDS = 30;
 
 export interface EnvVar {
   name: string;
+  /** With valueFrom: '' (unused). */
   value: string;
+  /** The downward API: a field of the pod, or a container's resource (pod/downward.ts). */
+  valueFrom?: EnvSource;
+}
+
+/** Exactly one of them. */
+export interface EnvSource {
+  fieldRef?: { fieldPath: string };
+  resourceFieldRef?: { resource: string; containerName?: string; divisor?: string };
 }
 
 export interface VolumeMount {
@@ -138,8 +147,12 @@ export interface PodSpec {
   pause?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  /** metadata.namespace: only part of the pod's FQDN (with subdomain); unset: "default". */
+  /** metadata.namespace: part of the pod's FQDN (with subdomain) and the downward API's; unset: "default". */
   namespace?: string;
+  /** The pod's own id (the downward API's metadata.uid), given when it is created. */
+  uid?: string;
+  /** What the downward API says of spec.serviceAccountName; unset: "default". tspod has no API server. */
+  serviceAccountName?: string;
   /** With it, the pod's FQDN is hostname.subdomain.NAMESPACE.svc.cluster.local in its /etc/hosts. */
   subdomain?: string;
   hostAliases?: HostAlias[];

@@ -7,6 +7,7 @@ import type { Placement } from '../cgroup/pod.js';
 import { InputError } from '../errors.js';
 import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
 import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import { hostFacts } from '../pod/downward.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
@@ -40,14 +41,14 @@ export interface ContainerLaunch {
  * it may have gone while nobody watched; the restart says so, with errno and path).
  */
 export function planContainer(
-  spec: Pick<PodSpec, 'hostname' | 'share'>,
+  spec: PodSpec,
   c: ContainerSpec,
-  opts: { cwd: string; parentDeathSignal?: number; cgroups?: unknown; binding?: { constants: NativeConstants } },
+  opts: { cwd: string; parentDeathSignal?: number; cgroups?: unknown; binding?: { constants: NativeConstants }; podIP?: string },
   resolve = true,
   cfs?: ContainerFs,
 ): ContainerLaunch {
   const config = cfs?.image?.config;
-  const env = containerEnv(spec, c, config?.Env ?? []);
+  const env = containerEnv(spec, c, config?.Env ?? [], { pod: spec, facts: () => hostFacts(opts.podIP) });
   const argv = containerArgv(c, env, config);
   if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
   const envList = envStrings(env);

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { PodCgroups, Placement } from '../cgroup/pod.js';
+import { usesPodIP } from '../pod/downward.js';
 import { resources } from '../pod/fields.js';
 import { resourceAmounts, type ResourceList } from '../pod/resources.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
@@ -21,7 +22,7 @@ import type { ExitStatus, NativeBinding } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { ContainerState, PipeIds, PodRecord, PodState } from '../state/records.js';
-import type { PodStorage } from '../storage/storage.js';
+import type { ContainerFs, PodStorage } from '../storage/storage.js';
 import { KUBELET_BACKOFF, nextDelay, realClock, type Backoff, type Clock } from './backoff.js';
 import { planContainer, startContainer, type ContainerLaunch } from './container.js';
 import { startInfra } from './infra.js';
@@ -150,9 +151,10 @@ export class Pod extends EventEmitter<PodEvents> {
     let starting: string | undefined;
     try {
       const launches = [];
+      const mounts: (ContainerFs | undefined)[] = [];
       for (const [i, c] of spec.containers.entries()) {
-        const cfs = await opts.storage?.container(c, `spec.containers[${i}]`);
-        launches.push(planContainer(spec, c, opts, true, cfs));
+        mounts.push(await opts.storage?.container(c, `spec.containers[${i}]`));
+        launches.push(planContainer(spec, c, opts, true, mounts[i]));
       }
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
@@ -175,6 +177,10 @@ export class Pod extends EventEmitter<PodEvents> {
       opts.onStarting?.(pod);
       await opts.network?.attach(infra);
       opts.storage?.setAddress(opts.network?.address, true);
+      // The downward API's status.podIP is known from here: those who ask are planned again.
+      spec.containers.forEach((c, i) => {
+        if (usesPodIP(c)) launches[i] = planContainer(spec, c, { ...opts, podIP: opts.network?.address }, true, mounts[i]);
+      });
       for (const [i, c] of spec.containers.entries()) {
         starting = c.name;
         pod.run(pod.addSlot(c, launches[i], spec.restartPolicy));
@@ -208,7 +214,7 @@ export class Pod extends EventEmitter<PodEvents> {
     const launches: ContainerLaunch[] = [];
     for (const [i, r] of record.containers.entries()) {
       const cfs = await opts.storage?.container(r.spec, `spec.containers[${i}]`);
-      launches.push(planContainer(spec, r.spec, opts, false, cfs));
+      launches.push(planContainer(spec, r.spec, { ...opts, podIP: opts.network?.address }, false, cfs));
     }
     const infra = adoptedInfra ?? PodProcess.adopt(opts.binding, record.infra.process);
     if (!infra) throw new Conflict(`pod "${record.name}": its infra process (pid ${record.infra.process.pid}) is gone`);
@@ -412,7 +418,8 @@ export class Pod extends EventEmitter<PodEvents> {
         throw new InputError(`container.volumeMounts[${j}].name`, `pod ${this.podSpec.name} has no volume "${m.name}"`);
     });
     const cfs = await this.opts.storage?.container(c, 'container');
-    const slot = this.addSlot(c, planContainer(this.podSpec, c, this.opts, true, cfs), policy);
+    const spec = { ...this.podSpec, containers: [...this.slots.map((s) => s.spec), c] };
+    const slot = this.addSlot(c, planContainer(spec, c, { ...this.opts, podIP: this.opts.network?.address }, true, cfs), policy);
     try {
       this.run(slot);
     } catch (err) {

@@ -4,6 +4,7 @@
 // on disk up to date, takes over what an earlier supervisor left, and removes pods. What it has
 // to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
 // embedding program's own.
+import { randomUUID } from 'node:crypto';
 import { PodCgroups } from '../cgroup/pod.js';
 import { Conflict, TspodError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -108,6 +109,8 @@ export class PodHost {
   async create(spec: PodSpec, opts: CreateOptions = {}): Promise<Pod> {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
     this.creating.add(spec.name);
+    // Its own id, kept in its record (the downward API's metadata.uid).
+    spec.uid ??= randomUUID();
     try {
       await this.reserve(spec, opts.persistent ?? false);
       let pod: Pod;

@@ -446,3 +446,38 @@ t.test(
     t.ok(existsSync('/etc/cni/net.d/tspod.conflist'), 'the network stays for the next pod');
   },
 );
+
+t.test("the downward API: a container's environment has the pod's name, uid, labels and CNI address, as its record has them", async (t) => {
+  const net = privateNetwork(t);
+  const s = testState(t, net.env);
+  const file = join(tempDir(t, 'manifest'), 'downward.yaml');
+  const env = (name: string, fieldPath: string) => `{name: ${name}, valueFrom: {fieldRef: {fieldPath: "${fieldPath}"}}}`;
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      `metadata: {name: down, labels: {app: shop}, annotations: {tspod.io/network: "cni:${net.name}"}}`,
+      'spec:',
+      '  containers:',
+      '  - name: a',
+      '    command: [sh, -c, \'echo "$POD $UID $APP $IP $MEM"; exec sleep 1000\']',
+      '    resources: {limits: {memory: 64Mi}}',
+      '    env:',
+      `    - ${env('POD', 'metadata.name')}`,
+      `    - ${env('UID', 'metadata.uid')}`,
+      `    - ${env('APP', "metadata.labels['app']")}`,
+      `    - ${env('IP', 'status.podIP')}`,
+      '    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}',
+      '',
+    ].join('\n'),
+  );
+  const r = await s.cli(['run', '-d', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  const rec = s.store.read('down')!;
+  t.match(rec.spec.uid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'the pod got a uid of its own');
+  t.match(rec.network?.podIP, /^10\.212\.\d+\.\d+$/);
+  const line = await waitFor('its line', async () => (await s.cli(['logs', 'down', 'a'])).stdout || undefined);
+  t.equal(line, `down ${rec.spec.uid} shop ${rec.network!.podIP} 64\n`);
+  t.match((await s.cli(['inspect', 'down'])).stdout, `network cni, IP ${rec.network!.podIP}`, 'the address inspect reports');
+});

@@ -65,7 +65,11 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
   };
   const cases: [string, (d: any) => void, RegExp][] = [
     ['spec.containers[1].livenessProbe', (d) => (d.spec.containers[1].livenessProbe = {}), /not supported by tspod: probes are not run/],
-    ['spec.containers[0].env[0].valueFrom', (d) => (d.spec.containers[0].env[0].valueFrom = {}), /not supported by tspod/],
+    [
+      'spec.containers[0].env[0].valueFrom.secretKeyRef',
+      (d) => (d.spec.containers[0].env[0] = { name: 'PORT', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }),
+      /Secrets are not supported by tspod/,
+    ],
     ['spec.readinessGates', (d) => (d.spec.readinessGates = [{ conditionType: 'x' }]), /outside controllers/],
     ['spec.initContainers', (d) => (d.spec.initContainers = []), /init containers/],
     [
@@ -118,7 +122,7 @@ t.test('what asks nothing of one host is accepted and changes nothing', async (t
     nodeSelector: { 'kubernetes.io/os': 'linux' },
     affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } },
     hostPID: false,
-    serviceAccountName: 'default',
+    serviceAccount: 'default',
   });
   Object.assign(d.spec.containers[0], { imagePullPolicy: 'IfNotPresent', tty: false });
   d.status = { phase: 'Running' };
