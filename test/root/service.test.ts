@@ -32,48 +32,46 @@ function datagramSink(t: Test, path: string) {
   return { lines: () => out.split('\n').filter(Boolean) };
 }
 
+/**
+ * A cgroup marked as systemd marks one it delegated (trusted.delegate=1), removed at the end;
+ * and the test's state, registered after it so that its monitor and pods go first.
+ */
+function delegatedCgroup(t: Test) {
+  const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
+  const dir = v2!.mount + unit;
+  cleanup(t, `remove the cgroup ${dir}`, () => {
+    for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
+  });
+  const s = testState(t);
+  mkdirSync(dir);
+  loadBinding().lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
+  return { unit, dir, s };
+}
+
+/** `tspod monitor` as systemd starts a service: placed in `cgroup` (a directory), then exec'd. */
+function startService(t: Test, root: string, cgroup: string, env: NodeJS.ProcessEnv) {
+  const script = `echo $$ > ${cgroup}/cgroup.procs && exec /usr/bin/env -u NODE_OPTIONS "$0" "$1" --root "$2" monitor`;
+  return owned(t, spawn('/bin/sh', ['-c', script, process.execPath, cliPath, root], { cwd: repoRoot, env, stdio: 'ignore' }));
+}
+
+const cgroupOf = (pid: number) =>
+  readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
+
 t.test(
   'tspod monitor under a service manager: READY=1 with its pid, pods in the cgroup delegated to it, STOPPING=1, ' +
     'and a restart in its leaf adopts them',
   async (t) => {
-    const binding = loadBinding();
-    const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
-    const dir = v2!.mount + unit;
-    // Registered before the state, so undone after it (its monitor and pods gone first).
-    cleanup(t, `remove the cgroup ${dir}`, () => {
-      for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
-    });
-    const s = testState(t);
-    mkdirSync(dir);
-    binding.lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
+    const { unit, dir, s } = delegatedCgroup(t);
     const socket = join(tempDir(t, 'notify'), 'notify.sock');
     const sink = datagramSink(t, socket);
     await waitFor('the socket to be bound', () => sink.lines().includes('bound'));
 
-    // As systemd starts a service: the process placed in a cgroup of the unit's (the unit's own
-    // first; with DelegateSubgroup=supervisor, systemd 254+, its leaf), then exec'd.
-    const startService = (cgroup: string) =>
-      owned(
-        t,
-        spawn(
-          '/bin/sh',
-          [
-            '-c',
-            `echo $$ > ${cgroup}/cgroup.procs && exec /usr/bin/env -u NODE_OPTIONS "$0" "$1" --root "$2" monitor`,
-            process.execPath,
-            cliPath,
-            s.root,
-          ],
-          { cwd: repoRoot, env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: 'ignore' },
-        ),
-      );
     const said = (what: string) => sink.lines().filter((l) => l.includes(what));
-    const cgroupOf = (pid: number) =>
-      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('0::'));
+    const env = { ...process.env, NOTIFY_SOCKET: socket };
 
-    const monitor = startService(dir);
+    const monitor = startService(t, s.root, dir, env);
     await waitFor('READY=1', () => said('READY=1').length === 1);
     t.match(said('READY=1')[0], new RegExp(`READY=1\\\\nMAINPID=${monitor.pid}\\\\nSTATUS=serving ${s.store.paths.socket}`));
     t.equal(cgroupOf(monitor.pid!), `0::${unit}/supervisor`, 'the monitor moved into a leaf of its cgroup');
@@ -86,7 +84,8 @@ t.test(
 
     monitor.kill('SIGTERM');
     await waitFor('STOPPING=1', () => said('STOPPING=1').length === 1);
-    const restarted = startService(`${dir}/supervisor`);
+    // With DelegateSubgroup=supervisor (systemd 254+), systemd starts it in the leaf.
+    const restarted = startService(t, s.root, `${dir}/supervisor`, env);
     await waitFor('READY=1 again', () => said('READY=1').length === 2);
     t.equal(cgroupOf(restarted.pid!), `0::${unit}/supervisor`, 'restarted in the leaf, it stays there');
     t.equal((s.store.read('svc') as PodRecord).supervisor.pid, restarted.pid, 'and has adopted the pod');
@@ -99,44 +98,17 @@ t.test(
 );
 
 t.test('a monitor no service manager started (no NOTIFY_SOCKET) keeps its pods in /tspod, even in a delegated cgroup', async (t) => {
-  const binding = loadBinding();
-  const unit = `/tspod-test-service-${randomBytes(3).toString('hex')}`;
-  const dir = v2!.mount + unit;
-  cleanup(t, `remove the cgroup ${dir}`, () => {
-    for (const d of [join(dir, 'supervisor'), dir]) if (existsSync(d)) rmdirSync(d);
-  });
-  const s = testState(t);
-  mkdirSync(dir);
-  binding.lsetxattr(dir, 'trusted.delegate', Buffer.from('1'));
+  const { unit, dir, s } = delegatedCgroup(t);
   const env = { ...process.env };
   delete env.NOTIFY_SOCKET;
-  const monitor = owned(
-    t,
-    spawn(
-      '/bin/sh',
-      [
-        '-c',
-        `echo $$ > ${dir}/cgroup.procs && exec /usr/bin/env -u NODE_OPTIONS "$0" "$1" --root "$2" monitor`,
-        process.execPath,
-        cliPath,
-        s.root,
-      ],
-      { cwd: repoRoot, env, stdio: 'ignore' },
-    ),
-  );
+  const monitor = startService(t, s.root, dir, env);
   await waitFor('the monitor to serve', () => existsSync(s.store.paths.socket));
   const r = await s.cli(['run', '-d', '--name', 'bg', '--', 'sleep', '1000']);
   t.equal(r.code, 0, r.stderr);
   const rec = s.store.read('bg') as PodRecord;
   t.equal(rec.supervisor.pid, monitor.pid, 'that monitor runs the pod');
   t.match(rec.cgroup?.name, /^\/tspod\/bg-[0-9a-f]{8}$/, 'in /tspod');
-  t.equal(
-    readFileSync(`/proc/${monitor.pid}/cgroup`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('0::')),
-    `0::${unit}`,
-    'it did not move',
-  );
+  t.equal(cgroupOf(monitor.pid!), `0::${unit}`, 'it did not move');
   t.equal((await s.cli(['rm', '-f', 'bg'])).code, 0);
   monitor.kill('SIGTERM');
   await new Promise((resolve) => monitor.once('close', resolve));
