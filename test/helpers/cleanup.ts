@@ -15,37 +15,53 @@ interface Step {
   fn: () => unknown;
 }
 
-const scopes = new WeakMap<Test, Step[]>();
+/** A test's steps: `steps` last-registered first, then `last` (temporary directories) the same way. */
+interface Scope {
+  steps: Step[];
+  last: Step[];
+}
+
+const scopes = new WeakMap<Test, Scope>();
 
 /**
  * Runs `fn` when the test ends, pass or fail, after every cleanup registered later. Register it
  * before making the thing it undoes, so a failure halfway through making it is undone too.
  */
 export function cleanup(t: Test, what: string, fn: () => unknown): void {
-  let steps = scopes.get(t);
-  if (!steps) {
-    const mine: Step[] = (steps = []);
-    scopes.set(t, mine);
+  scope(t).steps.push({ what, fn });
+}
+
+function scope(t: Test): Scope {
+  let mine = scopes.get(t);
+  if (!mine) {
+    const s: Scope = (mine = { steps: [], last: [] });
+    scopes.set(t, s);
     // eslint-disable-next-line no-restricted-syntax -- the one place tap's teardown is used
     t.teardown(async () => {
       const failed: string[] = [];
-      for (let step = mine.pop(); step; step = mine.pop()) {
-        try {
-          await step.fn();
-        } catch (err) {
-          failed.push(`${step.what}: ${(err as Error).message}`);
+      for (const steps of [s.steps, s.last]) {
+        for (let step = steps.pop(); step; step = steps.pop()) {
+          try {
+            await step.fn();
+          } catch (err) {
+            failed.push(`${step.what}: ${(err as Error).message}`);
+          }
         }
       }
       if (failed.length) throw new Error(`cleanup failed: ${failed.join('; ')}`);
     });
   }
-  steps.push({ what, fn });
+  return mine;
 }
 
-/** A temporary directory removed when the test ends, pass or fail. */
+/**
+ * A temporary directory removed when the test ends, pass or fail, after every other cleanup of the
+ * test: a pod still running from it (its monitor may be making a container's mount points there
+ * for a restart) or a mount on it is gone first, whichever was registered first.
+ */
 export function tempDir(t: Test, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `tspod-${prefix}-`));
-  cleanup(t, `remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+  scope(t).last.push({ what: `remove ${dir}`, fn: () => rmSync(dir, { recursive: true, force: true }) });
   return dir;
 }
 
