@@ -2,6 +2,8 @@
 // tspod's own environment never reaches it.
 import { InputError } from '../errors.js';
 import { downwardValue, type DownwardFacts } from './downward.js';
+import { envNameProblem } from './names.js';
+import { envValueOf, keyRefOf, noObjects, type PodObjects } from './objects.js';
 import type { ContainerSpec, PodSpec } from './spec.js';
 
 /** containerd's default PATH for containers. */
@@ -74,14 +76,16 @@ export function checkArgsSize(argv: readonly string[], env: readonly string[], w
 
 /**
  * The environment of a container, in order: defaults, then its image's Env ("NAME=value"),
- * then its own env list, expanded; later entries win. A variable from the downward API takes its
- * value from `downward` (the whole pod and where it runs): empty without it.
+ * then its envFrom's objects, then its own env list, expanded; later entries win. A variable from
+ * the downward API takes its value from `downward` (the whole pod and where it runs): empty
+ * without it; one from a ConfigMap or Secret from `objects`, the pod's copies.
  */
 export function containerEnv(
   pod: Pick<PodSpec, 'hostname'>,
   c: ContainerSpec,
   imageEnv: readonly string[] = [],
   downward?: { pod: PodSpec; facts: () => DownwardFacts },
+  objects: PodObjects = noObjects(),
 ): Map<string, string> {
   // Read from the host only when a variable asks (the default route, the host name).
   let facts: DownwardFacts | undefined;
@@ -95,8 +99,24 @@ export function containerEnv(
     if (eq > 0) env.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   env.set('HOSTNAME', pod.hostname);
+  // Kubernetes: envFrom, in order, then env; a key that is no variable name is skipped.
+  for (const e of c.envFrom ?? []) {
+    const ref = (e.configMapRef ?? e.secretRef)!;
+    const obj = objects[e.configMapRef ? 'ConfigMap' : 'Secret'][ref.name];
+    for (const key of obj ? Object.keys(obj.data) : []) {
+      const value = envValueOf(obj!, key);
+      const name = `${e.prefix ?? ''}${key}`;
+      if (value !== undefined && !envNameProblem(name)) env.set(name, value);
+    }
+  }
   for (const { name, value, valueFrom } of c.env) {
-    if (valueFrom) env.set(name, downward ? downwardValue(downward.pod, c, valueFrom, (facts ??= downward.facts())) : '');
+    const keyRef = valueFrom && keyRefOf(valueFrom);
+    if (keyRef) {
+      const obj = objects[keyRef.kind][keyRef.ref.name];
+      const v = obj && envValueOf(obj, keyRef.ref.key);
+      // Missing: optional (podObjects refused the pod otherwise), so no variable.
+      if (v !== undefined) env.set(name, v);
+    } else if (valueFrom) env.set(name, downward ? downwardValue(downward.pod, c, valueFrom, (facts ??= downward.facts())) : '');
     else env.set(name, expandVars(value, env, `container ${c.name}: env ${name}`));
   }
   return env;

@@ -2,7 +2,7 @@
 // names the path of the field (spec.containers[1].name) and what is wrong with it.
 import { InputError } from '../errors.js';
 import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
-import { dns1123LabelProblem, envNameProblem } from './names.js';
+import { dns1123LabelProblem, envNameProblem, keyProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { checkFieldPath, checkResourceField } from './downward.js';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -17,7 +17,9 @@ import {
   type ContainerSpec,
   type DnsConfig,
   type DnsPolicy,
+  type EnvFromSource,
   type EnvSource,
+  type ObjectVolume,
   type EnvVar,
   type HostAlias,
   type HostPathType,
@@ -229,6 +231,8 @@ export function containerSpec(v: unknown, path: string, check: FieldCheck = apiF
     args: c.args === undefined ? [] : stringList(c.args, `${path}.args`),
     env: c.env === undefined ? [] : list(c.env, `${path}.env`).map((e, i) => envVar(e, `${path}.env[${i}]`, check)),
   };
+  if (c.envFrom !== undefined)
+    spec.envFrom = list(c.envFrom, `${path}.envFrom`).map((e, i) => envFromSource(e, `${path}.envFrom[${i}]`, check));
   if (c.workingDir !== undefined) spec.workingDir = absolutePath(c.workingDir, `${path}.workingDir`);
   if (c.image !== undefined) {
     const image = string(c.image, `${path}.image`);
@@ -343,13 +347,29 @@ export function quantityBytes(v: string, path: string): number {
   return bytes;
 }
 
+const VOLUME_TYPES = ['emptyDir', 'hostPath', 'configMap', 'secret'] as const;
+
 export function volume(v: unknown, path: string, check: FieldCheck = apiFields): Volume {
   const o = mapping(v, path);
   check(o, path, 'Volume');
   if (o.name === undefined) throw new InputError(`${path}.name`, 'is required');
   const name = label(o.name, `${path}.name`);
-  if ((o.emptyDir === undefined) === (o.hostPath === undefined))
-    throw new InputError(path, 'needs exactly one of emptyDir and hostPath (the volume types tspod supports)');
+  const given = VOLUME_TYPES.filter((t) => o[t] !== undefined);
+  if (given.length !== 1) throw new InputError(path, `needs exactly one of ${VOLUME_TYPES.join(', ')} (the volume types tspod supports)`);
+  for (const [kind, field] of [
+    ['configMap', 'name'],
+    ['secret', 'secretName'],
+  ] as const) {
+    if (o[kind] === undefined) continue;
+    const at = `${path}.${kind}`;
+    const source = objectVolume(o[kind], at, kind, check);
+    const n = (o[kind] as Mapping)[field];
+    if (n === undefined) throw new InputError(`${at}.${field}`, 'is required');
+    const objectName = dnsName(n, `${at}.${field}`);
+    return kind === 'configMap'
+      ? { name, configMap: { name: objectName, ...source } }
+      : { name, secret: { secretName: objectName, ...source } };
+  }
   if (o.emptyDir !== undefined) {
     const e = o.emptyDir === null ? {} : mapping(o.emptyDir, `${path}.emptyDir`);
     check(e, `${path}.emptyDir`, 'EmptyDirVolumeSource');
@@ -411,12 +431,87 @@ function envVar(v: unknown, path: string, check: FieldCheck): EnvVar {
   return { name, value: '', valueFrom: envSource(e.valueFrom, `${path}.valueFrom`, check) };
 }
 
-/** A valueFrom: exactly one source, of the downward API. */
+/** `{ optional }` when it is given (a boolean), else nothing. */
+function optional(v: unknown, path: string): { optional?: boolean } {
+  return v === undefined ? {} : { optional: boolean(v, path) };
+}
+
+/** An envFrom entry: a whole ConfigMap or Secret, with an optional prefix. */
+function envFromSource(v: unknown, path: string, check: FieldCheck): EnvFromSource {
+  const o = mapping(v, path);
+  check(o, path, 'EnvFromSource');
+  if ((o.configMapRef === undefined) === (o.secretRef === undefined))
+    throw new InputError(path, 'needs exactly one of configMapRef and secretRef');
+  const field = o.configMapRef !== undefined ? 'configMapRef' : 'secretRef';
+  const at = `${path}.${field}`;
+  const r = mapping(o[field], at);
+  check(r, at, field === 'configMapRef' ? 'ConfigMapEnvSource' : 'SecretEnvSource');
+  if (r.name === undefined) throw new InputError(`${at}.name`, 'is required');
+  const out: EnvFromSource = { [field]: { name: dnsName(r.name, `${at}.name`), ...optional(r.optional, `${at}.optional`) } };
+  if (o.prefix !== undefined) {
+    const prefix = string(o.prefix, `${path}.prefix`);
+    const problem = prefix && envNameProblem(prefix);
+    if (problem) throw new InputError(`${path}.prefix`, problem);
+    out.prefix = prefix;
+  }
+  return out;
+}
+
+/** A file mode of a configMap or secret volume: 0 to 0777 (a manifest writes 0644 in YAML or 420 in JSON). */
+function fileMode(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0o777) {
+    throw new InputError(path, `must be a file mode from 0 to 0777 (511), not ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** A configMap or secret volume source. */
+function objectVolume(v: unknown, path: string, kind: 'configMap' | 'secret', check: FieldCheck): ObjectVolume {
+  const o = mapping(v, path);
+  check(o, path, kind === 'configMap' ? 'ConfigMapVolumeSource' : 'SecretVolumeSource');
+  const out: ObjectVolume = optional(o.optional, `${path}.optional`);
+  if (o.defaultMode !== undefined) out.defaultMode = fileMode(o.defaultMode, `${path}.defaultMode`);
+  if (o.items !== undefined) {
+    out.items = list(o.items, `${path}.items`).map((item, i) => {
+      const at = `${path}.items[${i}]`;
+      const k = mapping(item, at);
+      check(k, at, 'KeyToPath');
+      for (const key of ['key', 'path'] as const) if (k[key] === undefined) throw new InputError(`${at}.${key}`, 'is required');
+      const key = string(k.key, `${at}.key`);
+      const problem = keyProblem(key);
+      if (problem) throw new InputError(`${at}.key`, problem);
+      const file = string(k.path, `${at}.path`);
+      // Kubernetes: relative, no ".." element, not starting with "..".
+      if (!file || file.startsWith('/') || file.split('/').some((e) => e === '..' || e === '') || file.startsWith('..')) {
+        throw new InputError(`${at}.path`, `"${file}" must be a relative path without ".." or empty elements`);
+      }
+      return { key, path: file, ...(k.mode !== undefined ? { mode: fileMode(k.mode, `${at}.mode`) } : {}) };
+    });
+    out.items.forEach((item, i) => {
+      if (out.items!.findIndex((o) => o.path === item.path) !== i)
+        throw new InputError(`${path}.items[${i}].path`, `"${item.path}" is given twice`);
+    });
+  }
+  return out;
+}
+
+/** A valueFrom: exactly one source, of the downward API or a key of a ConfigMap or Secret. */
 function envSource(v: unknown, path: string, check: FieldCheck): EnvSource {
   const o = mapping(v, path);
   check(o, path, 'EnvVarSource');
   const keys = Object.keys(o);
   if (keys.length !== 1) throw new InputError(path, `needs exactly one source, not ${keys.length}`);
+  for (const field of ['configMapKeyRef', 'secretKeyRef'] as const) {
+    if (o[field] === undefined) continue;
+    const at = `${path}.${field}`;
+    const r = mapping(o[field], at);
+    check(r, at, field === 'configMapKeyRef' ? 'ConfigMapKeySelector' : 'SecretKeySelector');
+    for (const key of ['name', 'key'] as const) if (r[key] === undefined) throw new InputError(`${at}.${key}`, 'is required');
+    const key = string(r.key, `${at}.key`);
+    const problem = keyProblem(key);
+    if (problem) throw new InputError(`${at}.key`, problem);
+    return { [field]: { name: dnsName(r.name, `${at}.name`), key, ...optional(r.optional, `${at}.optional`) } };
+  }
   if (o.fieldRef !== undefined) {
     const at = `${path}.fieldRef`;
     const f = mapping(o.fieldRef, at);

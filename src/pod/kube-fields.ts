@@ -37,9 +37,19 @@ export type KubeType =
   | 'ResourceRequirements'
   | 'SecurityContext'
   | 'PodSecurityContext'
+  | 'ConfigMapKeySelector'
+  | 'SecretKeySelector'
+  | 'EnvFromSource'
+  | 'ConfigMapEnvSource'
+  | 'SecretEnvSource'
   | 'Volume'
   | 'EmptyDirVolumeSource'
-  | 'HostPathVolumeSource';
+  | 'HostPathVolumeSource'
+  | 'ConfigMapVolumeSource'
+  | 'SecretVolumeSource'
+  | 'KeyToPath'
+  | 'ConfigMap'
+  | 'Secret';
 
 const supported = (why?: string): FieldAnswer => (why ? { answer: 'supported', why } : { answer: 'supported' });
 const accepted = (why: string, check?: (v: unknown, path: string) => void): FieldAnswer =>
@@ -90,7 +100,9 @@ function nodeSelector(v: unknown, path: string): void {
 
 const SERVER_SET = 'written by the API server; a copy of an object from a cluster carries it, and it asks nothing of a runtime';
 const SCHEDULING = 'chooses among nodes and pods of a cluster; on one host there is no choice to make';
-const VOLUME_TYPE = 'this volume type is not supported by tspod (supported: emptyDir, hostPath)';
+const VOLUME_TYPE = 'this volume type is not supported by tspod (supported: emptyDir, hostPath, configMap, secret)';
+const IMMUTABLE = 'tspod never changes a stored ConfigMap or Secret in place (rm and create again), so each is immutable already';
+const OPTIONAL = 'a missing object (or key) is no variable, no file, or an empty volume, as in Kubernetes';
 
 /** The answers, type by type. Field names are those of the API reference, in its order. */
 export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
@@ -102,7 +114,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     status: accepted('the observed state, written by the kubelet; tspod reports its own with ps and inspect'),
   },
   ObjectMeta: {
-    name: supported("the pod's name, a DNS label"),
+    name: supported("the object's name (a pod's is a DNS label)"),
     generateName: accepted("the API server uses it only when name is empty; tspod needs the name (a copy of a controller's pod has both)"),
     namespace: supported("part of the pod's FQDN (with subdomain); tspod's pods share one set of names, whatever it is"),
     labels: supported(),
@@ -200,7 +212,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     workingDir: supported(),
     ports: supported('hostPort publishes; the others document the port'),
     env: supported('name and value'),
-    envFrom: refused('ConfigMaps and Secrets are not supported by tspod yet'),
+    envFrom: supported('every key of a ConfigMap or Secret, before env; a key that is no variable name is skipped'),
     resources: supported('requests and limits of cpu and memory'),
     resizePolicy: accepted(
       'tspod update changes limits in place, without a restart, which is what NotRequired asks and what RestartContainer allows',
@@ -233,7 +245,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   EnvVar: {
     name: supported(),
     value: supported(),
-    valueFrom: supported('the downward API (fieldRef, resourceFieldRef)'),
+    valueFrom: supported('the downward API (fieldRef, resourceFieldRef), a key of a ConfigMap or Secret'),
   },
   VolumeMount: {
     name: supported(),
@@ -260,8 +272,31 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   EnvVarSource: {
     fieldRef: supported("the pod's name, namespace, uid, labels, annotations, node, service account and addresses"),
     resourceFieldRef: supported("a container's cpu and memory requests and limits"),
-    configMapKeyRef: refused('ConfigMaps are not supported by tspod yet'),
-    secretKeyRef: refused('Secrets are not supported by tspod yet'),
+    configMapKeyRef: supported('a key of a stored ConfigMap, as the pod was created'),
+    secretKeyRef: supported('a key of a stored Secret, as the pod was created'),
+  },
+  ConfigMapKeySelector: {
+    name: supported(),
+    key: supported(),
+    optional: supported(OPTIONAL),
+  },
+  SecretKeySelector: {
+    name: supported(),
+    key: supported(),
+    optional: supported(OPTIONAL),
+  },
+  EnvFromSource: {
+    prefix: supported(),
+    configMapRef: supported(),
+    secretRef: supported(),
+  },
+  ConfigMapEnvSource: {
+    name: supported(),
+    optional: supported(OPTIONAL),
+  },
+  SecretEnvSource: {
+    name: supported(),
+    optional: supported(OPTIONAL),
   },
   ObjectFieldSelector: {
     fieldPath: supported(),
@@ -316,8 +351,8 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     name: supported(),
     emptyDir: supported(),
     hostPath: supported(),
-    configMap: refused('ConfigMaps are not supported by tspod yet'),
-    secret: refused('Secrets are not supported by tspod yet'),
+    configMap: supported("the ConfigMap's keys as files, written when the pod is created, mounted read-only"),
+    secret: supported("the Secret's keys as files, on a tmpfs of the pod's, written when it is created, mounted read-only"),
     downwardAPI: refused('the downward API is not supported by tspod yet'),
     projected: refused(
       'projected volumes are not supported by tspod yet; the one the API server adds for the service account ' +
@@ -355,6 +390,40 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   HostPathVolumeSource: {
     path: supported(),
     type: supported(),
+  },
+  ConfigMapVolumeSource: {
+    name: supported(),
+    items: supported('chosen keys, each to a relative path'),
+    defaultMode: supported('0644 unless said'),
+    optional: supported(OPTIONAL),
+  },
+  SecretVolumeSource: {
+    secretName: supported(),
+    items: supported('chosen keys, each to a relative path'),
+    defaultMode: supported('0644 unless said'),
+    optional: supported(OPTIONAL),
+  },
+  KeyToPath: {
+    key: supported(),
+    path: supported(),
+    mode: supported(),
+  },
+  ConfigMap: {
+    apiVersion: supported('must be v1'),
+    kind: supported(),
+    metadata: supported(),
+    data: supported('text values'),
+    binaryData: supported('base64 values; files only (a variable takes text keys)'),
+    immutable: accepted(IMMUTABLE),
+  },
+  Secret: {
+    apiVersion: supported('must be v1'),
+    kind: supported(),
+    metadata: supported(),
+    data: supported('base64 values'),
+    stringData: supported('text values, written over data key by key'),
+    type: supported('kept (Opaque unless said); tspod checks no keys by type'),
+    immutable: accepted(IMMUTABLE),
   },
 };
 

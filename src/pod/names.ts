@@ -30,3 +30,13 @@ export function envNameProblem(name: string): string | null {
   }
   return null;
 }
+
+const OBJECT_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** Why `key` cannot be a ConfigMap or Secret key (Kubernetes' rule: it becomes a file name), or null. */
+export function keyProblem(key: string): string | null {
+  if (key.length === 0 || key.length > 253) return `"${key}" must be 1 to 253 characters`;
+  if (!OBJECT_KEY.test(key)) return `"${key}" may hold only letters, digits, '-', '_' and '.'`;
+  if (key === '.' || key === '..' || key.startsWith('..')) return `"${key}" must not be "." or start with ".."`;
+  return null;
+}

@@ -24,6 +24,23 @@ export interface EnvVar {
 export interface EnvSource {
   fieldRef?: { fieldPath: string };
   resourceFieldRef?: { resource: string; containerName?: string; divisor?: string };
+  /** A key of a ConfigMap, or of a Secret, in tspod's store (pod/objects.ts). */
+  configMapKeyRef?: KeyRef;
+  secretKeyRef?: KeyRef;
+}
+
+/** One key of a stored object; `optional`: a missing object or key leaves the variable unset. */
+export interface KeyRef {
+  name: string;
+  key: string;
+  optional?: boolean;
+}
+
+/** Kubernetes' envFrom: every key of a ConfigMap or Secret becomes a variable, PREFIX first. */
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
 }
 
 export interface VolumeMount {
@@ -52,6 +69,8 @@ export interface ContainerSpec {
   /** Kubernetes `args`: appended to command (replaces an image's Cmd). */
   args: string[];
   env: EnvVar[];
+  /** Variables from whole ConfigMaps and Secrets, before `env` (whose entries win). */
+  envFrom?: EnvFromSource[];
   /**
    * Absolute. Unset: the image's WorkingDir, or / in a root file system; a container on the
    * host's file system runs in the directory tspod was started from.
@@ -94,7 +113,22 @@ export type HostPathType = (typeof HOST_PATH_TYPES)[number];
 
 export type Volume =
   | { name: string; emptyDir: { medium?: '' | 'Memory'; sizeLimit?: string } }
-  | { name: string; hostPath: { path: string; type?: HostPathType } };
+  | { name: string; hostPath: { path: string; type?: HostPathType } }
+  | { name: string; configMap: ObjectVolume & { name: string } }
+  | { name: string; secret: ObjectVolume & { secretName: string } };
+
+/**
+ * A configMap or secret volume: the object's keys (or the `items` chosen) as files, written
+ * when the pod is created, mounted read-only.
+ */
+export interface ObjectVolume {
+  /** Which keys, to which relative paths; unset: every key, as a file of its name. */
+  items?: { key: string; path: string; mode?: number }[];
+  /** The files' mode; Kubernetes' default 0644. */
+  defaultMode?: number;
+  /** A missing object is an empty volume, a missing item's key no file. */
+  optional?: boolean;
+}
 
 /** Kubernetes' hostAliases: lines added to the pod's /etc/hosts. */
 export interface HostAlias {

@@ -8,6 +8,7 @@ import { InputError } from '../errors.js';
 import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
 import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { hostFacts } from '../pod/downward.js';
+import type { PodObjects } from '../pod/objects.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
@@ -43,12 +44,20 @@ export interface ContainerLaunch {
 export function planContainer(
   spec: PodSpec,
   c: ContainerSpec,
-  opts: { cwd: string; parentDeathSignal?: number; cgroups?: unknown; binding?: { constants: NativeConstants }; podIP?: string },
+  opts: {
+    cwd: string;
+    parentDeathSignal?: number;
+    cgroups?: unknown;
+    binding?: { constants: NativeConstants };
+    podIP?: string;
+    /** The pod's copies of the ConfigMaps and Secrets its containers name. */
+    storage?: { objects: PodObjects };
+  },
   resolve = true,
   cfs?: ContainerFs,
 ): ContainerLaunch {
   const config = cfs?.image?.config;
-  const env = containerEnv(spec, c, config?.Env ?? [], { pod: spec, facts: () => hostFacts(opts.podIP) });
+  const env = containerEnv(spec, c, config?.Env ?? [], { pod: spec, facts: () => hostFacts(opts.podIP) }, opts.storage?.objects);
   const argv = containerArgv(c, env, config);
   if (!argv.length) throw new InputError(`container ${c.name}`, `no command: its image ${c.image} has no Entrypoint or Cmd`);
   const envList = envStrings(env);

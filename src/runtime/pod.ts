@@ -417,6 +417,7 @@ export class Pod extends EventEmitter<PodEvents> {
       if (!this.podSpec.volumes.some((v) => v.name === m.name))
         throw new InputError(`container.volumeMounts[${j}].name`, `pod ${this.podSpec.name} has no volume "${m.name}"`);
     });
+    this.opts.storage?.addObjects(c, 'container');
     const cfs = await this.opts.storage?.container(c, 'container');
     const spec = { ...this.podSpec, containers: [...this.slots.map((s) => s.spec), c] };
     const slot = this.addSlot(c, planContainer(spec, c, { ...this.opts, podIP: this.opts.network?.address }, true, cfs), policy);

@@ -1,5 +1,6 @@
 // A pod's storage, around its life: its volumes (emptyDir directories, or tmpfs for medium
-// Memory; hostPath checked by its type), and for containers with a root file system of their
+// Memory; hostPath checked by its type; configMap and secret files, from the pod's copies of
+// those objects, kept in its directory), and for containers with a root file system of their
 // own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
 // lives under the pod's state directory; the tmpfs mounts are the supervisor's (under the pod's
 // directory made a private mount first, so nothing propagates), and are undone when the pod ends.
@@ -14,6 +15,7 @@ import {
   readFileSync,
   readSync,
   realpathSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -21,7 +23,17 @@ import { InputError } from '../errors.js';
 import { readLog } from '../logs/reader.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { quantityBytes } from '../pod/fields.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH, type ContainerSpec, type PodSpec, type Volume } from '../pod/spec.js';
+import {
+  containerObjects,
+  noObjects,
+  podObjects,
+  volumeObject,
+  type ObjectKind,
+  type PodObjects,
+  type StoredObject,
+} from '../pod/objects.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, type ContainerSpec, type ObjectVolume, type PodSpec, type Volume } from '../pod/spec.js';
+import { readRecordFile, writeRecordFile } from '../fs/files.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
 import { isMountPoint, unmountUnder } from '../fs/mounts.js';
@@ -29,6 +41,9 @@ import { removeTree } from '../fs/remove.js';
 import { hostfsSteps, layerLinks, rootfsSteps, type BindMount } from '../fs/rootfs.js';
 import { containerUser, type UserIds } from '../fs/users.js';
 import { hostsFile, resolvConf, type EtcSpec } from './etc.js';
+
+/** Finds a stored ConfigMap or Secret (state/objects.ts). */
+export type ObjectLookup = (kind: ObjectKind, name: string) => StoredObject | undefined;
 
 /** The pod's /dev/shm, as Docker sizes it. */
 const SHM_SIZE = '64m';
@@ -123,12 +138,18 @@ export class PodStorage {
   /** The pod's address on its network, once attached; /etc/hosts names it. */
   private podIP: string | undefined;
 
+  /** The ConfigMaps and Secrets its containers and volumes name, as they were when it was created. */
+  objects: PodObjects = noObjects();
+  private readonly lookup: ObjectLookup;
+
   private constructor(
     binding: NativeBinding,
     spec: Pick<PodSpec, 'volumes'> & EtcSpec,
     podDir: string,
     images: Map<string, ResolvedImage>,
+    lookup: ObjectLookup,
   ) {
+    this.lookup = lookup;
     this.binding = binding;
     this.spec = spec;
     this.podDir = podDir;
@@ -145,19 +166,87 @@ export class PodStorage {
     spec: Pick<PodSpec, 'volumes' | 'containers'> & EtcSpec,
     podDir: string,
     adopt = false,
+    lookup: ObjectLookup = () => undefined,
   ): Promise<PodStorage> {
-    const storage = new PodStorage(binding, spec, podDir, new Map());
+    const storage = new PodStorage(binding, spec, podDir, new Map(), lookup);
     for (const c of spec.containers) await storage.resolveImage(c);
     spec.volumes.forEach((v, i) => {
       if ('hostPath' in v) checkHostPath(v, `spec.volumes[${i}]`);
     });
+    if (adopt) {
+      storage.objects = storage.readObjects();
+      return storage;
+    }
+    storage.objects = podObjects(spec, lookup);
     try {
-      for (const v of spec.volumes) if ('emptyDir' in v && !adopt) storage.makeEmptyDir(v);
+      storage.writeObjects();
+      for (const v of spec.volumes) {
+        if ('emptyDir' in v) storage.makeEmptyDir(v);
+        const o = volumeObject(v);
+        if (o) storage.makeObjectVolume(v.name, o.kind, o.name, o.source);
+      }
     } catch (err) {
       await storage.release();
       throw err;
     }
     return storage;
+  }
+
+  /**
+   * The objects a container added to the running pod names, copied into the pod's (an error
+   * naming the field when one is missing); before it is planned.
+   */
+  addObjects(c: ContainerSpec, where: string): void {
+    const before = JSON.stringify(this.objects);
+    containerObjects(c, where, this.lookup, this.objects);
+    if (JSON.stringify(this.objects) !== before) this.writeObjects();
+  }
+
+  /** The pod's copies of its objects, in its directory (root's, 0600): a new supervisor reads them. */
+  private get objectsFile(): string {
+    return `${this.podDir}/objects.json`;
+  }
+
+  private writeObjects(): void {
+    if (!Object.keys(this.objects.ConfigMap).length && !Object.keys(this.objects.Secret).length) return;
+    writeRecordFile(this.objectsFile, `${this.objectsFile}.${process.pid}.tmp`, { version: 1, ...this.objects });
+  }
+
+  private readObjects(): PodObjects {
+    const r = readRecordFile<PodObjects & { version: number }>(this.objectsFile, 1, "pod's objects");
+    return r ? { ConfigMap: r.ConfigMap, Secret: r.Secret } : noObjects();
+  }
+
+  /**
+   * A configMap or secret volume: the object's keys (or its items) as files of their mode, as
+   * the pod is created. A Secret's are on a tmpfs of the pod's, never on disk. The containers
+   * mount it read-only. Missing (optional): an empty volume.
+   */
+  private makeObjectVolume(volume: string, kind: ObjectKind, name: string, source: ObjectVolume): void {
+    const dir = this.volumeDir(volume);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const obj = this.objects[kind][name];
+    const files = obj
+      ? (source.items ?? Object.keys(obj.data).map((key) => ({ key, path: key, mode: undefined })))
+          .filter((item) => Object.hasOwn(obj.data, item.key))
+          .map((item) => ({
+            path: item.path,
+            bytes: Buffer.from(obj.data[item.key], 'base64'),
+            mode: item.mode ?? source.defaultMode ?? 0o644,
+          }))
+      : [];
+    if (kind === 'Secret') {
+      // Each file takes at least a page; room for directories besides.
+      const size = files.reduce((n, f) => n + Math.ceil((f.bytes.length + 1) / 4096) * 4096, 0) + 64 * 1024;
+      this.tmpfs(dir, `mode=0755,size=${size}`);
+    }
+    for (const f of files) {
+      const at = `${dir}/${f.path}`;
+      if (f.path.includes('/')) mkdirSync(at.slice(0, at.lastIndexOf('/')), { recursive: true, mode: 0o755 });
+      writeFileSync(at, f.bytes, { mode: f.mode, flag: 'wx' });
+      // The umask took its bits: the mode asked for is the mode.
+      chmodSync(at, f.mode);
+    }
   }
 
   private async resolveImage(c: ContainerSpec): Promise<void> {
@@ -295,7 +384,9 @@ export class PodStorage {
     const c_ = this.binding.constants;
     const binds: BindMount[] = (c.volumeMounts ?? []).map((m, i) => {
       const { path, ...source } = this.bindSource(m, `${where}.volumeMounts[${i}]`);
-      return { ...source, target: m.mountPath, directory: statSync(path).isDirectory(), readOnly: m.readOnly ?? false };
+      // Kubernetes mounts a configMap's or secret's files read-only, whatever the mount says.
+      const readOnly = (m.readOnly ?? false) || this.spec.volumes.some((v) => v.name === m.name && volumeObject(v) !== undefined);
+      return { ...source, target: m.mountPath, directory: statSync(path).isDirectory(), readOnly };
     });
     const image = c.image ? this.images.get(c.image) : undefined;
     if (!image && !c.rootfs) {
@@ -419,5 +510,6 @@ export class PodStorage {
     unmountUnder(this.binding, this.podDir);
     this.isolated = false;
     for (const d of ['volumes', 'containers', 'shm', 'etc']) removeTree(`${this.podDir}/${d}`);
+    rmSync(this.objectsFile, { force: true });
   }
 }

@@ -16,6 +16,7 @@ import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { Pod } from '../runtime/pod.js';
 import { PodProcess } from '../runtime/process.js';
+import { ObjectStore } from '../state/objects.js';
 import { RECORD_VERSION, type PodRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
@@ -124,7 +125,10 @@ export class PodHost {
           // Named in the record before anything runs in it, for whoever cleans up after a crash.
           if (cgroups) this.store.write({ ...this.store.need(spec.name), cgroup: cgroups.record() });
         }
-        const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name));
+        const objects = new ObjectStore(this.store.paths);
+        const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name), false, (kind, name) =>
+          objects.get(kind, name),
+        );
         let network: PodNetwork;
         try {
           network = await PodNetwork.prepare(this.binding, spec, this.networkOptions(spec.name), cniPaths(this.store, spec.name));

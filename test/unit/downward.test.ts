@@ -96,9 +96,9 @@ t.test('a bad valueFrom is refused with its field', async (t) => {
     [env({ fieldRef: {} }), 'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath', /is required/],
     [env({}), 'spec.containers[0].env[0].valueFrom', /exactly one source, not 0/],
     [
-      env({ configMapKeyRef: { name: 'c', key: 'k' } }),
-      'spec.containers[0].env[0].valueFrom.configMapKeyRef',
-      /ConfigMaps are not supported/,
+      env({ configMapKeyRef: { name: 'c', key: 'k' }, fieldRef: { fieldPath: 'metadata.name' } }),
+      'spec.containers[0].env[0].valueFrom',
+      /exactly one source, not 2/,
     ],
     [
       env({ resourceFieldRef: { resource: 'limits.ephemeral-storage' } }),

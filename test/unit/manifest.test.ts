@@ -65,11 +65,7 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
   };
   const cases: [string, (d: any) => void, RegExp][] = [
     ['spec.containers[1].livenessProbe', (d) => (d.spec.containers[1].livenessProbe = {}), /not supported by tspod: probes are not run/],
-    [
-      'spec.containers[0].env[0].valueFrom.secretKeyRef',
-      (d) => (d.spec.containers[0].env[0] = { name: 'PORT', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }),
-      /Secrets are not supported by tspod/,
-    ],
+    ['spec.containers[0].lifecycle', (d) => (d.spec.containers[0].lifecycle = { preStop: {} }), /hooks are not run/],
     ['spec.readinessGates', (d) => (d.spec.readinessGates = [{ conditionType: 'x' }]), /outside controllers/],
     ['spec.initContainers', (d) => (d.spec.initContainers = []), /init containers/],
     [
@@ -96,7 +92,8 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
       (d) => (d.spec.volumes = [{ name: 'x', projected: { sources: [{ secret: { name: 's' } }] } }]),
       /projected/,
     ],
-    ['spec.volumes[0].configMap', (d) => (d.spec.volumes = [{ name: 'x', configMap: { name: 'c' } }]), /ConfigMaps/],
+    ['spec.volumes[0].downwardAPI', (d) => (d.spec.volumes = [{ name: 'x', downwardAPI: { items: [] } }]), /downward API/],
+    ['spec.volumes[0].nfs', (d) => (d.spec.volumes = [{ name: 'x', nfs: { server: 'h', path: '/' } }]), /volume type is not supported/],
   ];
   for (const [field, f, problem] of cases) fieldError(t, mutate(f), field, problem);
 });
@@ -138,7 +135,7 @@ t.test('the API takes only what tspod does: an accepted Kubernetes field is refu
   t.throws(() => containerSpec({ name: 'a', command: ['true'], imagePullPolicy: 'IfNotPresent' }, 'container'), {
     field: 'container.imagePullPolicy',
     message:
-      'container.imagePullPolicy: field is not supported by tspod (supported here: name, image, command, args, workingDir, env, ' +
+      'container.imagePullPolicy: field is not supported by tspod (supported here: name, image, command, args, workingDir, env, envFrom, ' +
       'resources, volumeMounts, terminationMessagePath, terminationMessagePolicy, securityContext, rootfs, pidsLimit)',
   });
 });
@@ -356,6 +353,11 @@ t.test('YAML and JSON text; parse errors name the file and line', async (t) => {
   );
   await t.rejects(parseManifestText('a: 1\n---\nb: 2\n', 'p.yaml'), { name: 'InputError', problem: /2 YAML documents/ });
   await t.rejects(parseManifestText('', 'p.yaml'), { name: 'InputError', problem: /is empty/ });
+  t.same(
+    await parseManifestText('a: 0400\nb: 0o644\nc: 400\nd: "0400"\ne: 0\n', 'p.yaml'),
+    { a: 256, b: 420, c: 400, d: '0400', e: 0 },
+    'a leading 0 is octal, as kubectl reads it',
+  );
 });
 
 t.test('an unresolved YAML alias and an alias bomb are InputErrors naming the file, not ReferenceErrors', async (t) => {
