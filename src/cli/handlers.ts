@@ -24,6 +24,10 @@ export const handlers = {
   imageImport: () => (require('./image.js') as typeof import('./image.js')).imageImport,
   imageList: () => (require('./image.js') as typeof import('./image.js')).imageList,
   imageRemove: () => (require('./image.js') as typeof import('./image.js')).imageRemove,
+  play: () => (require('./play.js') as typeof import('./play.js')).play,
+  objectCreate: () => (require('./objects.js') as typeof import('./objects.js')).objectCreate,
+  objectList: () => (require('./objects.js') as typeof import('./objects.js')).objectList,
+  objectRemove: () => (require('./objects.js') as typeof import('./objects.js')).objectRemove,
 } satisfies Record<string, () => (...args: never) => Promise<number>>;
 
 /** Runs a command: `load` gives its function, called with `args` (checked against it). */

@@ -252,7 +252,47 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--image-root <dir>', 'the image store (default: $TSPOD_IMAGE_ROOT or /var/lib/tspod/images)')
         .action(async (refs: string[], opts) => invoke(handlers.imageRemove, refs, withRoot(opts)));
     },
+    play: () => {
+      program
+        .command('play')
+        .description('run every Pod of a file (YAML documents or a List), with its ConfigMaps and Secrets stored first')
+        .argument('<file>', 'the file: Pods, ConfigMaps, Secrets')
+        .option('--down', 'remove every pod, ConfigMap and Secret the file names, instead')
+        .option('--replace', 'remove them first, then run the file')
+        .action(async (file: string, opts) => invoke(handlers.play, file, withRoot(opts)));
+    },
+    configmap: () => objectCommands('configmap', 'ConfigMap'),
+    secret: () => objectCommands('secret', 'Secret'),
   };
+
+  /** tspod configmap|secret create / ls / rm. */
+  function objectCommands(word: string, kind: 'ConfigMap' | 'Secret'): void {
+    const what = kind === 'Secret' ? 'Secrets (0600 in the state directory; values never printed)' : 'ConfigMaps';
+    const group = program.command(word).description(`stored ${what}, for pods' env and volumes: create, ls, rm`);
+    const create = group
+      .command('create')
+      .description(`store a ${kind}; pods created later take its keys`)
+      .argument('<name>', 'its name (a DNS-1123 subdomain)')
+      .option('--from-literal <KEY=VALUE>', 'a key and its value (repeatable)', collect, [])
+      .option(
+        '--from-file <[KEY=]PATH>',
+        "a file's bytes, under its name or KEY; a directory: each regular file (repeatable)",
+        collect,
+        [],
+      );
+    if (kind === 'Secret') create.option('--type <type>', "the Secret's type (default: Opaque)");
+    create.action(async (name: string, opts) => invoke(handlers.objectCreate, kind, name, withRoot(opts)));
+    group
+      .command('ls')
+      .description(`list ${kind}s: keys and sizes`)
+      .option('--json', 'as JSON')
+      .action(async (opts) => invoke(handlers.objectList, kind, withRoot(opts)));
+    group
+      .command('rm')
+      .description(`remove ${kind}s (pods keep their copies)`)
+      .argument('<name...>')
+      .action(async (names: string[], opts) => invoke(handlers.objectRemove, kind, names, withRoot(opts)));
+  }
 
   const named = commandWord(words);
   for (const [name, define] of Object.entries(commands)) {

@@ -34,6 +34,19 @@ import {
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
 
+/**
+ * 0644 is octal, as kubectl reads it (go-yaml, YAML 1.1): manifests write file modes so
+ * (defaultMode: 0400). YAML 1.2, which the yaml package follows otherwise, makes it 644.
+ */
+const LEADING_ZERO_OCTAL = {
+  identify: (v: unknown) => typeof v === 'number',
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  format: 'OCT',
+  test: /^0[0-7]+$/,
+  resolve: (s: string) => parseInt(s, 8),
+};
+
 /** How many alias expansions a YAML manifest may make (the yaml package's default, said aloud). */
 const MAX_ALIAS_COUNT = 100;
 
@@ -210,30 +223,45 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
 
 /** Parses manifest text, JSON or YAML (one document). `file` names it in errors. */
 export async function parseManifestText(text: string, file: string): Promise<unknown> {
+  const docs = await parseDocuments(text, file);
+  if (docs.length !== 1)
+    throw new InputError(file, `holds ${docs.length} YAML documents; tspod runs one pod per manifest (tspod play runs several)`);
+  return docs[0];
+}
+
+/**
+ * Parses manifest text: one JSON value, or YAML documents (empty ones, as a trailing "---"
+ * makes, left out). `file` names it in errors.
+ */
+export async function parseDocuments(text: string, file: string): Promise<unknown[]> {
   if (/^\s*[{[]/.test(text)) {
     try {
-      return JSON.parse(text);
+      return [JSON.parse(text)];
     } catch (err) {
       throw new InputError(file, `invalid JSON: ${(err as Error).message}`);
     }
   }
   // The YAML parser is loaded only for YAML manifests: it is most of a run's module loading.
   const { parseAllDocuments } = require('yaml') as typeof import('yaml');
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
-  if (!Array.isArray(docs) || docs.length === 0) throw new InputError(file, 'is empty');
-  if (docs.length !== 1) throw new InputError(file, `holds ${docs.length} YAML documents; tspod runs one pod per manifest`);
-  const [doc] = docs;
-  const [first] = doc.errors;
-  // prettyErrors puts "at line L, column C:" at the end of the first line.
-  if (first) throw new InputError(file, `invalid YAML: ${first.message.split('\n')[0].replace(/:$/, '')}`);
-  try {
-    // An alias is expanded wherever it is used: nested ones multiply (a "billion laughs").
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (err) {
-    // The yaml package throws ReferenceError for an unresolved or an excessive alias.
-    const why = /Excessive alias count/.test((err as Error).message) ? ` (at most ${MAX_ALIAS_COUNT} alias expansions)` : '';
-    throw new InputError(file, `invalid YAML: ${(err as Error).message}${why}`);
-  }
+  const parsed = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, customTags: (tags) => [LEADING_ZERO_OCTAL, ...tags] });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const values = docs.map((doc, i) => {
+    const [first] = doc.errors;
+    const which = docs.length > 1 ? ` (document ${i + 1})` : '';
+    // prettyErrors puts "at line L, column C:" at the end of the first line.
+    if (first) throw new InputError(file, `invalid YAML${which}: ${first.message.split('\n')[0].replace(/:$/, '')}`);
+    try {
+      // An alias is expanded wherever it is used: nested ones multiply (a "billion laughs").
+      return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+    } catch (err) {
+      // The yaml package throws ReferenceError for an unresolved or an excessive alias.
+      const why = /Excessive alias count/.test((err as Error).message) ? ` (at most ${MAX_ALIAS_COUNT} alias expansions)` : '';
+      throw new InputError(file, `invalid YAML${which}: ${(err as Error).message}${why}`);
+    }
+  });
+  const given = values.filter((v) => v !== null && v !== undefined);
+  if (given.length === 0) throw new InputError(file, 'is empty');
+  return given;
 }
 
 /**
