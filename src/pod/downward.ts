@@ -1,6 +1,7 @@
-// The downward API for environment variables: a container's env[].valueFrom.fieldRef (the pod's
-// name, namespace, uid, labels, annotations, node, service account, addresses) and
-// resourceFieldRef (a container's cpu and memory requests and limits), with Kubernetes' values.
+// The downward API: a container's env[].valueFrom.fieldRef (the pod's name, namespace, uid,
+// labels, annotations, node, service account, addresses) and resourceFieldRef (a container's cpu
+// and memory requests and limits), with Kubernetes' values; and the files of a downwardAPI
+// volume, which take the pod's metadata (its labels and annotations whole too) and resources.
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { InputError } from '../errors.js';
@@ -33,6 +34,43 @@ export function checkFieldPath(v: string, path: string): void {
     path,
     `"${v}" is not a field the downward API gives (${FIELD_PATHS.join(', ')}, metadata.labels['KEY'], metadata.annotations['KEY'])`,
   );
+}
+
+/** The fieldPaths a downwardAPI volume's file takes: the pod's metadata, not where it runs. */
+export const VOLUME_FIELD_PATHS = [
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.uid',
+  'metadata.labels',
+  'metadata.annotations',
+] as const;
+
+/** A downwardAPI volume file's fieldPath, checked. */
+export function checkVolumeFieldPath(v: string, path: string): void {
+  if ((VOLUME_FIELD_PATHS as readonly string[]).includes(v) || KEYED.test(v)) return;
+  throw new InputError(
+    path,
+    `"${v}" is not a field a downwardAPI volume gives (${VOLUME_FIELD_PATHS.join(', ')}, metadata.labels['KEY'], ` +
+      "metadata.annotations['KEY']; the node's and the pod's addresses are for env only)",
+  );
+}
+
+/** Labels or annotations as the kubelet writes them in a file: KEY="VALUE" lines in key order, the last without its newline. */
+export function formatMap(m: Record<string, string>): string {
+  return Object.keys(m)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(m[k])}`)
+    .join('\n');
+}
+
+/** The content of a downwardAPI volume's file. */
+export function volumeFileValue(pod: PodSpec, from: EnvSource): string {
+  const path = from.fieldRef?.fieldPath;
+  if (path === 'metadata.labels') return formatMap(pod.labels);
+  if (path === 'metadata.annotations') return formatMap(pod.annotations);
+  // The volume's paths need nothing of where the pod runs; a resourceFieldRef names its container.
+  const c = pod.containers.find((o) => o.name === from.resourceFieldRef?.containerName) ?? pod.containers[0];
+  return downwardValue(pod, c, from, { hostIP: '', nodeName: '' });
 }
 
 /** A resourceFieldRef's resource and divisor, checked. */

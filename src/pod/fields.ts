@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem, keyProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
-import { checkFieldPath, checkResourceField } from './downward.js';
+import { checkFieldPath, checkResourceField, checkVolumeFieldPath } from './downward.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
@@ -17,6 +17,7 @@ import {
   type ContainerSpec,
   type DnsConfig,
   type DnsPolicy,
+  type DownwardVolume,
   type EnvFromSource,
   type EnvSource,
   type ObjectVolume,
@@ -347,7 +348,7 @@ export function quantityBytes(v: string, path: string): number {
   return bytes;
 }
 
-const VOLUME_TYPES = ['emptyDir', 'hostPath', 'configMap', 'secret'] as const;
+const VOLUME_TYPES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI'] as const;
 
 export function volume(v: unknown, path: string, check: FieldCheck = apiFields): Volume {
   const o = mapping(v, path);
@@ -356,6 +357,7 @@ export function volume(v: unknown, path: string, check: FieldCheck = apiFields):
   const name = label(o.name, `${path}.name`);
   const given = VOLUME_TYPES.filter((t) => o[t] !== undefined);
   if (given.length !== 1) throw new InputError(path, `needs exactly one of ${VOLUME_TYPES.join(', ')} (the volume types tspod supports)`);
+  if (o.downwardAPI !== undefined) return { name, downwardAPI: downwardVolume(o.downwardAPI, `${path}.downwardAPI`, check) };
   for (const [kind, field] of [
     ['configMap', 'name'],
     ['secret', 'secretName'],
@@ -410,6 +412,16 @@ export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], pat
   volumes.forEach((v, i) => {
     if (volumes.findIndex((o) => o.name === v.name) !== i)
       throw new InputError(`${path}.volumes[${i}].name`, `duplicate volume name "${v.name}"`);
+  });
+  volumes.forEach((v, i) => {
+    if (!('downwardAPI' in v)) return;
+    v.downwardAPI.items.forEach((item, j) => {
+      const name = item.resourceFieldRef?.containerName;
+      if (name !== undefined && !containers.some((c) => c.name === name)) {
+        const at = `${path}.volumes[${i}].downwardAPI.items[${j}].resourceFieldRef.containerName`;
+        throw new InputError(at, `no container named "${name}" in the pod`);
+      }
+    });
   });
   containers.forEach((c, i) =>
     c.volumeMounts?.forEach((m, j) => {
@@ -480,19 +492,66 @@ function objectVolume(v: unknown, path: string, kind: 'configMap' | 'secret', ch
       const key = string(k.key, `${at}.key`);
       const problem = keyProblem(key);
       if (problem) throw new InputError(`${at}.key`, problem);
-      const file = string(k.path, `${at}.path`);
-      // Kubernetes: relative, no ".." element, not starting with "..".
-      if (!file || file.startsWith('/') || file.split('/').some((e) => e === '..' || e === '') || file.startsWith('..')) {
-        throw new InputError(`${at}.path`, `"${file}" must be a relative path without ".." or empty elements`);
-      }
-      return { key, path: file, ...(k.mode !== undefined ? { mode: fileMode(k.mode, `${at}.mode`) } : {}) };
+      return { key, path: itemPath(k.path, `${at}.path`), ...(k.mode !== undefined ? { mode: fileMode(k.mode, `${at}.mode`) } : {}) };
     });
-    out.items.forEach((item, i) => {
-      if (out.items!.findIndex((o) => o.path === item.path) !== i)
-        throw new InputError(`${path}.items[${i}].path`, `"${item.path}" is given twice`);
-    });
+    uniquePaths(out.items, `${path}.items`);
   }
   return out;
+}
+
+/** A volume item's file: relative, no ".." element, not starting with "..", as Kubernetes checks it. */
+function itemPath(v: unknown, path: string): string {
+  const file = string(v, path);
+  if (!file || file.startsWith('/') || file.split('/').some((e) => e === '..' || e === '') || file.startsWith('..')) {
+    throw new InputError(path, `"${file}" must be a relative path without ".." or empty elements`);
+  }
+  return file;
+}
+
+function uniquePaths(items: { path: string }[], path: string): void {
+  items.forEach((item, i) => {
+    if (items.findIndex((o) => o.path === item.path) !== i) throw new InputError(`${path}[${i}].path`, `"${item.path}" is given twice`);
+  });
+}
+
+/** A downwardAPI volume source: each item a fieldRef or a resourceFieldRef (naming its container). */
+function downwardVolume(v: unknown, path: string, check: FieldCheck): DownwardVolume {
+  const o = mapping(v, path);
+  check(o, path, 'DownwardAPIVolumeSource');
+  const out: DownwardVolume = { items: [] };
+  if (o.defaultMode !== undefined) out.defaultMode = fileMode(o.defaultMode, `${path}.defaultMode`);
+  out.items = (o.items === undefined ? [] : list(o.items, `${path}.items`)).map((item, i) => {
+    const at = `${path}.items[${i}]`;
+    const k = mapping(item, at);
+    check(k, at, 'DownwardAPIVolumeFile');
+    if (k.path === undefined) throw new InputError(`${at}.path`, 'is required');
+    const file: DownwardVolume['items'][number] = { path: itemPath(k.path, `${at}.path`) };
+    if (k.mode !== undefined) file.mode = fileMode(k.mode, `${at}.mode`);
+    if ((k.fieldRef === undefined) === (k.resourceFieldRef === undefined)) {
+      throw new InputError(at, 'needs exactly one of fieldRef and resourceFieldRef');
+    }
+    if (k.fieldRef !== undefined) {
+      const fieldPath = fieldSelector(k.fieldRef, `${at}.fieldRef`, check);
+      checkVolumeFieldPath(fieldPath, `${at}.fieldRef.fieldPath`);
+      file.fieldRef = { fieldPath };
+    } else {
+      const r = envSource({ resourceFieldRef: k.resourceFieldRef }, at, check).resourceFieldRef!;
+      if (r.containerName === undefined) throw new InputError(`${at}.resourceFieldRef.containerName`, 'is required in a volume');
+      file.resourceFieldRef = { ...r, containerName: r.containerName };
+    }
+    return file;
+  });
+  uniquePaths(out.items, `${path}.items`);
+  return out;
+}
+
+/** A fieldRef's fieldPath; which paths are taken is the caller's to check. */
+function fieldSelector(v: unknown, at: string, check: FieldCheck): string {
+  const f = mapping(v, at);
+  check(f, at, 'ObjectFieldSelector');
+  if (f.apiVersion !== undefined && f.apiVersion !== 'v1') throw new InputError(`${at}.apiVersion`, 'must be v1');
+  if (f.fieldPath === undefined) throw new InputError(`${at}.fieldPath`, 'is required');
+  return string(f.fieldPath, `${at}.fieldPath`);
 }
 
 /** A valueFrom: exactly one source, of the downward API or a key of a ConfigMap or Secret. */
@@ -513,13 +572,8 @@ function envSource(v: unknown, path: string, check: FieldCheck): EnvSource {
     return { [field]: { name: dnsName(r.name, `${at}.name`), key, ...optional(r.optional, `${at}.optional`) } };
   }
   if (o.fieldRef !== undefined) {
-    const at = `${path}.fieldRef`;
-    const f = mapping(o.fieldRef, at);
-    check(f, at, 'ObjectFieldSelector');
-    if (f.apiVersion !== undefined && f.apiVersion !== 'v1') throw new InputError(`${at}.apiVersion`, 'must be v1');
-    if (f.fieldPath === undefined) throw new InputError(`${at}.fieldPath`, 'is required');
-    const fieldPath = string(f.fieldPath, `${at}.fieldPath`);
-    checkFieldPath(fieldPath, `${at}.fieldPath`);
+    const fieldPath = fieldSelector(o.fieldRef, `${path}.fieldRef`, check);
+    checkFieldPath(fieldPath, `${path}.fieldRef.fieldPath`);
     return { fieldRef: { fieldPath } };
   }
   const at = `${path}.resourceFieldRef`;

@@ -48,6 +48,8 @@ export type KubeType =
   | 'ConfigMapVolumeSource'
   | 'SecretVolumeSource'
   | 'KeyToPath'
+  | 'DownwardAPIVolumeSource'
+  | 'DownwardAPIVolumeFile'
   | 'ConfigMap'
   | 'Secret';
 
@@ -100,7 +102,7 @@ function nodeSelector(v: unknown, path: string): void {
 
 const SERVER_SET = 'written by the API server; a copy of an object from a cluster carries it, and it asks nothing of a runtime';
 const SCHEDULING = 'chooses among nodes and pods of a cluster; on one host there is no choice to make';
-const VOLUME_TYPE = 'this volume type is not supported by tspod (supported: emptyDir, hostPath, configMap, secret)';
+const VOLUME_TYPE = 'this volume type is not supported by tspod (supported: emptyDir, hostPath, configMap, secret, downwardAPI)';
 const IMMUTABLE = 'tspod never changes a stored ConfigMap or Secret in place (rm and create again), so each is immutable already';
 const OPTIONAL = 'a missing object (or key) is no variable, no file, or an empty volume, as in Kubernetes';
 
@@ -353,7 +355,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     hostPath: supported(),
     configMap: supported("the ConfigMap's keys as files, written when the pod is created, mounted read-only"),
     secret: supported("the Secret's keys as files, on a tmpfs of the pod's, written when it is created, mounted read-only"),
-    downwardAPI: refused('the downward API is not supported by tspod yet'),
+    downwardAPI: supported("the pod's metadata and its containers' resources as files, written when the pod is created, read-only"),
     projected: refused(
       'projected volumes are not supported by tspod yet; the one the API server adds for the service account ' +
         '(kube-api-access-*) is dropped with its mounts, with a warning: tspod has no API server to give a token for',
@@ -406,6 +408,18 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   KeyToPath: {
     key: supported(),
     path: supported(),
+    mode: supported(),
+  },
+  DownwardAPIVolumeSource: {
+    items: supported(),
+    defaultMode: supported('0644 unless said'),
+  },
+  DownwardAPIVolumeFile: {
+    path: supported(),
+    fieldRef: supported(
+      "metadata.name, namespace, uid, labels and annotations (whole, or one by key); they do not change, so the files don't",
+    ),
+    resourceFieldRef: supported('a container (containerName) and its cpu or memory request or limit'),
     mode: supported(),
   },
   ConfigMap: {

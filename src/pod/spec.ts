@@ -115,7 +115,19 @@ export type Volume =
   | { name: string; emptyDir: { medium?: '' | 'Memory'; sizeLimit?: string } }
   | { name: string; hostPath: { path: string; type?: HostPathType } }
   | { name: string; configMap: ObjectVolume & { name: string } }
-  | { name: string; secret: ObjectVolume & { secretName: string } };
+  | { name: string; secret: ObjectVolume & { secretName: string } }
+  | { name: string; downwardAPI: DownwardVolume };
+
+/** A downwardAPI volume: files of the pod's metadata and its containers' resources, written when it is created. */
+export interface DownwardVolume {
+  items: {
+    path: string;
+    fieldRef?: { fieldPath: string };
+    resourceFieldRef?: { resource: string; containerName: string; divisor?: string };
+    mode?: number;
+  }[];
+  defaultMode?: number;
+}
 
 /**
  * A configMap or secret volume: the object's keys (or the `items` chosen) as files, written

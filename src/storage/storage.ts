@@ -1,6 +1,6 @@
 // A pod's storage, around its life: its volumes (emptyDir directories, or tmpfs for medium
 // Memory; hostPath checked by its type; configMap and secret files, from the pod's copies of
-// those objects, kept in its directory), and for containers with a root file system of their
+// those objects, kept in its directory; downwardAPI files), and for containers with a root file system of their
 // own, the pod's /dev/shm and etc files and each container's overlay directories. Everything
 // lives under the pod's state directory; the tmpfs mounts are the supervisor's (under the pod's
 // directory made a private mount first, so nothing propagates), and are undone when the pod ends.
@@ -22,6 +22,7 @@ import {
 import { InputError } from '../errors.js';
 import { readLog } from '../logs/reader.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
+import { volumeFileValue } from '../pod/downward.js';
 import { quantityBytes } from '../pod/fields.js';
 import {
   containerObjects,
@@ -163,7 +164,7 @@ export class PodStorage {
    */
   static async prepare(
     binding: NativeBinding,
-    spec: Pick<PodSpec, 'volumes' | 'containers'> & EtcSpec,
+    spec: PodSpec,
     podDir: string,
     adopt = false,
     lookup: ObjectLookup = () => undefined,
@@ -184,6 +185,14 @@ export class PodStorage {
         if ('emptyDir' in v) storage.makeEmptyDir(v);
         const o = volumeObject(v);
         if (o) storage.makeObjectVolume(v.name, o.kind, o.name, o.source);
+        if ('downwardAPI' in v) {
+          const files = v.downwardAPI.items.map((item) => ({
+            path: item.path,
+            bytes: Buffer.from(volumeFileValue(spec, item)),
+            mode: item.mode ?? v.downwardAPI.defaultMode ?? 0o644,
+          }));
+          storage.writeVolumeFiles(storage.volumeDir(v.name), files);
+        }
       }
     } catch (err) {
       await storage.release();
@@ -240,6 +249,12 @@ export class PodStorage {
       const size = files.reduce((n, f) => n + Math.ceil((f.bytes.length + 1) / 4096) * 4096, 0) + 64 * 1024;
       this.tmpfs(dir, `mode=0755,size=${size}`);
     }
+    this.writeVolumeFiles(dir, files);
+  }
+
+  /** A configMap's, secret's or downwardAPI volume's files, each of its mode, in `dir`. */
+  private writeVolumeFiles(dir: string, files: { path: string; bytes: Buffer; mode: number }[]): void {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     for (const f of files) {
       const at = `${dir}/${f.path}`;
       if (f.path.includes('/')) mkdirSync(at.slice(0, at.lastIndexOf('/')), { recursive: true, mode: 0o755 });
@@ -384,8 +399,9 @@ export class PodStorage {
     const c_ = this.binding.constants;
     const binds: BindMount[] = (c.volumeMounts ?? []).map((m, i) => {
       const { path, ...source } = this.bindSource(m, `${where}.volumeMounts[${i}]`);
-      // Kubernetes mounts a configMap's or secret's files read-only, whatever the mount says.
-      const readOnly = (m.readOnly ?? false) || this.spec.volumes.some((v) => v.name === m.name && volumeObject(v) !== undefined);
+      // Kubernetes mounts a configMap's, secret's or downwardAPI volume's files read-only, whatever the mount says.
+      const readOnly =
+        (m.readOnly ?? false) || this.spec.volumes.some((v) => v.name === m.name && (volumeObject(v) !== undefined || 'downwardAPI' in v));
       return { ...source, target: m.mountPath, directory: statSync(path).isDirectory(), readOnly };
     });
     const image = c.image ? this.images.get(c.image) : undefined;

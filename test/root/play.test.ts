@@ -43,7 +43,8 @@ t.test('play runs the example: objects stored, pods running with their values an
   t.equal(up.code, 0, up.stderr);
   t.equal(up.stdout, 'configmap/app-config\nsecret/app-credentials\npod/app\npod/worker\n');
 
-  const app = await untilLogged(s, 'app', 'app', 6);
+  const app = await untilLogged(s, 'app', 'app', 9);
+  const uid = s.store.read('app')!.spec.uid;
   t.same(
     app.split('\n'),
     [
@@ -53,9 +54,13 @@ t.test('play runs the example: objects stored, pods running with their values an
       '644 /etc/app/conf/app.conf',
       '400 /etc/app/credentials/password',
       'touch: /etc/app/conf/new: Read-only file system',
+      'app="demo"',
+      'tier="web"',
+      `app 64Mi ${uid}`,
       '',
     ],
-    'env from both objects, the items file with the default mode, the secret with defaultMode 0400, mounted read-only',
+    'env from both objects, the items file with the default mode, the secret with defaultMode 0400, mounted read-only; ' +
+      "the downward API's files: labels as the kubelet writes them, the name, the memory limit, the uid in its record",
   );
   t.equal(await untilLogged(s, 'worker', 'worker', 1), 'worker: production admin\n', 'envFrom with prefixes');
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { cpus, totalmem } from 'node:os';
-import { downwardValue, hostAddress, usesPodIP } from '../../src/pod/downward.js';
+import { downwardValue, formatMap, hostAddress, usesPodIP, volumeFileValue } from '../../src/pod/downward.js';
 import { containerEnv } from '../../src/pod/env.js';
 import { podFromManifest } from '../../src/pod/manifest.js';
 import type { EnvSource, PodSpec } from '../../src/pod/spec.js';
@@ -116,6 +116,48 @@ t.test('a bad valueFrom is refused with its field', async (t) => {
       /no container named "zz"/,
     ],
     [env({ fieldRef: { fieldPath: 'metadata.name' } }, { value: 'x' }), 'spec.containers[0].env[0].valueFrom', /non-empty value/],
+  ];
+  for (const [doc, field, problem] of cases) t.throws(() => podFromManifest(doc), { name: 'InputError', field, problem }, field);
+});
+
+t.test(
+  "downwardAPI volume files: labels and annotations as the kubelet writes them, the pod's fields, a container's resources",
+  async (t) => {
+    const pod: PodSpec = {
+      ...podFromManifest(
+        manifest([], { volumes: [{ name: 'info', downwardAPI: { items: [{ path: 'l', fieldRef: { fieldPath: 'metadata.labels' } }] } }] }),
+      ),
+      labels: { tier: 'web', app: 'x"y' },
+      uid: 'u-1',
+    };
+    t.equal(
+      formatMap({ b: '2', a: 'say "hi"\n' }),
+      'a="say \\"hi\\"\\n"\nb="2"',
+      'KEY="VALUE" lines in key order, quoted, no last newline',
+    );
+    t.equal(volumeFileValue(pod, field('metadata.labels')), 'app="x\\"y"\ntier="web"');
+    t.equal(volumeFileValue(pod, field('metadata.annotations')), 'example.com/team="blue"');
+    t.equal(volumeFileValue(pod, field("metadata.labels['tier']")), 'web');
+    t.equal(volumeFileValue(pod, field('metadata.uid')), 'u-1');
+    t.equal(volumeFileValue(pod, resource('limits.memory', '1Mi', 'a')), '64');
+    t.equal(volumeFileValue(pod, resource('requests.cpu', '1m', 'a')), '250');
+  },
+);
+
+t.test('a bad downwardAPI volume is refused with its field', async (t) => {
+  const vol = (items: unknown[]) => manifest([], { volumes: [{ name: 'info', downwardAPI: { items } }] });
+  const at = 'spec.volumes[0].downwardAPI.items[0]';
+  const cases: [unknown, string, RegExp][] = [
+    [vol([{ path: 'ip', fieldRef: { fieldPath: 'status.podIP' } }]), `${at}.fieldRef.fieldPath`, /for env only/],
+    [vol([{ path: 'm', resourceFieldRef: { resource: 'limits.memory' } }]), `${at}.resourceFieldRef.containerName`, /required in a volume/],
+    [
+      vol([{ path: 'm', resourceFieldRef: { resource: 'limits.memory', containerName: 'zz' } }]),
+      `${at}.resourceFieldRef.containerName`,
+      /no container named "zz"/,
+    ],
+    [vol([{ path: 'x' }]), at, /exactly one of fieldRef and resourceFieldRef/],
+    [vol([{ path: '../x', fieldRef: { fieldPath: 'metadata.name' } }]), `${at}.path`, /relative path/],
+    [vol([{ fieldRef: { fieldPath: 'metadata.name' } }]), `${at}.path`, /is required/],
   ];
   for (const [doc, field, problem] of cases) t.throws(() => podFromManifest(doc), { name: 'InputError', field, problem }, field);
 });

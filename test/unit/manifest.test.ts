@@ -92,7 +92,6 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
       (d) => (d.spec.volumes = [{ name: 'x', projected: { sources: [{ secret: { name: 's' } }] } }]),
       /projected/,
     ],
-    ['spec.volumes[0].downwardAPI', (d) => (d.spec.volumes = [{ name: 'x', downwardAPI: { items: [] } }]), /downward API/],
     ['spec.volumes[0].nfs', (d) => (d.spec.volumes = [{ name: 'x', nfs: { server: 'h', path: '/' } }]), /volume type is not supported/],
   ];
   for (const [field, f, problem] of cases) fieldError(t, mutate(f), field, problem);
