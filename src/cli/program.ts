@@ -228,6 +228,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
       program
         .command('monitor')
         .description('run the monitor in the foreground (the other commands start it on demand)')
+        .option('--manifests <dir>', "keep a pod running for every manifest file in DIR (the kubelet's staticPodPath)")
         .action(async (opts) => invoke(handlers.monitor, withRoot(opts)));
     },
     image: () => {

@@ -15,10 +15,13 @@ import { StateStore } from '../state/store.js';
 import { PodHost, type HostOptions, type SupervisorLog } from '../supervisor/host.js';
 import { MonitorClient } from './client.js';
 import { monitorServer } from './server.js';
+import { StaticPods } from './static-pods.js';
 
 export interface MonitorOptions extends HostOptions {
   root: string;
   version: string;
+  /** A directory of manifests whose pods the monitor keeps running (static-pods.ts). */
+  manifests?: string;
 }
 
 export interface RunningMonitor {
@@ -110,11 +113,14 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
   });
   chmodSync(paths.socket, 0o600);
   log(`monitor ${self.pid} serving ${paths.socket}`);
+  const staticPods = opts.manifests === undefined ? undefined : new StaticPods(host, opts.manifests, log);
+  await staticPods?.start();
 
   return {
     host,
     server,
     close: async () => {
+      staticPods?.close();
       await new Promise((r) => server.close(r));
       closeSync(lockFd);
     },
