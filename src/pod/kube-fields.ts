@@ -16,6 +16,8 @@ export type FieldAnswer =
       why: string;
       /** Throws an InputError for a value that would ask for something (hostPID: true). */
       check?: (v: unknown, path: string) => void;
+      /** What to say of a value that is accepted but deserves a word (imagePullPolicy: Always); undefined: nothing. */
+      warning?: (v: unknown) => string | undefined;
     }
   | { answer: 'refused'; why: string };
 
@@ -54,8 +56,12 @@ export type KubeType =
   | 'Secret';
 
 const supported = (why?: string): FieldAnswer => (why ? { answer: 'supported', why } : { answer: 'supported' });
-const accepted = (why: string, check?: (v: unknown, path: string) => void): FieldAnswer =>
-  check ? { answer: 'accepted', why, check } : { answer: 'accepted', why };
+const accepted = (why: string, check?: (v: unknown, path: string) => void, warning?: (v: unknown) => string | undefined): FieldAnswer => ({
+  answer: 'accepted',
+  why,
+  ...(check ? { check } : {}),
+  ...(warning ? { warning } : {}),
+});
 const refused = (why: string): FieldAnswer => ({ answer: 'refused', why });
 
 /** A check for an accepted field: only the values listed ask for nothing. */
@@ -208,6 +214,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     imagePullPolicy: accepted(
       "IfNotPresent and Never: the store's image is used; Always too, with a warning: tspod never pulls",
       only(['IfNotPresent', 'Never', 'Always'], 'Kubernetes takes Always, IfNotPresent or Never'),
+      (v) => (v === 'Always' ? 'Always: tspod never pulls; the image in its store is used' : undefined),
     ),
     command: supported(),
     args: supported(),
@@ -480,9 +487,8 @@ export function kubeFields(o: Record<string, unknown>, path: string, type: KubeT
     if (entry.answer === 'refused') throw new InputError(where, `field is not supported by tspod: ${entry.why}`);
     if (entry.answer === 'accepted') {
       entry.check?.(value, where);
-      if (type === 'Container' && key === 'imagePullPolicy' && value === 'Always') {
-        warn?.(`${where}: Always: tspod never pulls; the image in its store is used`);
-      }
+      const said = entry.warning?.(value);
+      if (said) warn?.(`${where}: ${said}`);
     }
   }
 }
