@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { stateRoot } from '../state/paths.js';
 import { StateStore, containerOf } from '../state/store.js';
 import { observed } from '../state/view.js';
+import { withoutExecContext } from '../state/records.js';
 import { isRunning, type ProcessId } from '../native/identity.js';
 import { READ_WHY, requireRoot } from './root.js';
 import type { ResourceList, Resources } from '../pod/resources.js';
@@ -52,7 +53,11 @@ export async function inspect(pod: string, container: string | undefined, o: { j
   const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
   if (o.json) {
     print(
-      JSON.stringify(container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] }, null, 2) + '\n',
+      JSON.stringify(
+        container === undefined ? view : { pod: record.name, infra: view.infra, container: containers[0] },
+        withoutExecContext,
+        2,
+      ) + '\n',
     );
     return 0;
   }

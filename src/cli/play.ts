@@ -84,17 +84,12 @@ export async function play(file: string, o: PlayOptions): Promise<number> {
   const played = await readPlayFile(file, readManifest(file), warning);
   const state = new StateStore(stateRoot(o.root));
   const objects = objectStore(o.root);
-  if (o.down || o.replace) await down(played, state, objects, o);
-  if (o.down) return 0;
-
-  // Nothing is made while anything of the file is taken or missing.
-  for (const p of played.pods)
-    if (state.read(p.name))
-      throw new TspodError(`${file}: pod "${p.name}" exists already (tspod play --down ${file} removes what the file made)`);
-  for (const obj of played.objects) {
-    if (objects.get(obj.kind, obj.name))
-      throw new TspodError(`${file}: ${obj.kind} "${obj.name}" exists already (tspod play --replace ${file} makes it again)`);
+  if (o.down) {
+    await down(played, state, objects, o);
+    return 0;
   }
+
+  // Nothing is made, or removed for --replace, while anything the file's pods name is missing.
   const inFile = (kind: ObjectKind, name: string) => played.objects.find((x) => x.kind === kind && x.name === name);
   for (const p of played.pods) {
     try {
@@ -104,6 +99,17 @@ export async function play(file: string, o: PlayOptions): Promise<number> {
       throw err;
     }
     workingDirDefault(p, process.cwd());
+  }
+  if (o.replace) await down(played, state, objects, o);
+  for (const p of played.pods) {
+    if (state.read(p.name)) {
+      throw new TspodError(`${file}: pod "${p.name}" exists already (tspod play --down ${file} removes what the file made)`);
+    }
+  }
+  for (const obj of played.objects) {
+    if (objects.get(obj.kind, obj.name)) {
+      throw new TspodError(`${file}: ${obj.kind} "${obj.name}" exists already (tspod play --replace ${file} makes it again)`);
+    }
   }
 
   const made: { objects: StoredObject[]; pods: string[] } = { objects: [], pods: [] };

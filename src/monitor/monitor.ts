@@ -120,7 +120,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<RunningMonitor
     host,
     server,
     close: async () => {
-      staticPods?.close();
+      await staticPods?.close();
       await new Promise((r) => server.close(r));
       closeSync(lockFd);
     },

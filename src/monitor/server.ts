@@ -14,6 +14,7 @@ import {
 } from './api.js';
 import { API_VERSION, ROUTES, errorBody, type PathParams, type RouteAnswer, type RouteName } from './protocol.js';
 import type { PodHost } from '../supervisor/host.js';
+import { withoutExecContext } from '../state/records.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -138,7 +139,7 @@ export function monitorServer(host: PodHost, version: string): Server {
       payload = errorBody(err);
       if (status === 500) console.error(`monitor: ${req.method} ${rawPath}:`, err);
     }
-    const text = JSON.stringify(payload ?? null);
+    const text = JSON.stringify(payload ?? null, withoutExecContext);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };

@@ -7,8 +7,8 @@
 // pods what runs, none twice. The directory is read again on every change inotify reports, and
 // every 20 s (the kubelet's fileCheckFrequency) in case a change was missed.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { podFromManifestText } from '../pod/manifest.js';
 import { workingDirDefault, type PodSpec } from '../pod/spec.js';
 import type { PodHost } from '../supervisor/host.js';
@@ -41,15 +41,18 @@ export class StaticPods {
   /** The sync running now, and whether another was asked for meanwhile. */
   private running: Promise<void> | undefined;
   private again = false;
-  /** What was last said of each bad file: said once, not at every scan. */
-  private said = new Map<string, string>();
+  /** What was last said of each bad file, said once, not at every read: it does not parse; its pod cannot be made. */
+  private readonly unread = new Map<string, string>();
+  private readonly unmade = new Map<string, string>();
+  private closed = false;
 
   constructor(
     private readonly host: PodHost,
     dir: string,
     private readonly log: (message: string) => void,
   ) {
-    this.dir = resolve(dir);
+    // Its real path: the files' pods are told apart by it (tspod.io/static-file).
+    this.dir = realpathSync(resolve(dir));
   }
 
   /** Reads the directory now (the pods it asks for are created before this resolves), then keeps watching it. */
@@ -64,10 +67,13 @@ export class StaticPods {
     this.timer = setInterval(() => void this.sync(), RESCAN_MS);
   }
 
-  close(): void {
+  /** Stops watching; resolves once a read under way has finished (it makes or removes no more pods). */
+  async close(): Promise<void> {
+    this.closed = true;
     this.watcher?.close();
     clearInterval(this.timer);
     clearTimeout(this.settle);
+    await this.running;
   }
 
   private soon(): void {
@@ -77,6 +83,7 @@ export class StaticPods {
 
   /** One pass at a time: a change seen during one is read by the next. */
   sync(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -85,7 +92,7 @@ export class StaticPods {
       do {
         this.again = false;
         await this.pass().catch((err: Error) => this.log(`static pods: ${err.message}`));
-      } while (this.again);
+      } while (this.again && !this.closed);
       this.running = undefined;
     })();
     return this.running;
@@ -97,7 +104,7 @@ export class StaticPods {
     const have = new Map(
       this.host
         .list()
-        .filter((r) => r.spec.annotations[FILE_ANNOTATION]?.startsWith(`${this.dir}/`))
+        .filter((r) => r.spec.annotations[SOURCE_ANNOTATION] === 'file' && dirname(r.spec.annotations[FILE_ANNOTATION] ?? '') === this.dir)
         .map((r) => [r.name, r.spec.annotations] as const),
     );
     for (const [name, annotations] of have) {
@@ -105,18 +112,20 @@ export class StaticPods {
       if (bad.has(file)) continue;
       const want = wanted.get(name);
       if (want && want.file === file && want.hash === annotations[HASH_ANNOTATION]) continue;
+      if (this.closed) return;
       this.log(`static pods: ${file} ${want?.file === file ? 'changed' : 'is gone'}: removing pod ${name}`);
       await this.host.remove(name, true).catch((err: Error) => this.log(`static pods: removing pod ${name}: ${err.message}`));
       have.delete(name);
     }
     for (const [name, want] of wanted) {
-      if (have.has(name)) continue;
+      if (have.has(name) || this.closed) continue;
       try {
         await this.host.create(want.spec);
+        this.unmade.delete(want.file);
         this.log(`static pods: ${want.file}: pod ${name} created`);
         for (const w of want.warnings) this.log(`static pods: warning: ${w}`);
       } catch (err) {
-        this.report(want.file, `pod ${name} not created: ${(err as Error).message}`);
+        this.report(this.unmade, want.file, `pod ${name} not created: ${(err as Error).message}`);
       }
     }
   }
@@ -146,18 +155,18 @@ export class StaticPods {
         spec.annotations = { ...spec.annotations, [SOURCE_ANNOTATION]: 'file', [HASH_ANNOTATION]: hash, [FILE_ANNOTATION]: file };
         workingDirDefault(spec, '/');
         wanted.set(spec.name, { file, hash, spec, warnings });
-        this.said.delete(file);
+        this.unread.delete(file);
       } catch (err) {
         bad.add(file);
-        this.report(file, (err as Error).message);
+        this.report(this.unread, file, (err as Error).message);
       }
     }
     return { wanted, bad };
   }
 
-  private report(file: string, message: string): void {
-    if (this.said.get(file) === message) return;
-    this.said.set(file, message);
+  private report(said: Map<string, string>, file: string, message: string): void {
+    if (said.get(file) === message) return;
+    said.set(file, message);
     this.log(`static pods: ${message.startsWith(file) ? message : `${file}: ${message}`}`);
   }
 }

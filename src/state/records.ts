@@ -81,6 +81,15 @@ export interface ContainerRecord {
   exec?: ExecContext;
 }
 
+/**
+ * A JSON.stringify replacer for records that leave tspod's state: the API's answers and inspect.
+ * A container's exec context holds its whole environment, Secret values included; it is for
+ * tspod exec, which reads it from the record file (0600), and is never sent or printed.
+ */
+export function withoutExecContext(key: string, value: unknown): unknown {
+  return key === 'exec' && typeof value === 'object' && value !== null && 'env' in value ? undefined : value;
+}
+
 export interface ExecContext {
   env: string[];
   cwd: string;

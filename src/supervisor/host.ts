@@ -20,7 +20,7 @@ import { ObjectStore } from '../state/objects.js';
 import { RECORD_VERSION, type PodRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
-import { PodStorage } from '../storage/storage.js';
+import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
 
 /**
@@ -106,6 +106,9 @@ export class PodHost {
     });
   }
 
+  /** The stored ConfigMaps and Secrets, for the pods' copies (a container added later may name one). */
+  private readonly objects: ObjectLookup = (kind, name) => new ObjectStore(this.store.paths).get(kind, name);
+
   /** Takes the name, starts the pod, and records it; on failure nothing of it remains. */
   async create(spec: PodSpec, opts: CreateOptions = {}): Promise<Pod> {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
@@ -125,10 +128,7 @@ export class PodHost {
           // Named in the record before anything runs in it, for whoever cleans up after a crash.
           if (cgroups) this.store.write({ ...this.store.need(spec.name), cgroup: cgroups.record() });
         }
-        const objects = new ObjectStore(this.store.paths);
-        const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name), false, (kind, name) =>
-          objects.get(kind, name),
-        );
+        const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(spec.name), false, this.objects);
         let network: PodNetwork;
         try {
           network = await PodNetwork.prepare(this.binding, spec, this.networkOptions(spec.name), cniPaths(this.store, spec.name));
@@ -194,7 +194,7 @@ export class PodHost {
     try {
       network = await this.adoptNetwork(record, infra);
       const spec = { ...record.spec, containers: record.containers.map((c) => c.spec) };
-      const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(record.name), true);
+      const storage = await PodStorage.prepare(this.binding, spec, this.store.paths.pod(record.name), true, this.objects);
       const cgroups = record.cgroup && PodCgroups.adopt(this.binding, record.cgroup);
       pod = await Pod.adopt(
         record,

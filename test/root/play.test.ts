@@ -75,9 +75,19 @@ t.test('play runs the example: objects stored, pods running with their values an
   );
   t.same(readdirSync(join(volumes, 'conf')), ['app.conf'], 'only the items chosen');
 
+  const inspected = await s.cli(['inspect', 'app', '--json']);
+  t.equal(inspected.code, 0, inspected.stderr);
+  t.notMatch(inspected.stdout, /s3cret/, "inspect never prints a Secret's value");
+
   const again = await s.cli(['play', EXAMPLE]);
   t.not(again.code, 0);
   t.match(again.stderr, /pod "app" exists already/, 'a second play refuses, naming what exists');
+
+  const before = s.store.read('app')!.infra!.process.pid;
+  const replace = await s.cli(['play', '--replace', EXAMPLE]);
+  t.equal(replace.code, 0, replace.stderr);
+  t.equal(replace.stdout, up.stdout, '--replace makes all of it again');
+  t.not(s.store.read('app')!.infra!.process.pid, before, 'a new pod');
 
   const down = await s.cli(['play', '--down', EXAMPLE]);
   t.equal(down.code, 0, down.stderr);
@@ -156,4 +166,33 @@ spec:
   }
   t.same(await listed(s, 'configmap'), [], 'no ConfigMap was stored');
   t.same(readdirSync(s.store.paths.podsDir), [], 'no pod was made');
+});
+
+t.test('a pod that fails to start midway: what the run made is removed; --replace of a bad file removes nothing', async (t) => {
+  const s = await withBusybox(t);
+  const dir = tempDir(t, 'midway');
+  const cfg = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: "1"}\n';
+  const pod = (name: string, extra = '') =>
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sleep, "1000"]}\n${extra}`;
+  const missingDir = '  volumes: [{name: v, hostPath: {path: /nonexistent/tspod-test, type: Directory}}]\n';
+  writeFileSync(join(dir, 'midway.yaml'), `${cfg}---\n${pod('first')}---\n${pod('second', missingDir)}`);
+  const r = await s.cli(['play', join(dir, 'midway.yaml')]);
+  t.not(r.code, 0);
+  t.match(r.stderr, /spec\.volumes\[0\]\.hostPath\.path: \/nonexistent\/tspod-test does not exist/, "the error is the failing pod's");
+  t.same(readdirSync(s.store.paths.podsDir), [], 'the first pod, made before, is removed');
+  t.same(await listed(s, 'configmap'), [], 'and so is the ConfigMap');
+
+  writeFileSync(join(dir, 'good.yaml'), `${cfg}---\n${pod('kept')}`);
+  t.equal((await s.cli(['play', join(dir, 'good.yaml')])).code, 0);
+  const bad = `${cfg}---\n${pod('kept').replace('command: [sleep, "1000"]}', 'command: [sleep, "1000"], envFrom: [{secretRef: {name: nope}}]}')}`;
+  writeFileSync(join(dir, 'good.yaml'), bad);
+  const replace = await s.cli(['play', '--replace', join(dir, 'good.yaml')]);
+  t.not(replace.code, 0);
+  t.match(replace.stderr, /Pod "kept": spec\.containers\[0\]\.envFrom\[0\]\.secretRef\.name: Secret "nope" does not exist/);
+  t.same(readdirSync(s.store.paths.podsDir), ['kept'], 'the pod of the earlier run is still there');
+  t.same(
+    (await listed(s, 'configmap')).map((o) => o.name),
+    ['cfg'],
+    'and its ConfigMap',
+  );
 });
