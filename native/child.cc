@@ -59,6 +59,11 @@ StepSyscall (int32_t step)
     case STEP_CGROUP: return "write";
     case STEP_UNSHARE_CGROUP: return "unshare";
     case STEP_INTO_CGROUP: return "write";
+    case STEP_CAPBSET: return "prctl";
+    case STEP_KEEPCAPS: return "prctl";
+    case STEP_CAPSET: return "capset";
+    case STEP_AMBIENT: return "prctl";
+    case STEP_NO_NEW_PRIVS: return "prctl";
     }
   return "spawn";
 }
@@ -76,6 +81,8 @@ FsOpSyscall (int32_t op)
     case FS_OPEN_ROOT: return "open";
     case FS_PIVOT: return "pivot_root";
     case FS_CHDIR: return "chdir";
+    case FS_MASK: return "mount";
+    case FS_READONLY: return "mount";
     }
   return "mount";
 }
@@ -398,6 +405,29 @@ RunFsStep (const FsStep &st, int *root)
       rc = *root < 0 ? -1 : 0;
       break;
     case FS_CHDIR: rc = chdir (st.target); break;
+    case FS_MASK:
+      // runc's way: /dev/null over a file; a directory gets an empty read-only tmpfs instead.
+      rc = mount ("/dev/null", st.target, nullptr, MS_BIND, nullptr);
+      if (rc < 0 && errno == ENOTDIR)
+        rc = mount ("tmpfs", st.target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+      if (rc < 0 && errno == ENOENT)
+        rc = 0;
+      break;
+    case FS_READONLY:
+      rc = mount (st.target, st.target, nullptr, MS_BIND | MS_REC, nullptr);
+      if (rc < 0 && errno == ENOENT)
+        {
+          rc = 0;
+          break;
+        }
+      if (rc == 0)
+        {
+          unsigned long flags;
+          FsStep ro = st;
+          ro.flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+          rc = KeepMountFlags (ro, st.target, &flags) < 0 ? -1 : mount (nullptr, st.target, nullptr, flags, nullptr);
+        }
+      break;
     case FS_PIVOT:
       // pivot_root(".", "."): the old root ends up stacked on the new one, and is detached.
       if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0
@@ -427,6 +457,67 @@ SetUser (const SpawnPlan &plan)
     Fail (plan, STEP_SETGID);
   if (syscall (SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0)
     Fail (plan, STEP_SETUID);
+}
+
+// Linux's capability sets as capset(2) takes them (version 3: two 32-bit words per set).
+struct CapHeader
+{
+  uint32_t version;
+  int pid;
+};
+struct CapData
+{
+  uint32_t effective, permitted, inheritable;
+};
+constexpr uint32_t kCapVersion3 = 0x20080522;
+
+// The bounding set is cut while the process is still root (it needs CAP_SETPCAP): whatever runs
+// later, setuid programs included, can never get back a capability that is not in it.
+void
+DropBoundingSet (const SpawnPlan &plan)
+{
+  for (int cap = 0; cap < 64; cap++)
+    {
+      if (plan.cap_bounding & ((uint64_t) 1 << cap))
+        continue;
+      if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+        {
+          if (errno == EINVAL) // past the kernel's last capability
+            break;
+          Fail (plan, STEP_CAPBSET, cap);
+        }
+    }
+}
+
+// After the identity is taken: setresuid to a non-zero uid empties the effective set (and,
+// without PR_SET_KEEPCAPS, the permitted one), so the sets are given now. Ambient capabilities
+// are what a non-root program keeps across execve.
+// A set asked for is cut to what this process has (tspod run by a service whose own bounding set
+// is smaller, say): capset cannot add to the permitted set, and ambient needs permitted and
+// inheritable.
+void
+SetCapabilities (const SpawnPlan &plan)
+{
+  CapHeader header = { kCapVersion3, 0 };
+  CapData data[2];
+  if (syscall (SYS_capget, &header, data) < 0)
+    Fail (plan, STEP_CAPSET);
+  uint64_t have = (uint64_t) data[0].permitted | ((uint64_t) data[1].permitted << 32);
+  uint64_t permitted = plan.cap_permitted & have;
+  uint64_t inheritable = plan.cap_inheritable & permitted;
+  for (int i = 0; i < 2; i++)
+    {
+      data[i].effective = (uint32_t) ((plan.cap_effective & permitted) >> (32 * i));
+      data[i].permitted = (uint32_t) (permitted >> (32 * i));
+      data[i].inheritable = (uint32_t) (inheritable >> (32 * i));
+    }
+  header.version = kCapVersion3;
+  if (syscall (SYS_capset, &header, data) < 0)
+    Fail (plan, STEP_CAPSET);
+  for (int cap = 0; cap < 64; cap++)
+    if ((plan.cap_ambient & inheritable & ((uint64_t) 1 << cap))
+        && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+      Fail (plan, STEP_AMBIENT, cap);
 }
 
 // Before anything else of the process's, so that everything it does (and every process it
@@ -499,8 +590,21 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
 
   // After the mounts (which need root), and before chdir, so the directory is checked with
   // the permissions of the user that will run there.
+  if (plan.set_caps)
+    {
+      DropBoundingSet (plan);
+      // Across a change to a non-zero uid, the permitted set is kept for SetCapabilities.
+      if (plan.set_user && prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        Fail (plan, STEP_KEEPCAPS);
+    }
   if (plan.set_user)
     SetUser (plan);
+  if (plan.set_caps)
+    {
+      if (plan.set_user && prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        Fail (plan, STEP_KEEPCAPS);
+      SetCapabilities (plan);
+    }
   // After SetUser: the kernel clears the parent-death signal when the uid or gid changes.
   if (plan.parent_death_signal)
     {
@@ -522,6 +626,10 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
   // control, and SIGHUP/SIGWINCH from the terminal reach its foreground process group.
   if (plan.controlling_terminal && ioctl (0, TIOCSCTTY, 0) < 0)
     Fail (plan, STEP_SETCTTY);
+
+  // Last: no setuid bit or file capability of what it execs can give it more than it has.
+  if (plan.no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    Fail (plan, STEP_NO_NEW_PRIVS);
 
   sigset_t none;
   sigemptyset (&none);

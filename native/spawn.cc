@@ -114,7 +114,8 @@ StringList (Napi::Env env, const Napi::Object &o, const char *key, PlanStorage &
 FsStep
 FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsStepStrings &strings)
 {
-  static const char *const ops[] = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot", "chdir" };
+  static const char *const ops[]
+      = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot", "chdir", "mask", "readonly" };
   if (! value.IsObject ())
     TypeError (env, where + " must be an object");
   Napi::Object f = value.As<Napi::Object> ();
@@ -153,6 +154,18 @@ FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsS
       strings.base = base;
     }
   return step;
+}
+
+// capabilities.NAME: a list of capability numbers (0 to 63) as a mask.
+uint64_t
+CapSet (Napi::Env env, const Napi::Object &caps, const char *name)
+{
+  Napi::Array list = Array (env, caps, name, true);
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < list.Length (); i++)
+    mask |= (uint64_t) 1 << IntValue (env, list.Get (i), kFn,
+                                      std::string ("capabilities.") + name + "[" + std::to_string (i) + "]", 0, 63);
+  return mask;
 }
 
 // Reads the request into storage and points the plan at it. No pointer into storage is taken
@@ -250,6 +263,21 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
         st.groups.push_back (
             (uint32_t) IntValue (env, groups.Get (i), kFn, "user.groups[" + std::to_string (i) + "]", 0, UINT_MAX - 1));
     }
+
+  Napi::Value caps = req.Get ("capabilities");
+  if (! caps.IsUndefined () && ! caps.IsNull ())
+    {
+      if (! caps.IsObject ())
+        TypeError (env, "capabilities must be an object");
+      Napi::Object c = caps.As<Napi::Object> ();
+      plan.set_caps = true;
+      plan.cap_bounding = CapSet (env, c, "bounding");
+      plan.cap_effective = CapSet (env, c, "effective");
+      plan.cap_permitted = CapSet (env, c, "permitted");
+      plan.cap_inheritable = CapSet (env, c, "inheritable");
+      plan.cap_ambient = CapSet (env, c, "ambient");
+    }
+  plan.no_new_privs = Bool (req, "noNewPrivileges");
 
   plan.new_namespaces = (int) OptionalInt (env, req.Get ("newNamespaces"), "newNamespaces", 0);
   plan.new_cgroup_namespace = Bool (req, "newCgroupNamespace");

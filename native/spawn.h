@@ -41,6 +41,9 @@ enum FsOp : int32_t
   FS_OPEN_ROOT, // the directory later in-root steps resolve in
   FS_PIVOT,     // pivot_root into target; the old root is detached
   FS_CHDIR,     // chdir(target): relative paths of later steps (an overlay's lowerdirs) start there
+  FS_MASK,      // hide target: /dev/null bound onto a file, an empty read-only tmpfs onto a directory
+  FS_READONLY,  // bind target onto itself (recursively) and make that read-only
+  // FS_MASK and FS_READONLY pass over a target that is not there (a kernel without /proc/scsi).
 };
 
 struct FsStep
@@ -84,6 +87,11 @@ struct SpawnPlan
   uint32_t uid, gid;
   const uint32_t *groups;
   int ngroups;
+  // Capabilities (set_caps false: left as they are). The bounding set is cut before the identity
+  // changes; the others are set after it, with PR_SET_KEEPCAPS across it.
+  bool set_caps;
+  uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+  bool no_new_privs;       // prctl(PR_SET_NO_NEW_PRIVS) last before execve
   int parent_death_signal; // 0: none
   int parent_pidfd;        // our own pidfd, to notice a parent that died before prctl
   bool new_session;
@@ -118,6 +126,11 @@ enum ChildStep : int32_t
   STEP_CGROUP, // write(2) of "0" to plan.cgroups[index]
   STEP_UNSHARE_CGROUP,
   STEP_INTO_CGROUP, // openat + write of cgroup.procs in plan.into_cgroup (clone3 missing)
+  STEP_CAPBSET,     // prctl(PR_CAPBSET_DROP); index: the capability
+  STEP_KEEPCAPS,    // prctl(PR_SET_KEEPCAPS)
+  STEP_CAPSET,
+  STEP_AMBIENT,      // prctl(PR_CAP_AMBIENT_RAISE); index: the capability
+  STEP_NO_NEW_PRIVS, // prctl(PR_SET_NO_NEW_PRIVS)
 };
 
 const char *StepSyscall (int32_t step);

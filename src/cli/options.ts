@@ -7,7 +7,17 @@ import { ensureV2Hierarchy, findV2Hierarchy } from '../cgroup/hierarchy.js';
 import type { NativeBinding } from '../native/binding.js';
 import { DEFAULT_CGROUP_ROOT } from '../cgroup/pod.js';
 import { checkLabel, envNameProblem } from '../pod/names.js';
-import { type EnvVar, type PodSpec, type PortMapping, type SharedNamespace, type Volume, type VolumeMount } from '../pod/spec.js';
+import {
+  type ContainerSpec,
+  type EnvVar,
+  type PodSpec,
+  type PortMapping,
+  type SecurityContext,
+  type SharedNamespace,
+  type Volume,
+  type VolumeMount,
+} from '../pod/spec.js';
+import { capabilityName } from '../pod/security.js';
 import {
   cgroupPath,
   executableFile,
@@ -234,7 +244,18 @@ function volumeOption(value: string, index: number): { volume: Volume; mount: Vo
 /** --workdir, --rootfs, --image, -v, --user, --read-only: onto the one container of a command. */
 export function applyContainerOptions(
   spec: PodSpec,
-  o: { workdir?: string; rootfs?: string; image?: string; volume?: string[]; user?: string; readOnly?: boolean },
+  o: {
+    workdir?: string;
+    rootfs?: string;
+    image?: string;
+    volume?: string[];
+    user?: string;
+    readOnly?: boolean;
+    capAdd?: string[];
+    capDrop?: string[];
+    privileged?: boolean;
+    securityOpt?: string[];
+  },
 ): void {
   const c = spec.containers[0];
   if (o.workdir !== undefined) {
@@ -263,4 +284,31 @@ export function applyContainerOptions(
     };
   }
   if (o.readOnly) c.securityContext = { ...c.securityContext, readOnlyRootFilesystem: true };
+  applySecurityOptions(c, o);
+}
+
+/** --cap-add, --cap-drop (names, or ALL), --privileged, --security-opt no-new-privileges|unmask=ALL: podman's words. */
+function applySecurityOptions(
+  c: ContainerSpec,
+  o: { capAdd?: string[]; capDrop?: string[]; privileged?: boolean; securityOpt?: string[] },
+): void {
+  const sc: SecurityContext = { ...c.securityContext };
+  const names = (list: string[] | undefined, option: string) => list?.map((n) => capabilityName(n, `${option} ${n}`)) ?? [];
+  const add = names(o.capAdd, '--cap-add');
+  const drop = names(o.capDrop, '--cap-drop');
+  if (add.length || drop.length) sc.capabilities = { ...(add.length ? { add } : {}), ...(drop.length ? { drop } : {}) };
+  if (o.privileged) sc.privileged = true;
+  for (const opt of o.securityOpt ?? []) {
+    if (opt === 'no-new-privileges' || opt === 'no-new-privileges:true') sc.allowPrivilegeEscalation = false;
+    else if (opt === 'no-new-privileges:false') sc.allowPrivilegeEscalation = true;
+    else if (opt === 'unmask=ALL') sc.procMount = 'Unmasked';
+    else throw new InputError('--security-opt', `"${opt}" is not one tspod takes (no-new-privileges, unmask=ALL)`);
+  }
+  if (sc.allowPrivilegeEscalation === false && (sc.privileged || add.includes('SYS_ADMIN') || add.includes('ALL'))) {
+    throw new InputError(
+      '--security-opt',
+      'no-new-privileges cannot go with --privileged or --cap-add SYS_ADMIN: such a container can gain privileges anyway',
+    );
+  }
+  if (Object.keys(sc).length) c.securityContext = sc;
 }

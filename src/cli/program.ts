@@ -70,6 +70,10 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         )
         .option('--user <uid[:gid]>', 'run the command as this user (numeric)')
         .option('--read-only', 'make the root file system read-only')
+        .option('--cap-add <cap>', 'a capability beyond the default set (NET_ADMIN, ...; ALL) (repeatable)', collect, [])
+        .option('--cap-drop <cap>', 'a capability of the default set to drop (ALL: every one) (repeatable)', collect, [])
+        .option('--privileged', "every capability, /proc and /sys unmasked, the host's /dev")
+        .option('--security-opt <opt>', 'no-new-privileges, or unmask=ALL (/proc unmasked) (repeatable)', collect, [])
         .option(
           '--restart <policy>',
           "Always, OnFailure or Never (default: Never for a command, the manifest's for -f, the pod's with --pod)",

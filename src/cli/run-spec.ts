@@ -44,6 +44,10 @@ export interface RunOptions {
   memory?: string;
   pidsLimit?: string;
   cgroupParent?: string;
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  securityOpt?: string[];
   root?: string;
 }
 

@@ -29,6 +29,10 @@ export function checkRunWords(command: string[], o: RunOptions): void {
       ['--cpus', o.cpus],
       ['--memory', o.memory],
       ['--pids-limit', o.pidsLimit],
+      ['--cap-add', o.capAdd?.length ? o.capAdd : undefined],
+      ['--cap-drop', o.capDrop?.length ? o.capDrop : undefined],
+      ['--privileged', o.privileged],
+      ['--security-opt', o.securityOpt?.length ? o.securityOpt : undefined],
     ] as const) {
       if (given !== undefined) throw new InputError(option, 'applies to a command; a manifest sets it per container');
     }

@@ -4,6 +4,7 @@
 // system cannot lead a step out of it.
 import { mkdirSync, symlinkSync } from 'node:fs';
 import type { FsStep, NativeConstants } from '../native/binding.js';
+import { MASKED_PATHS, READONLY_PATHS } from '../pod/security.js';
 import { removeTree } from './remove.js';
 
 /** A bind mount into the container: a host path (already checked) onto a path inside it. */
@@ -32,6 +33,19 @@ export interface RootfsPlan {
   /** The pod's etc files: hostname, hosts, resolv.conf. */
   etc: string;
   binds: BindMount[];
+  /** Privileged: /sys writable and the host's /dev instead of a few nodes of its own. */
+  privileged?: boolean;
+  /** runc's masked and read-only paths of /proc and /sys (pod/security.ts). */
+  masked?: boolean;
+}
+
+/** The masked and read-only paths, once /proc and /sys are where they will be seen. */
+function maskSteps(masked: boolean | undefined): FsStep[] {
+  if (!masked) return [];
+  return [
+    ...MASKED_PATHS.map((target): FsStep => ({ op: 'mask', target })),
+    ...READONLY_PATHS.map((target): FsStep => ({ op: 'readonly', target })),
+  ];
 }
 
 /** /dev's nodes, as the OCI runtime spec lists the default devices. */
@@ -143,21 +157,33 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
       source: 'sysfs',
       target: '/sys',
       fstype: 'sysfs',
-      flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | c.MS_RDONLY,
+      flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC | (plan.privileged ? 0 : c.MS_RDONLY),
       inRoot: true,
     },
 
     ...mkdirs('/dev'),
-    { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: c.MS_NOSUID, data: 'mode=755,size=65536k', inRoot: true },
-    ...DEVICES.map(([name, major, minor]): FsStep => ({
-      op: 'mknod',
-      target: `/dev/${name}`,
-      mode: c.S_IFCHR | 0o666,
-      major,
-      minor,
-      inRoot: true,
-    })),
-    ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
+    ...(plan.privileged
+      ? [{ op: 'mount' as const, source: '/dev', target: '/dev', flags: c.MS_BIND | c.MS_REC, inRoot: true }]
+      : [
+          {
+            op: 'mount' as const,
+            source: 'tmpfs',
+            target: '/dev',
+            fstype: 'tmpfs',
+            flags: c.MS_NOSUID,
+            data: 'mode=755,size=65536k',
+            inRoot: true,
+          },
+          ...DEVICES.map(([name, major, minor]): FsStep => ({
+            op: 'mknod',
+            target: `/dev/${name}`,
+            mode: c.S_IFCHR | 0o666,
+            major,
+            minor,
+            inRoot: true,
+          })),
+          ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
+        ]),
     { op: 'mkdir', target: '/dev/pts', mode: 0o755, inRoot: true },
     {
       op: 'mount',
@@ -180,17 +206,18 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
   // After every mount point is made: the root is then read-only for everything after it. The
   // child keeps the flags the mount has; nodev is given too, as it matters most here.
   if (plan.readOnly) steps.push({ op: 'mount', target: root, flags: c.MS_REMOUNT | c.MS_BIND | c.MS_RDONLY | rootFlags });
-  steps.push({ op: 'pivot', target: root });
+  steps.push({ op: 'pivot', target: root }, ...maskSteps(plan.masked));
   return steps;
 }
 
 /** The steps for a container on the host's file system: its own /proc, and its volumes. */
-export function hostfsSteps(c: NativeConstants, binds: BindMount[]): FsStep[] {
+export function hostfsSteps(c: NativeConstants, binds: BindMount[], masked = false): FsStep[] {
   return [
     // Nothing mounted in the container may reach the host, where / is often shared.
     { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
     // A /proc of the PID namespace the process lives in: ps shows the pod, not the host.
     { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC },
+    ...maskSteps(masked),
     // Mount points on the host must exist already (storage.ts checks): nothing is made there.
     ...binds.flatMap((m): FsStep[] => [
       { op: 'mount', ...bindSource(m), target: m.target, flags: c.MS_BIND | c.MS_REC },

@@ -39,7 +39,11 @@ export type FsStep =
   | { op: 'openRoot'; target: string }
   | { op: 'pivot'; target: string }
   /** Relative paths of later steps start here (the host's path; an overlay's lowerdirs). */
-  | { op: 'chdir'; target: string };
+  | { op: 'chdir'; target: string }
+  // runc's masked paths: /dev/null bound over a file, an empty read-only tmpfs over a directory.
+  | { op: 'mask'; target: string }
+  // runc's read-only paths: bound onto themselves, read-only. Both pass over a missing target.
+  | { op: 'readonly'; target: string };
 
 /**
  * A process to create, in a cgroup (intoCgroup) or not. The order in the child is fixed
@@ -83,6 +87,13 @@ export interface SpawnRequest {
   fs?: FsStep[];
   /** Identity taken after the file-system steps, before chdir: setgroups, setresgid, setresuid. */
   user?: { uid: number; gid: number; groups?: number[] };
+  /**
+   * Capability sets, as capability numbers (CAP_CHOWN is 0): the bounding set cut before `user`
+   * is taken, the others set after it. Unset: the process keeps what its parent has.
+   */
+  capabilities?: CapabilitySets;
+  /** prctl(PR_SET_NO_NEW_PRIVS) just before execve: execve never gives it more privileges. */
+  noNewPrivileges?: boolean;
   /** Signal the process gets when the thread that spawned it dies (prctl PR_SET_PDEATHSIG). */
   parentDeathSignal?: number;
   newSession?: boolean;
@@ -92,6 +103,14 @@ export interface SpawnRequest {
    * stdio is in place). Needs newSession: only a session leader can take a terminal.
    */
   controllingTerminal?: boolean;
+}
+
+export interface CapabilitySets {
+  bounding: number[];
+  effective: number[];
+  permitted: number[];
+  inheritable: number[];
+  ambient: number[];
 }
 
 export interface SpawnedProcess {

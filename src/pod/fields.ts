@@ -5,6 +5,7 @@ import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem, keyProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { checkFieldPath, checkResourceField, checkVolumeFieldPath } from './downward.js';
+import { capabilityName } from './security.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
@@ -207,6 +208,36 @@ export function securityContext(v: unknown, path: string, check: FieldCheck, typ
   if (c.runAsGroup !== undefined) out.runAsGroup = id(c.runAsGroup, `${path}.runAsGroup`);
   if (c.readOnlyRootFilesystem !== undefined)
     out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
+  if (type === 'PodSecurityContext') return out;
+  if (c.capabilities !== undefined) {
+    const caps = mapping(c.capabilities, `${path}.capabilities`);
+    check(caps, `${path}.capabilities`, 'Capabilities');
+    out.capabilities = {};
+    for (const key of ['add', 'drop'] as const) {
+      if (caps[key] !== undefined) {
+        out.capabilities[key] = stringList(caps[key], `${path}.capabilities.${key}`).map((n, i) =>
+          capabilityName(n, `${path}.capabilities.${key}[${i}]`),
+        );
+      }
+    }
+  }
+  if (c.privileged !== undefined) out.privileged = boolean(c.privileged, `${path}.privileged`);
+  if (c.allowPrivilegeEscalation !== undefined) {
+    out.allowPrivilegeEscalation = boolean(c.allowPrivilegeEscalation, `${path}.allowPrivilegeEscalation`);
+    // Kubernetes' validation: such a container can always gain privileges.
+    if (!out.allowPrivilegeEscalation && (out.privileged || out.capabilities?.add?.some((n) => n === 'SYS_ADMIN' || n === 'ALL'))) {
+      throw new InputError(
+        `${path}.allowPrivilegeEscalation`,
+        'cannot be false for a container that is privileged or given SYS_ADMIN: it can gain privileges anyway',
+      );
+    }
+  }
+  if (c.procMount !== undefined) {
+    if (c.procMount !== 'Default' && c.procMount !== 'Unmasked') {
+      throw new InputError(`${path}.procMount`, `must be Default or Unmasked, not ${JSON.stringify(c.procMount)}`);
+    }
+    out.procMount = c.procMount;
+  }
   return out;
 }
 

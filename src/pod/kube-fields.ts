@@ -38,6 +38,7 @@ export type KubeType =
   | 'ResourceFieldSelector'
   | 'ResourceRequirements'
   | 'SecurityContext'
+  | 'Capabilities'
   | 'PodSecurityContext'
   | 'ConfigMapKeySelector'
   | 'SecretKeySelector'
@@ -325,21 +326,19 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     runAsUser: supported(),
     runAsGroup: supported(),
     readOnlyRootFilesystem: supported(),
-    allowPrivilegeEscalation: accepted(
-      'true is the default',
-      only([true], 'tspod does not set no_new_privs yet; the container could gain privileges'),
-    ),
-    privileged: accepted(
-      "false is the default (tspod's defaults: docs/SECURITY.md)",
-      only([false], "tspod does not give a container the host's devices and an unmasked /proc yet"),
-    ),
-    capabilities: refused("tspod does not change a container's capabilities yet"),
+    allowPrivilegeEscalation: supported('false sets no_new_privs'),
+    privileged: supported("every capability, /proc and /sys unmasked and writable, the host's /dev"),
+    capabilities: supported("add and drop (names, or ALL) change containerd's default set"),
     runAsNonRoot: refused('tspod does not check the user before the start yet'),
     seccompProfile: refused('tspod does not load seccomp filters yet'),
     appArmorProfile: refused('tspod does not apply AppArmor profiles'),
     seLinuxOptions: refused('tspod does not apply SELinux labels'),
-    procMount: accepted('Default, as tspod mounts /proc', only(['Default'], 'tspod does not mask /proc yet, so Unmasked is what it gives')),
+    procMount: supported("Default masks runc's paths of /proc and /sys, Unmasked does not"),
     windowsOptions: refused('for Windows containers'),
+  },
+  Capabilities: {
+    add: supported(),
+    drop: supported(),
   },
   PodSecurityContext: {
     runAsUser: supported('the default of each container'),

@@ -57,6 +57,14 @@ export interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   readOnlyRootFilesystem?: boolean;
+  /** Names as Kubernetes writes them (NET_ADMIN), or ALL; changes to the default set (pod/security.ts). */
+  capabilities?: { add?: string[]; drop?: string[] };
+  /** Every capability, /proc and /sys unmasked and writable, the host's devices. */
+  privileged?: boolean;
+  /** false: no_new_privs (Kubernetes' default is true). */
+  allowPrivilegeEscalation?: boolean;
+  /** Unmasked: /proc without masked or read-only paths. */
+  procMount?: 'Default' | 'Unmasked';
 }
 
 export interface ContainerSpec {

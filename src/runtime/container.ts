@@ -6,9 +6,10 @@
 import type { Placement } from '../cgroup/pod.js';
 import { InputError } from '../errors.js';
 import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
-import type { FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import type { CapabilitySets, FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { hostFacts } from '../pod/downward.js';
 import type { PodObjects } from '../pod/objects.js';
+import { capabilitySets, noNewPrivileges } from '../pod/security.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
@@ -34,6 +35,9 @@ export interface ContainerLaunch {
   /** The image layers its root is made of: not to be removed while it may run. */
   imageLayers?: string[];
   user?: { uid: number; gid: number; groups: number[] };
+  /** Its capability sets (pod/security.ts); none: every one (privileged). */
+  capabilities?: CapabilitySets;
+  noNewPrivileges?: boolean;
 }
 
 /**
@@ -87,6 +91,7 @@ export function planContainer(
     // In cgroups, a root of its own gets its cgroup namespace's cgroup2 at /sys/fs/cgroup.
     ...(cfs ? { fs: opts.cgroups && opts.binding && ownRoot ? withCgroupfs(opts.binding.constants, cfs.fs) : cfs.fs } : {}),
     ...(cfs?.user ? { user: cfs.user } : {}),
+    ...securityOf(c, cfs?.user?.uid ?? 0),
     ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };
 }
@@ -94,6 +99,15 @@ export function planContainer(
 /** The namespaces, as a table: CLI name to clone flag. */
 function namespaceFlag(c: NativeConstants, ns: SharedNamespace): number {
   return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID }[ns];
+}
+
+/** What a container's processes (and what tspod exec runs in it) may do: its capabilities and no_new_privs. */
+export function securityOf(c: ContainerSpec, uid: number): Pick<ContainerLaunch, 'capabilities' | 'noNewPrivileges'> {
+  const sc = c.securityContext;
+  return {
+    ...(sc?.privileged ? {} : { capabilities: capabilitySets(sc, uid) }),
+    ...(noNewPrivileges(sc) ? { noNewPrivileges: true } : {}),
+  };
 }
 
 export function containerRequest(
@@ -120,6 +134,8 @@ export function containerRequest(
     loopbackUp: !launch.share.includes('net'),
     fs: launch.fs ?? hostfsSteps(c, []),
     ...(launch.user ? { user: launch.user } : {}),
+    ...(launch.capabilities ? { capabilities: launch.capabilities } : {}),
+    ...(launch.noNewPrivileges ? { noNewPrivileges: true } : {}),
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
     // In its own cgroup, a container sees that cgroup as the root (/proc/self/cgroup: 0::/).

@@ -6,7 +6,8 @@
 import { closeSync } from 'node:fs';
 import { PodCgroups } from '../cgroup/pod.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
-import type { NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import type { CapabilitySets, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import { securityOf } from './container.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
 import type { PodSpec } from '../pod/spec.js';
 import type { ContainerRecord, ExecContext, PodRecord } from '../state/records.js';
@@ -26,6 +27,9 @@ export interface ExecRequestOptions {
   tty: boolean;
   parentDeathSignal?: number;
   user?: { uid: number; gid: number; groups: number[] };
+  /** The container's: a command run in it has no more privileges than it. */
+  capabilities?: CapabilitySets;
+  noNewPrivileges?: boolean;
   /** The container's cgroup, which the command joins (stop then ends it with the container). */
   joinCgroups?: SpawnRequest['joinCgroups'];
 }
@@ -62,6 +66,8 @@ export function execRequest(c: NativeConstants, target: { pid: number; pidfd: nu
     ...(opts.joinCgroups ? { joinCgroups: opts.joinCgroups } : {}),
     parentDeathSignal: opts.parentDeathSignal,
     ...(opts.user ? { user: opts.user } : {}),
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
+    ...(opts.noNewPrivileges ? { noNewPrivileges: true } : {}),
     // Its own session: signals meant for the caller's terminal do not reach it, and a tty can
     // become its controlling terminal.
     newSession: true,
@@ -141,6 +147,7 @@ export function execInContainer(
         parentDeathSignal: opts.parentDeathSignal,
         ...(ctx.user ? { user: ctx.user } : {}),
         ...(joins ? { joinCgroups: joins } : {}),
+        ...securityOf(container.spec, ctx.user?.uid ?? 0),
       },
     );
     try {

@@ -4,6 +4,7 @@
 import { closeSync, readSync } from 'node:fs';
 import type { Placement } from '../cgroup/pod.js';
 import { TspodError } from '../errors.js';
+import { NO_CAPABILITIES } from '../pod/security.js';
 import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
 import { PodProcess, describeExit } from './process.js';
@@ -37,6 +38,9 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     loopbackUp: opts.ownNetwork !== false,
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,
+    // It waits, reaps and passes signals on to its own children: it needs no privilege at all.
+    capabilities: NO_CAPABILITIES,
+    noNewPrivileges: true,
     ...(opts.cgroups ? { intoCgroup: opts.cgroups.into, joinCgroups: opts.cgroups.joins } : {}),
   };
 }

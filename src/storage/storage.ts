@@ -23,6 +23,7 @@ import { InputError } from '../errors.js';
 import { readLog } from '../logs/reader.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { volumeFileValue } from '../pod/downward.js';
+import { masksProc } from '../pod/security.js';
 import { quantityBytes } from '../pod/fields.js';
 import {
   containerObjects,
@@ -425,7 +426,7 @@ export class PodStorage {
           );
         }
       });
-      return { fs: hostfsSteps(c_, binds), ownRoot: false, user: this.user(c, undefined, where) };
+      return { fs: hostfsSteps(c_, binds, masksProc(c.securityContext)), ownRoot: false, user: this.user(c, undefined, where) };
     }
     if (c.rootfs && !statSync(c.rootfs, { throwIfNoEntry: false })?.isDirectory()) {
       throw new InputError(`${where}.rootfs`, `${c.rootfs} is not a directory`);
@@ -443,6 +444,8 @@ export class PodStorage {
       shm: `${this.podDir}/shm`,
       etc: `${this.podDir}/etc`,
       binds: [...binds, this.terminationFile(c)],
+      privileged: c.securityContext?.privileged ?? false,
+      masked: masksProc(c.securityContext),
     });
     return {
       fs,
