@@ -16,7 +16,17 @@ const FORMS: Form[] = [
     'run -d -f <manifest>',
     ([file]) =>
       (invoke) =>
-        invoke(handlers.run, [], { env: [], volume: [], publish: [], detach: true, file, root: undefined }),
+        invoke(handlers.run, [], {
+          env: [],
+          volume: [],
+          publish: [],
+          capAdd: [],
+          capDrop: [],
+          securityOpt: [],
+          detach: true,
+          file,
+          root: undefined,
+        }),
   ],
   [
     'rm -f <pod>',

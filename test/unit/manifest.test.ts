@@ -80,12 +80,12 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
     ['spec.setHostnameAsFQDN', (d) => (d.spec.setHostnameAsFQDN = true), /FQDN as the kernel hostname/],
     ['spec.os.name', (d) => (d.spec.os = { name: 'windows' }), /Linux/],
     ['spec.containers[0].stdin', (d) => (d.spec.containers[0].stdin = true), /stdin/],
-    ['spec.containers[0].securityContext.privileged', (d) => (d.spec.containers[0].securityContext = { privileged: true }), /devices/],
     [
-      'spec.containers[0].securityContext.capabilities',
-      (d) => (d.spec.containers[0].securityContext = { capabilities: {} }),
-      /capabilities/,
+      'spec.containers[0].securityContext.seccompProfile',
+      (d) => (d.spec.containers[0].securityContext = { seccompProfile: {} }),
+      /seccomp/,
     ],
+    ['spec.containers[0].securityContext.runAsNonRoot', (d) => (d.spec.containers[0].securityContext = { runAsNonRoot: true }), /user/],
     ['spec.securityContext.fsGroup', (d) => (d.spec.securityContext = { fsGroup: 1000 }), /group/],
     [
       'spec.volumes[0].projected',
