@@ -113,7 +113,8 @@ t.test('the request: one setns on the pidfd into all five namespaces, nothing cr
 });
 
 t.test('a pod sharing net, ipc, uts and pid', async (t) => {
-  // app mounts a tmpfs that exists only in its own mount namespace, with a program in it.
+  // app mounts a tmpfs that exists only in its own mount namespace, with a program in it (mount
+  // needs SYS_ADMIN, beyond the default set).
   const { pod, dir, root, save, pids } = await startPod(t, 'exec-shared', ['net', 'ipc', 'uts', 'pid'], (dir) => {
     mkdirSync(join(dir, 'private'));
     return [
@@ -126,7 +127,7 @@ t.test('a pod sharing net, ipc, uts and pid', async (t) => {
           `chmod 755 ${dir}/private/hello`,
           'exec sleep 1000',
         ].join(' && '),
-        { env: [{ name: 'GREETING', value: 'hi' }] },
+        { env: [{ name: 'GREETING', value: 'hi' }], securityContext: { capabilities: { add: ['SYS_ADMIN'] } } },
       ),
       { name: 'once', command: ['true'], args: [], env: [] },
     ];

@@ -52,6 +52,8 @@ t.test('a root of its own: the tree, /proc of the pod, /dev, /etc, and no mount 
               ].join('; '),
             ],
             workingDir: '/etc',
+            // mount needs SYS_ADMIN, beyond the default set.
+            securityContext: { capabilities: { add: ['SYS_ADMIN'] } },
           },
         ],
       },
