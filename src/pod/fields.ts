@@ -208,6 +208,7 @@ export function securityContext(v: unknown, path: string, check: FieldCheck, typ
   if (c.runAsGroup !== undefined) out.runAsGroup = id(c.runAsGroup, `${path}.runAsGroup`);
   if (c.readOnlyRootFilesystem !== undefined)
     out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
+  if (c.runAsNonRoot !== undefined) out.runAsNonRoot = boolean(c.runAsNonRoot, `${path}.runAsNonRoot`);
   if (type === 'PodSecurityContext') return out;
   if (c.capabilities !== undefined) {
     const caps = mapping(c.capabilities, `${path}.capabilities`);

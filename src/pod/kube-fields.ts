@@ -329,7 +329,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     allowPrivilegeEscalation: supported('false sets no_new_privs'),
     privileged: supported("every capability, /proc and /sys unmasked and writable, the host's /dev"),
     capabilities: supported("add and drop (names, or ALL) change containerd's default set"),
-    runAsNonRoot: refused('tspod does not check the user before the start yet'),
+    runAsNonRoot: supported('a container that would run as uid 0 is refused before anything starts'),
     seccompProfile: refused('tspod does not load seccomp filters yet'),
     appArmorProfile: refused('tspod does not apply AppArmor profiles'),
     seLinuxOptions: refused('tspod does not apply SELinux labels'),
@@ -343,10 +343,15 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   PodSecurityContext: {
     runAsUser: supported('the default of each container'),
     runAsGroup: supported('the default of each container'),
-    runAsNonRoot: refused('tspod does not check the user before the start yet'),
-    fsGroup: refused("tspod does not change volumes' group yet"),
-    fsGroupChangePolicy: refused("tspod does not change volumes' group yet"),
-    supplementalGroups: refused('tspod does not set supplementary groups from the pod yet'),
+    runAsNonRoot: supported('the default of each container'),
+    fsGroup: supported(
+      "a group of every container's processes, and the group of the pod's emptyDir, configMap, secret and downwardAPI volumes",
+    ),
+    fsGroupChangePolicy: accepted(
+      "tspod makes the pod's volumes with fsGroup's group from the start: there is nothing to change, always or on mismatch",
+      only(['Always', 'OnRootMismatch'], 'Kubernetes takes Always or OnRootMismatch'),
+    ),
+    supplementalGroups: supported("groups of every container's processes, besides its user's"),
     supplementalGroupsPolicy: refused('tspod does not set supplementary groups from the pod yet'),
     sysctls: refused('tspod does not set namespaced sysctls yet'),
     seccompProfile: refused('tspod does not load seccomp filters yet'),

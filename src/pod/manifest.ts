@@ -14,6 +14,7 @@ import {
   dnsPolicyValue,
   hostAliases,
   graceSeconds,
+  id,
   ipAddress,
   label,
   list,
@@ -139,9 +140,17 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     c.volumeMounts = c.volumeMounts.filter((m) => !dropped.has(m.name));
     if (!c.volumeMounts.length) delete c.volumeMounts;
   }
-  // The pod's securityContext holds defaults for its containers' own.
+  // The pod's securityContext holds defaults for its containers' own, and the pod's groups.
+  const groups: Pick<PodSpec, 'fsGroup' | 'supplementalGroups'> = {};
   if (spec.securityContext !== undefined) {
     const defaults = securityContext(spec.securityContext, 'spec.securityContext', check, 'PodSecurityContext');
+    const psc = spec.securityContext as Record<string, unknown>;
+    if (psc.fsGroup !== undefined) groups.fsGroup = id(psc.fsGroup, 'spec.securityContext.fsGroup');
+    if (psc.supplementalGroups !== undefined) {
+      groups.supplementalGroups = list(psc.supplementalGroups, 'spec.securityContext.supplementalGroups').map((g, i) =>
+        id(g, `spec.securityContext.supplementalGroups[${i}]`),
+      );
+    }
     for (const c of containers) {
       const own = { ...defaults, ...c.securityContext };
       if (Object.keys(own).length) c.securityContext = own;
@@ -216,6 +225,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     labels: meta.labels === undefined ? {} : labels(meta.labels, 'metadata.labels'),
     annotations,
     ...out,
+    ...groups,
     ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources', check) } : {}),
     containers,
   };

@@ -65,6 +65,8 @@ export interface SecurityContext {
   allowPrivilegeEscalation?: boolean;
   /** Unmasked: /proc without masked or read-only paths. */
   procMount?: 'Default' | 'Unmasked';
+  /** A container that would run as uid 0 is refused. */
+  runAsNonRoot?: boolean;
 }
 
 export interface ContainerSpec {
@@ -217,6 +219,10 @@ export interface PodSpec {
   resources?: Resources;
   /** At most this many processes and threads in the pod, the infra's included (kubelet's --pod-max-pids). */
   pidsLimit?: number;
+  /** Kubernetes' fsGroup: a group of every container's processes, and its volumes' group. */
+  fsGroup?: number;
+  /** Groups of every container's processes, besides its user's. */
+  supplementalGroups?: number[];
   /** The cgroup the pod's cgroup is made in, a path in the cgroup v2 hierarchy (podman's --cgroup-parent). */
   cgroupParent?: string;
   containers: ContainerSpec[];

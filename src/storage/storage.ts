@@ -6,6 +6,7 @@
 // directory made a private mount first, so nothing propagates), and are undone when the pod ends.
 import {
   chmodSync,
+  chownSync,
   closeSync,
   constants,
   existsSync,
@@ -132,7 +133,7 @@ export function mkdirsBeneath(base: string, sub: string): void {
 export class PodStorage {
   readonly podDir: string;
   private readonly binding: NativeBinding;
-  private readonly spec: Pick<PodSpec, 'volumes'> & EtcSpec;
+  private readonly spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups'> & EtcSpec;
   private readonly images: Map<string, ResolvedImage>;
   private shmReady = false;
   /** The pod's directory is a private mount (isolate). */
@@ -146,7 +147,7 @@ export class PodStorage {
 
   private constructor(
     binding: NativeBinding,
-    spec: Pick<PodSpec, 'volumes'> & EtcSpec,
+    spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups'> & EtcSpec,
     podDir: string,
     images: Map<string, ResolvedImage>,
     lookup: ObjectLookup,
@@ -262,6 +263,8 @@ export class PodStorage {
       writeFileSync(at, f.bytes, { mode: f.mode, flag: 'wx' });
       // The umask took its bits: the mode asked for is the mode.
       chmodSync(at, f.mode);
+      // The kubelet gives them fsGroup's group: a defaultMode of 0440 is then the pod's to read.
+      if (this.spec.fsGroup !== undefined) chownSync(at, 0, this.spec.fsGroup);
     }
   }
 
@@ -278,11 +281,13 @@ export class PodStorage {
   private makeEmptyDir(v: Extract<Volume, { emptyDir: unknown }>): void {
     const dir = this.volumeDir(v.name);
     mkdirSync(dir, { recursive: true, mode: 0o777 });
-    // As Kubernetes makes it: writable by whatever user the containers run as.
-    chmodSync(dir, 0o777);
+    // As Kubernetes makes it: writable by whatever user the containers run as; with fsGroup,
+    // of that group, and what is made in it too (setgid).
+    chmodSync(dir, this.spec.fsGroup === undefined ? 0o777 : 0o2777);
+    if (this.spec.fsGroup !== undefined) chownSync(dir, 0, this.spec.fsGroup);
     if (v.emptyDir.medium === 'Memory') {
       const size = v.emptyDir.sizeLimit ? `,size=${quantityBytes(v.emptyDir.sizeLimit, 'sizeLimit')}` : '';
-      this.tmpfs(dir, `mode=1777${size}`);
+      this.tmpfs(dir, `${this.spec.fsGroup === undefined ? 'mode=1777' : `mode=2777,gid=${this.spec.fsGroup}`}${size}`);
     }
   }
 
@@ -459,7 +464,21 @@ export class PodStorage {
    *  file system's) /etc/passwd and /etc/group; nothing is looked up on the host. */
   private user(c: ContainerSpec, image: ResolvedImage | undefined, where: string): ContainerFs['user'] {
     const layers = image ? image.layers : c.rootfs ? [c.rootfs] : [];
-    return containerUser(this.binding, layers, image?.config.User, c.securityContext, `${where}.image`);
+    let user = containerUser(this.binding, layers, image?.config.User, c.securityContext, `${where}.image`);
+    // The pod's groups join the user's (a root container too), as the kubelet gives them.
+    const { fsGroup, supplementalGroups = [] } = this.spec;
+    const extra = [...supplementalGroups, ...(fsGroup !== undefined ? [fsGroup] : [])];
+    if (extra.length) {
+      user ??= { uid: 0, gid: 0, groups: [] };
+      user = { ...user, groups: [...new Set([...user.groups, ...extra])] };
+    }
+    if (c.securityContext?.runAsNonRoot && (user?.uid ?? 0) === 0) {
+      throw new InputError(
+        `${where}.securityContext.runAsNonRoot`,
+        'the container would run as root (uid 0): give a runAsUser other than 0, or an image whose User is not root',
+      );
+    }
+    return user;
   }
 
   /**

@@ -159,3 +159,50 @@ t.test('bad security input: one line naming the field or option, nothing created
   t.equal(opt.stderr, 'tspod: --security-opt: "seccomp=x" is not one tspod takes (no-new-privileges, unmask=ALL)\n');
   await waitFor('no pod', () => s.store.names().length === 0 || undefined);
 });
+
+t.test("the pod's groups: fsGroup and supplementalGroups join the user's, fsGroup owns the emptyDir and what is made in it", async (t) => {
+  const s = testState(t);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  const file = join(tempDir(t, 'groups'), 'pod.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Pod
+metadata: {name: groups}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, supplementalGroups: [3000], runAsNonRoot: true}
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: c
+    rootfs: ${root}
+    command: [sh, -c, 'id -u; id -G; stat -c "%g %a" /data; touch /data/f && stat -c %g /data/f']
+    volumeMounts: [{name: data, mountPath: /data}]
+`,
+  );
+  const r = await s.cli(['run', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  const [uid, groups, volume, made] = r.stdout.split('\n').map((l) => l.replace(/^\S+\s*\| /, ''));
+  t.equal(uid, '1000', 'runAsUser, and runAsNonRoot lets it run');
+  t.same(
+    groups.split(' ').filter((g) => ['1000', '2000', '3000'].includes(g)),
+    ['1000', '2000', '3000'],
+    'its groups: its own, fsGroup and supplementalGroups',
+  );
+  t.equal(volume, '2000 2777', "the emptyDir is fsGroup's, setgid");
+  t.equal(made, '2000', 'a file made in it is of that group');
+});
+
+t.test('runAsNonRoot: a container that would run as root is refused, naming the field, and nothing is created', async (t) => {
+  const s = testState(t);
+  const file = join(tempDir(t, 'nonroot'), 'pod.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Pod\nmetadata: {name: rooty}\nspec:\n  securityContext: {runAsNonRoot: true}\n` +
+      `  containers:\n  - {name: c, command: [sleep, "1000"]}\n`,
+  );
+  const r = await s.cli(['run', '-d', '-f', file]);
+  t.equal(r.code, 125);
+  t.match(r.stderr, /^tspod: spec\.containers\[0\]\.securityContext\.runAsNonRoot: the container would run as root \(uid 0\)/);
+  t.same(s.store.names(), [], 'no pod');
+});

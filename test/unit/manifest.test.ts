@@ -85,8 +85,12 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
       (d) => (d.spec.containers[0].securityContext = { seccompProfile: {} }),
       /seccomp/,
     ],
-    ['spec.containers[0].securityContext.runAsNonRoot', (d) => (d.spec.containers[0].securityContext = { runAsNonRoot: true }), /user/],
-    ['spec.securityContext.fsGroup', (d) => (d.spec.securityContext = { fsGroup: 1000 }), /group/],
+    [
+      'spec.securityContext.sysctls',
+      (d) => (d.spec.securityContext = { sysctls: [{ name: 'net.core.somaxconn', value: '1024' }] }),
+      /sysctls/,
+    ],
+    ['spec.securityContext.supplementalGroupsPolicy', (d) => (d.spec.securityContext = { supplementalGroupsPolicy: 'Strict' }), /groups/],
     [
       'spec.volumes[0].projected',
       (d) => (d.spec.volumes = [{ name: 'x', projected: { sources: [{ secret: { name: 's' } }] } }]),
