@@ -6,6 +6,17 @@ export * from './native/binding.js';
 export * from './pod/spec.js';
 export { podFromManifest, parseManifestText, loadManifest } from './pod/manifest.js';
 export { containerEnv, containerArgv, expandVars, DEFAULT_PATH } from './pod/env.js';
+export {
+  CAPABILITIES,
+  DEFAULT_CAPABILITIES,
+  MASKED_PATHS,
+  READONLY_PATHS,
+  NO_CAPABILITIES,
+  capabilityNames,
+  capabilitySets,
+} from './pod/security.js';
+export { objectFromManifest, podObjects, type StoredObject, type PodObjects } from './pod/objects.js';
+export { ObjectStore } from './state/objects.js';
 export { findV2Hierarchy, findV1Controllers, type V2Hierarchy } from './cgroup/hierarchy.js';
 export { PodCgroups, DEFAULT_CGROUP_ROOT, type PodCgroupsRecord } from './cgroup/pod.js';
 export { startInfra, infraRequest, type InfraOptions } from './runtime/infra.js';
