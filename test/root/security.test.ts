@@ -3,7 +3,7 @@
 // read-only paths of /proc and /sys, and what privileged, procMount: Unmasked, drop/add and a
 // non-root user change.
 import t from 'tap';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
@@ -22,6 +22,16 @@ const mask = (names: readonly string[]) =>
 const hex = (m: bigint) => m.toString(16).padStart(16, '0');
 const DEFAULT = hex(mask(DEFAULT_CAPABILITIES));
 const NONE = hex(0n);
+
+/** How many bytes of its first one a file gives: 0 or 1. */
+function firstByte(file: string): number {
+  const fd = openSync(file, 'r');
+  try {
+    return readSync(fd, Buffer.alloc(1), 0, 1, null);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const STATUS = 'grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):" /proc/self/status';
 
@@ -106,13 +116,14 @@ t.test("masked and read-only paths: runc's, in containers with a root of their o
   const s = testState(t);
   // Those this kernel has, with something in them here (so that empty proves the mask); the
   // others are passed over.
-  const size = (p: string) => (statSync(p).isDirectory() ? readdirSync(p).length : readFileSync(p).length);
+  // A byte is enough: /proc/kcore's size is the kernel's whole address space.
+  const size = (p: string) => (statSync(p).isDirectory() ? readdirSync(p).length : firstByte(p));
   const present = MASKED_PATHS.filter((p) => existsSync(p) && size(p) > 0);
   const dirs = present.filter((p) => statSync(p).isDirectory());
   const files = present.filter((p) => !dirs.includes(p));
   t.ok(present.length > 0, `this kernel has some of them: ${present.join(' ')}`);
   const script = [
-    ...files.map((f) => `echo "${f} $(wc -c < ${f})"`),
+    ...files.map((f) => `echo "${f} $(head -c 1 ${f} | wc -c)"`),
     ...dirs.map((d) => `echo "${d} $(ls -A ${d} | wc -l)"`),
     'echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-read-only',
   ].join('; ');
