@@ -340,6 +340,23 @@ KeepMountFlags (const FsStep &st, const char *path, unsigned long *flags)
   return 0;
 }
 
+// /dev/null, opened without following a symlink and checked to be the null device (1:3); -1
+// with errno (ENODEV when it is something else).
+int
+OpenDevNull ()
+{
+  int fd = open ("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  struct stat sb;
+  int err = fstat (fd, &sb) < 0 ? errno : (! S_ISCHR (sb.st_mode) || sb.st_rdev != makedev (1, 3)) ? ENODEV : 0;
+  if (err == 0)
+    return fd;
+  close (fd);
+  errno = err;
+  return -1;
+}
+
 // One step; -1 with errno set on failure.
 int
 RunFsStep (const FsStep &st, int *root)
@@ -406,8 +423,16 @@ RunFsStep (const FsStep &st, int *root)
       break;
     case FS_CHDIR: rc = chdir (st.target); break;
     case FS_MASK:
-      // runc's way: /dev/null over a file; a directory gets an empty read-only tmpfs instead.
-      rc = mount ("/dev/null", st.target, nullptr, MS_BIND, nullptr);
+      // runc's way: /dev/null over a file; a directory gets an empty read-only tmpfs instead. The
+      // container's /dev/null is checked first (CVE-2025-31133): a symlink or another file put
+      // there would be bound over the masked path instead.
+      if ((src = OpenDevNull ()) < 0)
+        {
+          rc = -1;
+          break;
+        }
+      FdPath (src, srcpath);
+      rc = mount (srcpath, st.target, nullptr, MS_BIND, nullptr);
       if (rc < 0 && errno == ENOTDIR)
         rc = mount ("tmpfs", st.target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
       if (rc < 0 && errno == ENOENT)

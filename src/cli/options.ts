@@ -17,7 +17,7 @@ import {
   type Volume,
   type VolumeMount,
 } from '../pod/spec.js';
-import { capabilityName } from '../pod/security.js';
+import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
   cgroupPath,
   executableFile,
@@ -304,11 +304,6 @@ function applySecurityOptions(
     else if (opt === 'unmask=ALL') sc.procMount = 'Unmasked';
     else throw new InputError('--security-opt', `"${opt}" is not one tspod takes (no-new-privileges, unmask=ALL)`);
   }
-  if (sc.allowPrivilegeEscalation === false && (sc.privileged || add.includes('SYS_ADMIN') || add.includes('ALL'))) {
-    throw new InputError(
-      '--security-opt',
-      'no-new-privileges cannot go with --privileged or --cap-add SYS_ADMIN: such a container can gain privileges anyway',
-    );
-  }
+  checkEscalation(sc, '--security-opt no-new-privileges');
   if (Object.keys(sc).length) c.securityContext = sc;
 }

@@ -72,7 +72,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--read-only', 'make the root file system read-only')
         .option('--cap-add <cap>', 'a capability beyond the default set (NET_ADMIN, ...; ALL) (repeatable)', collect, [])
         .option('--cap-drop <cap>', 'a capability of the default set to drop (ALL: every one) (repeatable)', collect, [])
-        .option('--privileged', "every capability, /proc and /sys unmasked, the host's /dev")
+        .option('--privileged', 'every capability, /proc and /sys unmasked and writable')
         .option('--security-opt <opt>', 'no-new-privileges, or unmask=ALL (/proc unmasked) (repeatable)', collect, [])
         .option(
           '--restart <policy>',

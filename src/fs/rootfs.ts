@@ -33,7 +33,11 @@ export interface RootfsPlan {
   /** The pod's etc files: hostname, hosts, resolv.conf. */
   etc: string;
   binds: BindMount[];
-  /** Privileged: /sys writable and the host's /dev instead of a few nodes of its own. */
+  /**
+   * Privileged: /sys writable. Its /dev is still a tmpfs of its own (the host's, bound in, would
+   * take the termination-log file and whatever else is made there): with every capability, it
+   * can mknod the devices it needs.
+   */
   privileged?: boolean;
   /** runc's masked and read-only paths of /proc and /sys (pod/security.ts). */
   masked?: boolean;
@@ -162,28 +166,16 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     },
 
     ...mkdirs('/dev'),
-    ...(plan.privileged
-      ? [{ op: 'mount' as const, source: '/dev', target: '/dev', flags: c.MS_BIND | c.MS_REC, inRoot: true }]
-      : [
-          {
-            op: 'mount' as const,
-            source: 'tmpfs',
-            target: '/dev',
-            fstype: 'tmpfs',
-            flags: c.MS_NOSUID,
-            data: 'mode=755,size=65536k',
-            inRoot: true,
-          },
-          ...DEVICES.map(([name, major, minor]): FsStep => ({
-            op: 'mknod',
-            target: `/dev/${name}`,
-            mode: c.S_IFCHR | 0o666,
-            major,
-            minor,
-            inRoot: true,
-          })),
-          ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
-        ]),
+    { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: c.MS_NOSUID, data: 'mode=755,size=65536k', inRoot: true },
+    ...DEVICES.map(([name, major, minor]): FsStep => ({
+      op: 'mknod',
+      target: `/dev/${name}`,
+      mode: c.S_IFCHR | 0o666,
+      major,
+      minor,
+      inRoot: true,
+    })),
+    ...DEV_LINKS.map(([name, to]): FsStep => ({ op: 'symlink', source: to, target: `/dev/${name}`, inRoot: true })),
     { op: 'mkdir', target: '/dev/pts', mode: 0o755, inRoot: true },
     {
       op: 'mount',

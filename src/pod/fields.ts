@@ -5,7 +5,7 @@ import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem, keyProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { checkFieldPath, checkResourceField, checkVolumeFieldPath } from './downward.js';
-import { capabilityName } from './security.js';
+import { capabilityName, checkEscalation } from './security.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import {
@@ -225,13 +225,7 @@ export function securityContext(v: unknown, path: string, check: FieldCheck, typ
   if (c.privileged !== undefined) out.privileged = boolean(c.privileged, `${path}.privileged`);
   if (c.allowPrivilegeEscalation !== undefined) {
     out.allowPrivilegeEscalation = boolean(c.allowPrivilegeEscalation, `${path}.allowPrivilegeEscalation`);
-    // Kubernetes' validation: such a container can always gain privileges.
-    if (!out.allowPrivilegeEscalation && (out.privileged || out.capabilities?.add?.some((n) => n === 'SYS_ADMIN' || n === 'ALL'))) {
-      throw new InputError(
-        `${path}.allowPrivilegeEscalation`,
-        'cannot be false for a container that is privileged or given SYS_ADMIN: it can gain privileges anyway',
-      );
-    }
+    checkEscalation(out, `${path}.allowPrivilegeEscalation`);
   }
   if (c.procMount !== undefined) {
     if (c.procMount !== 'Default' && c.procMount !== 'Unmasked') {

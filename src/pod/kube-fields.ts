@@ -327,7 +327,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     runAsGroup: supported(),
     readOnlyRootFilesystem: supported(),
     allowPrivilegeEscalation: supported('false sets no_new_privs'),
-    privileged: supported("every capability, /proc and /sys unmasked and writable, the host's /dev"),
+    privileged: supported('every capability, /proc and /sys unmasked and writable; no host device is bound in (it may mknod them)'),
     capabilities: supported("add and drop (names, or ALL) change containerd's default set"),
     runAsNonRoot: supported('a container that would run as uid 0 is refused before anything starts'),
     seccompProfile: refused('tspod does not load seccomp filters yet'),

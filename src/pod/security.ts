@@ -97,30 +97,46 @@ export function capabilityName(v: string, path: string): string {
 const numbers = (names: Iterable<string>) => [...names].map((n) => (CAPABILITIES as readonly string[]).indexOf(n)).sort((a, b) => a - b);
 
 /**
- * The capability names a container has: the default set, less `drop` (ALL: every one), plus
- * `add` (ALL: every one); privileged: every one.
+ * The capability names a container has, in containerd's and CRI-O's order: the default set; add
+ * ALL gives every one, drop ALL none; then each named add, then each named drop (a drop always
+ * wins). privileged: every one.
  */
 export function capabilityNames(sc: SecurityContext | undefined): string[] {
   if (sc?.privileged) return [...CAPABILITIES];
   const drop = sc?.capabilities?.drop ?? [];
   const add = sc?.capabilities?.add ?? [];
-  const set = new Set<string>(drop.includes('ALL') ? [] : DEFAULT_CAPABILITIES.filter((c) => !drop.includes(c)));
-  for (const c of add.includes('ALL') ? CAPABILITIES : add) set.add(c);
+  let set = new Set<string>(DEFAULT_CAPABILITIES);
+  if (add.includes('ALL')) set = new Set(CAPABILITIES);
+  if (drop.includes('ALL')) set.clear();
+  for (const c of add) if (c !== 'ALL') set.add(c);
+  for (const c of drop) set.delete(c);
   return CAPABILITIES.filter((c) => set.has(c));
 }
 
 /**
  * The sets the child applies, for a process running as `uid`. Root gets the set as its bounding,
  * permitted and effective sets (execve gives root the bounding set anyway). Another user gets it
- * as the bounding set only, and no effective capability but those added by name, which it
- * keeps across execve as ambient ones (what containerd does for a non-root user since 2.0).
+ * as the bounding set only, and no effective capability but those added by name (not by ALL)
+ * and not dropped, which it keeps across execve as ambient ones, as podman gives them.
  */
 export function capabilitySets(sc: SecurityContext | undefined, uid: number): CapabilitySets {
-  const bounding = numbers(capabilityNames(sc));
+  const names = capabilityNames(sc);
+  const bounding = numbers(names);
   if (uid === 0) return { bounding, effective: bounding, permitted: bounding, inheritable: [], ambient: [] };
-  const add = sc?.capabilities?.add ?? [];
-  const added = sc?.privileged ? [] : numbers(add.includes('ALL') ? CAPABILITIES : add);
+  const named = sc?.privileged ? [] : (sc?.capabilities?.add ?? []).filter((c) => c !== 'ALL' && names.includes(c));
+  const added = numbers(named);
   return { bounding, effective: added, permitted: added, inheritable: added, ambient: added };
+}
+
+/**
+ * Kubernetes' validation: allowPrivilegeEscalation cannot be false for a container that can gain
+ * privileges anyway (privileged, or given SYS_ADMIN). `where` names the field or option.
+ */
+export function checkEscalation(sc: SecurityContext, where: string): void {
+  if (sc.allowPrivilegeEscalation !== false) return;
+  if (sc.privileged || capabilityNames(sc).includes('SYS_ADMIN')) {
+    throw new InputError(where, 'cannot be false for a container that is privileged or given SYS_ADMIN: it can gain privileges anyway');
+  }
 }
 
 /** The infra needs none: it waits, reaps and forwards signals to its own children. */

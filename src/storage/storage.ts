@@ -263,8 +263,11 @@ export class PodStorage {
       writeFileSync(at, f.bytes, { mode: f.mode, flag: 'wx' });
       // The umask took its bits: the mode asked for is the mode.
       chmodSync(at, f.mode);
-      // The kubelet gives them fsGroup's group: a defaultMode of 0440 is then the pod's to read.
-      if (this.spec.fsGroup !== undefined) chownSync(at, 0, this.spec.fsGroup);
+      // The kubelet gives them fsGroup's group, readable by it (SetVolumeOwnership's 0440).
+      if (this.spec.fsGroup !== undefined) {
+        chownSync(at, 0, this.spec.fsGroup);
+        chmodSync(at, f.mode | 0o440);
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 // Least privilege, read from the kernel: the capability sets and no_new_privs in
-// /proc/PID/status of containers, of tspod exec's commands and of the infra; the masked and
-// read-only paths of /proc and /sys, and what privileged, procMount: Unmasked, drop/add and a
-// non-root user change.
+// /proc/PID/status of containers, of tspod exec's commands and of the infra; runc's masked paths
+// and a read-only /proc/sys, and what privileged, procMount: Unmasked, drop/add and a non-root
+// user change; the pod's groups and runAsNonRoot.
 import t from 'tap';
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,9 +64,17 @@ t.test('drop ALL: no capability at all; add: one more; privileged: every one thi
   const dropped = statusOf(await run(s, ['--cap-drop', 'ALL'], STATUS));
   t.same([dropped.CapEff, dropped.CapBnd], [NONE, NONE]);
   const added = statusOf(await run(s, ['--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN'], STATUS));
-  t.equal(added.CapBnd, hex(mask([...DEFAULT_CAPABILITIES.filter((c) => c !== 'CHOWN'), 'NET_ADMIN'])));
+  const changed = hex(mask([...DEFAULT_CAPABILITIES.filter((c) => c !== 'CHOWN'), 'NET_ADMIN']));
+  t.same([added.CapEff, added.CapBnd], [changed, changed]);
+  const allBut = statusOf(await run(s, ['--cap-add', 'ALL', '--cap-drop', 'SYS_ADMIN'], STATUS));
+  t.equal(allBut.CapEff, hex(own & ~mask(['SYS_ADMIN'])), 'a drop wins over add ALL');
+  const both = statusOf(await run(s, ['--cap-add', 'NET_ADMIN', '--cap-drop', 'NET_ADMIN'], STATUS));
+  t.equal(both.CapEff, DEFAULT, 'and over an add of the same one');
   const privileged = statusOf(await run(s, ['--privileged'], STATUS));
   t.same([privileged.CapEff, privileged.CapBnd], [hex(own), hex(own)]);
+  const root = busyboxRoot(tempDir(t, 'rootfs'));
+  t.equal(statusOf(await run(s, ['--privileged', '--rootfs', root], STATUS)).CapEff, hex(own), 'with a root of its own too');
+  t.notOk(existsSync('/dev/termination-log'), "its /dev is its own: nothing was made in the host's");
 });
 
 t.test('a non-root user: the set bounds it, only what is added by name is effective (kept across execve as ambient)', async (t) => {
@@ -82,6 +90,8 @@ t.test('a non-root user: the set bounds it, only what is added by name is effect
   const bind = hex(mask(['NET_BIND_SERVICE']));
   const added = statusOf(await run(s, ['--user', '1000', '--cap-add', 'NET_BIND_SERVICE'], STATUS));
   t.same([added.CapEff, added.CapPrm, added.CapAmb], [bind, bind, bind]);
+  const all = statusOf(await run(s, ['--user', '1000', '--cap-add', 'ALL'], STATUS));
+  t.same([all.CapEff, all.CapAmb, all.CapBnd], [NONE, NONE, hex(own)], 'ALL bounds it, but gives it nothing to use');
 });
 
 t.test('no_new_privs: allowPrivilegeEscalation false sets it, in a manifest and with --security-opt', async (t) => {
@@ -112,7 +122,7 @@ t.test("the infra has no capability and no_new_privs; tspod exec gets its contai
   t.same([statusOf(exec.stdout).CapEff, statusOf(exec.stdout).CapBnd], [hex(mask(['KILL'])), hex(mask(['KILL']))]);
 });
 
-t.test("masked and read-only paths: runc's, in containers with a root of their own and on the host's file system", async (t) => {
+t.test("runc's masked paths and a read-only /proc/sys, in containers with a root of their own and on the host's file system", async (t) => {
   const s = testState(t);
   // Those this kernel has, with something in them here (so that empty proves the mask); the
   // others are passed over.
@@ -137,9 +147,15 @@ t.test("masked and read-only paths: runc's, in containers with a root of their o
   t.same(lines(await run(s, [], script)), expect, 'on the host file system: empty, and read-only');
   const root = busyboxRoot(tempDir(t, 'rootfs'));
   t.same(lines(await run(s, ['--rootfs', root], script)), expect, 'with a root of its own: the same');
-  const unmasked = lines(await run(s, ['--security-opt', 'unmask=ALL'], script));
-  t.equal(unmasked.at(-1), 'sys-writable', 'unmask=ALL (procMount: Unmasked): /proc/sys is writable');
-  t.notSame(unmasked.slice(0, -1), expect.slice(0, -1), 'and the masked paths have their contents again');
+  for (const how of [['--security-opt', 'unmask=ALL'], ['--privileged']]) {
+    const unmasked = lines(await run(s, how, script));
+    t.equal(unmasked.at(-1), 'sys-writable', `${how.join(' ')}: /proc/sys is writable`);
+    // Directories list their entries again (a file may still be closed to it: kcore needs SYS_RAWIO).
+    t.ok(
+      dirs.every((d) => unmasked.some((l) => l.startsWith(`${d} `) && l !== `${d} 0`)),
+      `${how.join(' ')}: the masked directories have their entries again`,
+    );
+  }
 });
 
 t.test('bad security input: one line naming the field or option, nothing created', async (t) => {
@@ -207,13 +223,15 @@ spec:
 t.test('runAsNonRoot: a container that would run as root is refused, naming the field, and nothing is created', async (t) => {
   const s = testState(t);
   const file = join(tempDir(t, 'nonroot'), 'pod.yaml');
-  writeFileSync(
-    file,
-    `apiVersion: v1\nkind: Pod\nmetadata: {name: rooty}\nspec:\n  securityContext: {runAsNonRoot: true}\n` +
-      `  containers:\n  - {name: c, command: [sleep, "1000"]}\n`,
-  );
-  const r = await s.cli(['run', '-d', '-f', file]);
-  t.equal(r.code, 125);
-  t.match(r.stderr, /^tspod: spec\.containers\[0\]\.securityContext\.runAsNonRoot: the container would run as root \(uid 0\)/);
-  t.same(s.store.names(), [], 'no pod');
+  for (const sc of ['{runAsNonRoot: true}', '{runAsNonRoot: true, runAsUser: 0}']) {
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: rooty}\nspec:\n  securityContext: ${sc}\n` +
+        `  containers:\n  - {name: c, command: [sleep, "1000"]}\n`,
+    );
+    const r = await s.cli(['run', '-d', '-f', file]);
+    t.equal(r.code, 125, sc);
+    t.match(r.stderr, /^tspod: spec\.containers\[0\]\.securityContext\.runAsNonRoot: the container would run as root \(uid 0\)/);
+    t.same(s.store.names(), [], 'no pod');
+  }
 });
