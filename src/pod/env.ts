@@ -3,7 +3,7 @@
 import { InputError } from '../errors.js';
 import { downwardValue, type DownwardFacts } from './downward.js';
 import { envNameProblem } from './names.js';
-import { envValueOf, keyRefOf, noObjects, type PodObjects } from './objects.js';
+import { envFromRef, envValueOf, keyRefOf, noObjects, type PodObjects } from './objects.js';
 import type { ContainerSpec, PodSpec } from './spec.js';
 
 /** containerd's default PATH for containers. */
@@ -101,8 +101,8 @@ export function containerEnv(
   env.set('HOSTNAME', pod.hostname);
   // Kubernetes: envFrom, in order, then env; a key that is no variable name is skipped.
   for (const e of c.envFrom ?? []) {
-    const ref = (e.configMapRef ?? e.secretRef)!;
-    const obj = objects[e.configMapRef ? 'ConfigMap' : 'Secret'][ref.name];
+    const { kind, ref } = envFromRef(e);
+    const obj = objects[kind][ref.name];
     for (const key of obj ? Object.keys(obj.data) : []) {
       const value = envValueOf(obj!, key);
       const name = `${e.prefix ?? ''}${key}`;

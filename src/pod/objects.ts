@@ -6,7 +6,7 @@
 import { InputError } from '../errors.js';
 import { dnsName, mapping, string, type FieldCheck } from './fields.js';
 import { keyProblem } from './names.js';
-import type { ContainerSpec, EnvSource, KeyRef, ObjectVolume, PodSpec, Volume } from './spec.js';
+import type { ContainerSpec, EnvFromSource, EnvSource, KeyRef, ObjectVolume, PodSpec, Volume } from './spec.js';
 
 export const OBJECT_KINDS = ['ConfigMap', 'Secret'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
@@ -102,6 +102,13 @@ export function keyRefOf(v: EnvSource): { kind: ObjectKind; ref: KeyRef } | unde
   return undefined;
 }
 
+/** The object an envFrom entry names: its kind, the field that names it, and the reference. */
+export function envFromRef(e: EnvFromSource): { kind: ObjectKind; field: string; ref: { name: string; optional?: boolean } } {
+  return e.configMapRef
+    ? { kind: 'ConfigMap', field: 'configMapRef', ref: e.configMapRef }
+    : { kind: 'Secret', field: 'secretRef', ref: e.secretRef! };
+}
+
 /** What a configMap or secret volume names: the kind, the object's name, the rest of its source. */
 export function volumeObject(v: Volume): { kind: ObjectKind; name: string; source: ObjectVolume } | undefined {
   if ('configMap' in v) return { kind: 'ConfigMap', name: v.configMap.name, source: v.configMap };
@@ -153,18 +160,18 @@ const finder =
     return obj;
   };
 
-/** Copies into `into` the objects container `c` (at `at`: spec.containers[1]) names. */
+/** Copies into `into` the objects container `c` (at `at`: spec.containers[1]) names; true when one was new. */
 export function containerObjects(
   c: ContainerSpec,
   at: string,
   lookup: (kind: ObjectKind, name: string) => StoredObject | undefined,
   into: PodObjects,
-): void {
+): boolean {
+  const before = Object.keys(into.ConfigMap).length + Object.keys(into.Secret).length;
   const find = finder(lookup, into);
   c.envFrom?.forEach((e, j) => {
-    const kind: ObjectKind = e.configMapRef ? 'ConfigMap' : 'Secret';
-    const ref = (e.configMapRef ?? e.secretRef)!;
-    find(kind, ref.name, ref.optional, `${at}.envFrom[${j}].${kind === 'ConfigMap' ? 'configMapRef' : 'secretRef'}.name`);
+    const { kind, field, ref } = envFromRef(e);
+    find(kind, ref.name, ref.optional, `${at}.envFrom[${j}].${field}.name`);
   });
   c.env.forEach((e, j) => {
     const r = e.valueFrom && keyRefOf(e.valueFrom);
@@ -175,4 +182,5 @@ export function containerObjects(
       throw new InputError(`${where}.key`, `${r.kind} "${r.ref.name}" has no key "${r.ref.key}"`);
     }
   });
+  return Object.keys(into.ConfigMap).length + Object.keys(into.Secret).length > before;
 }

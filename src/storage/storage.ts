@@ -208,9 +208,7 @@ export class PodStorage {
    * naming the field when one is missing); before it is planned.
    */
   addObjects(c: ContainerSpec, where: string): void {
-    const before = JSON.stringify(this.objects);
-    containerObjects(c, where, this.lookup, this.objects);
-    if (JSON.stringify(this.objects) !== before) this.writeObjects();
+    if (containerObjects(c, where, this.lookup, this.objects)) this.writeObjects();
   }
 
   /** The pod's copies of its objects, in its directory (root's, 0600): a new supervisor reads them. */
