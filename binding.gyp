@@ -1,7 +1,8 @@
 {
   # Two targets: the Node-API addon (native/) and the static, libc-free infra program (pause/).
   "variables": {
-    "tspod_version": "<!(node -p \"require('./package.json').version\")"
+    "tspod_version": "<!(node -p \"require('./package.json').version\")",
+    "system_libraries_found": "<!(sh native/check-deps.sh)"
   },
   "targets": [
     {
@@ -15,10 +16,12 @@
         "native/reader.cc",
         "native/ns.cc",
         "native/fs.cc",
-        "native/pty.cc"
+        "native/pty.cc",
+        "native/seccomp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "libraries": ["-lseccomp"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]

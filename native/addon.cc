@@ -76,6 +76,7 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("mount", Napi::Function::New (env, Mount, "mount"));
   exports.Set ("umount2", Napi::Function::New (env, Umount2, "umount2"));
   exports.Set ("openBeneath", Napi::Function::New (env, OpenBeneath, "openBeneath"));
+  exports.Set ("compileSeccomp", Napi::Function::New (env, CompileSeccomp, "compileSeccomp"));
   exports.Set ("constants", Constants (env));
   ExitWatch::Init (env, exports);
   FdReader::Init (env, exports);

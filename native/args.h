@@ -35,6 +35,19 @@ StringValue (Napi::Env env, const Napi::Value &v, const std::string &fn, const s
   return s;
 }
 
+// An object's field that must be an array (absent and not required: an empty one).
+inline Napi::Array
+ArrayValue (Napi::Env env, const Napi::Object &o, const std::string &fn, const std::string &key, bool required,
+            const std::string &where = "")
+{
+  Napi::Value v = o.Get (key);
+  if ((v.IsUndefined () || v.IsNull ()) && ! required)
+    return Napi::Array::New (env, 0);
+  if (! v.IsArray ())
+    throw Napi::TypeError::New (env, fn + ": " + where + key + " must be an array");
+  return v.As<Napi::Array> ();
+}
+
 inline int64_t
 IntArg (const Napi::CallbackInfo &info, size_t i, const char *fn, const char *name, int64_t min = INT_MIN,
         int64_t max = INT_MAX)

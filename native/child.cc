@@ -11,8 +11,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -64,6 +66,7 @@ StepSyscall (int32_t step)
     case STEP_CAPSET: return "capset";
     case STEP_AMBIENT: return "prctl";
     case STEP_NO_NEW_PRIVS: return "prctl";
+    case STEP_SECCOMP: return "seccomp";
     }
   return "spawn";
 }
@@ -545,6 +548,16 @@ SetCapabilities (const SpawnPlan &plan)
       Fail (plan, STEP_AMBIENT, cap);
 }
 
+// Loading a filter needs CAP_SYS_ADMIN or no_new_privs; every system call after it must be one
+// the filter allows.
+void
+LoadSeccomp (const SpawnPlan &plan)
+{
+  struct sock_fprog prog = { plan.seccomp_len, (struct sock_filter *) plan.seccomp };
+  if (syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, &prog) < 0)
+    Fail (plan, STEP_SECCOMP);
+}
+
 // Before anything else of the process's, so that everything it does (and every process it
 // forks) is counted, limited and killed with its cgroup. "0" means the writing process itself.
 void
@@ -615,6 +628,10 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
 
   // After the mounts (which need root), and before chdir, so the directory is checked with
   // the permissions of the user that will run there.
+  // As runc: without no_new_privs the filter goes in while the process still holds
+  // CAP_SYS_ADMIN, before the identity and capabilities change; with it, last before execve.
+  if (plan.seccomp && ! plan.no_new_privs)
+    LoadSeccomp (plan);
   if (plan.set_caps)
     {
       DropBoundingSet (plan);
@@ -655,6 +672,8 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
   // Last: no setuid bit or file capability of what it execs can give it more than it has.
   if (plan.no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     Fail (plan, STEP_NO_NEW_PRIVS);
+  if (plan.seccomp && plan.no_new_privs)
+    LoadSeccomp (plan);
 
   sigset_t none;
   sigemptyset (&none);

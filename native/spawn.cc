@@ -47,6 +47,7 @@ struct PlanStorage
   std::vector<FsStep> fs;
   std::vector<FsStepStrings> fs_strings; // one per step, in the same order
   std::vector<uint32_t> groups;
+  std::vector<uint8_t> seccomp;
   std::string file, cwd, hostname;
 };
 
@@ -91,12 +92,7 @@ Bool (const Napi::Object &o, const char *key)
 Napi::Array
 Array (Napi::Env env, const Napi::Object &o, const std::string &key, bool required)
 {
-  Napi::Value v = o.Get (key);
-  if ((v.IsUndefined () || v.IsNull ()) && ! required)
-    return Napi::Array::New (env, 0);
-  if (! v.IsArray ())
-    TypeError (env, key + " must be an array");
-  return v.As<Napi::Array> ();
+  return ArrayValue (env, o, kFn, key, required);
 }
 
 void
@@ -279,6 +275,21 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     }
   plan.no_new_privs = Bool (req, "noNewPrivileges");
 
+  Napi::Value seccomp = req.Get ("seccomp");
+  if (! seccomp.IsUndefined () && ! seccomp.IsNull ())
+    {
+      if (! seccomp.IsObject () || ! seccomp.As<Napi::Object> ().Get ("program").IsBuffer ())
+        TypeError (env, "seccomp must be { program: Buffer, flags }");
+      Napi::Object o = seccomp.As<Napi::Object> ();
+      Napi::Buffer<uint8_t> program = o.Get ("program").As<Napi::Buffer<uint8_t>> ();
+      // The kernel's limit: BPF_MAXINSNS (4096) instructions of 8 bytes.
+      if (program.Length () == 0 || program.Length () % 8 != 0 || program.Length () > 4096 * 8)
+        TypeError (env, "seccomp.program must hold 1 to 4096 instructions of 8 bytes");
+      st.seccomp.assign (program.Data (), program.Data () + program.Length ());
+      plan.seccomp_len = (unsigned short) (program.Length () / 8);
+      plan.seccomp_flags = (unsigned int) OptionalInt (env, o.Get ("flags"), "seccomp.flags", 0, 0);
+    }
+
   plan.new_namespaces = (int) OptionalInt (env, req.Get ("newNamespaces"), "newNamespaces", 0);
   plan.new_cgroup_namespace = Bool (req, "newCgroupNamespace");
   plan.into_cgroup = -1;
@@ -324,6 +335,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       f.source_beneath = CStr (s.source_beneath);
     }
 
+  plan.seccomp = st.seccomp.empty () ? nullptr : st.seccomp.data ();
   plan.argv = st.argv.data ();
   plan.envp = st.envp.data ();
   plan.candidates = st.candidates.data ();

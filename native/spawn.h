@@ -91,7 +91,11 @@ struct SpawnPlan
   // changes; the others are set after it, with PR_SET_KEEPCAPS across it.
   bool set_caps;
   uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
-  bool no_new_privs;       // prctl(PR_SET_NO_NEW_PRIVS) last before execve
+  bool no_new_privs; // prctl(PR_SET_NO_NEW_PRIVS) last before execve
+  // A compiled seccomp filter (struct sock_filter[], seccomp_len instructions), 0: none.
+  const void *seccomp;
+  unsigned short seccomp_len;
+  unsigned int seccomp_flags;
   int parent_death_signal; // 0: none
   int parent_pidfd;        // our own pidfd, to notice a parent that died before prctl
   bool new_session;
@@ -131,6 +135,7 @@ enum ChildStep : int32_t
   STEP_CAPSET,
   STEP_AMBIENT,      // prctl(PR_CAP_AMBIENT_RAISE); index: the capability
   STEP_NO_NEW_PRIVS, // prctl(PR_SET_NO_NEW_PRIVS)
+  STEP_SECCOMP,      // seccomp(SECCOMP_SET_MODE_FILTER)
 };
 
 const char *StepSyscall (int32_t step);

@@ -15,6 +15,8 @@ export {
   capabilityNames,
   capabilitySets,
 } from './pod/security.js';
+export { runtimeDefaultFilter, profileFilter, profileFileFilter, seccompPolicy, type SeccompPolicy } from './pod/seccomp.js';
+export { compileSeccomp, seccompFilterOf, type SeccompSource } from './runtime/seccomp.js';
 export { objectFromManifest, podObjects, type StoredObject, type PodObjects } from './pod/objects.js';
 export { ObjectStore } from './state/objects.js';
 export { findV2Hierarchy, findV1Controllers, type V2Hierarchy } from './cgroup/hierarchy.js';

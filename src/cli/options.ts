@@ -17,6 +17,7 @@ import {
   type Volume,
   type VolumeMount,
 } from '../pod/spec.js';
+import { localhostProfile } from '../pod/seccomp.js';
 import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
   cgroupPath,
@@ -287,7 +288,7 @@ export function applyContainerOptions(
   applySecurityOptions(c, o);
 }
 
-/** --cap-add, --cap-drop (names, or ALL), --privileged, --security-opt no-new-privileges|unmask=ALL: podman's words. */
+/** --cap-add, --cap-drop (names, or ALL), --privileged, --security-opt no-new-privileges|unmask=ALL|seccomp=: podman's words. */
 function applySecurityOptions(
   c: ContainerSpec,
   o: { capAdd?: string[]; capDrop?: string[]; privileged?: boolean; securityOpt?: string[] },
@@ -302,7 +303,13 @@ function applySecurityOptions(
     if (opt === 'no-new-privileges' || opt === 'no-new-privileges:true') sc.allowPrivilegeEscalation = false;
     else if (opt === 'no-new-privileges:false') sc.allowPrivilegeEscalation = true;
     else if (opt === 'unmask=ALL') sc.procMount = 'Unmasked';
-    else throw new InputError('--security-opt', `"${opt}" is not one tspod takes (no-new-privileges, unmask=ALL)`);
+    else if (opt === 'seccomp=unconfined') sc.seccompProfile = { type: 'Unconfined' };
+    else if (opt.startsWith('seccomp=') && opt.length > 'seccomp='.length) {
+      const file = resolve(localhostProfile(opt.slice('seccomp='.length), '--security-opt seccomp'));
+      sc.seccompProfile = { type: 'Localhost', localhostProfile: file };
+    } else {
+      throw new InputError('--security-opt', `"${opt}" is not one tspod takes (no-new-privileges, unmask=ALL, seccomp=PATH|unconfined)`);
+    }
   }
   checkEscalation(sc, '--security-opt no-new-privileges');
   if (Object.keys(sc).length) c.securityContext = sc;

@@ -73,7 +73,12 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--cap-add <cap>', 'a capability beyond the default set (NET_ADMIN, ...; ALL) (repeatable)', collect, [])
         .option('--cap-drop <cap>', 'a capability of the default set to drop (ALL: every one) (repeatable)', collect, [])
         .option('--privileged', 'every capability, /proc and /sys unmasked and writable')
-        .option('--security-opt <opt>', 'no-new-privileges, or unmask=ALL (/proc unmasked) (repeatable)', collect, [])
+        .option(
+          '--security-opt <opt>',
+          'no-new-privileges, unmask=ALL (/proc unmasked), seccomp=PATH (a JSON profile) or seccomp=unconfined (repeatable)',
+          collect,
+          [],
+        )
         .option(
           '--restart <policy>',
           "Always, OnFailure or Never (default: Never for a command, the manifest's for -f, the pod's with --pod)",

@@ -94,6 +94,11 @@ export interface SpawnRequest {
   capabilities?: CapabilitySets;
   /** prctl(PR_SET_NO_NEW_PRIVS) just before execve: execve never gives it more privileges. */
   noNewPrivileges?: boolean;
+  /**
+   * A seccomp filter (compileSeccomp's), loaded before the capabilities are cut (it needs
+   * CAP_SYS_ADMIN), or, with noNewPrivileges, last before execve.
+   */
+  seccomp?: CompiledSeccomp;
   /** Signal the process gets when the thread that spawned it dies (prctl PR_SET_PDEATHSIG). */
   parentDeathSignal?: number;
   newSession?: boolean;
@@ -111,6 +116,35 @@ export interface CapabilitySets {
   permitted: number[];
   inheritable: number[];
   ambient: number[];
+}
+
+/**
+ * A seccomp filter in the OCI profile's words (runtime-spec config-linux.md): actions
+ * SCMP_ACT_*, architectures SCMP_ARCH_*, comparisons SCMP_CMP_*, flags SECCOMP_FILTER_FLAG_*.
+ * A rule's other fields (where it came from) are the caller's.
+ */
+export interface SeccompFilter {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  flags: string[];
+  rules: SeccompRule[];
+  /** A system call name libseccomp does not know is left out instead of being an error. */
+  skipUnknown?: boolean;
+}
+
+export interface SeccompRule {
+  names: string[];
+  action: string;
+  /** The errno of SCMP_ACT_ERRNO, the message of SCMP_ACT_TRACE; unset: EPERM. */
+  errnoRet?: number;
+  args: { index: number; value: number; valueTwo: number; op: string }[];
+}
+
+/** A filter as the kernel loads it: struct sock_filter[], and seccomp(2)'s flags. */
+export interface CompiledSeccomp {
+  program: Buffer;
+  flags: number;
 }
 
 export interface SpawnedProcess {
@@ -227,6 +261,11 @@ export interface NativeBinding {
    * '..' above dir, a /proc magic link) is EXDEV. Linux 5.6.
    */
   openBeneath(dir: string, path: string): number;
+  /**
+   * A seccomp filter compiled by libseccomp. A name no architecture has is a RangeError with
+   * `rule` and `nameIndex`; other errors about a rule carry `rule`.
+   */
+  compileSeccomp(filter: SeccompFilter): CompiledSeccomp;
   /** A new pty (open /dev/ptmx, unlock, TIOCGPTPEER for the slave). */
   openPty(): PtyPair;
   /** TIOCSWINSZ on either side of a pty; the foreground process group gets SIGWINCH. */

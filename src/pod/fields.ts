@@ -5,6 +5,7 @@ import { kubeFields, supportedFields, type KubeType } from './kube-fields.js';
 import { dns1123LabelProblem, envNameProblem, keyProblem } from './names.js';
 import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } from './resources.js';
 import { checkFieldPath, checkResourceField, checkVolumeFieldPath } from './downward.js';
+import { seccompProfileField } from './seccomp.js';
 import { capabilityName, checkEscalation } from './security.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -209,6 +210,11 @@ export function securityContext(v: unknown, path: string, check: FieldCheck, typ
   if (c.readOnlyRootFilesystem !== undefined)
     out.readOnlyRootFilesystem = boolean(c.readOnlyRootFilesystem, `${path}.readOnlyRootFilesystem`);
   if (c.runAsNonRoot !== undefined) out.runAsNonRoot = boolean(c.runAsNonRoot, `${path}.runAsNonRoot`);
+  if (c.seccompProfile !== undefined) {
+    const sp = mapping(c.seccompProfile, `${path}.seccompProfile`);
+    check(sp, `${path}.seccompProfile`, 'SeccompProfile');
+    out.seccompProfile = seccompProfileField(sp, `${path}.seccompProfile`);
+  }
   if (type === 'PodSecurityContext') return out;
   if (c.capabilities !== undefined) {
     const caps = mapping(c.capabilities, `${path}.capabilities`);

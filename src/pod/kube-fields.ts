@@ -39,6 +39,7 @@ export type KubeType =
   | 'ResourceRequirements'
   | 'SecurityContext'
   | 'Capabilities'
+  | 'SeccompProfile'
   | 'PodSecurityContext'
   | 'ConfigMapKeySelector'
   | 'SecretKeySelector'
@@ -330,7 +331,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     privileged: supported('every capability, /proc and /sys unmasked and writable; no host device is bound in (it may mknod them)'),
     capabilities: supported("add and drop (names, or ALL) change containerd's default set"),
     runAsNonRoot: supported('a container that would run as uid 0 is refused before anything starts'),
-    seccompProfile: refused('tspod does not load seccomp filters yet'),
+    seccompProfile: supported("a seccomp filter; unset: RuntimeDefault (a privileged container's is Unconfined)"),
     appArmorProfile: refused('tspod does not apply AppArmor profiles'),
     seLinuxOptions: refused('tspod does not apply SELinux labels'),
     procMount: supported("Default masks runc's paths of /proc and /sys, Unmasked does not"),
@@ -339,6 +340,10 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   Capabilities: {
     add: supported(),
     drop: supported(),
+  },
+  SeccompProfile: {
+    type: supported("RuntimeDefault (containerd's list; tspod's default), Unconfined, or Localhost"),
+    localhostProfile: supported('an OCI or Docker JSON profile, relative to /etc/tspod/seccomp (or, unlike Kubernetes, absolute)'),
   },
   PodSecurityContext: {
     runAsUser: supported('the default of each container'),
@@ -354,7 +359,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     supplementalGroups: supported("groups of every container's processes, besides its user's"),
     supplementalGroupsPolicy: refused('tspod does not set supplementary groups from the pod yet'),
     sysctls: refused('tspod does not set namespaced sysctls yet'),
-    seccompProfile: refused('tspod does not load seccomp filters yet'),
+    seccompProfile: supported('the default of each container'),
     appArmorProfile: refused('tspod does not apply AppArmor profiles'),
     seLinuxOptions: refused('tspod does not apply SELinux labels'),
     seLinuxChangePolicy: refused('tspod does not apply SELinux labels'),

@@ -67,6 +67,14 @@ export interface SecurityContext {
   procMount?: 'Default' | 'Unmasked';
   /** A container that would run as uid 0 is refused. */
   runAsNonRoot?: boolean;
+  /** Unset: RuntimeDefault (pod/seccomp.ts). */
+  seccompProfile?: SeccompProfile;
+}
+
+/** Kubernetes' seccompProfile; localhostProfile: relative to /etc/tspod/seccomp, or absolute. */
+export interface SeccompProfile {
+  type: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
+  localhostProfile?: string;
 }
 
 export interface ContainerSpec {

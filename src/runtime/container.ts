@@ -9,12 +9,14 @@ import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
 import type { CapabilitySets, FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { hostFacts } from '../pod/downward.js';
 import type { PodObjects } from '../pod/objects.js';
-import { capabilitySets, noNewPrivileges } from '../pod/security.js';
+import { seccompPolicy } from '../pod/seccomp.js';
+import { capabilityNames, capabilitySets, noNewPrivileges } from '../pod/security.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
 import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
 import { PodProcess } from './process.js';
 import { resolveProgram } from './resolve.js';
+import { compileSeccomp, type SeccompSource } from './seccomp.js';
 
 /** Everything needed to start one container process, decided before anything is created. */
 export interface ContainerLaunch {
@@ -38,6 +40,8 @@ export interface ContainerLaunch {
   /** Its capability sets (pod/security.ts); none: every one (privileged). */
   capabilities?: CapabilitySets;
   noNewPrivileges?: boolean;
+  /** Its seccomp filter, compiled at each start; none: unconfined. */
+  seccomp?: SeccompSource;
 }
 
 /**
@@ -52,7 +56,7 @@ export function planContainer(
     cwd: string;
     parentDeathSignal?: number;
     cgroups?: unknown;
-    binding?: { constants: NativeConstants };
+    binding: Pick<NativeBinding, 'constants' | 'compileSeccomp'>;
     podIP?: string;
     /** The pod's copies of the ConfigMaps and Secrets its containers name. */
     storage?: { objects: PodObjects };
@@ -68,6 +72,9 @@ export function planContainer(
   checkArgsSize(argv, envList, `container ${c.name}`);
   // In a root of its own, the program is the root's: the child searches for it there.
   const ownRoot = cfs?.ownRoot ?? false;
+  const security = securityOf(c, cfs?.user?.uid ?? 0);
+  // A profile that cannot be read or compiled stops the pod before anything is made.
+  if (resolve && security.seccomp) compileSeccomp(opts.binding, security.seccomp);
   const cwd = c.workingDir ?? (config?.WorkingDir || undefined) ?? (ownRoot ? '/' : opts.cwd);
   const searchPath = (env.get('PATH') ?? '').split(':');
   let path = argv[0];
@@ -89,9 +96,9 @@ export function planContainer(
     hostname: spec.hostname,
     parentDeathSignal: opts.parentDeathSignal,
     // In cgroups, a root of its own gets its cgroup namespace's cgroup2 at /sys/fs/cgroup.
-    ...(cfs ? { fs: opts.cgroups && opts.binding && ownRoot ? withCgroupfs(opts.binding.constants, cfs.fs) : cfs.fs } : {}),
+    ...(cfs ? { fs: opts.cgroups && ownRoot ? withCgroupfs(opts.binding.constants, cfs.fs) : cfs.fs } : {}),
     ...(cfs?.user ? { user: cfs.user } : {}),
-    ...securityOf(c, cfs?.user?.uid ?? 0),
+    ...security,
     ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };
 }
@@ -101,12 +108,15 @@ function namespaceFlag(c: NativeConstants, ns: SharedNamespace): number {
   return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID }[ns];
 }
 
-/** What a container's processes (and what tspod exec runs in it) may do: its capabilities and no_new_privs. */
-export function securityOf(c: ContainerSpec, uid: number): Pick<ContainerLaunch, 'capabilities' | 'noNewPrivileges'> {
+/** What a container's processes (and what tspod exec runs in it) may do: capabilities, no_new_privs, seccomp. */
+export function securityOf(c: ContainerSpec, uid: number): Pick<ContainerLaunch, 'capabilities' | 'noNewPrivileges' | 'seccomp'> {
   const sc = c.securityContext;
+  const policy = seccompPolicy(sc);
   return {
     ...(sc?.privileged ? {} : { capabilities: capabilitySets(sc, uid) }),
     ...(noNewPrivileges(sc) ? { noNewPrivileges: true } : {}),
+    // RuntimeDefault allows what the container's bounding set makes useful.
+    ...(policy ? { seccomp: { policy, capabilities: capabilityNames(sc) } } : {}),
   };
 }
 
@@ -150,5 +160,7 @@ export function startContainer(
   stdio: number[],
   cgroups?: Placement,
 ): PodProcess {
-  return new PodProcess(binding, binding.spawn(containerRequest(binding.constants, infra, launch, stdio, cgroups)));
+  const request = containerRequest(binding.constants, infra, launch, stdio, cgroups);
+  if (launch.seccomp) request.seccomp = compileSeccomp(binding, launch.seccomp);
+  return new PodProcess(binding, binding.spawn(request));
 }

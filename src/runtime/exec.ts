@@ -6,8 +6,9 @@
 import { closeSync } from 'node:fs';
 import { PodCgroups } from '../cgroup/pod.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
-import type { CapabilitySets, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import type { CapabilitySets, CompiledSeccomp, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
 import { securityOf } from './container.js';
+import { compileSeccomp } from './seccomp.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
 import type { PodSpec } from '../pod/spec.js';
 import type { ContainerRecord, ExecContext, PodRecord } from '../state/records.js';
@@ -30,6 +31,8 @@ export interface ExecRequestOptions {
   /** The container's: a command run in it has no more privileges than it. */
   capabilities?: CapabilitySets;
   noNewPrivileges?: boolean;
+  /** The container's seccomp filter. */
+  seccomp?: CompiledSeccomp;
   /** The container's cgroup, which the command joins (stop then ends it with the container). */
   joinCgroups?: SpawnRequest['joinCgroups'];
 }
@@ -68,6 +71,7 @@ export function execRequest(c: NativeConstants, target: { pid: number; pidfd: nu
     ...(opts.user ? { user: opts.user } : {}),
     ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
     ...(opts.noNewPrivileges ? { noNewPrivileges: true } : {}),
+    ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
     // Its own session: signals meant for the caller's terminal do not reach it, and a tty can
     // become its controlling terminal.
     newSession: true,
@@ -134,6 +138,7 @@ export function execInContainer(
   let joins: SpawnRequest['joinCgroups'];
   try {
     joins = pod.cgroup && PodCgroups.adopt(binding, pod.cgroup).joins(containerName);
+    const { seccomp, ...security } = securityOf(container.spec, ctx.user?.uid ?? 0);
     const request = execRequest(
       binding.constants,
       { pid: container.process!.pid, pidfd },
@@ -147,7 +152,8 @@ export function execInContainer(
         parentDeathSignal: opts.parentDeathSignal,
         ...(ctx.user ? { user: ctx.user } : {}),
         ...(joins ? { joinCgroups: joins } : {}),
-        ...securityOf(container.spec, ctx.user?.uid ?? 0),
+        ...security,
+        ...(seccomp ? { seccomp: compileSeccomp(binding, seccomp) } : {}),
       },
     );
     try {

@@ -2,7 +2,7 @@
 // creates no process. pidfds are real fds (of /dev/null) because the runtime closes them.
 import { openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import type { ExitStatus, NativeBinding, SpawnRequest, SpawnedProcess } from '../../src/native/binding.js';
+import type { CompiledSeccomp, ExitStatus, NativeBinding, SeccompFilter, SpawnRequest, SpawnedProcess } from '../../src/native/binding.js';
 
 export interface FakeProcess {
   pid: number;
@@ -53,6 +53,14 @@ export class FakeBinding implements NativeBinding {
     const proc: FakeProcess = { pid: this.nextPid++, pidfd: openSync('/dev/null', 'r'), request, signals: [], exited: false };
     this.spawned.push(proc);
     return { pid: proc.pid, pidfd: proc.pidfd };
+  };
+
+  /** Filters it was asked to compile; the "program" is the filter's JSON, padded to whole instructions. */
+  readonly seccompFilters: SeccompFilter[] = [];
+  compileSeccomp = (filter: SeccompFilter): CompiledSeccomp => {
+    this.seccompFilters.push(filter);
+    const json = Buffer.from(JSON.stringify(filter));
+    return { program: Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8)]), flags: 0 };
   };
 
   unshare = (): void => {};

@@ -182,8 +182,11 @@ t.test('bad security input: one line naming the field or option, nothing created
     t.match(r.stderr, error);
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
   }
-  const opt = await s.cli(['run', '--security-opt', 'seccomp=x', '--', 'true']);
-  t.equal(opt.stderr, 'tspod: --security-opt: "seccomp=x" is not one tspod takes (no-new-privileges, unmask=ALL)\n');
+  const opt = await s.cli(['run', '--security-opt', 'label=disable', '--', 'true']);
+  t.equal(
+    opt.stderr,
+    'tspod: --security-opt: "label=disable" is not one tspod takes (no-new-privileges, unmask=ALL, seccomp=PATH|unconfined)\n',
+  );
   await waitFor('no pod', () => s.store.names().length === 0 || undefined);
 });
 
