@@ -67,6 +67,8 @@ StepSyscall (int32_t step)
     case STEP_AMBIENT: return "prctl";
     case STEP_NO_NEW_PRIVS: return "prctl";
     case STEP_SECCOMP: return "seccomp";
+    case STEP_SYSCTL_OPEN: return "open";
+    case STEP_SYSCTL: return "write";
     }
   return "spawn";
 }
@@ -615,6 +617,16 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
     Fail (plan, STEP_SETHOSTNAME);
   if (plan.loopback_up)
     BringLoopbackUp (plan);
+  // A namespaced sysctl's file belongs to the namespace of whoever opens it: ours, now.
+  for (int i = 0; i < plan.nsysctls; i++)
+    {
+      int fd = open (plan.sysctls[i].path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        Fail (plan, STEP_SYSCTL_OPEN, i);
+      if (write (fd, plan.sysctls[i].value, plan.sysctls[i].len) != (ssize_t) plan.sysctls[i].len)
+        Fail (plan, STEP_SYSCTL, i);
+      close (fd);
+    }
 
   // The steps' modes are meant as given (a 0666 /dev/null), not filtered by our umask.
   mode_t mask = umask (0);

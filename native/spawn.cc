@@ -48,6 +48,8 @@ struct PlanStorage
   std::vector<FsStepStrings> fs_strings; // one per step, in the same order
   std::vector<uint32_t> groups;
   std::vector<uint8_t> seccomp;
+  std::vector<std::string> sysctl_strings; // path, value, path, value, ...
+  std::vector<Sysctl> sysctls;
   std::string file, cwd, hostname;
 };
 
@@ -245,6 +247,17 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   for (uint32_t i = 0; i < fs.Length (); i++)
     st.fs.push_back (FsStepOf (env, fs.Get (i), "fs[" + std::to_string (i) + "]", st.fs_strings[i]));
 
+  Napi::Array sysctls = Array (env, req, "sysctls", false);
+  for (uint32_t i = 0; i < sysctls.Length (); i++)
+    {
+      std::string where = "sysctls[" + std::to_string (i) + "]";
+      if (! sysctls.Get (i).IsObject ())
+        TypeError (env, where + " must be an object");
+      Napi::Object o = sysctls.Get (i).As<Napi::Object> ();
+      st.sysctl_strings.push_back (StringValue (env, o.Get ("path"), kFn, where + ".path"));
+      st.sysctl_strings.push_back (StringValue (env, o.Get ("value"), kFn, where + ".value"));
+    }
+
   Napi::Value user = req.Get ("user");
   if (! user.IsUndefined () && ! user.IsNull ())
     {
@@ -336,6 +349,11 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     }
 
   plan.seccomp = st.seccomp.empty () ? nullptr : st.seccomp.data ();
+  for (size_t i = 0; i < st.sysctl_strings.size (); i += 2)
+    st.sysctls.push_back (
+        { st.sysctl_strings[i].c_str (), st.sysctl_strings[i + 1].c_str (), st.sysctl_strings[i + 1].size () });
+  plan.sysctls = st.sysctls.data ();
+  plan.nsysctls = (int) st.sysctls.size ();
   plan.argv = st.argv.data ();
   plan.envp = st.envp.data ();
   plan.candidates = st.candidates.data ();
@@ -374,6 +392,8 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     case STEP_CGROUP: path = plan.cgroups[r.index].label; break;
     case STEP_INTO_CGROUP: path = plan.into_cgroup_label; break;
     case STEP_FS: path = plan.fs[r.index].target; break;
+    case STEP_SYSCTL_OPEN:
+    case STEP_SYSCTL: path = plan.sysctls[r.index].path; break;
     case STEP_CHDIR: path = plan.cwd; break;
     case STEP_SETHOSTNAME: path = plan.hostname; break;
     case STEP_LO_IOCTL: path = "lo"; break;

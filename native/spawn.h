@@ -59,6 +59,14 @@ struct FsStep
   uint32_t mode, major, minor;
 };
 
+// A file under /proc/sys and what to write there.
+struct Sysctl
+{
+  const char *path;
+  const char *value;
+  size_t len;
+};
+
 struct SpawnPlan
 {
   char *const *argv;
@@ -82,6 +90,8 @@ struct SpawnPlan
   bool loopback_up;
   const FsStep *fs;
   int nfs;
+  const Sysctl *sysctls; // written after lo is up, in the new namespaces
+  int nsysctls;
   // Identity to take after the file system is set up (set_user false: stay root).
   bool set_user;
   uint32_t uid, gid;
@@ -136,6 +146,8 @@ enum ChildStep : int32_t
   STEP_AMBIENT,      // prctl(PR_CAP_AMBIENT_RAISE); index: the capability
   STEP_NO_NEW_PRIVS, // prctl(PR_SET_NO_NEW_PRIVS)
   STEP_SECCOMP,      // seccomp(SECCOMP_SET_MODE_FILTER)
+  STEP_SYSCTL_OPEN,  // open of plan.sysctls[index].path
+  STEP_SYSCTL,       // write to it
 };
 
 const char *StepSyscall (int32_t step);

@@ -18,6 +18,7 @@ import {
   type VolumeMount,
 } from '../pod/spec.js';
 import { localhostProfile } from '../pod/seccomp.js';
+import { allowedUnsafeSysctls, canonicalName, sysctlField } from '../pod/sysctls.js';
 import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
   cgroupPath,
@@ -123,7 +124,21 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervi
     ...(env.TSPOD_CNI_CONF_DIR ? { cniConfDir: env.TSPOD_CNI_CONF_DIR } : {}),
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
     ...cgroupOptions(env, supervisor),
+    allowedUnsafeSysctls: allowedUnsafeSysctls(env.TSPOD_ALLOWED_UNSAFE_SYSCTLS, 'TSPOD_ALLOWED_UNSAFE_SYSCTLS'),
   };
+}
+
+/** --sysctl NAME=VALUE (podman's): added to the pod's, a later one of the same name winning. */
+export function applySysctlOptions(spec: PodSpec, given: string[] | undefined): void {
+  if (!given?.length) return;
+  const byName = new Map((spec.sysctls ?? []).map((s) => [canonicalName(s.name), s]));
+  for (const opt of given) {
+    const eq = opt.indexOf('=');
+    if (eq <= 0) throw new InputError('--sysctl', `"${opt}" is not NAME=VALUE`);
+    const s = sysctlField(opt.slice(0, eq), opt.slice(eq + 1), `--sysctl ${opt.slice(0, eq)}`);
+    byName.set(canonicalName(s.name), s);
+  }
+  spec.sysctls = [...byName.values()];
 }
 
 /**

@@ -25,12 +25,13 @@ export interface PodCreateOptions {
   memory?: string;
   pidsLimit?: string;
   cgroupParent?: string;
+  sysctl?: string[];
   root?: string;
 }
 
 /** A pod with only its infra process, which lives until it is stopped or removed. */
 export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
-  const { applyNetworkOptions, applyResourceOptions, cgroupParentOption, programOption, secondsOption, shareOption } =
+  const { applyNetworkOptions, applyResourceOptions, applySysctlOptions, cgroupParentOption, programOption, secondsOption, shareOption } =
     require('./options.js') as typeof import('./options.js');
   const { monitorClient } = require('../monitor/client.js') as typeof import('../monitor/client.js');
   const spec = newPodSpec(checkLabel('NAME', name));
@@ -41,6 +42,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
   applyNetworkOptions(spec, o.network, o.publish ?? []);
   applyResourceOptions(spec, o);
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
+  applySysctlOptions(spec, o.sysctl);
   requireRoot('tspod pod create');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.createPod({ body: { spec, persistent: true } });

@@ -90,6 +90,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
         .option('--pids-limit <n>', 'at most this many processes and threads')
         .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
+        .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
         .passThroughOptions()
         .addHelpText(
           'after',
@@ -122,6 +123,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
         .option('--pids-limit <n>', 'at most this many processes and threads')
         .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
+        .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
         .action(async (name: string, opts) => invoke(handlers.podCreate, name, withRoot(opts)));
       pod
         .command('check')

@@ -11,6 +11,7 @@ import {
   applyContainerOptions,
   applyNetworkOptions,
   applyResourceOptions,
+  applySysctlOptions,
   cgroupParentOption,
   envOption,
   programOption,
@@ -44,6 +45,7 @@ export interface RunOptions {
   memory?: string;
   pidsLimit?: string;
   cgroupParent?: string;
+  sysctl?: string[];
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
@@ -85,6 +87,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
     applyResourceOptions(spec.containers[0], o);
   }
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
+  applySysctlOptions(spec, o.sysctl);
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
   if (o.share !== undefined) spec.share = shareOption(o.share);
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');

@@ -107,6 +107,7 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
     ['--network', o.network],
     ['-p', o.publish?.length ? o.publish : undefined],
     ['--cgroup-parent', o.cgroupParent],
+    ['--sysctl', o.sysctl?.length ? o.sysctl : undefined],
   ] as const;
   for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);

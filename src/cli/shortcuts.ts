@@ -23,6 +23,7 @@ const FORMS: Form[] = [
           capAdd: [],
           capDrop: [],
           securityOpt: [],
+          sysctl: [],
           detach: true,
           file,
           root: undefined,

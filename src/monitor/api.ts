@@ -34,8 +34,10 @@ import {
   dnsName,
   dnsPolicyValue,
   hostAliases,
+  id,
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
+import { sysctlField } from '../pod/sysctls.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
 import type { AddContainerRequest, ManifestRequest, UpdateResourcesRequest } from './protocol.js';
 
@@ -79,6 +81,9 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'hostAliases',
     'dnsPolicy',
     'dnsConfig',
+    'fsGroup',
+    'supplementalGroups',
+    'sysctls',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -119,6 +124,19 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   if (o.dnsPolicy !== undefined) spec.dnsPolicy = dnsPolicyValue(o.dnsPolicy, `${path}.dnsPolicy`);
   if (o.dnsConfig !== undefined) spec.dnsConfig = dnsConfig(o.dnsConfig, `${path}.dnsConfig`, apiFields);
   checkDns(spec.dnsPolicy, spec.dnsConfig, path);
+  if (o.fsGroup !== undefined) spec.fsGroup = id(o.fsGroup, `${path}.fsGroup`);
+  if (o.supplementalGroups !== undefined) {
+    spec.supplementalGroups = list(o.supplementalGroups, `${path}.supplementalGroups`).map((g, i) =>
+      id(g, `${path}.supplementalGroups[${i}]`),
+    );
+  }
+  if (o.sysctls !== undefined) {
+    spec.sysctls = list(o.sysctls, `${path}.sysctls`).map((v, i) => {
+      const s = mapping(v, `${path}.sysctls[${i}]`);
+      onlyFields(s, `${path}.sysctls[${i}]`, ['name', 'value']);
+      return sysctlField(s.name, s.value, `${path}.sysctls[${i}]`);
+    });
+  }
   return spec;
 }
 

@@ -92,6 +92,11 @@ export interface SpawnRequest {
    * is taken, the others set after it. Unset: the process keeps what its parent has.
    */
   capabilities?: CapabilitySets;
+  /**
+   * Files under /proc/sys written (open O_WRONLY, one write) once lo is up, before the file-system
+   * steps: in the process's new namespaces, those sysctls are the namespaces' own.
+   */
+  sysctls?: { path: string; value: string }[];
   /** prctl(PR_SET_NO_NEW_PRIVS) just before execve: execve never gives it more privileges. */
   noNewPrivileges?: boolean;
   /**

@@ -40,6 +40,7 @@ export type KubeType =
   | 'SecurityContext'
   | 'Capabilities'
   | 'SeccompProfile'
+  | 'Sysctl'
   | 'PodSecurityContext'
   | 'ConfigMapKeySelector'
   | 'SecretKeySelector'
@@ -341,6 +342,10 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     add: supported(),
     drop: supported(),
   },
+  Sysctl: {
+    name: supported('kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*'),
+    value: supported(),
+  },
   SeccompProfile: {
     type: supported("RuntimeDefault (containerd's list; tspod's default), Unconfined, or Localhost"),
     localhostProfile: supported('an OCI or Docker JSON profile, relative to /etc/tspod/seccomp (or, unlike Kubernetes, absolute)'),
@@ -358,7 +363,10 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     ),
     supplementalGroups: supported("groups of every container's processes, besides its user's"),
     supplementalGroupsPolicy: refused('tspod does not set supplementary groups from the pod yet'),
-    sysctls: refused('tspod does not set namespaced sysctls yet'),
+    sysctls: supported(
+      "namespaced ones only, set in the pod's namespaces before any container starts; " +
+        "Kubernetes' safe set, others where TSPOD_ALLOWED_UNSAFE_SYSCTLS allows them",
+    ),
     seccompProfile: supported('the default of each container'),
     appArmorProfile: refused('tspod does not apply AppArmor profiles'),
     seLinuxOptions: refused('tspod does not apply SELinux labels'),

@@ -34,6 +34,7 @@ import {
   type FieldCheck,
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
+import { sysctlField } from './sysctls.js';
 
 /**
  * 0644 is octal, as kubectl reads it (go-yaml, YAML 1.1): manifests write file modes so
@@ -141,7 +142,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     if (!c.volumeMounts.length) delete c.volumeMounts;
   }
   // The pod's securityContext holds defaults for its containers' own, and the pod's groups.
-  const groups: Pick<PodSpec, 'fsGroup' | 'supplementalGroups'> = {};
+  const groups: Pick<PodSpec, 'fsGroup' | 'supplementalGroups' | 'sysctls'> = {};
   if (spec.securityContext !== undefined) {
     const defaults = securityContext(spec.securityContext, 'spec.securityContext', check, 'PodSecurityContext');
     const psc = spec.securityContext as Record<string, unknown>;
@@ -150,6 +151,14 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
       groups.supplementalGroups = list(psc.supplementalGroups, 'spec.securityContext.supplementalGroups').map((g, i) =>
         id(g, `spec.securityContext.supplementalGroups[${i}]`),
       );
+    }
+    if (psc.sysctls !== undefined) {
+      groups.sysctls = list(psc.sysctls, 'spec.securityContext.sysctls').map((v, i) => {
+        const where = `spec.securityContext.sysctls[${i}]`;
+        const o = mapping(v, where);
+        check(o, where, 'Sysctl');
+        return sysctlField(o.name, o.value, where);
+      });
     }
     for (const c of containers) {
       const own = { ...defaults, ...c.securityContext };

@@ -233,7 +233,15 @@ export interface PodSpec {
   supplementalGroups?: number[];
   /** The cgroup the pod's cgroup is made in, a path in the cgroup v2 hierarchy (podman's --cgroup-parent). */
   cgroupParent?: string;
+  /** Kubernetes' securityContext.sysctls: namespaced ones, set in the pod's namespaces before any container starts. */
+  sysctls?: Sysctl[];
   containers: ContainerSpec[];
+}
+
+export interface Sysctl {
+  /** net.ipv4.ip_local_port_range (or with '/' between its parts, as Kubernetes takes too). */
+  name: string;
+  value: string;
 }
 
 /**

@@ -3,9 +3,11 @@
 // until pause has blocked its signals, a SIGTERM sent to it (a PID 1) would be dropped.
 import { closeSync, readSync } from 'node:fs';
 import type { Placement } from '../cgroup/pod.js';
-import { TspodError } from '../errors.js';
+import { InputError, TspodError } from '../errors.js';
 import { NO_CAPABILITIES } from '../pod/security.js';
-import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest } from '../native/binding.js';
+import type { Sysctl } from '../pod/spec.js';
+import { sysctlPath } from '../pod/sysctls.js';
+import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest, type SpawnedProcess } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
 import { PodProcess, describeExit } from './process.js';
 
@@ -20,6 +22,8 @@ export interface InfraOptions {
   ownNetwork?: boolean;
   /** The cgroups the infra is created in. */
   cgroups?: Pick<Placement, 'into' | 'joins'>;
+  /** The pod's sysctls, written in its new namespaces before pause runs (pod/sysctls.ts checked them). */
+  sysctls?: Sysctl[];
 }
 
 /** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
@@ -36,6 +40,7 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     newNamespaces: (opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
     hostname: opts.hostname,
     loopbackUp: opts.ownNetwork !== false,
+    ...(opts.sysctls?.length ? { sysctls: opts.sysctls.map((x) => ({ path: sysctlPath(x.name), value: x.value })) } : {}),
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,
     // It waits, reaps and passes signals on to its own children: it needs no privilege at all.
@@ -51,12 +56,12 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
  */
 export async function startInfra(binding: NativeBinding, opts: InfraOptions): Promise<PodProcess> {
   if (opts.pause !== undefined) {
-    return new PodProcess(binding, binding.spawn(infraRequest(binding.constants, opts)));
+    return new PodProcess(binding, spawnInfra(binding, opts));
   }
   const [readEnd, writeEnd] = binding.pipe();
   let infra: PodProcess;
   try {
-    infra = new PodProcess(binding, binding.spawn(infraRequest(binding.constants, opts, writeEnd)));
+    infra = new PodProcess(binding, spawnInfra(binding, opts, writeEnd));
   } catch (err) {
     closeSync(readEnd);
     throw err;
@@ -79,4 +84,21 @@ export async function startInfra(binding: NativeBinding, opts: InfraOptions): Pr
   // The read's own error says more than the kill that followed it.
   if (readError) throw readError;
   throw new TspodError(`infra process ${bundledPausePath} ${describeExit(status)} before it was ready`);
+}
+
+/** The spawn, with a sysctl the kernel refused named as the pod's field. */
+function spawnInfra(binding: NativeBinding, opts: InfraOptions, readyFd?: number): SpawnedProcess {
+  try {
+    return binding.spawn(infraRequest(binding.constants, opts, readyFd));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const i = opts.sysctls?.findIndex((x) => sysctlPath(x.name) === e.path) ?? -1;
+    if (i < 0 || !e.code) throw err;
+    const { name, value } = opts.sysctls![i];
+    const why =
+      e.syscall === 'open' && e.code === 'ENOENT'
+        ? "this kernel has no such sysctl in the pod's namespaces"
+        : `the kernel refused it (${e.code})`;
+    throw new InputError(`spec.securityContext.sysctls[${i}]`, `${name}=${value}: ${why}`);
+  }
 }

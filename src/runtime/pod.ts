@@ -167,6 +167,7 @@ export class Pod extends EventEmitter<PodEvents> {
           parentDeathSignal: opts.parentDeathSignal,
           ownNetwork: opts.network?.ownNamespace ?? true,
           cgroups,
+          sysctls: spec.sysctls,
         });
       } finally {
         infraIO.release();

@@ -22,6 +22,7 @@ import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
 import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
+import { checkSysctls } from '../pod/sysctls.js';
 
 /**
  * Where a supervisor says what happens to its pods, each message about one pod: what it did
@@ -47,6 +48,8 @@ export interface HostOptions extends NetworkOptions {
    * Delegate=yes), above which tspod writes nothing. Unset: none.
    */
   cgroups?: { mount: string; root: string; podMaxPids?: number; delegated?: string };
+  /** Sysctls beyond Kubernetes' safe set that pods may set: names, or prefixes ending in '*' (pod/sysctls.ts). */
+  allowedUnsafeSysctls?: string[];
 }
 
 export interface CreateOptions {
@@ -112,6 +115,7 @@ export class PodHost {
   /** Takes the name, starts the pod, and records it; on failure nothing of it remains. */
   async create(spec: PodSpec, opts: CreateOptions = {}): Promise<Pod> {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
+    checkSysctls(spec, this.opts.allowedUnsafeSysctls ?? []);
     this.creating.add(spec.name);
     // Its own id, kept in its record (the downward API's metadata.uid).
     spec.uid ??= randomUUID();

@@ -81,15 +81,11 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
     ['spec.os.name', (d) => (d.spec.os = { name: 'windows' }), /Linux/],
     ['spec.containers[0].stdin', (d) => (d.spec.containers[0].stdin = true), /stdin/],
     [
-      'spec.containers[0].securityContext.seccompProfile',
-      (d) => (d.spec.containers[0].securityContext = { seccompProfile: {} }),
-      /seccomp/,
+      'spec.containers[0].securityContext.appArmorProfile',
+      (d) => (d.spec.containers[0].securityContext = { appArmorProfile: { type: 'RuntimeDefault' } }),
+      /AppArmor/,
     ],
-    [
-      'spec.securityContext.sysctls',
-      (d) => (d.spec.securityContext = { sysctls: [{ name: 'net.core.somaxconn', value: '1024' }] }),
-      /sysctls/,
-    ],
+    ['spec.securityContext.seLinuxOptions', (d) => (d.spec.securityContext = { seLinuxOptions: { level: 's0:c1' } }), /SELinux/],
     ['spec.securityContext.supplementalGroupsPolicy', (d) => (d.spec.securityContext = { supplementalGroupsPolicy: 'Strict' }), /groups/],
     [
       'spec.volumes[0].projected',
