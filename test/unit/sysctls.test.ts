@@ -7,6 +7,7 @@ import { podFromManifest } from '../../src/pod/manifest.js';
 import { newPodSpec, type PodSpec } from '../../src/pod/spec.js';
 import { allowedUnsafeSysctls, canonicalName, checkSysctls, sysctlField, sysctlPath } from '../../src/pod/sysctls.js';
 import { infraRequest } from '../../src/runtime/infra.js';
+import { createPodFromBody } from '../../src/monitor/api.js';
 
 const pod = (sysctls: [string, string][], more: Partial<PodSpec> = {}): PodSpec => ({
   ...newPodSpec('p'),
@@ -149,4 +150,23 @@ t.test("the infra's spawn writes them, by file, in its new namespaces", async (t
   t.same(req.sysctls, [{ path: '/proc/sys/net/ipv4/tcp_syncookies', value: '0' }]);
   t.ok(req.newNamespaces! & b.constants.CLONE_NEWNET && req.newNamespaces! & b.constants.CLONE_NEWIPC, 'in new net and ipc namespaces');
   t.equal(infraRequest(b.constants, { hostname: 'p', stdio: [0, 1, 2] }).sysctls, undefined, 'none: nothing written');
+});
+
+t.test("a pod's spec sent to the monitor's API keeps its sysctls and groups (run -d -f with options sends it so)", async (t) => {
+  const spec = podFromManifest({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p' },
+    spec: {
+      securityContext: { sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }], fsGroup: 2000, supplementalGroups: [3000] },
+      containers: [{ name: 'c', command: ['true'], securityContext: { seccompProfile: { type: 'Unconfined' } } }],
+    },
+  });
+  const { spec: back } = await createPodFromBody(JSON.parse(JSON.stringify({ spec })));
+  t.same([back.sysctls, back.fsGroup, back.supplementalGroups], [spec.sysctls, 2000, [3000]]);
+  t.same(back.containers[0].securityContext, { seccompProfile: { type: 'Unconfined' } });
+  await t.rejects(createPodFromBody({ spec: { ...spec, sysctls: [{ name: 'vm.swappiness', value: '1' }] } }), {
+    name: 'InputError',
+    field: 'spec.sysctls[0].name',
+  });
 });
