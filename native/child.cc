@@ -69,6 +69,8 @@ StepSyscall (int32_t step)
     case STEP_SECCOMP: return "seccomp";
     case STEP_SYSCTL_OPEN: return "open";
     case STEP_SYSCTL: return "write";
+    case STEP_TIMENS: return "unshare";
+    case STEP_TIMENS_OFFSETS: return "write";
     }
   return "spawn";
 }
@@ -120,7 +122,7 @@ CloneVfork (int flags, int *pidfd_out, void (*fn) (const SpawnPlan &), const Spa
 {
   CloneStart start = { fn, &plan };
   // With CLONE_PARENT the kernel takes the caller's own exit signal (SIGCHLD) instead.
-  flags |= CLONE_VM | CLONE_VFORK | SIGCHLD | (pidfd_out ? CLONE_PIDFD : 0);
+  flags |= CLONE_VFORK | SIGCHLD | (pidfd_out ? CLONE_PIDFD : 0);
   return clone (CloneEntry, stack_top, flags, &start, pidfd_out);
 }
 
@@ -599,8 +601,8 @@ namespace {
 void
 RunFinalStageInCgroup (const SpawnPlan &plan)
 {
-  // A joining spawn's intermediate has joined the cgroups already (the clone inherited them).
-  if (plan.njoins == 0)
+  // An intermediate has joined the cgroups already (the clone inherited them).
+  if (! plan.intermediate)
     JoinCgroups (plan);
   // After the join: a new cgroup namespace is rooted at the cgroup the process is in.
   if (plan.new_cgroup_namespace && unshare (CLONE_NEWCGROUP) < 0)
@@ -740,7 +742,7 @@ CloneFinal (int flags, int *pidfd_out, const SpawnPlan &plan, void *stack_top, s
           return -1;
         }
     }
-  return CloneVfork (flags, pidfd_out, RunFinalStage, plan, stack_top);
+  return CloneVfork (flags | CLONE_VM, pidfd_out, RunFinalStage, plan, stack_top);
 }
 
 // Why an intermediate process, and why CLONE_PARENT:
@@ -766,6 +768,17 @@ RunIntermediateStage (const SpawnPlan &plan)
   for (int i = 0; i < plan.njoins; i++)
     if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
       Fail (plan, STEP_SETNS, i);
+  // Its clocks' offsets can be written only until a first process is in it: before the clone.
+  if (plan.time_offsets)
+    {
+      if (unshare (CLONE_NEWTIME) < 0)
+        Fail (plan, STEP_TIMENS);
+      int fd = open ("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+      size_t len = strlen (plan.time_offsets);
+      if (fd < 0 || write (fd, plan.time_offsets, len) != (ssize_t) len)
+        Fail (plan, STEP_TIMENS_OFFSETS);
+      close (fd);
+    }
 
   pid_t pid = CloneFinal (CLONE_PARENT | plan.new_namespaces, nullptr, plan, plan.final_stack, plan.final_stack_size);
   if (pid < 0)

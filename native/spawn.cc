@@ -50,7 +50,7 @@ struct PlanStorage
   std::vector<uint8_t> seccomp;
   std::vector<std::string> sysctl_strings; // path, value, path, value, ...
   std::vector<Sysctl> sysctls;
-  std::string file, cwd, hostname;
+  std::string file, cwd, hostname, time_offsets;
 };
 
 const std::string kFn = "spawn";
@@ -287,6 +287,9 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       plan.cap_ambient = CapSet (env, c, "ambient");
     }
   plan.no_new_privs = Bool (req, "noNewPrivileges");
+  std::optional<std::string> offsets = OptionalString (env, req, "timeOffsets");
+  st.time_offsets = offsets.value_or ("");
+  plan.time_offsets = offsets ? st.time_offsets.c_str () : nullptr;
 
   Napi::Value seccomp = req.Get ("seccomp");
   if (! seccomp.IsUndefined () && ! seccomp.IsNull ())
@@ -363,6 +366,11 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.nstdio = (int) st.stdio.size ();
   plan.joins = st.joins.data ();
   plan.njoins = (int) st.joins.size ();
+  plan.intermediate = plan.njoins > 0 || plan.time_offsets;
+  plan.intermediate_own_memory = plan.time_offsets != nullptr;
+  for (const NsJoin &j : st.joins)
+    if (j.type & CLONE_NEWTIME)
+      plan.intermediate_own_memory = true;
   plan.cgroups = st.cgroups.data ();
   plan.ncgroups = (int) st.cgroups.size ();
   plan.into_cgroup_label = st.into_cgroup_label.c_str ();
@@ -394,6 +402,7 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     case STEP_FS: path = plan.fs[r.index].target; break;
     case STEP_SYSCTL_OPEN:
     case STEP_SYSCTL: path = plan.sysctls[r.index].path; break;
+    case STEP_TIMENS_OFFSETS: path = "/proc/self/timens_offsets"; break;
     case STEP_CHDIR: path = plan.cwd; break;
     case STEP_SETHOSTNAME: path = plan.hostname; break;
     case STEP_LO_IOCTL: path = "lo"; break;
@@ -491,11 +500,12 @@ Spawn (const Napi::CallbackInfo &info)
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);
 
-  bool joining = plan.njoins > 0;
+  bool joining = plan.intermediate;
   int pidfd = -1;
   plan.final_stack = stacks.Top (1);
   plan.final_stack_size = ChildStacks::kStack;
-  pid_t pid = joining ? CloneVfork (0, nullptr, RunIntermediateStage, plan, stacks.Top (0))
+  pid_t pid = joining ? CloneVfork (plan.intermediate_own_memory ? 0 : CLONE_VM, nullptr, RunIntermediateStage, plan,
+                                    stacks.Top (0))
                       : CloneFinal (plan.new_namespaces, &pidfd, plan, stacks.Top (0), ChildStacks::kStack);
   int clone_err = errno;
   pthread_sigmask (SIG_SETMASK, &old, nullptr);

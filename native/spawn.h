@@ -79,6 +79,14 @@ struct SpawnPlan
   int nstdio;
   const NsJoin *joins;
   int njoins;
+  // /proc/self/timens_offsets for a new time namespace (nullptr: none). Only children enter a
+  // time namespace made by unshare, so a spawn with one goes through the intermediate stage.
+  const char *time_offsets;
+  // The first process setns()es (and makes the time namespace), then clones the final one.
+  bool intermediate;
+  // ... with a copy of our memory instead of ours: the kernel refuses to move a process that
+  // shares its memory into a time namespace (EUSERS), whether by setns or at its clone.
+  bool intermediate_own_memory;
   const CgroupJoin *cgroups; // written by the spawn's first process (the intermediate, if any)
   int ncgroups;
   // A cgroup directory the final process is created in (clone3 CLONE_INTO_CGROUP), -1: none.
@@ -143,11 +151,13 @@ enum ChildStep : int32_t
   STEP_CAPBSET,     // prctl(PR_CAPBSET_DROP); index: the capability
   STEP_KEEPCAPS,    // prctl(PR_SET_KEEPCAPS)
   STEP_CAPSET,
-  STEP_AMBIENT,      // prctl(PR_CAP_AMBIENT_RAISE); index: the capability
-  STEP_NO_NEW_PRIVS, // prctl(PR_SET_NO_NEW_PRIVS)
-  STEP_SECCOMP,      // seccomp(SECCOMP_SET_MODE_FILTER)
-  STEP_SYSCTL_OPEN,  // open of plan.sysctls[index].path
-  STEP_SYSCTL,       // write to it
+  STEP_AMBIENT,        // prctl(PR_CAP_AMBIENT_RAISE); index: the capability
+  STEP_NO_NEW_PRIVS,   // prctl(PR_SET_NO_NEW_PRIVS)
+  STEP_SECCOMP,        // seccomp(SECCOMP_SET_MODE_FILTER)
+  STEP_SYSCTL_OPEN,    // open of plan.sysctls[index].path
+  STEP_SYSCTL,         // write to it
+  STEP_TIMENS,         // unshare(CLONE_NEWTIME)
+  STEP_TIMENS_OFFSETS, // write of /proc/self/timens_offsets
 };
 
 const char *StepSyscall (int32_t step);
@@ -178,8 +188,9 @@ pid_t CloneFinal (int flags, int *pidfd_out, const SpawnPlan &plan, void *stack_
 // sibling (CLONE_PARENT), reports its pid, exits.
 [[noreturn]] void RunIntermediateStage (const SpawnPlan &plan);
 
-// Starts `fn (plan)` in a child that shares our memory, on `stack_top`, until it execs or
-// exits; the calling thread sleeps until then (CLONE_VM | CLONE_VFORK, as posix_spawn does).
+// Starts `fn (plan)` in a child on `stack_top`, until it execs or exits; the calling thread
+// sleeps until then (CLONE_VFORK). With CLONE_VM in `flags` the child shares our memory, as
+// posix_spawn's does; without, it has a copy.
 pid_t CloneVfork (int flags, int *pidfd_out, [[noreturn]] void (*fn) (const SpawnPlan &), const SpawnPlan &plan,
                   void *stack_top);
 

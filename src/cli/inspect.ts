@@ -1,5 +1,6 @@
 // tspod inspect: a pod's (or one container's) record as it is now, with the namespace inodes
-// of every running process, read from /proc, so a user can check the sharing.
+// of every running process, read from /proc, and whose each one is (the host's, the infra's,
+// or the process's own), so a user can check the sharing.
 import { statSync } from 'node:fs';
 import { stateRoot } from '../state/paths.js';
 import { StateStore, containerOf } from '../state/store.js';
@@ -10,22 +11,36 @@ import { READ_WHY, requireRoot } from './root.js';
 import type { ResourceList, Resources } from '../pod/resources.js';
 import { print } from './print.js';
 
-const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt'] as const;
+const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt', 'cgroup', 'time', 'user'] as const;
 
-/** Inodes of /proc/PID/ns/*, while that process (pid and start time) still runs. */
-function namespaces(p: ProcessId | undefined): Record<string, number> | null {
-  if (!p || !isRunning(p)) return null;
-  const out: Record<string, number> = {};
+type Inodes = Record<string, number>;
+
+/** Inodes of /proc/PID/ns/* ('self': this command's, the host's), while that process (pid and start time) still runs. */
+function namespaces(p: ProcessId | 'self' | undefined): Inodes | null {
+  if (!p || (p !== 'self' && !isRunning(p))) return null;
+  const out: Inodes = {};
   try {
-    for (const ns of NAMESPACES) out[ns] = statSync(`/proc/${p.pid}/ns/${ns}`).ino;
+    // A kernel without one (time before 5.6) leaves it out.
+    for (const ns of NAMESPACES) out[ns] = statSync(`/proc/${p === 'self' ? 'self' : p.pid}/ns/${ns}`, { throwIfNoEntry: false })?.ino ?? 0;
   } catch {
     return null;
   }
   return out;
 }
 
-function nsLine(ns: Record<string, number> | null): string {
-  return ns ? NAMESPACES.map((n) => `${n}:[${ns[n]}]`).join(' ') : '-';
+/** Whose each namespace is: the host's (this command's), the infra's, or the process's own. */
+function sharing(ns: Inodes | null, host: Inodes | null, infra: Inodes | null): Record<string, string> | null {
+  if (!ns) return null;
+  const whose = (n: string) => (host?.[n] === ns[n] ? 'host' : infra && infra !== ns && infra[n] === ns[n] ? 'infra' : 'own');
+  return Object.fromEntries(NAMESPACES.filter((n) => ns[n]).map((n) => [n, whose(n)]));
+}
+
+function nsLine(ns: Inodes | null, shared: Record<string, string> | null): string {
+  return ns && shared
+    ? NAMESPACES.filter((n) => ns[n])
+        .map((n) => `${n}:[${ns[n]}](${shared[n]})`)
+        .join(' ')
+    : '-';
 }
 
 /** "requests cpu 250m; limits cpu 1, memory 256Mi; pids 100", or '' for none. */
@@ -46,11 +61,16 @@ export async function inspect(pod: string, container: string | undefined, o: { j
   const store = new StateStore(stateRoot(o.root));
   const record = observed(store.need(pod));
   if (container !== undefined) containerOf(record, container);
+  const host = namespaces('self');
   const infraNs = namespaces(record.infra?.process);
   const containers = record.containers
     .filter((c) => container === undefined || c.name === container)
-    .map((c) => ({ ...c, namespaces: c.state === 'running' ? namespaces(c.process) : null }));
-  const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs }, containers };
+    .map((c) => {
+      const ns = c.state === 'running' ? namespaces(c.process) : null;
+      return { ...c, namespaces: ns, sharing: sharing(ns, host, infraNs) };
+    });
+  const infraSharing = sharing(infraNs, host, null);
+  const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs, sharing: infraSharing }, containers };
   if (o.json) {
     print(
       JSON.stringify(
@@ -72,7 +92,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
       `grace ${spec.terminationGracePeriodSeconds}s${pause}`,
     `  network ${network?.mode ?? 'pod'}${network?.podIP ? `, IP ${network.podIP}` : ''}` +
       (ports.length ? `, ports ${ports.join(' ')}` : ''),
-    `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs)}`,
+    `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs, infraSharing)}`,
   ];
   const podLimits = resourcesLine(spec);
   if (podLimits || record.cgroup)
@@ -81,7 +101,7 @@ export async function inspect(pod: string, container: string | undefined, o: { j
     const pid = c.process && c.state === 'running' ? `, pid ${c.process.pid}` : '';
     lines.push(`  container ${c.name}: ${c.state}${pid}, restarts ${c.restartCount}, policy ${c.restartPolicy}`);
     lines.push(`    command: ${[...c.spec.command, ...c.spec.args].join(' ')}`);
-    lines.push(`    namespaces: ${nsLine(c.namespaces)}`);
+    lines.push(`    namespaces: ${nsLine(c.namespaces, c.sharing)}`);
     const limits = resourcesLine(c.spec);
     if (limits) lines.push(`    resources: ${limits}`);
     const exit = c.lastExit;

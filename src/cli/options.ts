@@ -18,6 +18,7 @@ import {
   type VolumeMount,
 } from '../pod/spec.js';
 import { localhostProfile } from '../pod/seccomp.js';
+import { hostNamespaceOption, timeOffsetsOption } from '../pod/namespaces.js';
 import { allowedUnsafeSysctls, canonicalName, sysctlField } from '../pod/sysctls.js';
 import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
@@ -126,6 +127,14 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervi
     ...cgroupOptions(env, supervisor),
     allowedUnsafeSysctls: allowedUnsafeSysctls(env.TSPOD_ALLOWED_UNSAFE_SYSCTLS, 'TSPOD_ALLOWED_UNSAFE_SYSCTLS'),
   };
+}
+
+/** --pid host, --ipc host, --time-offset, --sysctl: the pod's namespaces and what is set in them. */
+export function applyNamespaceOptions(spec: PodSpec, o: { pid?: string; ipc?: string; sysctl?: string[]; timeOffset?: string }): void {
+  if (o.timeOffset !== undefined) spec.timeOffsets = timeOffsetsOption(o.timeOffset);
+  if (hostNamespaceOption('--pid', o.pid)) spec.hostPID = true;
+  if (hostNamespaceOption('--ipc', o.ipc)) spec.hostIPC = true;
+  applySysctlOptions(spec, o.sysctl);
 }
 
 /** --sysctl NAME=VALUE (podman's): added to the pod's, a later one of the same name winning. */

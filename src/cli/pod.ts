@@ -26,13 +26,23 @@ export interface PodCreateOptions {
   pidsLimit?: string;
   cgroupParent?: string;
   sysctl?: string[];
+  pid?: string;
+  ipc?: string;
+  timeOffset?: string;
   root?: string;
 }
 
 /** A pod with only its infra process, which lives until it is stopped or removed. */
 export async function podCreate(name: string, o: PodCreateOptions): Promise<number> {
-  const { applyNetworkOptions, applyResourceOptions, applySysctlOptions, cgroupParentOption, programOption, secondsOption, shareOption } =
-    require('./options.js') as typeof import('./options.js');
+  const {
+    applyNetworkOptions,
+    applyResourceOptions,
+    applyNamespaceOptions,
+    cgroupParentOption,
+    programOption,
+    secondsOption,
+    shareOption,
+  } = require('./options.js') as typeof import('./options.js');
   const { monitorClient } = require('../monitor/client.js') as typeof import('../monitor/client.js');
   const spec = newPodSpec(checkLabel('NAME', name));
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
@@ -42,7 +52,7 @@ export async function podCreate(name: string, o: PodCreateOptions): Promise<numb
   applyNetworkOptions(spec, o.network, o.publish ?? []);
   applyResourceOptions(spec, o);
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
-  applySysctlOptions(spec, o.sysctl);
+  applyNamespaceOptions(spec, o);
   requireRoot('tspod pod create');
   const client = monitorClient(new StatePaths(stateRoot(o.root)));
   await client.createPod({ body: { spec, persistent: true } });

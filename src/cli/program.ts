@@ -91,6 +91,9 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--pids-limit <n>', 'at most this many processes and threads')
         .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
         .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
+        .option('--pid <mode>', "host: the host's PID namespace (Kubernetes' hostPID)")
+        .option('--ipc <mode>', "host: the host's IPC namespace (Kubernetes' hostIPC)")
+        .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
         .passThroughOptions()
         .addHelpText(
           'after',
@@ -124,6 +127,9 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--pids-limit <n>', 'at most this many processes and threads')
         .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
         .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
+        .option('--pid <mode>', "host: the host's PID namespace (Kubernetes' hostPID)")
+        .option('--ipc <mode>', "host: the host's IPC namespace (Kubernetes' hostIPC)")
+        .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
         .action(async (name: string, opts) => invoke(handlers.podCreate, name, withRoot(opts)));
       pod
         .command('check')

@@ -11,7 +11,7 @@ import {
   applyContainerOptions,
   applyNetworkOptions,
   applyResourceOptions,
-  applySysctlOptions,
+  applyNamespaceOptions,
   cgroupParentOption,
   envOption,
   programOption,
@@ -46,6 +46,9 @@ export interface RunOptions {
   pidsLimit?: string;
   cgroupParent?: string;
   sysctl?: string[];
+  pid?: string;
+  ipc?: string;
+  timeOffset?: string;
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
@@ -87,7 +90,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
     applyResourceOptions(spec.containers[0], o);
   }
   if (o.cgroupParent !== undefined) spec.cgroupParent = cgroupParentOption('--cgroup-parent', o.cgroupParent);
-  applySysctlOptions(spec, o.sysctl);
+  applyNamespaceOptions(spec, o);
   if (o.hostname !== undefined) spec.hostname = checkLabel('--hostname', o.hostname);
   if (o.share !== undefined) spec.share = shareOption(o.share);
   if (o.restart !== undefined) spec.restartPolicy = restartPolicyValue(o.restart, '--restart');

@@ -108,6 +108,9 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
     ['-p', o.publish?.length ? o.publish : undefined],
     ['--cgroup-parent', o.cgroupParent],
     ['--sysctl', o.sysctl?.length ? o.sysctl : undefined],
+    ['--pid', o.pid],
+    ['--ipc', o.ipc],
+    ['--time-offset', o.timeOffset],
   ] as const;
   for (const [option, given] of podOptions) {
     if (given !== undefined) throw new InputError(option, `is a pod's setting: it does not apply to a container joining pod ${pod}`);

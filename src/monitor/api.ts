@@ -35,9 +35,11 @@ import {
   dnsPolicyValue,
   hostAliases,
   id,
+  boolean,
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
 import { sysctlField } from '../pod/sysctls.js';
+import { timeOffsetsOption } from '../pod/namespaces.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
 import type { AddContainerRequest, ManifestRequest, UpdateResourcesRequest } from './protocol.js';
 
@@ -84,6 +86,9 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'fsGroup',
     'supplementalGroups',
     'sysctls',
+    'hostPID',
+    'hostIPC',
+    'timeOffsets',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -129,6 +134,13 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     spec.supplementalGroups = list(o.supplementalGroups, `${path}.supplementalGroups`).map((g, i) =>
       id(g, `${path}.supplementalGroups[${i}]`),
     );
+  }
+  for (const key of ['hostPID', 'hostIPC'] as const) if (o[key] !== undefined && boolean(o[key], `${path}.${key}`)) spec[key] = true;
+  if (o.timeOffsets !== undefined) {
+    const t = mapping(o.timeOffsets, `${path}.timeOffsets`);
+    onlyFields(t, `${path}.timeOffsets`, ['monotonic', 'boottime']);
+    const text = Object.entries(t).map(([k, v]) => `${k}=${typeof v === 'number' ? v : JSON.stringify(v)}`);
+    spec.timeOffsets = timeOffsetsOption(text.join(','), `${path}.timeOffsets`);
   }
   if (o.sysctls !== undefined) {
     spec.sysctls = list(o.sysctls, `${path}.sysctls`).map((v, i) => {

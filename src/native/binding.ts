@@ -97,6 +97,12 @@ export interface SpawnRequest {
    * steps: in the process's new namespaces, those sysctls are the namespaces' own.
    */
   sysctls?: { path: string; value: string }[];
+  /**
+   * A new time namespace with these clock offsets (the text of /proc/self/timens_offsets:
+   * "monotonic SECS NANOS\nboottime SECS NANOS\n"): made by an intermediate process, since only
+   * children enter a time namespace made by unshare. Linux 5.6.
+   */
+  timeOffsets?: string;
   /** prctl(PR_SET_NO_NEW_PRIVS) just before execve: execve never gives it more privileges. */
   noNewPrivileges?: boolean;
   /**

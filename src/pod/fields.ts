@@ -175,7 +175,7 @@ function subPath(v: unknown, path: string): string {
   return s;
 }
 
-function boolean(v: unknown, path: string): boolean {
+export function boolean(v: unknown, path: string): boolean {
   if (typeof v !== 'boolean') throw new InputError(path, `must be true or false, not ${JSON.stringify(v)}`);
   return v;
 }

@@ -163,14 +163,8 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
       only([false], 'tspod does not set the FQDN as the kernel hostname yet'),
     ),
     hostNetwork: supported(),
-    hostPID: accepted(
-      'false is the default: the pod has a PID namespace of its own',
-      only([false], "tspod does not run pods in the host's PID namespace yet"),
-    ),
-    hostIPC: accepted(
-      'false is the default: the pod has an IPC namespace of its own',
-      only([false], "tspod does not run pods in the host's IPC namespace yet"),
-    ),
+    hostPID: supported("the infra and the containers in the host's PID namespace; pause is then not PID 1 and reaps only its own children"),
+    hostIPC: supported("the infra and the containers in the host's IPC namespace"),
     hostUsers: accepted(
       "true is the default: the pod uses the host's user namespace",
       only([true], 'user namespaces are not supported by tspod yet: the pod would run as root on the host'),

@@ -216,16 +216,24 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
   if (spec.dnsPolicy !== undefined) out.dnsPolicy = dnsPolicyValue(spec.dnsPolicy, 'spec.dnsPolicy');
   if (spec.dnsConfig !== undefined) out.dnsConfig = dnsConfig(spec.dnsConfig, 'spec.dnsConfig', check);
   checkDns(out.dnsPolicy, out.dnsConfig, 'spec');
-  const sharePid = spec.shareProcessNamespace;
-  if (sharePid !== undefined && typeof sharePid !== 'boolean') {
-    throw new InputError('spec.shareProcessNamespace', `must be true or false, not ${JSON.stringify(sharePid)}`);
-  }
+  const flag = (key: 'shareProcessNamespace' | 'hostPID' | 'hostIPC') => {
+    const v = spec[key];
+    if (v !== undefined && typeof v !== 'boolean') throw new InputError(`spec.${key}`, `must be true or false, not ${JSON.stringify(v)}`);
+    return v === true;
+  };
+  const sharePid = flag('shareProcessNamespace');
+  const hostPID = flag('hostPID');
+  if (hostPID && sharePid)
+    throw new InputError('spec.shareProcessNamespace', 'cannot go with hostPID: the pod has no PID namespace of its own');
+  if (hostPID) out.hostPID = true;
+  if (flag('hostIPC')) out.hostIPC = true;
 
   return {
     name,
     hostname: spec.hostname === undefined ? name : label(spec.hostname, 'spec.hostname'),
     // Kubernetes: containers always share net, ipc and uts; pid only when asked.
-    share: sharePid ? ['net', 'ipc', 'uts', 'pid'] : ['net', 'ipc', 'uts'],
+    // With hostPID the containers are in the host's PID namespace: the infra's.
+    share: sharePid || hostPID ? ['net', 'ipc', 'uts', 'pid'] : ['net', 'ipc', 'uts'],
     terminationGracePeriodSeconds: grace,
     restartPolicy,
     network,

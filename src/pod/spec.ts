@@ -233,9 +233,23 @@ export interface PodSpec {
   supplementalGroups?: number[];
   /** The cgroup the pod's cgroup is made in, a path in the cgroup v2 hierarchy (podman's --cgroup-parent). */
   cgroupParent?: string;
+  /** Kubernetes' hostPID: the infra and containers in the host's PID namespace (containers share it). */
+  hostPID?: boolean;
+  /** Kubernetes' hostIPC: in the host's IPC namespace. */
+  hostIPC?: boolean;
+  /**
+   * A time namespace of the pod's own, its clocks shifted by these seconds (podman's and tspod's
+   * --time-offset; Linux 5.6): the infra and every container see them.
+   */
+  timeOffsets?: TimeOffsets;
   /** Kubernetes' securityContext.sysctls: namespaced ones, set in the pod's namespaces before any container starts. */
   sysctls?: Sysctl[];
   containers: ContainerSpec[];
+}
+
+export interface TimeOffsets {
+  monotonic?: number;
+  boottime?: number;
 }
 
 export interface Sysctl {

@@ -29,6 +29,8 @@ export interface ContainerLaunch {
   cwd: string;
   /** Which of the infra's namespaces it joins; it gets new ones of the others. */
   share: readonly SharedNamespace[];
+  /** The pod has a time namespace of its own, which every container joins. */
+  timeNamespace?: boolean;
   /** For a UTS namespace of its own: the pod's hostname still. */
   hostname: string;
   parentDeathSignal?: number;
@@ -93,6 +95,7 @@ export function planContainer(
     env: envList,
     cwd,
     share: spec.share,
+    ...(spec.timeOffsets ? { timeNamespace: true } : {}),
     hostname: spec.hostname,
     parentDeathSignal: opts.parentDeathSignal,
     // In cgroups, a root of its own gets its cgroup namespace's cgroup2 at /sys/fs/cgroup.
@@ -104,8 +107,8 @@ export function planContainer(
 }
 
 /** The namespaces, as a table: CLI name to clone flag. */
-function namespaceFlag(c: NativeConstants, ns: SharedNamespace): number {
-  return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID }[ns];
+function namespaceFlag(c: NativeConstants, ns: SharedNamespace | 'time'): number {
+  return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID, time: c.CLONE_NEWTIME }[ns];
 }
 
 /** What a container's processes (and what tspod exec runs in it) may do: capabilities, no_new_privs, seccomp. */
@@ -128,8 +131,9 @@ export function containerRequest(
   cgroups?: Pick<Placement, 'into' | 'joins'>,
 ): SpawnRequest {
   const all: SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
-  const joined = all.filter((ns) => launch.share.includes(ns));
+  const joined: (SharedNamespace | 'time')[] = all.filter((ns) => launch.share.includes(ns));
   const own = all.filter((ns) => !launch.share.includes(ns));
+  if (launch.timeNamespace) joined.push('time');
   const joinFlags = joined.reduce((f, ns) => f | namespaceFlag(c, ns), 0);
   return {
     path: launch.path,

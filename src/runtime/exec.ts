@@ -31,6 +31,8 @@ export interface ExecRequestOptions {
   /** The container's: a command run in it has no more privileges than it. */
   capabilities?: CapabilitySets;
   noNewPrivileges?: boolean;
+  /** The pod has a time namespace of its own: the command joins it too. */
+  timeNamespace?: boolean;
   /** The container's seccomp filter. */
   seccomp?: CompiledSeccomp;
   /** The container's cgroup, which the command joins (stop then ends it with the container). */
@@ -61,8 +63,14 @@ export function execRequest(c: NativeConstants, target: { pid: number; pidfd: nu
       {
         fd: target.pidfd,
         type:
-          c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID | c.CLONE_NEWNS | (opts.joinCgroups ? c.CLONE_NEWCGROUP : 0),
-        label: `container pid ${target.pid} (net+ipc+uts+pid+mnt${opts.joinCgroups ? '+cgroup' : ''})`,
+          c.CLONE_NEWNET |
+          c.CLONE_NEWIPC |
+          c.CLONE_NEWUTS |
+          c.CLONE_NEWPID |
+          c.CLONE_NEWNS |
+          (opts.joinCgroups ? c.CLONE_NEWCGROUP : 0) |
+          (opts.timeNamespace ? c.CLONE_NEWTIME : 0),
+        label: `container pid ${target.pid} (net+ipc+uts+pid+mnt${opts.joinCgroups ? '+cgroup' : ''}${opts.timeNamespace ? '+time' : ''})`,
       },
     ],
     newNamespaces: 0,
@@ -152,6 +160,7 @@ export function execInContainer(
         parentDeathSignal: opts.parentDeathSignal,
         ...(ctx.user ? { user: ctx.user } : {}),
         ...(joins ? { joinCgroups: joins } : {}),
+        ...(pod.spec.timeOffsets ? { timeNamespace: true } : {}),
         ...security,
         ...(seccomp ? { seccomp: compileSeccomp(binding, seccomp) } : {}),
       },

@@ -5,7 +5,8 @@ import { closeSync, readSync } from 'node:fs';
 import type { Placement } from '../cgroup/pod.js';
 import { InputError, TspodError } from '../errors.js';
 import { NO_CAPABILITIES } from '../pod/security.js';
-import type { Sysctl } from '../pod/spec.js';
+import type { Sysctl, TimeOffsets } from '../pod/spec.js';
+import { timensOffsetsText } from '../pod/namespaces.js';
 import { sysctlPath } from '../pod/sysctls.js';
 import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest, type SpawnedProcess } from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
@@ -20,8 +21,13 @@ export interface InfraOptions {
   parentDeathSignal?: number;
   /** False for a pod on the host's network: no network namespace of its own. */
   ownNetwork?: boolean;
+  /** The host's PID and IPC namespaces instead of new ones (hostPID, hostIPC). */
+  hostPID?: boolean;
+  hostIPC?: boolean;
   /** The cgroups the infra is created in. */
   cgroups?: Pick<Placement, 'into' | 'joins'>;
+  /** A time namespace of the pod's own, with these clock offsets. */
+  timeOffsets?: TimeOffsets;
   /** The pod's sysctls, written in its new namespaces before pause runs (pod/sysctls.ts checked them). */
   sysctls?: Sysctl[];
 }
@@ -37,9 +43,14 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     env: custom ? [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${opts.hostname}`] : [],
     cwd: '/',
     stdio: readyFd === undefined ? [...opts.stdio] : [...opts.stdio, readyFd],
-    newNamespaces: (opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) | c.CLONE_NEWIPC | c.CLONE_NEWUTS | c.CLONE_NEWPID,
+    newNamespaces:
+      (opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) |
+      (opts.hostIPC ? 0 : c.CLONE_NEWIPC) |
+      c.CLONE_NEWUTS |
+      (opts.hostPID ? 0 : c.CLONE_NEWPID),
     hostname: opts.hostname,
     loopbackUp: opts.ownNetwork !== false,
+    ...(opts.timeOffsets ? { timeOffsets: timensOffsetsText(opts.timeOffsets) } : {}),
     ...(opts.sysctls?.length ? { sysctls: opts.sysctls.map((x) => ({ path: sysctlPath(x.name), value: x.value })) } : {}),
     parentDeathSignal: opts.parentDeathSignal,
     newSession: true,

@@ -166,6 +166,9 @@ export class Pod extends EventEmitter<PodEvents> {
           stdio: infraIO.stdio,
           parentDeathSignal: opts.parentDeathSignal,
           ownNetwork: opts.network?.ownNamespace ?? true,
+          hostPID: spec.hostPID,
+          hostIPC: spec.hostIPC,
+          timeOffsets: spec.timeOffsets,
           cgroups,
           sysctls: spec.sysctls,
         });

@@ -22,6 +22,7 @@ import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
 import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
+import { checkPodNamespaces } from '../pod/namespaces.js';
 import { checkSysctls } from '../pod/sysctls.js';
 
 /**
@@ -115,6 +116,7 @@ export class PodHost {
   /** Takes the name, starts the pod, and records it; on failure nothing of it remains. */
   async create(spec: PodSpec, opts: CreateOptions = {}): Promise<Pod> {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
+    checkPodNamespaces(spec);
     checkSysctls(spec, this.opts.allowedUnsafeSysctls ?? []);
     this.creating.add(spec.name);
     // Its own id, kept in its record (the downward API's metadata.uid).

@@ -2,7 +2,7 @@
 // states, parents. Nothing here is mocked.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
-export type NsName = 'net' | 'ipc' | 'uts' | 'pid' | 'mnt' | 'cgroup';
+export type NsName = 'net' | 'ipc' | 'uts' | 'pid' | 'mnt' | 'cgroup' | 'time' | 'user';
 
 /** The inode of /proc/PID/ns/NAME: equal inodes mean the same namespace. */
 export function nsInode(pid: number | 'self' | 'thread-self', ns: NsName): number {

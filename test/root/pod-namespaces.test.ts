@@ -1,0 +1,105 @@
+// The namespaces a pod takes from the host or makes beyond the four it shares: hostPID and
+// hostIPC (Kubernetes' fields, --pid host, --ipc host), a time namespace with shifted clocks
+// (--time-offset); checked against the inodes of /proc/PID/ns/* and the clocks themselves, and
+// against what `tspod inspect` says of each.
+import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NOT_ROOT, isRoot } from '../helpers/root.js';
+import { tempDir } from '../helpers/cleanup.js';
+import { nsInode, waitFor } from '../helpers/proc.js';
+import { testState } from '../helpers/state.js';
+
+if (!isRoot) t.plan(0, NOT_ROOT);
+
+interface Proc {
+  process: { pid: number };
+  sharing: Record<string, string>;
+}
+interface Inspected {
+  infra: Proc;
+  containers: (Proc & { name: string })[];
+}
+
+t.test("hostPID and hostIPC: the infra and the containers are in the host's PID and IPC namespaces, the rest their own", async (t) => {
+  const s = testState(t);
+  const file = join(tempDir(t, 'hostns'), 'pod.yaml');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: h}\nspec:\n  hostPID: true\n  hostIPC: true\n' +
+      "  containers:\n  - {name: c, command: [sleep, '1000']}\n",
+  );
+  const r = await s.cli(['run', '-d', '-f', file]);
+  t.equal(r.code, 0, r.stderr);
+  const view = JSON.parse((await s.cli(['inspect', 'h', '--json'])).stdout) as Inspected;
+  const c = view.containers[0];
+  for (const p of [view.infra, c]) {
+    t.equal(nsInode(p.process.pid, 'pid'), nsInode('self', 'pid'), `pid ${p.process.pid}: the host's PID namespace`);
+    t.equal(nsInode(p.process.pid, 'ipc'), nsInode('self', 'ipc'), `pid ${p.process.pid}: the host's IPC namespace`);
+    t.not(nsInode(p.process.pid, 'net'), nsInode('self', 'net'), `pid ${p.process.pid}: a network namespace of the pod's`);
+  }
+  t.same([view.infra.sharing.pid, view.infra.sharing.ipc, view.infra.sharing.net], ['host', 'host', 'own'], 'inspect: the infra');
+  t.same([c.sharing.pid, c.sharing.ipc, c.sharing.net, c.sharing.mnt], ['host', 'host', 'infra', 'own'], 'inspect: the container');
+  // The container sees the host's processes: PID 1 is the host's init.
+  const init = await s.cli(['exec', 'h', 'c', '--', 'cat', '/proc/1/comm']);
+  t.equal(init.stdout, readFileSync('/proc/1/comm', 'utf8'));
+  t.equal((await s.cli(['rm', '-f', 'h'])).code, 0);
+
+  const cli = await s.cli(['run', '-d', '--name', 'hc', '--pid', 'host', '--ipc', 'host', '--', 'sleep', '1000']);
+  t.equal(cli.code, 0, cli.stderr);
+  const pid = s.store.read('hc')!.containers[0].process!.pid;
+  t.same([nsInode(pid, 'pid'), nsInode(pid, 'ipc')], [nsInode('self', 'pid'), nsInode('self', 'ipc')], '--pid host --ipc host');
+});
+
+t.test('host namespaces that contradict the pod are refused, naming the field, nothing created', async (t) => {
+  const s = testState(t);
+  const file = join(tempDir(t, 'hostns-bad'), 'pod.yaml');
+  writeFileSync(
+    file,
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  hostPID: true\n  shareProcessNamespace: true\n' +
+      "  containers:\n  - {name: c, command: ['true']}\n",
+  );
+  const both = await s.cli(['run', '-d', '-f', file]);
+  t.match(both.stderr, /spec\.shareProcessNamespace: cannot go with hostPID/);
+  const share = await s.cli(['run', '-d', '--name', 'x', '--pid', 'host', '--share', 'net,ipc,uts', '--', 'true']);
+  t.match(share.stderr, /hostPID: .* its containers must share it/);
+  const sysctl = await s.cli(['run', '-d', '--name', 'x', '--ipc', 'host', '--sysctl', 'kernel.shm_rmid_forced=1', '--', 'true']);
+  t.match(sysctl.stderr, /kernel\.shm_rmid_forced would change the host's: the pod is in the host's IPC namespace/);
+  const mode = await s.cli(['run', '--pid', 'container:x', '--', 'true']);
+  t.match(mode.stderr, /--pid: "container:x" is not one tspod takes/);
+  for (const r of [both, share, sysctl, mode]) t.equal(r.code, 125);
+  await waitFor('no pod', () => s.store.names().length === 0 || undefined);
+  t.same(s.store.names(), []);
+});
+
+t.test('--time-offset: CLOCK_MONOTONIC and CLOCK_BOOTTIME shifted in every container and exec, not on the host', async (t) => {
+  const s = testState(t);
+  const DAY = 86400;
+  // Each clock as seconds, from perl's clock_gettime (Time::HiRes is part of perl itself).
+  const clocks =
+    'perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC,CLOCK_BOOTTIME ' +
+    "-e 'printf qq(%d %d\\n), clock_gettime(CLOCK_MONOTONIC), clock_gettime(CLOCK_BOOTTIME)'";
+  const created = await s.cli(['pod', 'create', 'tp', '--time-offset', `monotonic=${DAY},boottime=${2 * DAY}`]);
+  t.equal(created.code, 0, created.stderr);
+  t.equal((await s.cli(['run', '-d', '--pod', 'tp', '--name', 'c', '--', 'sleep', '1000'])).code, 0);
+  const host = () =>
+    readFileSync('/proc/uptime', 'utf8')
+      .split(' ')
+      .map(Number)
+      .slice(0, 1)
+      .concat(Number(process.hrtime.bigint() / 1_000_000_000n));
+  const inside = await s.cli(['exec', 'tp', 'c', '--', 'sh', '-c', clocks]);
+  t.equal(inside.code, 0, inside.stderr);
+  const [mono, boot] = inside.stdout.trim().split(' ').map(Number);
+  const [hostBoot, hostMono] = host();
+  // Generous bounds: the commands take time, this machine is shared.
+  t.ok(Math.abs(mono - hostMono - DAY) < 60, `monotonic: ${mono} inside, ${hostMono} here`);
+  t.ok(Math.abs(boot - hostBoot - 2 * DAY) < 60, `boottime: ${boot} inside, ${hostBoot} here`);
+  const view = JSON.parse((await s.cli(['inspect', 'tp', '--json'])).stdout) as Inspected;
+  const pid = view.containers[0].process.pid;
+  t.equal(nsInode(pid, 'time'), nsInode(view.infra.process.pid, 'time'), "the container is in the infra's time namespace");
+  t.not(nsInode(pid, 'time'), nsInode('self', 'time'), "which is not the host's");
+  t.same([view.infra.sharing.time, view.containers[0].sharing.time], ['own', 'infra']);
+  const bad = await s.cli(['run', '--time-offset', 'realtime=5', '--', 'true']);
+  t.match(bad.stderr, /--time-offset: "realtime=5" is not CLOCK=SECONDS/);
+});

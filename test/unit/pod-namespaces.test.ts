@@ -1,0 +1,69 @@
+// The pod's namespaces beyond the four it shares, as the TypeScript works them out: hostPID and
+// hostIPC in manifests, options and the infra's spawn; --time-offset and the time namespace
+// every container and exec joins.
+import t from 'tap';
+import { FakeBinding } from '../helpers/fake-binding.js';
+import { podFromManifest } from '../../src/pod/manifest.js';
+import { checkPodNamespaces, hostNamespaceOption, timeOffsetsOption, timensOffsetsText } from '../../src/pod/namespaces.js';
+import { newPodSpec } from '../../src/pod/spec.js';
+import { infraRequest } from '../../src/runtime/infra.js';
+import { containerRequest, type ContainerLaunch } from '../../src/runtime/container.js';
+import { execRequest } from '../../src/runtime/exec.js';
+
+const c = new FakeBinding().constants;
+const manifest = (spec: object) =>
+  podFromManifest({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p' },
+    spec: { containers: [{ name: 'c', command: ['true'] }], ...spec },
+  });
+
+t.test("hostPID and hostIPC: the infra makes no PID or IPC namespace; hostPID's containers share the infra's", async (t) => {
+  const p = manifest({ hostPID: true, hostIPC: true });
+  t.same([p.hostPID, p.hostIPC, p.share.includes('pid')], [true, true, true]);
+  t.throws(() => manifest({ hostPID: true, shareProcessNamespace: true }), { name: 'InputError', field: 'spec.shareProcessNamespace' });
+  t.throws(() => manifest({ hostIPC: 'yes' }), { name: 'InputError', field: 'spec.hostIPC' });
+  const req = infraRequest(c, { hostname: 'p', stdio: [0, 1, 2], hostPID: true, hostIPC: true });
+  t.equal(req.newNamespaces! & (c.CLONE_NEWPID | c.CLONE_NEWIPC), 0, 'no new PID or IPC namespace');
+  t.equal(req.newNamespaces! & (c.CLONE_NEWNET | c.CLONE_NEWUTS), c.CLONE_NEWNET | c.CLONE_NEWUTS, 'new net and uts');
+  t.throws(() => checkPodNamespaces({ ...newPodSpec('p'), share: ['net'], hostPID: true }), { name: 'InputError', field: 'hostPID' });
+  t.throws(() => checkPodNamespaces({ ...newPodSpec('p'), share: ['net'], hostIPC: true }), { name: 'InputError', field: 'hostIPC' });
+  t.equal(hostNamespaceOption('--pid', 'host'), true);
+  t.equal(hostNamespaceOption('--ipc', 'private'), undefined);
+  t.throws(() => hostNamespaceOption('--pid', 'pod:x'), { name: 'InputError', field: '--pid' });
+});
+
+t.test('--time-offset: the clocks and seconds, as /proc/self/timens_offsets takes them', async (t) => {
+  t.same(timeOffsetsOption('monotonic=86400,boottime=-5'), { monotonic: 86400, boottime: -5 });
+  t.equal(timensOffsetsText({ monotonic: 86400 }), 'monotonic 86400 0\nboottime 0 0\n');
+  for (const bad of ['realtime=1', 'monotonic', 'monotonic=1.5', `boottime=${2 ** 41}`]) {
+    t.throws(() => timeOffsetsOption(bad), { name: 'InputError', field: '--time-offset' }, bad);
+  }
+  const infra = infraRequest(c, { hostname: 'p', stdio: [0, 1, 2], timeOffsets: { boottime: 60 } });
+  t.equal(infra.timeOffsets, 'monotonic 0 0\nboottime 60 0\n');
+});
+
+t.test("a pod with a time namespace: each container and each exec joins the infra's", async (t) => {
+  const launch: ContainerLaunch = {
+    name: 'c',
+    path: '/bin/true',
+    argv: ['true'],
+    env: [],
+    cwd: '/',
+    share: ['net', 'pid'],
+    timeNamespace: true,
+    hostname: 'p',
+  };
+  const req = containerRequest(c, { pid: 10, pidfd: 3 }, launch, [0, 1, 2]);
+  t.equal(req.joinNamespaces![0].type, c.CLONE_NEWNET | c.CLONE_NEWPID | c.CLONE_NEWTIME);
+  const without = containerRequest(c, { pid: 10, pidfd: 3 }, { ...launch, timeNamespace: undefined }, [0, 1, 2]);
+  t.equal(without.joinNamespaces![0].type & c.CLONE_NEWTIME, 0);
+  const exec = execRequest(
+    c,
+    { pid: 11, pidfd: 4 },
+    { argv: ['sh'], path: 'sh', env: [], cwd: '/', stdio: [0, 1, 2], tty: false, timeNamespace: true },
+  );
+  t.ok(exec.joinNamespaces![0].type & c.CLONE_NEWTIME, 'exec joins it');
+  t.match(exec.joinNamespaces![0].label, /\+time\)$/);
+});
