@@ -10,6 +10,7 @@ import { isRunning, type ProcessId } from '../native/identity.js';
 import { READ_WHY, requireRoot } from './root.js';
 import type { ResourceList, Resources } from '../pod/resources.js';
 import { print } from './print.js';
+import { sourceText } from '../pod/namespaces.js';
 
 const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'mnt', 'cgroup', 'time', 'user'] as const;
 
@@ -70,6 +71,10 @@ export async function inspect(pod: string, container: string | undefined, o: { j
       return { ...c, namespaces: ns, sharing: sharing(ns, host, infraNs) };
     });
   const infraSharing = sharing(infraNs, host, null);
+  // The infra's joined ones are another's: say whose.
+  for (const [ns, source] of Object.entries(record.spec.joinNamespaces ?? {})) {
+    if (infraSharing && infraSharing[ns] === 'own') infraSharing[ns] = sourceText(source);
+  }
   const view = { ...record, infra: record.infra && { ...record.infra, namespaces: infraNs, sharing: infraSharing }, containers };
   if (o.json) {
     print(

@@ -10,6 +10,7 @@ import { checkLabel, envNameProblem } from '../pod/names.js';
 import {
   type ContainerSpec,
   type EnvVar,
+  type NamespaceSource,
   type PodSpec,
   type PortMapping,
   type SecurityContext,
@@ -18,7 +19,7 @@ import {
   type VolumeMount,
 } from '../pod/spec.js';
 import { localhostProfile } from '../pod/seccomp.js';
-import { hostNamespaceOption, timeOffsetsOption } from '../pod/namespaces.js';
+import { namespaceOption, namespaceSource, timeOffsetsOption } from '../pod/namespaces.js';
 import { allowedUnsafeSysctls, canonicalName, sysctlField } from '../pod/sysctls.js';
 import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
@@ -130,10 +131,23 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervi
 }
 
 /** --pid host, --ipc host, --time-offset, --sysctl: the pod's namespaces and what is set in them. */
-export function applyNamespaceOptions(spec: PodSpec, o: { pid?: string; ipc?: string; sysctl?: string[]; timeOffset?: string }): void {
+export function applyNamespaceOptions(
+  spec: PodSpec,
+  o: { pid?: string; ipc?: string; uts?: string; sysctl?: string[]; timeOffset?: string },
+): void {
   if (o.timeOffset !== undefined) spec.timeOffsets = timeOffsetsOption(o.timeOffset);
-  if (hostNamespaceOption('--pid', o.pid)) spec.hostPID = true;
-  if (hostNamespaceOption('--ipc', o.ipc)) spec.hostIPC = true;
+  const join = (ns: SharedNamespace, source: NamespaceSource) => (spec.joinNamespaces = { ...spec.joinNamespaces, [ns]: source });
+  for (const [ns, value] of [
+    ['pid', o.pid],
+    ['ipc', o.ipc],
+    ['uts', o.uts],
+  ] as const) {
+    const asked = namespaceOption(`--${ns}`, value);
+    if (asked === 'host' && ns === 'uts')
+      throw new InputError('--uts', 'host: tspod has no host UTS mode; give the hostname with --hostname');
+    if (asked === 'host') spec[ns === 'pid' ? 'hostPID' : 'hostIPC'] = true;
+    else if (asked) join(ns, asked);
+  }
   applySysctlOptions(spec, o.sysctl);
 }
 
@@ -246,7 +260,11 @@ export function publishOption(value: string): PortMapping {
 
 /** --network and -p, onto a pod's spec. */
 export function applyNetworkOptions(spec: PodSpec, network: string | undefined, publish: string[]): void {
-  if (network !== undefined) spec.network = networkValue(network, '--network');
+  // A network namespace joined (ns:PATH, pod:NAME) is the pod's network still: its ports are
+  // forwarded into it.
+  const joined = network === undefined ? undefined : namespaceSource(network, '--network');
+  if (joined) spec.joinNamespaces = { ...spec.joinNamespaces, net: joined };
+  else if (network !== undefined) spec.network = networkValue(network, '--network');
   if (publish.length) {
     spec.ports = [...spec.ports, ...publish.map(publishOption)];
     uniqueHostPorts(spec.ports, () => '-p');

@@ -28,6 +28,7 @@ export interface PodCreateOptions {
   sysctl?: string[];
   pid?: string;
   ipc?: string;
+  uts?: string;
   timeOffset?: string;
   root?: string;
 }

@@ -48,6 +48,7 @@ export interface RunOptions {
   sysctl?: string[];
   pid?: string;
   ipc?: string;
+  uts?: string;
   timeOffset?: string;
   capAdd?: string[];
   capDrop?: string[];

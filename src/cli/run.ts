@@ -110,6 +110,7 @@ async function runInPod(command: string[], o: RunOptions): Promise<number> {
     ['--sysctl', o.sysctl?.length ? o.sysctl : undefined],
     ['--pid', o.pid],
     ['--ipc', o.ipc],
+    ['--uts', o.uts],
     ['--time-offset', o.timeOffset],
   ] as const;
   for (const [option, given] of podOptions) {

@@ -39,8 +39,15 @@ import {
 } from '../pod/fields.js';
 import { podFromManifestText } from '../pod/manifest.js';
 import { sysctlField } from '../pod/sysctls.js';
-import { timeOffsetsOption } from '../pod/namespaces.js';
-import { DEFAULT_GRACE_SECONDS, DEFAULT_SHARE, workingDirDefault, type PodSpec, type PortMapping } from '../pod/spec.js';
+import { namespaceSource, timeOffsetsOption } from '../pod/namespaces.js';
+import {
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_SHARE,
+  workingDirDefault,
+  type PodSpec,
+  type PortMapping,
+  type SharedNamespace,
+} from '../pod/spec.js';
 import type { AddContainerRequest, ManifestRequest, UpdateResourcesRequest } from './protocol.js';
 
 function portMapping(v: unknown, path: string): PortMapping {
@@ -89,6 +96,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'hostPID',
     'hostIPC',
     'timeOffsets',
+    'joinNamespaces',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -136,6 +144,18 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     );
   }
   for (const key of ['hostPID', 'hostIPC'] as const) if (o[key] !== undefined && boolean(o[key], `${path}.${key}`)) spec[key] = true;
+  if (o.joinNamespaces !== undefined) {
+    const j = mapping(o.joinNamespaces, `${path}.joinNamespaces`);
+    onlyFields(j, `${path}.joinNamespaces`, ['net', 'ipc', 'uts', 'pid']);
+    spec.joinNamespaces = {};
+    for (const [ns, v] of Object.entries(j) as [SharedNamespace, unknown][]) {
+      const where = `${path}.joinNamespaces.${ns}`;
+      const src = mapping(v, where);
+      onlyFields(src, where, ['path', 'pod']);
+      const text = src.path !== undefined ? `ns:${string(src.path, `${where}.path`)}` : `pod:${string(src.pod, `${where}.pod`)}`;
+      spec.joinNamespaces[ns] = namespaceSource(text, where);
+    }
+  }
   if (o.timeOffsets !== undefined) {
     const t = mapping(o.timeOffsets, `${path}.timeOffsets`);
     onlyFields(t, `${path}.timeOffsets`, ['monotonic', 'boottime']);

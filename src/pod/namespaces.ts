@@ -3,22 +3,55 @@
 // podman's --pid host and --ipc host) put the infra in the host's, and then the containers
 // must join the infra's, or they would get new ones the field did not ask for.
 import { InputError } from '../errors.js';
-import type { PodSpec, TimeOffsets } from './spec.js';
+import { isAbsolute } from 'node:path';
+import { dns1123LabelProblem } from './names.js';
+import type { NamespaceSource, PodSpec, SharedNamespace, TimeOffsets } from './spec.js';
 
-export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'hostIPC'>): void {
+export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'hostIPC' | 'joinNamespaces' | 'network' | 'sysctls'>): void {
   if (spec.hostPID && !spec.share.includes('pid')) {
     throw new InputError('hostPID', "puts the pod in the host's PID namespace: its containers must share it (--share with pid)");
   }
   if (spec.hostIPC && !spec.share.includes('ipc')) {
     throw new InputError('hostIPC', "puts the pod in the host's IPC namespace: its containers must share it (--share with ipc)");
   }
+  for (const [ns, source] of Object.entries(spec.joinNamespaces ?? {}) as [SharedNamespace, NamespaceSource][]) {
+    const option = `--${ns === 'net' ? 'network' : ns} ${sourceText(source)}`;
+    if (!spec.share.includes(ns))
+      throw new InputError(option, `joins a ${ns} namespace for the pod: its containers must share it (--share with ${ns})`);
+    const host = { net: spec.network.mode === 'host', pid: spec.hostPID, ipc: spec.hostIPC, uts: false }[ns];
+    if (host) throw new InputError(option, `contradicts the host's ${ns} namespace asked for too`);
+    if (ns === 'net' && spec.network.mode === 'cni') {
+      throw new InputError(option, "a network namespace tspod joins is its owner's to configure: no CNI network is attached to it");
+    }
+  }
 }
 
-/** --pid and --ipc: podman's words; only "host" asks for something (the default is the pod's own). */
-export function hostNamespaceOption(option: '--pid' | '--ipc', value: string | undefined): boolean | undefined {
+/** NAMESPACE options' ns:PATH and pod:NAME (podman's ns:PATH; pod: for another tspod pod). */
+export function namespaceSource(value: string, option: string): NamespaceSource | undefined {
+  if (value.startsWith('ns:')) {
+    const path = value.slice(3);
+    if (!isAbsolute(path)) throw new InputError(option, `"${value}": ns: takes an absolute path (/run/netns/NAME, /proc/PID/ns/net)`);
+    return { path };
+  }
+  if (value.startsWith('pod:')) {
+    const problem = dns1123LabelProblem(value.slice(4));
+    if (problem) throw new InputError(option, `"${value}": ${problem}`);
+    return { pod: value.slice(4) };
+  }
+  return undefined;
+}
+
+export function sourceText(s: NamespaceSource): string {
+  return 'path' in s ? `ns:${s.path}` : `pod:${s.pod}`;
+}
+
+/** --pid, --ipc, --uts: podman's words: host, ns:PATH, pod:NAME, or private (the pod's own, the default). */
+export function namespaceOption(option: string, value: string | undefined): 'host' | NamespaceSource | undefined {
   if (value === undefined || value === 'private') return undefined;
-  if (value === 'host') return true;
-  throw new InputError(option, `"${value}" is not one tspod takes: host, or private (the pod's own, the default)`);
+  if (value === 'host') return 'host';
+  const source = namespaceSource(value, option);
+  if (source) return source;
+  throw new InputError(option, `"${value}" is not one tspod takes: host, ns:PATH, pod:NAME, or private (the pod's own, the default)`);
 }
 
 /** The clocks a time namespace can shift (CLOCK_MONOTONIC and CLOCK_BOOTTIME, with their variants). */

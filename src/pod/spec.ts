@@ -238,6 +238,11 @@ export interface PodSpec {
   /** Kubernetes' hostIPC: in the host's IPC namespace. */
   hostIPC?: boolean;
   /**
+   * Namespaces the infra joins instead of making them (`--network ns:PATH`, `--ipc pod:OTHER`,
+   * ...): a namespace file (/run/netns/NAME, /proc/PID/ns/ipc) or another running pod's.
+   */
+  joinNamespaces?: Partial<Record<SharedNamespace, NamespaceSource>>;
+  /**
    * A time namespace of the pod's own, its clocks shifted by these seconds (podman's and tspod's
    * --time-offset; Linux 5.6): the infra and every container see them.
    */
@@ -246,6 +251,8 @@ export interface PodSpec {
   sysctls?: Sysctl[];
   containers: ContainerSpec[];
 }
+
+export type NamespaceSource = { path: string } | { pod: string };
 
 export interface TimeOffsets {
   monotonic?: number;

@@ -78,7 +78,10 @@ function matches(pattern: string, name: string): boolean {
  * is created: each must be safe or allowed, and kept in a namespace that the pod has of its own
  * and that its containers share.
  */
-export function checkSysctls(spec: Pick<PodSpec, 'sysctls' | 'share' | 'network' | 'hostIPC'>, allowedUnsafe: readonly string[]): void {
+export function checkSysctls(
+  spec: Pick<PodSpec, 'sysctls' | 'share' | 'network' | 'hostIPC' | 'joinNamespaces'>,
+  allowedUnsafe: readonly string[],
+): void {
   const seen = new Set<string>();
   (spec.sysctls ?? []).forEach((s, i) => {
     const where = `spec.securityContext.sysctls[${i}]`;
@@ -96,6 +99,9 @@ export function checkSysctls(spec: Pick<PodSpec, 'sysctls' | 'share' | 'network'
     const ns = sysctlNamespace(name)!;
     if (ns === 'net' && spec.network.mode === 'host') {
       throw new InputError(`${where}.name`, `${s.name} would change the host's network: the pod is on the host's network`);
+    }
+    if (spec.joinNamespaces?.[ns]) {
+      throw new InputError(`${where}.name`, `${s.name} would change the ${ns} namespace the pod joins, which is not its own`);
     }
     if (ns === 'ipc' && spec.hostIPC) {
       throw new InputError(`${where}.name`, `${s.name} would change the host's: the pod is in the host's IPC namespace`);

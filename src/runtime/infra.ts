@@ -8,7 +8,14 @@ import { NO_CAPABILITIES } from '../pod/security.js';
 import type { Sysctl, TimeOffsets } from '../pod/spec.js';
 import { timensOffsetsText } from '../pod/namespaces.js';
 import { sysctlPath } from '../pod/sysctls.js';
-import { bundledPausePath, type NativeBinding, type NativeConstants, type SpawnRequest, type SpawnedProcess } from '../native/binding.js';
+import {
+  bundledPausePath,
+  type NamespaceJoin,
+  type NativeBinding,
+  type NativeConstants,
+  type SpawnRequest,
+  type SpawnedProcess,
+} from '../native/binding.js';
 import { DEFAULT_PATH } from '../pod/env.js';
 import { PodProcess, describeExit } from './process.js';
 
@@ -26,6 +33,8 @@ export interface InfraOptions {
   hostIPC?: boolean;
   /** The cgroups the infra is created in. */
   cgroups?: Pick<Placement, 'into' | 'joins'>;
+  /** Namespaces it joins instead of making them (their CLONE_NEW* flags are left out). */
+  joins?: NamespaceJoin[];
   /** A time namespace of the pod's own, with these clock offsets. */
   timeOffsets?: TimeOffsets;
   /** The pod's sysctls, written in its new namespaces before pause runs (pod/sysctls.ts checked them). */
@@ -37,6 +46,7 @@ const READY_FD = 3;
 
 export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: number): SpawnRequest {
   const custom = opts.pause !== undefined;
+  const joined = (opts.joins ?? []).reduce((f, j) => f | (j.type ?? 0), 0);
   return {
     path: opts.pause ?? bundledPausePath,
     argv: custom ? [opts.pause!] : ['pause', '-r', String(READY_FD)],
@@ -44,12 +54,15 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     cwd: '/',
     stdio: readyFd === undefined ? [...opts.stdio] : [...opts.stdio, readyFd],
     newNamespaces:
-      (opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) |
-      (opts.hostIPC ? 0 : c.CLONE_NEWIPC) |
-      c.CLONE_NEWUTS |
-      (opts.hostPID ? 0 : c.CLONE_NEWPID),
-    hostname: opts.hostname,
-    loopbackUp: opts.ownNetwork !== false,
+      ((opts.ownNetwork === false ? 0 : c.CLONE_NEWNET) |
+        (opts.hostIPC ? 0 : c.CLONE_NEWIPC) |
+        c.CLONE_NEWUTS |
+        (opts.hostPID ? 0 : c.CLONE_NEWPID)) &
+      ~joined,
+    ...(opts.joins?.length ? { joinNamespaces: opts.joins } : {}),
+    // A joined UTS or network namespace is its owner's: its hostname and lo are left as they are.
+    hostname: joined & c.CLONE_NEWUTS ? undefined : opts.hostname,
+    loopbackUp: opts.ownNetwork !== false && !(joined & c.CLONE_NEWNET),
     ...(opts.timeOffsets ? { timeOffsets: timensOffsetsText(opts.timeOffsets) } : {}),
     ...(opts.sysctls?.length ? { sysctls: opts.sysctls.map((x) => ({ path: sysctlPath(x.name), value: x.value })) } : {}),
     parentDeathSignal: opts.parentDeathSignal,

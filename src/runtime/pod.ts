@@ -18,7 +18,7 @@ import { usesPodIP } from '../pod/downward.js';
 import { resources } from '../pod/fields.js';
 import { resourceAmounts, type ResourceList } from '../pod/resources.js';
 import { Conflict, InputError, NotFound, StartFailed } from '../errors.js';
-import type { ExitStatus, NativeBinding } from '../native/binding.js';
+import type { ExitStatus, NamespaceJoin, NativeBinding } from '../native/binding.js';
 import type { PodNetwork } from '../net/network.js';
 import type { ContainerSpec, PodSpec, RestartPolicy } from '../pod/spec.js';
 import type { ContainerState, PipeIds, PodRecord, PodState } from '../state/records.js';
@@ -57,6 +57,8 @@ export interface PodOptions {
   storage?: PodStorage;
   /** The pod's cgroups: each process is born in its own; removed when the pod has ended. */
   cgroups?: PodCgroups;
+  /** Namespaces the infra joins instead of making (the caller opened the fds and closes them). */
+  infraJoins?: NamespaceJoin[];
   /**
    * Called while start() runs, as each process is spawned (the infra, then each container): a
    * supervisor records them before the pod is whole, so that if it dies mid-start (during a
@@ -169,6 +171,7 @@ export class Pod extends EventEmitter<PodEvents> {
           hostPID: spec.hostPID,
           hostIPC: spec.hostIPC,
           timeOffsets: spec.timeOffsets,
+          joins: opts.infraJoins,
           cgroups,
           sysctls: spec.sysctls,
         });

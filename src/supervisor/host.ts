@@ -5,24 +5,25 @@
 // to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
 // embedding program's own.
 import { randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { PodCgroups } from '../cgroup/pod.js';
-import { Conflict, TspodError } from '../errors.js';
-import type { NativeBinding } from '../native/binding.js';
+import { Conflict, InputError, TspodError } from '../errors.js';
+import type { NativeBinding, NamespaceJoin } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
 import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import { resourceAmounts } from '../pod/resources.js';
-import type { PodSpec } from '../pod/spec.js';
+import type { NamespaceSource, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { Pod } from '../runtime/pod.js';
-import { PodProcess } from '../runtime/process.js';
+import { PodProcess, openProcess } from '../runtime/process.js';
 import { ObjectStore } from '../state/objects.js';
 import { RECORD_VERSION, type PodRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
 import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
-import { checkPodNamespaces } from '../pod/namespaces.js';
+import { checkPodNamespaces, sourceText } from '../pod/namespaces.js';
 import { checkSysctls } from '../pod/sysctls.js';
 
 /**
@@ -118,6 +119,8 @@ export class PodHost {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
     checkPodNamespaces(spec);
     checkSysctls(spec, this.opts.allowedUnsafeSysctls ?? []);
+    // Opened now: a namespace that is not there stops the pod before anything is made.
+    const joins = this.namespaceJoins(spec);
     this.creating.add(spec.name);
     // Its own id, kept in its record (the downward API's metadata.uid).
     spec.uid ??= randomUUID();
@@ -153,6 +156,7 @@ export class PodHost {
           persistent: opts.persistent,
           backoff: this.opts.backoff,
           clock: this.opts.clock,
+          infraJoins: joins,
           // Still "creating", but naming its processes: should this supervisor die before the
           // pod is whole, the next one (or rm -f) finds the record stale and kills them.
           onStarting: (p) => this.store.write({ ...p.toRecord(this.self), state: 'creating' }),
@@ -167,7 +171,39 @@ export class PodHost {
       return pod;
     } finally {
       this.creating.delete(spec.name);
+      for (const j of joins) closeSync(j.fd);
     }
+  }
+
+  /**
+   * The namespaces the pod's infra joins (`joinNamespaces`): a namespace file opened, or another
+   * running pod's infra, through its pidfd (one setns for all that pod gives).
+   */
+  private namespaceJoins(spec: PodSpec): NamespaceJoin[] {
+    const c = this.binding.constants;
+    const flag = { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID };
+    const joins: NamespaceJoin[] = [];
+    try {
+      for (const [ns, source] of Object.entries(spec.joinNamespaces ?? {}) as [SharedNamespace, NamespaceSource][]) {
+        const label = `${sourceText(source)} (${ns})`;
+        if ('path' in source) {
+          try {
+            joins.push({ fd: openSync(source.path, 'r'), type: flag[ns], label });
+          } catch (err) {
+            throw new InputError(`--${ns === 'net' ? 'network' : ns}`, `${sourceText(source)}: ${(err as NodeJS.ErrnoException).code}`);
+          }
+          continue;
+        }
+        const other = this.store.read(source.pod);
+        const pidfd = other?.state === 'running' && other.infra ? openProcess(this.binding, other.infra.process) : undefined;
+        if (pidfd === undefined) throw new InputError(`--${ns === 'net' ? 'network' : ns}`, `${sourceText(source)}: no such running pod`);
+        joins.push({ fd: pidfd, type: flag[ns], label });
+      }
+    } catch (err) {
+      for (const j of joins) closeSync(j.fd);
+      throw err;
+    }
+    return joins;
   }
 
   /**

@@ -3,12 +3,14 @@
 // (--time-offset); checked against the inodes of /proc/PID/ns/* and the clocks themselves, and
 // against what `tspod inspect` says of each.
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
-import { tempDir } from '../helpers/cleanup.js';
+import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { nsInode, waitFor } from '../helpers/proc.js';
 import { testState } from '../helpers/state.js';
+import { freeHostPort } from '../helpers/net.js';
 
 if (!isRoot) t.plan(0, NOT_ROOT);
 
@@ -102,4 +104,54 @@ t.test('--time-offset: CLOCK_MONOTONIC and CLOCK_BOOTTIME shifted in every conta
   t.same([view.infra.sharing.time, view.containers[0].sharing.time], ['own', 'infra']);
   const bad = await s.cli(['run', '--time-offset', 'realtime=5', '--', 'true']);
   t.match(bad.stderr, /--time-offset: "realtime=5" is not CLOCK=SECONDS/);
+});
+
+t.test("joining: a named network namespace (ns:PATH) and another pod's IPC and UTS (pod:NAME); inspect says whose", async (t) => {
+  const netns = `tspod-test-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  cleanup(t, `netns ${netns}`, () => execFileSync('ip', ['netns', 'del', netns]));
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'a', '--hostname', 'alpha'])).code, 0);
+  // The joined namespace's lo is its owner's to bring up: tspod leaves it as it is.
+  execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+  const port = await freeHostPort();
+  const server = "require('http').createServer((q, r) => r.end('in the named namespace')).listen(8080)";
+  const joins = ['--network', `ns:/run/netns/${netns}`, '--ipc', 'pod:a', '--uts', 'pod:a'];
+  const r = await s.cli(['run', '-d', '--name', 'b', ...joins, '-p', `127.0.0.1:${port}:8080`, '--', process.execPath, '-e', server]);
+  t.equal(r.code, 0, r.stderr);
+  const a = s.store.read('a')!.infra!.process.pid;
+  const b = s.store.read('b')!.containers[0].process!.pid;
+  t.equal(nsInode(b, 'net'), statSync(`/run/netns/${netns}`).ino, "b's container is in the named network namespace");
+  t.same([nsInode(b, 'ipc'), nsInode(b, 'uts')], [nsInode(a, 'ipc'), nsInode(a, 'uts')], "and in pod a's IPC and UTS namespaces");
+  t.equal((await s.cli(['exec', 'b', 'b', '--', 'hostname'])).stdout, 'alpha\n', "so a's hostname");
+  const body = await waitFor('the published port', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+    return res?.ok ? res.text() : undefined;
+  });
+  t.equal(body, 'in the named namespace', 'a published port reaches a server in the joined network namespace');
+  t.not(nsInode(b, 'pid'), nsInode(a, 'pid'), 'its PID namespace is its own');
+  const view = JSON.parse((await s.cli(['inspect', 'b', '--json'])).stdout) as Inspected;
+  t.same([view.infra.sharing.net, view.infra.sharing.ipc, view.infra.sharing.pid], [`ns:/run/netns/${netns}`, 'pod:a', 'own']);
+});
+
+t.test('joining what is not there, or what contradicts the pod, is refused naming the option; nothing created', async (t) => {
+  const s = testState(t);
+  const cases: [string[], RegExp][] = [
+    [['--network', 'ns:/run/netns/tspod-none'], /--network: ns:\/run\/netns\/tspod-none: ENOENT/],
+    [['--ipc', 'pod:nosuch'], /--ipc: pod:nosuch: no such running pod/],
+    [['--network', 'ns:netns/x'], /--network: "ns:netns\/x": ns: takes an absolute path/],
+    [['--uts', 'host'], /--uts: host: tspod has no host UTS mode/],
+    [['--ipc', 'ns:/proc/1/ns/ipc', '--sysctl', 'kernel.shm_rmid_forced=1'], /would change the ipc namespace the pod joins/],
+    [
+      ['--network', 'ns:/proc/1/ns/net', '--share', 'ipc,uts,pid'],
+      /--network ns:\/proc\/1\/ns\/net: joins a net namespace for the pod: its containers must share it/,
+    ],
+  ];
+  for (const [args, error] of cases) {
+    const r = await s.cli(['run', '-d', '--name', 'x', ...args, '--', 'true']);
+    t.equal(r.code, 125, args.join(' '));
+    t.match(r.stderr, error);
+  }
+  await waitFor('no pod', () => s.store.names().length === 0 || undefined);
+  t.same(s.store.names(), []);
 });

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { FakeBinding } from '../helpers/fake-binding.js';
 import { podFromManifest } from '../../src/pod/manifest.js';
-import { checkPodNamespaces, hostNamespaceOption, timeOffsetsOption, timensOffsetsText } from '../../src/pod/namespaces.js';
+import { checkPodNamespaces, namespaceOption, timeOffsetsOption, timensOffsetsText } from '../../src/pod/namespaces.js';
+import { applyNamespaceOptions, applyNetworkOptions } from '../../src/cli/options.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 import { infraRequest } from '../../src/runtime/infra.js';
 import { containerRequest, type ContainerLaunch } from '../../src/runtime/container.js';
@@ -29,9 +30,9 @@ t.test("hostPID and hostIPC: the infra makes no PID or IPC namespace; hostPID's 
   t.equal(req.newNamespaces! & (c.CLONE_NEWNET | c.CLONE_NEWUTS), c.CLONE_NEWNET | c.CLONE_NEWUTS, 'new net and uts');
   t.throws(() => checkPodNamespaces({ ...newPodSpec('p'), share: ['net'], hostPID: true }), { name: 'InputError', field: 'hostPID' });
   t.throws(() => checkPodNamespaces({ ...newPodSpec('p'), share: ['net'], hostIPC: true }), { name: 'InputError', field: 'hostIPC' });
-  t.equal(hostNamespaceOption('--pid', 'host'), true);
-  t.equal(hostNamespaceOption('--ipc', 'private'), undefined);
-  t.throws(() => hostNamespaceOption('--pid', 'pod:x'), { name: 'InputError', field: '--pid' });
+  t.equal(namespaceOption('--pid', 'host'), 'host');
+  t.equal(namespaceOption('--ipc', 'private'), undefined);
+  t.throws(() => namespaceOption('--pid', 'container:x'), { name: 'InputError', field: '--pid' });
 });
 
 t.test('--time-offset: the clocks and seconds, as /proc/self/timens_offsets takes them', async (t) => {
@@ -66,4 +67,28 @@ t.test("a pod with a time namespace: each container and each exec joins the infr
   );
   t.ok(exec.joinNamespaces![0].type & c.CLONE_NEWTIME, 'exec joins it');
   t.match(exec.joinNamespaces![0].label, /\+time\)$/);
+});
+
+t.test('joining: ns:PATH and pod:NAME options, the infra joining instead of making, and what contradicts them', async (t) => {
+  const spec = newPodSpec('p');
+  applyNetworkOptions(spec, 'ns:/run/netns/x', []);
+  applyNamespaceOptions(spec, { ipc: 'pod:other', uts: 'ns:/proc/1/ns/uts' });
+  t.same(spec.joinNamespaces, { net: { path: '/run/netns/x' }, ipc: { pod: 'other' }, uts: { path: '/proc/1/ns/uts' } });
+  t.same(spec.network, { mode: 'pod' }, 'a joined network is still the pod mode: its ports are forwarded into it');
+  t.throws(() => namespaceOption('--ipc', 'pod:Bad_Name'), { name: 'InputError', field: '--ipc' });
+  t.throws(() => checkPodNamespaces({ ...spec, network: { mode: 'cni' } }), { name: 'InputError', problem: /no CNI network/ });
+  t.throws(() => checkPodNamespaces({ ...spec, share: ['net', 'uts'] }), { name: 'InputError', field: '--ipc pod:other' });
+  t.throws(() => checkPodNamespaces({ ...newPodSpec('p'), hostIPC: true, joinNamespaces: { ipc: { pod: 'o' } } }), {
+    name: 'InputError',
+    problem: /contradicts/,
+  });
+  const joins = [
+    { fd: 7, type: c.CLONE_NEWNET, label: 'ns:/run/netns/x (net)' },
+    { fd: 8, type: c.CLONE_NEWUTS, label: 'pod:o (uts)' },
+  ];
+  const req = infraRequest(c, { hostname: 'p', stdio: [0, 1, 2], joins });
+  t.same(req.joinNamespaces, joins);
+  t.equal(req.newNamespaces! & (c.CLONE_NEWNET | c.CLONE_NEWUTS), 0, 'no new net or uts namespace');
+  t.ok(req.newNamespaces! & c.CLONE_NEWPID && req.newNamespaces! & c.CLONE_NEWIPC, 'new pid and ipc');
+  t.same([req.hostname, req.loopbackUp], [undefined, false], "the joined namespaces' hostname and lo are left alone");
 });
