@@ -241,6 +241,7 @@ CloseOnExecFrom (const SpawnPlan &plan, int first)
     Fail (plan, STEP_CLOSE_FDS);
   char buf[4096];
   long n;
+  // A seccomp profile may deny what this needs: then the spawn fails rather than leak an fd.
   while ((n = syscall (SYS_getdents64, dir, buf, sizeof buf)) > 0)
     for (long off = 0; off < n;)
       {
@@ -252,9 +253,11 @@ CloseOnExecFrom (const SpawnPlan &plan, int first)
           continue;
         for (; *p >= '0' && *p <= '9'; p++)
           fd = fd * 10 + (*p - '0');
-        if (fd >= first && fd != dir)
-          fcntl (fd, F_SETFD, FD_CLOEXEC);
+        if (fd >= first && fd != dir && fcntl (fd, F_SETFD, FD_CLOEXEC) < 0)
+          Fail (plan, STEP_CLOSE_FDS);
       }
+  if (n < 0)
+    Fail (plan, STEP_CLOSE_FDS);
   close (dir);
 }
 
@@ -777,6 +780,12 @@ RunIntermediateStage (const SpawnPlan &plan)
       size_t len = strlen (plan.time_offsets);
       if (fd < 0 || write (fd, plan.time_offsets, len) != (ssize_t) len)
         Fail (plan, STEP_TIMENS_OFFSETS);
+      close (fd);
+      // Before 6.1 a CLONE_VM child must be in its parent's time namespace: go in first (this
+      // process has a memory of its own, so setns lets it).
+      fd = open ("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns (fd, CLONE_NEWTIME) < 0)
+        Fail (plan, STEP_TIMENS);
       close (fd);
     }
 

@@ -17,6 +17,8 @@ export {
 } from './pod/security.js';
 export { runtimeDefaultFilter, profileFilter, profileFileFilter, seccompPolicy, type SeccompPolicy } from './pod/seccomp.js';
 export { compileSeccomp, seccompFilterOf, type SeccompSource } from './runtime/seccomp.js';
+export { SAFE_SYSCTLS, checkSysctls, sysctlPath } from './pod/sysctls.js';
+export { checkPodNamespaces, namespaceSource, timeOffsetsOption, timensOffsetsText } from './pod/namespaces.js';
 export { objectFromManifest, podObjects, type StoredObject, type PodObjects } from './pod/objects.js';
 export { ObjectStore } from './state/objects.js';
 export { findV2Hierarchy, findV1Controllers, type V2Hierarchy } from './cgroup/hierarchy.js';

@@ -236,7 +236,8 @@ function integer(v: unknown, file: string, field: string, max = Number.MAX_SAFE_
 function action(v: unknown, file: string, field: string): string {
   if (v === 'SCMP_ACT_NOTIFY') fail(file, field, 'SCMP_ACT_NOTIFY needs a seccomp agent, which tspod does not run');
   if (typeof v !== 'string' || !ACTIONS.includes(v)) fail(file, field, `must be one of ${ACTIONS.join(', ')}`);
-  return v as string;
+  // The same action by its older name: compared with the default as one.
+  return v === 'SCMP_ACT_KILL' ? 'SCMP_ACT_KILL_THREAD' : (v as string);
 }
 
 /** Linux's version as numbers, for Docker's minKernel. */

@@ -41,8 +41,9 @@ export function canonicalName(name: string): string {
   return sep === '.' ? name : name.replace(/[./]/g, (c) => (c === '/' ? '.' : '/'));
 }
 
-/** Its file under /proc/sys. */
+/** Its file under /proc/sys; a name that is none (it could lead elsewhere) is refused here too. */
 export function sysctlPath(name: string): string {
+  if (!NAME.test(name)) throw new InputError('sysctl', `${JSON.stringify(name)} is not a sysctl name`);
   return `/proc/sys/${canonicalName(name).replace(/[./]/g, (c) => (c === '.' ? '/' : '.'))}`;
 }
 
@@ -85,6 +86,8 @@ export function checkSysctls(
   const seen = new Set<string>();
   (spec.sysctls ?? []).forEach((s, i) => {
     const where = `spec.securityContext.sysctls[${i}]`;
+    // Checked again: a library caller may hand a spec that no field check has seen.
+    sysctlField(s.name, s.value, where);
     const name = canonicalName(s.name);
     if (seen.has(name)) throw new InputError(`${where}.name`, `${s.name} is given twice`);
     seen.add(name);

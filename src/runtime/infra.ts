@@ -121,7 +121,7 @@ function spawnInfra(binding: NativeBinding, opts: InfraOptions, readyFd?: number
     const { name, value } = opts.sysctls![i];
     const why =
       e.syscall === 'open' && e.code === 'ENOENT'
-        ? "this kernel has no such sysctl in the pod's namespaces"
+        ? "no such sysctl in the pod's new namespaces (an interface's exists only once a CNI network has added it)"
         : `the kernel refused it (${e.code})`;
     throw new InputError(`spec.securityContext.sysctls[${i}]`, `${name}=${value}: ${why}`);
   }

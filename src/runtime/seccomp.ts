@@ -30,6 +30,11 @@ export function compileSeccomp(binding: Pick<NativeBinding, 'compileSeccomp'>, s
   } catch (err) {
     throw compileError(err as Error & { rule?: number; nameIndex?: number }, filter, source.policy);
   }
+  // The kernel's limit (BPF_MAXINSNS): a bigger filter would fail at the start, not here.
+  if (program.program.length / 8 > 4096) {
+    const file = source.policy.type === 'Localhost' ? source.policy.file : 'RuntimeDefault';
+    throw new InputError('syscalls', `compiles to ${program.program.length / 8} instructions; the kernel loads at most 4096`, file);
+  }
   if (compiled.size >= KEEP) compiled.delete(compiled.keys().next().value!);
   compiled.set(key, program);
   return program;

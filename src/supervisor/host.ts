@@ -5,7 +5,7 @@
 // to say goes to the log it is handed: the monitor's file, the foreground's terminal, or an
 // embedding program's own.
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, statfsSync } from 'node:fs';
 import { PodCgroups } from '../cgroup/pod.js';
 import { Conflict, InputError, TspodError } from '../errors.js';
 import type { NativeBinding, NamespaceJoin } from '../native/binding.js';
@@ -35,6 +35,9 @@ export interface SupervisorLog {
   info(pod: string, message: string): void;
   warn(pod: string, message: string): void;
 }
+
+/** statfs(2)'s type of the namespace file system, nsfs (linux/magic.h). */
+const NSFS_MAGIC = 0x6e736673;
 
 export interface HostOptions extends NetworkOptions {
   backoff?: Backoff;
@@ -188,7 +191,10 @@ export class PodHost {
         const label = `${sourceText(source)} (${ns})`;
         if ('path' in source) {
           try {
-            joins.push({ fd: openSync(source.path, 'r'), type: flag[ns], label });
+            // Only a namespace file (nsfs), opened so that a FIFO or a device cannot block or act.
+            if (statfsSync(source.path).type !== NSFS_MAGIC) throw Object.assign(new Error(), { code: 'not a namespace file' });
+            const fd = openSync(source.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+            joins.push({ fd, type: flag[ns], label });
           } catch (err) {
             throw new InputError(`--${ns === 'net' ? 'network' : ns}`, `${sourceText(source)}: ${(err as NodeJS.ErrnoException).code}`);
           }

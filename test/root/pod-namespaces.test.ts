@@ -139,6 +139,7 @@ t.test('joining what is not there, or what contradicts the pod, is refused namin
   const cases: [string[], RegExp][] = [
     [['--network', 'ns:/run/netns/tspod-none'], /--network: ns:\/run\/netns\/tspod-none: ENOENT/],
     [['--ipc', 'pod:nosuch'], /--ipc: pod:nosuch: no such running pod/],
+    [['--uts', 'ns:/etc/passwd'], /--uts: ns:\/etc\/passwd: not a namespace file/],
     [['--network', 'ns:netns/x'], /--network: "ns:netns\/x": ns: takes an absolute path/],
     [['--uts', 'host'], /--uts: host: tspod has no host UTS mode/],
     [['--ipc', 'ns:/proc/1/ns/ipc', '--sysctl', 'kernel.shm_rmid_forced=1'], /would change the ipc namespace the pod joins/],

@@ -84,11 +84,14 @@ t.test('SYS_ADMIN added: RuntimeDefault allows what it is for (unshare, clone3)'
   t.not(r.clone3, `${ENOSYS}`, 'clone3 reaches the kernel');
 });
 
-t.test('a Localhost profile that denies mkdir: EPERM in that container and what tspod exec runs there, not in its neighbour', async (t) => {
+t.test("a Localhost profile that denies mkdir: EPERM in that container, restarted or exec'd into, not in its neighbour", async (t) => {
   const s = testState(t);
   const profile = profileInDir(t, NO_MKDIR);
   const dir = tempDir(t, 'seccomp');
   const file = join(dir, 'pod.yaml');
+  // Each container's own process tries first (a new directory name at every start), then waits.
+  const localhost = `{type: Localhost, localhostProfile: ${profile}}`;
+  const tryMkdir = (c: string) => `[sh, -c, 'mkdir ${dir}/${c}-$$$$ 2>/dev/null; echo mkdir=$$?; exec sleep 1000']`;
   writeFileSync(
     file,
     [
@@ -97,20 +100,27 @@ t.test('a Localhost profile that denies mkdir: EPERM in that container and what 
       'metadata: {name: sc}',
       'spec:',
       '  containers:',
-      `  - {name: denied, command: [sleep, '1000'], securityContext: {seccompProfile: {type: Localhost, localhostProfile: ${profile}}}}`,
-      "  - {name: free, command: [sleep, '1000']}",
+      `  - {name: denied, command: ${tryMkdir('denied')}, securityContext: {seccompProfile: ${localhost}}}`,
+      `  - {name: free, command: ${tryMkdir('free')}}`,
       '',
     ].join('\n'),
   );
   const r = await s.cli(['run', '-d', '-f', file]);
   t.equal(r.code, 0, r.stderr);
-  const mkdir = (c: string, path: string) =>
+  const logged = (c: string, lines: number) =>
+    waitFor(`${c}'s ${lines} line(s)`, async () => {
+      const out = (await s.cli(['logs', 'sc', c])).stdout.split('\n').filter(Boolean);
+      return out.length >= lines ? out : undefined;
+    });
+  t.same(await logged('denied', 1), ['mkdir=1'], "denied: its own process's mkdir fails");
+  t.same(await logged('free', 1), ['mkdir=0'], 'its neighbour (RuntimeDefault) makes the directory');
+  t.equal((await s.cli(['restart', 'sc', 'denied'])).code, 0);
+  t.same(await logged('denied', 2), ['mkdir=1', 'mkdir=1'], 'restarted: its new process is denied too');
+  const exec = (c: string, path: string) =>
     s.cli(['exec', 'sc', c, '--', 'sh', '-c', `mkdir ${path} 2>/dev/null; echo mkdir=$?; grep "^Seccomp:" /proc/self/status`]);
-  const denied = await mkdir('denied', join(dir, 'a'));
-  t.same(results(denied.stdout), { mkdir: '1', Seccomp: '2' }, 'denied: mkdir fails');
-  const free = await mkdir('free', join(dir, 'b'));
-  t.same(results(free.stdout), { mkdir: '0', Seccomp: '2' }, 'its neighbour (RuntimeDefault) makes the directory');
-  // The errno itself, from the container's own process: a shell reports only a status.
+  t.same(results((await exec('denied', join(dir, 'a'))).stdout), { mkdir: '1', Seccomp: '2' }, 'exec in denied: mkdir fails');
+  t.same(results((await exec('free', join(dir, 'b'))).stdout), { mkdir: '0', Seccomp: '2' }, 'exec in its neighbour: it works');
+  // The errno itself: a shell reports only a status.
   const errno = await s.cli(['exec', 'sc', 'denied', '--', 'perl', '-e', `mkdir("${join(dir, 'c')}") or print "mkdir=", $!+0, "\\n"`]);
   t.same(results(errno.stdout), { mkdir: `${EPERM}` }, 'EPERM');
 });

@@ -53,12 +53,8 @@ t.test('every name RuntimeDefault allows is a system call libseccomp knows, on b
     const f = runtimeDefaultFilter(CAPABILITIES, arch);
     const unknown = names(f).filter((n) => {
       try {
-        binding.compileSeccomp({
-          defaultAction: 'SCMP_ACT_ERRNO',
-          architectures: [],
-          flags: [],
-          rules: [{ names: [n], action: 'SCMP_ACT_ALLOW', args: [] }],
-        });
+        // For that architecture's ABIs: a name it lacks is still one libseccomp knows.
+        binding.compileSeccomp({ ...f, rules: [{ names: [n], action: 'SCMP_ACT_ALLOW', args: [] }], skipUnknown: false });
         return false;
       } catch {
         return true;

@@ -37,6 +37,9 @@ t.test('only namespaced sysctls: a host-wide or malformed one is refused naming 
     t.throws(() => sysctlField(name, '1', 'x'), { name: 'InputError', field: 'x.name', problem: /is not a sysctl name/ }, String(name));
   }
   t.throws(() => sysctlField('net.core.somaxconn', '1\n2', 'x'), { name: 'InputError', field: 'x.value' });
+  // A spec a library caller builds by hand is checked again: no name leads out of /proc/sys.
+  t.throws(() => checkSysctls(pod([['net/../../sysrq-trigger', '1']]), ['net.*']), { name: 'InputError', problem: /not a sysctl name/ });
+  t.throws(() => sysctlPath('net/../../sysrq-trigger'), { name: 'InputError' });
   t.throws(() => sysctlField('net.core.somaxconn', 1, 'x'), { name: 'InputError', field: 'x.value' });
 });
 
@@ -144,7 +147,7 @@ t.test('spec.securityContext.sysctls in a manifest, and --sysctl NAME=VALUE', as
   t.throws(() => applySysctlOptions(newPodSpec('p'), ['vm.swappiness=1']), { name: 'InputError', field: '--sysctl vm.swappiness.name' });
 });
 
-t.test("the infra's spawn writes them, by file, in its new namespaces", async (t) => {
+t.test("the infra's spawn request names each sysctl's file and value, with new net and ipc namespaces", async (t) => {
   const b = new FakeBinding();
   const req = infraRequest(b.constants, { hostname: 'p', stdio: [0, 1, 2], sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '0' }] });
   t.same(req.sysctls, [{ path: '/proc/sys/net/ipv4/tcp_syncookies', value: '0' }]);
