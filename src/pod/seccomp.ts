@@ -194,6 +194,11 @@ export interface ProfileContext {
 
 /** A profile file (JSON, at most 1 MiB) read and checked; errors name the file and the field. */
 export function profileFileFilter(file: string, ctx: ProfileContext): SeccompFilter {
+  return profileTextFilter(readProfile(file), file, ctx);
+}
+
+/** A profile file's text (at most 1 MiB). */
+export function readProfile(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -202,6 +207,11 @@ export function profileFileFilter(file: string, ctx: ProfileContext): SeccompFil
     throw new InputError(file, `cannot read the seccomp profile: ${e.code ?? e.message}`);
   }
   if (text.length > 1024 * 1024) throw new InputError(file, 'is over 1 MiB: not a seccomp profile');
+  return text;
+}
+
+/** A profile's text (JSON) as the filter for a container in `ctx`; `file` names it in errors. */
+export function profileTextFilter(text: string, file: string, ctx: ProfileContext): SeccompFilter {
   let doc: unknown;
   try {
     doc = JSON.parse(text);

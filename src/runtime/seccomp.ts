@@ -3,7 +3,7 @@
 // execs, and pods alike, compile each distinct filter once.
 import { InputError } from '../errors.js';
 import type { CompiledSeccomp, NativeBinding, SeccompFilter } from '../native/binding.js';
-import { profileFileFilter, runtimeDefaultFilter, type SeccompPolicy } from '../pod/seccomp.js';
+import { profileFileFilter, profileTextFilter, readProfile, runtimeDefaultFilter, type SeccompPolicy } from '../pod/seccomp.js';
 
 /** What a container's filter is made from: its profile and the capabilities it holds. */
 export interface SeccompSource {
@@ -19,12 +19,18 @@ export function seccompFilterOf(source: SeccompSource): SeccompFilter {
   return policy.type === 'RuntimeDefault' ? runtimeDefaultFilter(capabilities) : profileFileFilter(policy.file, { capabilities });
 }
 
-/** The filter as the kernel loads it; a profile libseccomp cannot compile is an InputError naming the field. */
+/**
+ * The filter as the kernel loads it; a profile libseccomp cannot compile is an InputError naming
+ * the field. Kept by what it is made from (the profile's text, the capabilities), so that a
+ * container's start costs neither the filter's making nor its compiling a second time.
+ */
 export function compileSeccomp(binding: Pick<NativeBinding, 'compileSeccomp'>, source: SeccompSource): CompiledSeccomp {
-  const filter = seccompFilterOf(source);
-  const key = JSON.stringify(filter);
+  const { policy, capabilities } = source;
+  const text = policy.type === 'Localhost' ? readProfile(policy.file) : '';
+  const key = `${policy.type} ${capabilities.join(',')} ${policy.type === 'Localhost' ? `${policy.file}\n${text}` : ''}`;
   let program = compiled.get(key);
   if (program) return program;
+  const filter = policy.type === 'Localhost' ? profileTextFilter(text, policy.file, { capabilities }) : runtimeDefaultFilter(capabilities);
   try {
     program = binding.compileSeccomp(filter);
   } catch (err) {
