@@ -1,13 +1,14 @@
 // Which namespaces a pod has of its own and which it takes from the host or from elsewhere,
 // checked as a whole before anything is created: hostPID and hostIPC (Kubernetes' fields,
-// podman's --pid host and --ipc host) put the infra in the host's, and then the containers
-// must join the infra's, or they would get new ones the field did not ask for.
+// podman's --pid host and --ipc host) put the infra in the host's, ns:PATH and pod:NAME have it
+// join an existing one, and then the containers must join the infra's, or they would get new
+// ones nobody asked for. Also a time namespace's clock offsets (--time-offset).
 import { InputError } from '../errors.js';
 import { isAbsolute } from 'node:path';
 import { dns1123LabelProblem } from './names.js';
 import type { NamespaceSource, PodSpec, SharedNamespace, TimeOffsets } from './spec.js';
 
-export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'hostIPC' | 'joinNamespaces' | 'network' | 'sysctls'>): void {
+export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'hostIPC' | 'joinNamespaces' | 'network'>): void {
   if (spec.hostPID && !spec.share.includes('pid')) {
     throw new InputError('hostPID', "puts the pod in the host's PID namespace: its containers must share it (--share with pid)");
   }
@@ -56,8 +57,8 @@ export function namespaceOption(option: string, value: string | undefined): 'hos
 
 /** The clocks a time namespace can shift (CLOCK_MONOTONIC and CLOCK_BOOTTIME, with their variants). */
 const CLOCKS = ['monotonic', 'boottime'] as const;
-// The kernel keeps an offset within half of its largest time (KTIME_SEC_MAX / 2); a day's
-// multiples of years is far inside it, and a clock made negative is the kernel's to refuse.
+// The kernel keeps an offset within half of its largest time (KTIME_SEC_MAX / 2); 2^40 s (some
+// 35,000 years) is far inside it, and a clock made negative is the kernel's to refuse.
 const MAX_OFFSET = 2 ** 40;
 
 /** --time-offset monotonic=SECONDS,boottime=SECONDS (either or both; negative allowed). */
