@@ -107,21 +107,24 @@ t.test('--time-offset: CLOCK_MONOTONIC and CLOCK_BOOTTIME shifted in every conta
 });
 
 t.test("joining: a named network namespace (ns:PATH) and another pod's IPC and UTS (pod:NAME); inspect says whose", async (t) => {
-  const netns = `tspod-test-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', netns]);
-  cleanup(t, `netns ${netns}`, () => execFileSync('ip', ['netns', 'del', netns]));
+  // A network namespace kept by a bind mount, as `ip netns add` keeps one in /run/netns (which
+  // ip would leave mounted on a host that had none): here, in the test's own directory.
+  const netns = join(tempDir(t, 'netns'), 'net');
+  writeFileSync(netns, '');
+  execFileSync('unshare', [`--net=${netns}`, 'true']);
+  cleanup(t, `unmount ${netns}`, () => execFileSync('umount', ['-l', netns]));
   const s = testState(t);
   t.equal((await s.cli(['pod', 'create', 'a', '--hostname', 'alpha'])).code, 0);
   // The joined namespace's lo is its owner's to bring up: tspod leaves it as it is.
-  execFileSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
+  execFileSync('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
   const port = await freeHostPort();
   const server = "require('http').createServer((q, r) => r.end('in the named namespace')).listen(8080)";
-  const joins = ['--network', `ns:/run/netns/${netns}`, '--ipc', 'pod:a', '--uts', 'pod:a'];
+  const joins = ['--network', `ns:${netns}`, '--ipc', 'pod:a', '--uts', 'pod:a'];
   const r = await s.cli(['run', '-d', '--name', 'b', ...joins, '-p', `127.0.0.1:${port}:8080`, '--', process.execPath, '-e', server]);
   t.equal(r.code, 0, r.stderr);
   const a = s.store.read('a')!.infra!.process.pid;
   const b = s.store.read('b')!.containers[0].process!.pid;
-  t.equal(nsInode(b, 'net'), statSync(`/run/netns/${netns}`).ino, "b's container is in the named network namespace");
+  t.equal(nsInode(b, 'net'), statSync(netns).ino, "b's container is in the named network namespace");
   t.same([nsInode(b, 'ipc'), nsInode(b, 'uts')], [nsInode(a, 'ipc'), nsInode(a, 'uts')], "and in pod a's IPC and UTS namespaces");
   t.equal((await s.cli(['exec', 'b', 'b', '--', 'hostname'])).stdout, 'alpha\n', "so a's hostname");
   const body = await waitFor('the published port', async () => {
@@ -131,7 +134,7 @@ t.test("joining: a named network namespace (ns:PATH) and another pod's IPC and U
   t.equal(body, 'in the named namespace', 'a published port reaches a server in the joined network namespace');
   t.not(nsInode(b, 'pid'), nsInode(a, 'pid'), 'its PID namespace is its own');
   const view = JSON.parse((await s.cli(['inspect', 'b', '--json'])).stdout) as Inspected;
-  t.same([view.infra.sharing.net, view.infra.sharing.ipc, view.infra.sharing.pid], [`ns:/run/netns/${netns}`, 'pod:a', 'own']);
+  t.same([view.infra.sharing.net, view.infra.sharing.ipc, view.infra.sharing.pid], [`ns:${netns}`, 'pod:a', 'own']);
 });
 
 t.test('joining what is not there, or what contradicts the pod, is refused naming the option; nothing created', async (t) => {
