@@ -1,8 +1,8 @@
 // seccomp, read from the kernel: Seccomp in /proc/PID/status, and what the filter answers to
 // system calls made by number (perl's syscall), so that no libc wrapper stands in between.
 import t, { type Test } from 'tap';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { cleanup, tempDir } from '../helpers/cleanup.js';
 import { waitFor } from '../helpers/proc.js';
@@ -46,9 +46,16 @@ async function run(s: TestState, args: string[], script: string): Promise<Record
 
 /** A profile file in tspod's profile directory, removed after the test; its path relative to it. */
 function profileInDir(t: Test, profile: object): string {
-  mkdirSync(SECCOMP_PROFILE_DIR, { recursive: true });
+  // The directories it makes (/etc/tspod, its seccomp) go too, unless something else is in them.
+  const made = mkdirSync(SECCOMP_PROFILE_DIR, { recursive: true });
   const name = `tspod-test-${process.pid}-${Math.random().toString(36).slice(2)}.json`;
-  cleanup(t, `profile ${name}`, () => rmSync(join(SECCOMP_PROFILE_DIR, name), { force: true }));
+  cleanup(t, `profile ${name}`, () => {
+    rmSync(join(SECCOMP_PROFILE_DIR, name), { force: true });
+    for (let dir = SECCOMP_PROFILE_DIR; made && dir.startsWith(made); dir = dirname(dir)) {
+      if (readdirSync(dir).length) break;
+      rmdirSync(dir);
+    }
+  });
   writeFileSync(join(SECCOMP_PROFILE_DIR, name), JSON.stringify(profile));
   return name;
 }
