@@ -71,13 +71,16 @@ StepSyscall (int32_t step)
     case STEP_SYSCTL: return "write";
     case STEP_TIMENS: return "unshare";
     case STEP_TIMENS_OFFSETS: return "write";
+    case STEP_USERNS: return "setns";
     }
   return "spawn";
 }
 
 const char *
-FsOpSyscall (int32_t op)
+FsOpSyscall (int32_t op, int32_t call)
 {
+  if (op == FS_IDMAP)
+    return call == IDMAP_OPEN_TREE ? "open_tree" : call == IDMAP_SETATTR ? "mount_setattr" : "move_mount";
   switch (op)
     {
     case FS_MOUNT: return "mount";
@@ -180,18 +183,18 @@ RawClone3 (struct clone_args *args, void (*fn) (const SpawnPlan &), const SpawnP
 [[noreturn]] void RunFinalStageInCgroup (const SpawnPlan &plan);
 
 void
-Report (int fd, int32_t kind, int32_t step, int32_t err, int32_t index, int64_t pid)
+Report (int fd, int32_t kind, int32_t step, int32_t err, int32_t index, int64_t pid, int32_t call = 0)
 {
-  ChildReport r = { kind, step, err, index, pid };
+  ChildReport r = { kind, step, err, index, call, pid };
   // Reports are far below PIPE_BUF, so each write is atomic even with two writers.
   while (write (fd, &r, sizeof r) < 0 && errno == EINTR)
     ;
 }
 
 [[noreturn]] void
-Fail (const SpawnPlan &plan, ChildStep step, int index = -1)
+Fail (const SpawnPlan &plan, ChildStep step, int index = -1, int32_t call = 0)
 {
-  Report (plan.report_fd, REPORT_ERROR, step, errno, index, 0);
+  Report (plan.report_fd, REPORT_ERROR, step, errno, index, 0, call);
   _exit (127);
 }
 
@@ -367,10 +370,79 @@ OpenDevNull ()
   return -1;
 }
 
-// One step; -1 with errno set on failure.
+// An idmapped copy of the mount at `source` (Linux 5.12), put onto `target`: files owned by id N
+// on disk are seen as the host's id that N maps to in `userns` (its root's for 0). Both paths
+// are the host's, symlinks followed; the copy never reaches the host, in our mount namespace.
 int
-RunFsStep (const FsStep &st, int *root)
+IdmapMount (const char *source, const char *target, int userns, int32_t *call)
 {
+  *call = IDMAP_OPEN_TREE;
+  int tree = (int) syscall (SYS_open_tree, AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0)
+    return -1;
+  struct mount_attr attr;
+  memset (&attr, 0, sizeof attr);
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (uint64_t) userns;
+  *call = IDMAP_SETATTR;
+  int rc = (int) syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  if (rc == 0)
+    {
+      *call = IDMAP_MOVE;
+      rc = (int) syscall (SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
+    }
+  int err = errno;
+  close (tree);
+  errno = err;
+  return rc;
+}
+
+// A step that creates a name (mkdir, touch, symlink), made as `owner` (a host uid and gid; -1:
+// as we are): the owner of what it makes, and the one an idmapped mount's mapping applies to
+// (the host's root, which it does not map, gets EOVERFLOW there). Only the file-system ids
+// change: back to 0, they give back the capabilities they took.
+int
+CreateAs (int64_t owner, int (*create) (const FsStep &, int, const char *), const FsStep &st, int dir, const char *name)
+{
+  if (owner < 0)
+    return create (st, dir, name);
+  syscall (SYS_setfsgid, (gid_t) owner);
+  syscall (SYS_setfsuid, (uid_t) owner);
+  int rc = create (st, dir, name);
+  int err = errno;
+  syscall (SYS_setfsuid, 0);
+  syscall (SYS_setfsgid, 0);
+  errno = err;
+  return rc;
+}
+
+int
+MkdirStep (const FsStep &st, int dir, const char *name)
+{
+  int rc = mkdirat (dir, name, st.mode);
+  return rc < 0 && errno == EEXIST ? 0 : rc;
+}
+
+int
+SymlinkStep (const FsStep &st, int dir, const char *name)
+{
+  return symlinkat (st.source, dir, name);
+}
+
+// A file to mount onto, made if missing; what is there is never opened: a FIFO would block this
+// child, and with it Node's thread (vfork).
+int
+TouchStep (const FsStep &st, int dir, const char *name)
+{
+  int rc = mknodat (dir, name, S_IFREG | st.mode, 0);
+  return rc < 0 && errno == EEXIST ? 0 : rc;
+}
+
+// One step; -1 with errno set on failure (and, for FS_IDMAP, *call the call that failed).
+int
+RunFsStep (const FsStep &st, int *root, const SpawnPlan &plan, int32_t *call)
+{
+  int64_t owner = plan.user_ns >= 0 ? (int64_t) plan.user_ns_root : -1;
   int dir = AT_FDCWD, fd = -1, src = -1, rc = 0;
   const char *name = st.target;
   const char *source = st.source;
@@ -411,20 +483,11 @@ RunFsStep (const FsStep &st, int *root)
         rc = KeepMountFlags (st, target, &flags) < 0 ? -1 : mount (source, target, st.fstype, flags, st.data);
       }
       break;
-    case FS_MKDIR:
-      rc = mkdirat (dir, name, st.mode);
-      if (rc < 0 && errno == EEXIST)
-        rc = 0;
-      break;
+    case FS_MKDIR: rc = CreateAs (owner, MkdirStep, st, dir, name); break;
+    // As the host's root: a device node needs CAP_MKNOD, which a file-system id other than 0 drops.
     case FS_MKNOD: rc = mknodat (dir, name, st.mode, makedev (st.major, st.minor)); break;
-    case FS_SYMLINK: rc = symlinkat (st.source, dir, name); break;
-    case FS_TOUCH:
-      // A file to mount onto, made if missing; what is there is never opened: a FIFO would
-      // block this child, and with it Node's thread (vfork).
-      rc = mknodat (dir, name, S_IFREG | st.mode, 0);
-      if (rc < 0 && errno == EEXIST)
-        rc = 0;
-      break;
+    case FS_SYMLINK: rc = CreateAs (owner, SymlinkStep, st, dir, name); break;
+    case FS_TOUCH: rc = CreateAs (owner, TouchStep, st, dir, name); break;
     case FS_OPEN_ROOT:
       if (*root >= 0)
         close (*root);
@@ -463,6 +526,7 @@ RunFsStep (const FsStep &st, int *root)
           rc = KeepMountFlags (ro, st.target, &flags) < 0 ? -1 : mount (nullptr, st.target, nullptr, flags, nullptr);
         }
       break;
+    case FS_IDMAP: rc = IdmapMount (st.source, st.target, plan.user_ns, call); break;
     case FS_PIVOT:
       // pivot_root(".", "."): the old root ends up stacked on the new one, and is detached.
       if (chdir (st.target) < 0 || syscall (SYS_pivot_root, ".", ".") < 0 || umount2 (".", MNT_DETACH) < 0
@@ -584,18 +648,26 @@ SkippableExecError (int err)
 
 } // namespace
 
+namespace {
+
+void
+MoveIntoCgroup (const SpawnPlan &plan)
+{
+  int fd = openat (plan.into_cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write (fd, "0", 1) != 1)
+    Fail (plan, STEP_INTO_CGROUP);
+  close (fd);
+}
+
+} // namespace
+
 void
 RunFinalStage (const SpawnPlan &plan)
 {
   // Not created in its cgroup (clone3 is missing, or filtered by a seccomp profile): it moves
   // itself there first.
-  if (plan.into_cgroup >= 0)
-    {
-      int fd = openat (plan.into_cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write (fd, "0", 1) != 1)
-        Fail (plan, STEP_INTO_CGROUP);
-      close (fd);
-    }
+  if (plan.into_cgroup >= 0 && ! plan.into_cgroup_early)
+    MoveIntoCgroup (plan);
   RunFinalStageInCgroup (plan);
 }
 
@@ -637,11 +709,20 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
   mode_t mask = umask (0);
   int root = -1;
   for (int i = 0; i < plan.nfs; i++)
-    if (RunFsStep (plan.fs[i], &root) < 0)
-      Fail (plan, STEP_FS, i);
+    {
+      int32_t call = 0;
+      if (RunFsStep (plan.fs[i], &root, plan, &call) < 0)
+        Fail (plan, STEP_FS, i, call);
+    }
   if (root >= 0)
     close (root);
   umask (mask);
+
+  // Mounted as the host's root, the file system is the container's to see, not to change: its
+  // mount namespace stays owned by the host's user namespace. From here on, ids and
+  // capabilities are the pod's user namespace's.
+  if (plan.user_ns >= 0 && setns (plan.user_ns, CLONE_NEWUSER) < 0)
+    Fail (plan, STEP_USERNS);
 
   // After the mounts (which need root), and before chdir, so the directory is checked with
   // the permissions of the user that will run there.
@@ -726,7 +807,7 @@ RunFinalStageInCgroup (const SpawnPlan &plan)
 pid_t
 CloneFinal (int flags, int *pidfd_out, const SpawnPlan &plan, void *stack_top, size_t stack_size)
 {
-  if (plan.into_cgroup >= 0)
+  if (plan.into_cgroup >= 0 && ! plan.into_cgroup_early)
     {
       struct clone_args args = {};
       args.flags = (uint64_t) (flags | CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | (pidfd_out ? CLONE_PIDFD : 0));
@@ -768,9 +849,24 @@ RunIntermediateStage (const SpawnPlan &plan)
   // Before the setns: once in a container's cgroup namespace, a move into a cgroup is refused
   // unless the process is already below that namespace's root.
   JoinCgroups (plan);
+  if (plan.into_cgroup_early)
+    MoveIntoCgroup (plan);
   for (int i = 0; i < plan.njoins; i++)
-    if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
-      Fail (plan, STEP_SETNS, i);
+    {
+      if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
+        Fail (plan, STEP_SETNS, i);
+      // setns into a user namespace keeps our ids, which it does not map (they read as nobody
+      // there): take its root's, so what we create next is the namespace's, as nsenter -U does.
+      if (plan.joins[i].type == CLONE_NEWUSER)
+        {
+          if (syscall (SYS_setgroups, 0, nullptr) < 0)
+            Fail (plan, STEP_SETGROUPS);
+          if (syscall (SYS_setresgid, 0, 0, 0) < 0)
+            Fail (plan, STEP_SETGID);
+          if (syscall (SYS_setresuid, 0, 0, 0) < 0)
+            Fail (plan, STEP_SETUID);
+        }
+    }
   // Its clocks' offsets can be written only until a first process is in it: before the clone.
   if (plan.time_offsets)
     {

@@ -12,9 +12,12 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace tspod {
@@ -146,6 +149,123 @@ SendDatagram (const Napi::CallbackInfo &info)
   if (n < 0)
     ThrowErrno (info.Env (), err, "sendto", path.c_str ());
   return info.Env ().Undefined ();
+}
+
+namespace {
+
+// The holder of a new user namespace: it waits for EOF on the pipe, then exits. It shares our
+// memory, so it only makes system calls on its own stack.
+struct Holder
+{
+  int read_fd, write_fd;
+};
+
+int
+HoldUserNamespace (void *arg)
+{
+  const Holder *h = (const Holder *) arg;
+  char c;
+  close (h->write_fd); // its copy: EOF comes when ours is closed
+  while (read (h->read_fd, &c, 1) < 0 && errno == EINTR)
+    ;
+  syscall (SYS_exit, 0);
+  return 0;
+}
+
+// Writes `text` to /proc/PID/NAME; an errno error naming the file on failure.
+void
+WriteProcFile (Napi::Env env, pid_t pid, const char *name, const std::string &text)
+{
+  std::string path = "/proc/" + std::to_string (pid) + "/" + name;
+  int fd = open (path.c_str (), O_WRONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : write (fd, text.data (), text.size ());
+  int err = errno;
+  if (fd >= 0)
+    close (fd);
+  if (n != (ssize_t) text.size ())
+    ThrowErrno (env, n < 0 ? err : EIO, fd < 0 ? "open" : "write", path.c_str ());
+}
+
+} // namespace
+
+// createUserNamespace(uidMap, gidMap): an fd (O_CLOEXEC) of a new user namespace with these
+// maps (the text of /proc/PID/uid_map). Node cannot unshare one (it has threads), and only a
+// process outside it with CAP_SETUID may write a map of more than its own id, so a child is
+// cloned into it, its maps written, its namespace opened, and it exits; the fd keeps the
+// namespace alive.
+Napi::Value
+CreateUserNamespace (const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env ();
+  std::string uid_map = StringArg (info, 0, "createUserNamespace", "uidMap");
+  std::string gid_map = StringArg (info, 1, "createUserNamespace", "gidMap");
+  const size_t stack_size = 64 * 1024;
+  void *stack = mmap (nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    ThrowErrno (env, errno, "mmap");
+  int fds[2];
+  if (pipe2 (fds, O_CLOEXEC) < 0)
+    {
+      munmap (stack, stack_size);
+      ThrowErrno (env, errno, "pipe2");
+    }
+  Holder holder = { fds[0], fds[1] };
+  // No signal handler of Node's may run in the child: it inherits the blocked mask.
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  pid_t pid = clone (HoldUserNamespace, (char *) stack + stack_size, CLONE_NEWUSER | CLONE_VM | SIGCHLD, &holder);
+  int clone_err = errno;
+  pthread_sigmask (SIG_SETMASK, &old, nullptr);
+  int nsfd = -1;
+  Napi::Error error;
+  if (pid < 0)
+    error = ErrnoError (env, clone_err, "clone", "CLONE_NEWUSER");
+  else
+    try
+      {
+        WriteProcFile (env, pid, "uid_map", uid_map);
+        WriteProcFile (env, pid, "gid_map", gid_map);
+        std::string path = "/proc/" + std::to_string (pid) + "/ns/user";
+        if ((nsfd = open (path.c_str (), O_RDONLY | O_CLOEXEC)) < 0)
+          ThrowErrno (env, errno, "open", path.c_str ());
+      }
+    catch (const Napi::Error &e)
+      {
+        error = e;
+      }
+  close (fds[1]);
+  if (pid > 0)
+    while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
+      ;
+  close (fds[0]);
+  munmap (stack, stack_size);
+  if (nsfd < 0)
+    throw error;
+  return Napi::Number::New (env, nsfd);
+}
+
+// probeIdmappedMount(path, usernsFd): whether `path`'s file system takes an idmapped mount
+// (Linux 5.12; each file system from its own version): a detached copy of its mount is made
+// and mapped, then dropped. Throws the errno of open_tree or mount_setattr.
+Napi::Value
+ProbeIdmappedMount (const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env ();
+  std::string path = StringArg (info, 0, "probeIdmappedMount", "path");
+  int userns = (int) IntArg (info, 1, "probeIdmappedMount", "usernsFd", 0);
+  int tree = (int) syscall (SYS_open_tree, AT_FDCWD, path.c_str (), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0)
+    ThrowErrno (env, errno, "open_tree", path.c_str ());
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (uint64_t) userns;
+  int rc = (int) syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  int err = errno;
+  close (tree);
+  if (rc < 0)
+    ThrowErrno (env, err, "mount_setattr", path.c_str ());
+  return env.Undefined ();
 }
 
 } // namespace tspod

@@ -50,7 +50,7 @@ struct PlanStorage
   std::vector<uint8_t> seccomp;
   std::vector<std::string> sysctl_strings; // path, value, path, value, ...
   std::vector<Sysctl> sysctls;
-  std::string file, cwd, hostname, time_offsets;
+  std::string file, cwd, hostname, time_offsets, user_ns_label;
 };
 
 const std::string kFn = "spawn";
@@ -113,7 +113,7 @@ FsStep
 FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsStepStrings &strings)
 {
   static const char *const ops[]
-      = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot", "chdir", "mask", "readonly" };
+      = { "mount", "mkdir", "mknod", "symlink", "touch", "openRoot", "pivot", "chdir", "mask", "readonly", "idmap" };
   if (! value.IsObject ())
     TypeError (env, where + " must be an object");
   Napi::Object f = value.As<Napi::Object> ();
@@ -140,6 +140,8 @@ FsStepOf (Napi::Env env, const Napi::Value &value, const std::string &where, FsS
   strings.source_beneath = OptionalString (env, f, "sourceBeneath", where + ".");
   if (strings.source_beneath && (step.op != FS_MOUNT || ! strings.source))
     TypeError (env, where + ".sourceBeneath needs a mount with a source");
+  if (step.op == FS_IDMAP && (! strings.source || step.in_root))
+    TypeError (env, where + ": an idmap step needs a source and host paths");
   // An in-root step that creates a name does it in its parent, resolved in the root.
   if (step.in_root && step.op != FS_MOUNT)
     {
@@ -319,6 +321,21 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
       st.into_cgroup_label
           = OptionalString (env, o, "label", "intoCgroup.").value_or ("fd " + std::to_string (plan.into_cgroup));
     }
+  plan.user_ns = -1;
+  Napi::Value userns = req.Get ("userNamespace");
+  if (! userns.IsUndefined () && ! userns.IsNull ())
+    {
+      if (! userns.IsObject ())
+        TypeError (env, "userNamespace must be an object");
+      Napi::Object o = userns.As<Napi::Object> ();
+      plan.user_ns = (int) IntValue (env, o.Get ("fd"), kFn, "userNamespace.fd", 0);
+      plan.user_ns_root = (uint32_t) IntValue (env, o.Get ("hostRoot"), kFn, "userNamespace.hostRoot", 0, UINT_MAX - 1);
+      st.user_ns_label
+          = OptionalString (env, o, "label", "userNamespace.").value_or ("fd " + std::to_string (plan.user_ns));
+    }
+  for (const FsStep &f : st.fs)
+    if (f.op == FS_IDMAP && plan.user_ns < 0)
+      TypeError (env, "an idmap step needs userNamespace");
   plan.loopback_up = Bool (req, "loopbackUp");
   plan.parent_death_signal = (int) OptionalInt (env, req.Get ("parentDeathSignal"), "parentDeathSignal", 0, 0, 64);
   plan.new_session = Bool (req, "newSession");
@@ -369,11 +386,16 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
   plan.intermediate = plan.njoins > 0 || plan.time_offsets;
   plan.intermediate_own_memory = plan.time_offsets != nullptr;
   for (const NsJoin &j : st.joins)
-    if (j.type & CLONE_NEWTIME)
-      plan.intermediate_own_memory = true;
+    {
+      if (j.type & CLONE_NEWTIME)
+        plan.intermediate_own_memory = true;
+      if (j.type == CLONE_NEWUSER && plan.into_cgroup >= 0)
+        plan.into_cgroup_early = true;
+    }
   plan.cgroups = st.cgroups.data ();
   plan.ncgroups = (int) st.cgroups.size ();
   plan.into_cgroup_label = st.into_cgroup_label.c_str ();
+  plan.user_ns_label = st.user_ns_label.c_str ();
   plan.fs = st.fs.data ();
   plan.nfs = (int) st.fs.size ();
   plan.groups = st.groups.data ();
@@ -399,10 +421,14 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
     case STEP_SETNS: path = plan.joins[r.index].label; break;
     case STEP_CGROUP: path = plan.cgroups[r.index].label; break;
     case STEP_INTO_CGROUP: path = plan.into_cgroup_label; break;
-    case STEP_FS: path = plan.fs[r.index].target; break;
+    case STEP_FS:
+      path
+          = plan.fs[r.index].op == FS_IDMAP && r.call != IDMAP_MOVE ? plan.fs[r.index].source : plan.fs[r.index].target;
+      break;
     case STEP_SYSCTL_OPEN:
     case STEP_SYSCTL: path = plan.sysctls[r.index].path; break;
     case STEP_TIMENS_OFFSETS: path = "/proc/self/timens_offsets"; break;
+    case STEP_USERNS: path = plan.user_ns_label; break;
     case STEP_CHDIR: path = plan.cwd; break;
     case STEP_SETHOSTNAME: path = plan.hostname; break;
     case STEP_LO_IOCTL: path = "lo"; break;
@@ -413,7 +439,7 @@ ChildError (Napi::Env env, const SpawnPlan &plan, const ChildReport &r)
       break;
     case STEP_SETCTTY: path = "TIOCSCTTY"; break;
     }
-  const char *syscall = r.step == STEP_FS ? FsOpSyscall (plan.fs[r.index].op) : StepSyscall (r.step);
+  const char *syscall = r.step == STEP_FS ? FsOpSyscall (plan.fs[r.index].op, r.call) : StepSyscall (r.step);
   Napi::Error e = ErrnoError (env, r.err, syscall, path);
   e.Value ().Set ("childStep", Napi::Boolean::New (env, true));
   return e;

@@ -43,6 +43,7 @@ enum FsOp : int32_t
   FS_CHDIR,     // chdir(target): relative paths of later steps (an overlay's lowerdirs) start there
   FS_MASK,      // hide target: /dev/null bound onto a file, an empty read-only tmpfs onto a directory
   FS_READONLY,  // bind target onto itself (recursively) and make that read-only
+  FS_IDMAP,     // a copy of source's mount, idmapped through the plan's user namespace, onto target
   // FS_MASK and FS_READONLY pass over a target that is not there (a kernel without /proc/scsi).
 };
 
@@ -92,6 +93,9 @@ struct SpawnPlan
   // A cgroup directory the final process is created in (clone3 CLONE_INTO_CGROUP), -1: none.
   int into_cgroup;
   const char *into_cgroup_label;
+  // ... moved into by the intermediate instead, before it joins a user namespace: once in one,
+  // the kernel checks the cgroup's files with that namespace's ids, which it does not map.
+  bool into_cgroup_early;
   bool new_cgroup_namespace; // unshare(CLONE_NEWCGROUP) once in the cgroups: rooted there
   int new_namespaces;        // CLONE_NEW* flags of the clone that makes the process
   const char *hostname;      // nullptr: leave the UTS name alone
@@ -100,6 +104,11 @@ struct SpawnPlan
   int nfs;
   const Sysctl *sysctls; // written after lo is up, in the new namespaces
   int nsysctls;
+  // A user namespace (an nsfs fd, -1: none) entered once the file system is set up, before the
+  // identity and capabilities are taken there; FS_IDMAP steps map through it.
+  int user_ns;
+  const char *user_ns_label;
+  uint32_t user_ns_root; // its root's host id: what mkdir, touch and symlink steps create is its
   // Identity to take after the file system is set up (set_user false: stay root).
   bool set_user;
   uint32_t uid, gid;
@@ -158,10 +167,18 @@ enum ChildStep : int32_t
   STEP_SYSCTL,         // write to it
   STEP_TIMENS,         // unshare(CLONE_NEWTIME)
   STEP_TIMENS_OFFSETS, // write of /proc/self/timens_offsets
+  STEP_USERNS,         // setns into plan.user_ns
 };
 
 const char *StepSyscall (int32_t step);
-const char *FsOpSyscall (int32_t op);
+// An FS_IDMAP step makes three calls: `call` says which one failed.
+enum IdmapCall : int32_t
+{
+  IDMAP_OPEN_TREE,
+  IDMAP_SETATTR,
+  IDMAP_MOVE,
+};
+const char *FsOpSyscall (int32_t op, int32_t call);
 
 // The report protocol on the O_CLOEXEC pipe from the child(ren) to the parent. EOF without an
 // error report means the process reached execve and the kernel closed the pipe there.
@@ -177,6 +194,7 @@ struct ChildReport
   int32_t step;
   int32_t err;
   int32_t index;
+  int32_t call; // for an FS_IDMAP step: the IdmapCall that failed
   int64_t pid;
 };
 

@@ -43,7 +43,10 @@ export type FsStep =
   // runc's masked paths: /dev/null bound over a file, an empty read-only tmpfs over a directory.
   | { op: 'mask'; target: string }
   // runc's read-only paths: bound onto themselves, read-only. Both pass over a missing target.
-  | { op: 'readonly'; target: string };
+  | { op: 'readonly'; target: string }
+  /** A copy of source's mount, idmapped through the request's userNamespace (Linux 5.12), onto
+   *  target: host paths, symlinks followed (an image layer through its numbered link). */
+  | { op: 'idmap'; source: string; target: string };
 
 /**
  * A process to create, in a cgroup (intoCgroup) or not. The order in the child is fixed
@@ -85,6 +88,15 @@ export interface SpawnRequest {
   loopbackUp?: boolean;
   /** File-system steps, in order, in the process's mount namespace. */
   fs?: FsStep[];
+  /**
+   * A user namespace (an nsfs fd, O_CLOEXEC, the caller's to close) entered after the file-system
+   * steps, which run as the host's root: `user` and `capabilities` are then taken in it, and
+   * idmap steps map through it. (A user namespace in joinNamespaces is entered before anything
+   * else instead, with its root's ids, and the new namespaces are then its own.)
+   */
+  /** hostRoot: the host id of its root, as which the steps that create a name (mkdir, touch,
+   *  symlink) make it: the namespace's, and what an idmapped mount maps (it refuses the host's root). */
+  userNamespace?: { fd: number; label: string; hostRoot: number };
   /** Identity taken after the file-system steps, before chdir: setgroups, setresgid, setresuid. */
   user?: { uid: number; gid: number; groups?: number[] };
   /**
@@ -253,6 +265,14 @@ export interface NativeBinding {
    * (TCP) or dgram's bind({ fd }) (UDP).
    */
   socketInNetns(nsFd: number, domain: number, type: number): number;
+  /**
+   * A new user namespace with these maps (each the text of /proc/PID/uid_map: "INSIDE OUTSIDE
+   * COUNT" lines), as an fd (O_CLOEXEC) that keeps it alive. Made by a short-lived child: Node
+   * cannot unshare one, and only a process outside it may write a map wider than its own id.
+   */
+  createUserNamespace(uidMap: string, gidMap: string): number;
+  /** Throws (open_tree or mount_setattr's errno) unless `path`'s file system takes an idmapped mount through usernsFd. */
+  probeIdmappedMount(path: string, usernsFd: number): void;
   /** One datagram to a unix socket: a path, or a name in the abstract namespace written @name (sd_notify's socket). */
   sendDatagram(path: string, data: string): void;
   /** flock(2): false when `wait` is false and another holder has it. */

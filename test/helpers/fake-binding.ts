@@ -81,6 +81,12 @@ export class FakeBinding implements NativeBinding {
   openBeneath = (): never => {
     throw new Error('the fake binding opens no files');
   };
+  createUserNamespace = (): never => {
+    throw new Error('the fake binding makes no user namespaces');
+  };
+  probeIdmappedMount = (): never => {
+    throw new Error('the fake binding makes no mounts');
+  };
   openPty = (): never => {
     throw new Error('the fake binding has no terminals');
   };

@@ -1,7 +1,7 @@
 // The addon itself: what a spawned process gets (and does not get) from Node, errors shaped
 // like Node's own from both sides of the fork, and exit notification through pidfds.
 import t, { type Test } from 'tap';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -146,6 +146,56 @@ t.test('child-side failures come back as Node-style errors naming step and objec
     path: '/sys/fs/cgroup/x/cgroup.procs',
   });
   t.throws(() => b.spawn({} as SpawnRequest), { name: 'TypeError', message: 'spawn: path must be a string' });
+});
+
+t.test('a user namespace: made with its maps, joined as its root, entered after the file system; idmap failures named', async (t) => {
+  const fd = b.createUserNamespace('0 3100000000 65536\n', '0 3100000000 65536\n');
+  cleanup(t, 'close the user namespace', () => closeSync(fd));
+  const userns = statSync(`/proc/self/fd/${fd}`).ino;
+  t.not(userns, nsInode('self', 'user'), 'a new one');
+  // Joined first: the process is its root, and the UTS namespace it is made with is the user
+  // namespace's (its root could set the hostname there).
+  const joined = await run(t, {
+    argv: ['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; echo $(id -u) $(id -g) $(hostname)'],
+    joinNamespaces: [{ fd, type: C.CLONE_NEWUSER, label: 'userns' }],
+    newNamespaces: C.CLONE_NEWUTS,
+    hostname: 'inside',
+  });
+  t.same(
+    joined.output.split('\n').map((l) => l.trim().split(/\s+/).join(' ')),
+    ['0 3100000000 65536', '0 3100000000 65536', '0 0 inside', ''],
+  );
+  // Entered after the file-system steps: they run as the host's root, what they create is the namespace root's.
+  const dir = tempDir(t, 'userns-fs');
+  chmodSync(dir, 0o777); // made as the namespace's root, which is no one special here
+  const entered = await run(t, {
+    argv: ['sh', '-c', `echo $(id -u); stat -c %u ${dir}/made`],
+    newNamespaces: C.CLONE_NEWNS,
+    fs: [
+      { op: 'mount', target: '/', flags: C.MS_REC | C.MS_PRIVATE },
+      { op: 'mkdir', target: `${dir}/made`, mode: 0o755 },
+    ],
+    userNamespace: { fd, label: 'userns', hostRoot: 3100000000 },
+    user: { uid: 0, gid: 0 },
+  });
+  t.equal(entered.output, '0\n0\n', 'root inside; the directory it made is its own');
+  t.equal(statSync(`${dir}/made`).uid, 3100000000, "and the range's first id on the host");
+  // A source that is not there names the call and the path.
+  t.throws(
+    () =>
+      b.spawn({
+        path: '/bin/true',
+        argv: ['true'],
+        env: [],
+        stdio: [0, 1, 2],
+        newNamespaces: C.CLONE_NEWNS,
+        fs: [{ op: 'idmap', source: '/nonexistent-layer', target: dir }],
+        userNamespace: { fd, label: 'userns', hostRoot: 3100000000 },
+      }),
+    { code: 'ENOENT', syscall: 'open_tree', path: '/nonexistent-layer' },
+  );
+  t.throws(() => b.probeIdmappedMount('/nonexistent', fd), { code: 'ENOENT', syscall: 'open_tree', path: '/nonexistent' });
+  t.throws(() => b.createUserNamespace('0 0 1\n0 0 1\n', '0 0 1\n'), { code: 'EINVAL', syscall: 'write', path: /^\/proc\/\d+\/uid_map$/ });
 });
 
 t.test("thin wrappers act on Node's main thread, with Node-style errors", async (t) => {
