@@ -21,6 +21,7 @@ import {
 import { localhostProfile } from '../pod/seccomp.js';
 import { namespaceOption, namespaceSource, timeOffsetsOption } from '../pod/namespaces.js';
 import { allowedUnsafeSysctls, canonicalName, sysctlField } from '../pod/sysctls.js';
+import { usernsRangeOption } from '../pod/userns.js';
 import { capabilityName, checkEscalation } from '../pod/security.js';
 import {
   cgroupPath,
@@ -127,15 +128,21 @@ export function hostOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, supervi
     ...(env.TSPOD_CNI_BIN_DIRS ? { cniBinDirs: env.TSPOD_CNI_BIN_DIRS.split(':') } : {}),
     ...cgroupOptions(env, supervisor),
     allowedUnsafeSysctls: allowedUnsafeSysctls(env.TSPOD_ALLOWED_UNSAFE_SYSCTLS, 'TSPOD_ALLOWED_UNSAFE_SYSCTLS'),
+    usernsRange: usernsRangeOption(env.TSPOD_USERNS_RANGE, 'TSPOD_USERNS_RANGE'),
   };
 }
 
-/** --pid host, --ipc host, --time-offset, --sysctl: the pod's namespaces and what is set in them. */
+/** --pid host, --ipc host, --time-offset, --sysctl, --userns: the pod's namespaces and what is set in them. */
 export function applyNamespaceOptions(
   spec: PodSpec,
-  o: { pid?: string; ipc?: string; uts?: string; sysctl?: string[]; timeOffset?: string },
+  o: { pid?: string; ipc?: string; uts?: string; sysctl?: string[]; timeOffset?: string; userns?: string },
 ): void {
   if (o.timeOffset !== undefined) spec.timeOffsets = timeOffsetsOption(o.timeOffset);
+  // podman's words: auto (a range of ids tspod picks) and host; keep-id and nomap are rootless podman's.
+  if (o.userns === 'auto') spec.hostUsers = false;
+  else if (o.userns !== undefined && o.userns !== 'host') {
+    throw new InputError('--userns', `"${o.userns}" is not one tspod takes: auto (a user namespace of the pod's own) or host`);
+  }
   const join = (ns: SharedNamespace, source: NamespaceSource) => (spec.joinNamespaces = { ...spec.joinNamespaces, [ns]: source });
   for (const [ns, value] of [
     ['pid', o.pid],

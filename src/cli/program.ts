@@ -4,6 +4,23 @@ import { Command } from 'commander';
 import { handlers, type Invoke } from './handlers.js';
 import { print, printError } from './print.js';
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The options of a pod's namespaces and what is set in them, shared by run and pod create. */
+function namespaceOptions(cmd: Command): Command {
+  return cmd
+    .option('--network <mode>', 'pod (its own namespace, the default), host, cni[:NAME] (CNI plugins), ns:PATH or pod:NAME (join it)')
+    .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
+    .option('--pid <mode>', "host (Kubernetes' hostPID), ns:PATH or pod:NAME (join that PID namespace)")
+    .option('--ipc <mode>', "host (Kubernetes' hostIPC), ns:PATH or pod:NAME (join that IPC namespace)")
+    .option('--uts <mode>', 'ns:PATH or pod:NAME: join that UTS namespace (its hostname)')
+    .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
+    .option(
+      '--userns <mode>',
+      "auto: a user namespace of the pod's own, 65,536 ids allocated by tspod (Kubernetes' hostUsers: false); host (the default)",
+    );
+}
+
 /** The command word on the line, after the program's own --root option; undefined if none. */
 function commandWord(words: string[]): string | undefined {
   for (let i = 0; i < words.length; i++) {
@@ -16,7 +33,6 @@ function commandWord(words: string[]): string | undefined {
 /** The program, with the commands that `words` (the command line after "tspod") needs defined. */
 export function tspodProgram(words: string[], version: string, invoke: Invoke): Command {
   /** Repeatable options collect their values. */
-  const collect = (value: string, previous: string[]) => [...previous, value];
 
   const program = new Command('tspod')
     .description('Kubernetes-style pods on a bare Linux host: a pause process holds the namespaces, containers join them')
@@ -47,7 +63,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
    */
   const commands: Record<string, () => void> = {
     run: () => {
-      program
+      const run = program
         .command('run')
         .description('run a pod: one command (after --) or a manifest (-f); in the foreground, or detached with -d')
         .argument('[command...]', 'the command and its arguments (after --)')
@@ -84,17 +100,12 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
           "Always, OnFailure or Never (default: Never for a command, the manifest's for -f, the pod's with --pod)",
         )
         .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
-        .option('--network <mode>', 'pod (its own namespace, the default), host, cni[:NAME] (CNI plugins), ns:PATH or pod:NAME (join it)')
         .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when the pod stops (default: 30)')
         .option('--cpus <n>', "the container's: at most this many cpus (a limit: 0.5, 2)")
         .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
         .option('--pids-limit <n>', 'at most this many processes and threads')
-        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
-        .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
-        .option('--pid <mode>', "host (Kubernetes' hostPID), ns:PATH or pod:NAME (join that PID namespace)")
-        .option('--ipc <mode>', "host (Kubernetes' hostIPC), ns:PATH or pod:NAME (join that IPC namespace)")
-        .option('--uts <mode>', 'ns:PATH or pod:NAME: join that UTS namespace (its hostname)')
-        .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
+        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)");
+      namespaceOptions(run)
         .passThroughOptions()
         .addHelpText(
           'after',
@@ -113,7 +124,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
     },
     pod: () => {
       const pod = program.command('pod').description('pods as a whole: create, ls, check');
-      pod
+      const create = pod
         .command('create')
         .description('create a pod with only its infra process; add containers with run -d --pod')
         .argument('<name>', 'pod name (a DNS-1123 label)')
@@ -122,17 +133,11 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--hostname <name>', 'hostname inside the pod (default: the pod name)')
         .option('--grace <seconds>', 'seconds between SIGTERM and SIGKILL when it stops (default: 30)')
         .option('-p, --publish <[ip:]host:pod[/proto]>', 'publish a pod port on the host, tcp (default) or udp (repeatable)', collect, [])
-        .option('--network <mode>', 'pod (its own namespace, the default), host, cni[:NAME] (CNI plugins), ns:PATH or pod:NAME (join it)')
         .option('--cpus <n>', "the whole pod's: at most this many cpus (a limit: 0.5, 2)")
         .option('--memory <size>', 'at most this much memory (bytes, or with b, k, m, g); more gets OOM-killed')
         .option('--pids-limit <n>', 'at most this many processes and threads')
-        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)")
-        .option('--sysctl <name=value>', "a namespaced sysctl set in the pod's namespaces (repeatable)", collect, [])
-        .option('--pid <mode>', "host (Kubernetes' hostPID), ns:PATH or pod:NAME (join that PID namespace)")
-        .option('--ipc <mode>', "host (Kubernetes' hostIPC), ns:PATH or pod:NAME (join that IPC namespace)")
-        .option('--uts <mode>', 'ns:PATH or pod:NAME: join that UTS namespace (its hostname)')
-        .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
-        .action(async (name: string, opts) => invoke(handlers.podCreate, name, withRoot(opts)));
+        .option('--cgroup-parent <path>', "the cgroup the pod's cgroup is made in (default: /tspod)");
+      namespaceOptions(create).action(async (name: string, opts) => invoke(handlers.podCreate, name, withRoot(opts)));
       pod
         .command('check')
         .description("CNI CHECK of a pod's network attachment (pods on --network cni)")

@@ -41,6 +41,11 @@ export interface RootfsPlan {
   privileged?: boolean;
   /** runc's masked and read-only paths of /proc and /sys (pod/security.ts). */
   masked?: boolean;
+  /**
+   * In a user namespace of the pod's: the host id of its root. The image's layers (or the
+   * directory) are idmapped through it, so their files keep their owners inside; /dev is its.
+   */
+  owner?: number;
 }
 
 /** The masked and read-only paths, once /proc and /sys are where they will be seen. */
@@ -99,10 +104,18 @@ function bind(c: NativeConstants, m: BindMount): FsStep[] {
  * child changes to it first: a lowerdir is then a number, resolved (the symlink followed) from
  * there, and overlayfs's own limit of 500 lower layers is the one that counts.
  */
-function overlaySteps(s: { links: string; count: number; upper: string; work: string }, root: string, flags: number): FsStep[] {
+function overlaySteps(
+  s: { links: string; count: number; upper: string; work: string },
+  root: string,
+  flags: number,
+  idmapped: boolean,
+): FsStep[] {
   const lower = Array.from({ length: s.count }, (_, i) => String(s.count - 1 - i)).join(':');
   return [
     { op: 'chdir', target: s.links },
+    // Each layer, seen through its link, covered by an idmapped copy of itself: overlayfs takes
+    // idmapped layers from Linux 5.19. (The upper layer is the namespace root's already.)
+    ...(idmapped ? Array.from({ length: s.count }, (_, i): FsStep => ({ op: 'idmap', source: String(i), target: String(i) })) : []),
     {
       op: 'mount',
       source: 'overlay',
@@ -144,13 +157,19 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
   const { root } = plan;
   // Layers can carry device nodes; the container's devices are /dev's, on a tmpfs.
   const rootFlags = 'links' in plan.source ? c.MS_NODEV : 0;
+  // Mounted by the host's root: a tmpfs's owner ids are the host's.
+  const devOwner = plan.owner !== undefined ? `,uid=${plan.owner},gid=${plan.owner}` : '';
   const steps: FsStep[] = [
     // Nothing mounted in the container may reach the host, where / is often shared.
     { op: 'mount', target: '/', flags: c.MS_REC | c.MS_PRIVATE },
     ...('links' in plan.source
-      ? overlaySteps(plan.source, root, rootFlags)
+      ? overlaySteps(plan.source, root, rootFlags, plan.owner !== undefined)
       : // pivot_root wants a mount point: the directory bound onto the root's place.
-        [{ op: 'mount' as const, source: plan.source.dir, target: root, flags: c.MS_BIND | c.MS_REC }]),
+        [
+          plan.owner !== undefined
+            ? { op: 'idmap' as const, source: plan.source.dir, target: root }
+            : { op: 'mount' as const, source: plan.source.dir, target: root, flags: c.MS_BIND | c.MS_REC },
+        ]),
     { op: 'openRoot', target: root },
 
     ...mkdirs('/proc'),
@@ -166,7 +185,15 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
     },
 
     ...mkdirs('/dev'),
-    { op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: c.MS_NOSUID, data: 'mode=755,size=65536k', inRoot: true },
+    {
+      op: 'mount',
+      source: 'tmpfs',
+      target: '/dev',
+      fstype: 'tmpfs',
+      flags: c.MS_NOSUID,
+      data: `mode=755,size=65536k${devOwner}`,
+      inRoot: true,
+    },
     ...DEVICES.map(([name, major, minor]): FsStep => ({
       op: 'mknod',
       target: `/dev/${name}`,
@@ -183,7 +210,8 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
       target: '/dev/pts',
       fstype: 'devpts',
       flags: c.MS_NOSUID | c.MS_NOEXEC,
-      data: 'newinstance,ptmxmode=0666,mode=0620,gid=5',
+      // The tty group, 5 (the OCI runtime spec's default), as the container's ids see it.
+      data: `newinstance,ptmxmode=0666,mode=0620,gid=${(plan.owner ?? 0) + 5}`,
       inRoot: true,
     },
     { op: 'mkdir', target: '/dev/shm', mode: 0o1777, inRoot: true },

@@ -96,6 +96,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'hostPID',
     'hostIPC',
     'timeOffsets',
+    'hostUsers',
     'joinNamespaces',
     'containers',
   ]);
@@ -144,6 +145,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     );
   }
   for (const key of ['hostPID', 'hostIPC'] as const) if (o[key] !== undefined && boolean(o[key], `${path}.${key}`)) spec[key] = true;
+  if (o.hostUsers !== undefined && !boolean(o.hostUsers, `${path}.hostUsers`)) spec.hostUsers = false;
   if (o.joinNamespaces !== undefined) {
     const j = mapping(o.joinNamespaces, `${path}.joinNamespaces`);
     onlyFields(j, `${path}.joinNamespaces`, ['net', 'ipc', 'uts', 'pid']);

@@ -216,7 +216,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
   if (spec.dnsPolicy !== undefined) out.dnsPolicy = dnsPolicyValue(spec.dnsPolicy, 'spec.dnsPolicy');
   if (spec.dnsConfig !== undefined) out.dnsConfig = dnsConfig(spec.dnsConfig, 'spec.dnsConfig', check);
   checkDns(out.dnsPolicy, out.dnsConfig, 'spec');
-  const flag = (key: 'shareProcessNamespace' | 'hostPID' | 'hostIPC') => {
+  const flag = (key: 'shareProcessNamespace' | 'hostPID' | 'hostIPC' | 'hostUsers') => {
     const v = spec[key];
     if (v !== undefined && typeof v !== 'boolean') throw new InputError(`spec.${key}`, `must be true or false, not ${JSON.stringify(v)}`);
     return v === true;
@@ -227,6 +227,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     throw new InputError('spec.shareProcessNamespace', 'cannot go with hostPID: the pod has no PID namespace of its own');
   if (hostPID) out.hostPID = true;
   if (flag('hostIPC')) out.hostIPC = true;
+  if (spec.hostUsers !== undefined && !flag('hostUsers')) out.hostUsers = false;
 
   return {
     name,

@@ -249,7 +249,20 @@ export interface PodSpec {
   timeOffsets?: TimeOffsets;
   /** Kubernetes' securityContext.sysctls: namespaced ones, set in the pod's namespaces before any container starts. */
   sysctls?: Sysctl[];
+  /**
+   * Kubernetes' hostUsers (tspod's --userns auto for false): false puts the pod in a user
+   * namespace of its own, its root an unprivileged id on the host. Unset: the host's.
+   */
+  hostUsers?: boolean;
+  /** The host ids of that user namespace: assigned by tspod when the pod is created (pod/userns.ts). */
+  userNamespace?: IdRange;
   containers: ContainerSpec[];
+}
+
+/** Ids 0..size-1 of a user namespace are the host's hostId..hostId+size-1, for users and groups alike. */
+export interface IdRange {
+  hostId: number;
+  size: number;
 }
 
 export type NamespaceSource = { path: string } | { pod: string };

@@ -3,20 +3,23 @@
 // enters the infra's namespaces that the pod shares (through the infra's pidfd, so a reused pid
 // can never send it elsewhere), gets new ones for the rest, and a mount namespace of its own
 // with a /proc for the PID namespace it lives in.
+import { closeSync } from 'node:fs';
 import type { Placement } from '../cgroup/pod.js';
 import { InputError } from '../errors.js';
 import { hostfsSteps, withCgroupfs } from '../fs/rootfs.js';
-import type { CapabilitySets, FsStep, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
+import type { CapabilitySets, FsStep, NativeBinding, NativeConstants, SpawnRequest, SpawnedProcess } from '../native/binding.js';
 import { hostFacts } from '../pod/downward.js';
 import type { PodObjects } from '../pod/objects.js';
 import { seccompPolicy } from '../pod/seccomp.js';
+import { NAMESPACE_ROOT } from '../pod/userns.js';
 import { capabilityNames, capabilitySets, noNewPrivileges } from '../pod/security.js';
 import { checkArgsSize, containerArgv, containerEnv, envStrings } from '../pod/env.js';
-import type { ContainerSpec, PodSpec, SharedNamespace } from '../pod/spec.js';
+import type { ContainerSpec, IdRange, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
 import { PodProcess } from './process.js';
 import { resolveProgram } from './resolve.js';
 import { compileSeccomp, type SeccompSource } from './seccomp.js';
+import { openUserNamespace } from './userns.js';
 
 /** Everything needed to start one container process, decided before anything is created. */
 export interface ContainerLaunch {
@@ -39,6 +42,8 @@ export interface ContainerLaunch {
   /** The image layers its root is made of: not to be removed while it may run. */
   imageLayers?: string[];
   user?: { uid: number; gid: number; groups: number[] };
+  /** It enters the pod's user namespace (the infra's) once its file system is set up; `user` is that namespace's. */
+  userNamespace?: IdRange;
   /** Its capability sets (pod/security.ts); none: every one (privileged). */
   capabilities?: CapabilitySets;
   noNewPrivileges?: boolean;
@@ -100,7 +105,8 @@ export function planContainer(
     parentDeathSignal: opts.parentDeathSignal,
     // In cgroups, a root of its own gets its cgroup namespace's cgroup2 at /sys/fs/cgroup.
     ...(cfs ? { fs: opts.cgroups && ownRoot ? withCgroupfs(opts.binding.constants, cfs.fs) : cfs.fs } : {}),
-    ...(cfs?.user ? { user: cfs.user } : {}),
+    ...(cfs?.user ? { user: cfs.user } : spec.userNamespace ? { user: NAMESPACE_ROOT } : {}),
+    ...(spec.userNamespace ? { userNamespace: spec.userNamespace } : {}),
     ...security,
     ...(cfs?.image ? { imageLayers: cfs.image.layers } : {}),
   };
@@ -166,5 +172,21 @@ export function startContainer(
 ): PodProcess {
   const request = containerRequest(binding.constants, infra, launch, stdio, cgroups);
   if (launch.seccomp) request.seccomp = compileSeccomp(binding, launch.seccomp);
-  return new PodProcess(binding, binding.spawn(request));
+  return new PodProcess(binding, spawnInUserNamespace(binding, infra, launch.userNamespace, request));
+}
+
+/** binding.spawn, entering the user namespace of `target` (the infra, or a container) when the pod has one. */
+export function spawnInUserNamespace(
+  binding: NativeBinding,
+  target: { pid: number; pidfd: number },
+  range: IdRange | undefined,
+  request: SpawnRequest,
+): SpawnedProcess {
+  if (!range) return binding.spawn(request);
+  const fd = openUserNamespace(binding, target);
+  try {
+    return binding.spawn({ ...request, userNamespace: { fd, label: `/proc/${target.pid}/ns/user`, hostRoot: range.hostId } });
+  } finally {
+    closeSync(fd);
+  }
 }

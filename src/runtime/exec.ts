@@ -7,10 +7,11 @@ import { closeSync } from 'node:fs';
 import { PodCgroups } from '../cgroup/pod.js';
 import { EXIT_CANNOT_RUN, EXIT_NOT_FOUND, StartFailed, TspodError } from '../errors.js';
 import type { CapabilitySets, CompiledSeccomp, NativeBinding, NativeConstants, SpawnRequest } from '../native/binding.js';
-import { securityOf } from './container.js';
+import { securityOf, spawnInUserNamespace } from './container.js';
 import { compileSeccomp } from './seccomp.js';
 import { DEFAULT_PATH, containerEnv, envStrings } from '../pod/env.js';
 import type { PodSpec } from '../pod/spec.js';
+import { NAMESPACE_ROOT } from '../pod/userns.js';
 import type { ContainerRecord, ExecContext, PodRecord } from '../state/records.js';
 import { containerOf } from '../state/store.js';
 import { openProcess, PodProcess } from './process.js';
@@ -158,7 +159,7 @@ export function execInContainer(
         stdio: opts.stdio,
         tty: opts.tty,
         parentDeathSignal: opts.parentDeathSignal,
-        ...(ctx.user ? { user: ctx.user } : {}),
+        ...(ctx.user ? { user: ctx.user } : pod.spec.userNamespace ? { user: NAMESPACE_ROOT } : {}),
         ...(joins ? { joinCgroups: joins } : {}),
         ...(pod.spec.timeOffsets ? { timeNamespace: true } : {}),
         ...security,
@@ -166,7 +167,8 @@ export function execInContainer(
       },
     );
     try {
-      return new PodProcess(binding, binding.spawn(request));
+      const target = { pid: container.process!.pid, pidfd };
+      return new PodProcess(binding, spawnInUserNamespace(binding, target, pod.spec.userNamespace, request));
     } catch (err) {
       throw execFailure(err, who, request);
     }

@@ -12,6 +12,7 @@
 // Each container lives in a slot (slot.ts) whose state changes only through moveTo; the saved
 // record is made and read back in record.ts.
 import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { PodCgroups, Placement } from '../cgroup/pod.js';
 import { usesPodIP } from '../pod/downward.js';
@@ -26,6 +27,7 @@ import type { ContainerFs, PodStorage } from '../storage/storage.js';
 import { KUBELET_BACKOFF, nextDelay, realClock, type Backoff, type Clock } from './backoff.js';
 import { planContainer, startContainer, type ContainerLaunch } from './container.js';
 import { startInfra } from './infra.js';
+import { podUserNamespace } from './userns.js';
 import type { PodIO } from './io.js';
 import { PodProcess, describeExit, statusCode } from './process.js';
 import { exitRecord, podRecord, restoreSlot, startError } from './record.js';
@@ -158,6 +160,7 @@ export class Pod extends EventEmitter<PodEvents> {
         mounts.push(await opts.storage?.container(c, `spec.containers[${i}]`));
         launches.push(planContainer(spec, c, opts, true, mounts[i]));
       }
+      const userns = spec.userNamespace && podUserNamespace(opts.binding, spec, mounts);
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
       const cgroups = opts.cgroups?.place();
@@ -171,13 +174,15 @@ export class Pod extends EventEmitter<PodEvents> {
           hostPID: spec.hostPID,
           hostIPC: spec.hostIPC,
           timeOffsets: spec.timeOffsets,
-          joins: opts.infraJoins,
+          // Its user namespace last: the namespaces it then makes are that namespace's.
+          joins: [...(opts.infraJoins ?? []), ...(userns ? [userns] : [])],
           cgroups,
           sysctls: spec.sysctls,
         });
       } finally {
         infraIO.release();
         cgroups?.close();
+        if (userns) closeSync(userns.fd);
       }
       pod = new Pod(spec, opts, infra, now());
       pod.infraPipes = infraIO.pipes;

@@ -25,6 +25,7 @@ import { readLog } from '../logs/reader.js';
 import type { FsStep, NativeBinding } from '../native/binding.js';
 import { volumeFileValue } from '../pod/downward.js';
 import { masksProc } from '../pod/security.js';
+import { hostId } from '../pod/userns.js';
 import { quantityBytes } from '../pod/fields.js';
 import {
   containerObjects,
@@ -133,7 +134,7 @@ export function mkdirsBeneath(base: string, sub: string): void {
 export class PodStorage {
   readonly podDir: string;
   private readonly binding: NativeBinding;
-  private readonly spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups'> & EtcSpec;
+  private readonly spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups' | 'userNamespace'> & EtcSpec;
   private readonly images: Map<string, ResolvedImage>;
   private shmReady = false;
   /** The pod's directory is a private mount (isolate). */
@@ -147,7 +148,7 @@ export class PodStorage {
 
   private constructor(
     binding: NativeBinding,
-    spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups'> & EtcSpec,
+    spec: Pick<PodSpec, 'volumes' | 'fsGroup' | 'supplementalGroups' | 'userNamespace'> & EtcSpec,
     podDir: string,
     images: Map<string, ResolvedImage>,
     lookup: ObjectLookup,
@@ -261,11 +262,10 @@ export class PodStorage {
       writeFileSync(at, f.bytes, { mode: f.mode, flag: 'wx' });
       // The umask took its bits: the mode asked for is the mode.
       chmodSync(at, f.mode);
-      // The kubelet gives them fsGroup's group, readable by it (SetVolumeOwnership's 0440).
-      if (this.spec.fsGroup !== undefined) {
-        chownSync(at, 0, this.spec.fsGroup);
-        chmodSync(at, f.mode | 0o440);
-      }
+      // The kubelet gives them fsGroup's group, readable by it (SetVolumeOwnership's 0440); in
+      // a user namespace they are its root's.
+      if (this.spec.fsGroup !== undefined || this.spec.userNamespace) chownSync(at, this.hostId(0), this.hostId(this.spec.fsGroup ?? 0));
+      if (this.spec.fsGroup !== undefined) chmodSync(at, f.mode | 0o440);
     }
   }
 
@@ -285,11 +285,19 @@ export class PodStorage {
     // As Kubernetes makes it: writable by whatever user the containers run as; with fsGroup,
     // of that group, and what is made in it too (setgid).
     chmodSync(dir, this.spec.fsGroup === undefined ? 0o777 : 0o2777);
-    if (this.spec.fsGroup !== undefined) chownSync(dir, 0, this.spec.fsGroup);
+    // In a user namespace, its root's (as the host's ids say it: the kernel's are the host's).
+    const uid = this.hostId(0);
+    const gid = this.hostId(this.spec.fsGroup ?? 0);
+    if (this.spec.fsGroup !== undefined || this.spec.userNamespace) chownSync(dir, uid, gid);
     if (v.emptyDir.medium === 'Memory') {
       const size = v.emptyDir.sizeLimit ? `,size=${quantityBytes(v.emptyDir.sizeLimit, 'sizeLimit')}` : '';
-      this.tmpfs(dir, `${this.spec.fsGroup === undefined ? 'mode=1777' : `mode=2777,gid=${this.spec.fsGroup}`}${size}`);
+      this.tmpfs(dir, `${this.spec.fsGroup === undefined ? 'mode=1777' : 'mode=2777'},uid=${uid},gid=${gid}${size}`);
     }
+  }
+
+  /** An id of the pod's user namespace as the host sees it (the same id without one). */
+  private hostId(id: number): number {
+    return hostId(this.spec, id);
   }
 
   /** A tmpfs of the supervisor's, private: it propagates to no other mount namespace. */
@@ -452,6 +460,7 @@ export class PodStorage {
       binds: [...binds, this.terminationFile(c)],
       privileged: c.securityContext?.privileged ?? false,
       masked: masksProc(c.securityContext),
+      ...(this.spec.userNamespace ? { owner: this.hostId(0) } : {}),
     });
     return {
       fs,
@@ -536,6 +545,8 @@ export class PodStorage {
     for (const d of ['upper', 'work']) {
       removeTree(`${dir}/${d}`);
       mkdirSync(`${dir}/${d}`, { mode: 0o755 });
+      // The root directory of its root is the upper layer's: the user namespace's root's.
+      if (this.spec.userNamespace) chownSync(`${dir}/${d}`, this.hostId(0), this.hostId(0));
     }
   }
 

@@ -12,7 +12,7 @@ import type { NativeBinding, NamespaceJoin } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
 import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import { resourceAmounts } from '../pod/resources.js';
-import type { NamespaceSource, PodSpec, SharedNamespace } from '../pod/spec.js';
+import type { IdRange, NamespaceSource, PodSpec, SharedNamespace } from '../pod/spec.js';
 import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { Pod } from '../runtime/pod.js';
@@ -25,6 +25,7 @@ import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
 import { checkPodNamespaces, sourceText } from '../pod/namespaces.js';
 import { checkSysctls } from '../pod/sysctls.js';
+import { DEFAULT_USERNS_RANGE, allocateIdRange, checkUserNamespace } from '../pod/userns.js';
 
 /**
  * Where a supervisor says what happens to its pods, each message about one pod: what it did
@@ -55,6 +56,8 @@ export interface HostOptions extends NetworkOptions {
   cgroups?: { mount: string; root: string; podMaxPids?: number; delegated?: string };
   /** Sysctls beyond Kubernetes' safe set that pods may set: names, or prefixes ending in '*' (pod/sysctls.ts). */
   allowedUnsafeSysctls?: string[];
+  /** The host ids pods in user namespaces of their own get theirs from (TSPOD_USERNS_RANGE); unset: the default. */
+  usernsRange?: IdRange;
 }
 
 export interface CreateOptions {
@@ -89,7 +92,6 @@ export class PodHost {
    * a stale pod (its foreground tspod was killed) is taken over.
    */
   private async reserve(spec: PodSpec, persistent: boolean): Promise<void> {
-    const { containers: _, ...podSpec } = spec;
     await withNamesLock(this.store, this.binding, async () => {
       if (!this.store.reserve(spec.name)) {
         if (!(await removeIfStale(this.store, this.binding, spec.name)) || !this.store.reserve(spec.name)) {
@@ -97,6 +99,13 @@ export class PodHost {
         }
       }
       try {
+        // Under the lock, so two pods never take one range; the record keeps it until rm.
+        delete spec.userNamespace;
+        if (spec.hostUsers === false) {
+          const taken = this.store.list().flatMap((r) => r.spec.userNamespace ?? []);
+          spec.userNamespace = allocateIdRange(this.opts.usernsRange ?? DEFAULT_USERNS_RANGE, taken);
+        }
+        const { containers: _, ...podSpec } = spec;
         this.store.write({
           version: RECORD_VERSION,
           name: spec.name,
@@ -122,6 +131,7 @@ export class PodHost {
     if (this.creating.has(spec.name)) throw new Conflict(`pod "${spec.name}" already exists`);
     checkPodNamespaces(spec);
     checkSysctls(spec, this.opts.allowedUnsafeSysctls ?? []);
+    checkUserNamespace(spec);
     // Opened now: a namespace that is not there stops the pod before anything is made.
     const joins = this.namespaceJoins(spec);
     this.creating.add(spec.name);

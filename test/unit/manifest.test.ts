@@ -73,7 +73,6 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
       (d) => (d.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {} } }),
       /cannot test/,
     ],
-    ['spec.hostUsers', (d) => (d.spec.hostUsers = false), /user namespaces are not supported by tspod yet/],
     ['spec.nodeSelector["disktype"]', (d) => (d.spec.nodeSelector = { disktype: 'ssd' }), /cannot test/],
     ['spec.nodeSelector["kubernetes.io/os"]', (d) => (d.spec.nodeSelector = { 'kubernetes.io/os': 'windows' }), /this host is linux/],
     ['spec.automountServiceAccountToken', (d) => (d.spec.automountServiceAccountToken = true), /no token/],
