@@ -210,8 +210,10 @@ export function rootfsSteps(c: NativeConstants, plan: RootfsPlan): FsStep[] {
       target: '/dev/pts',
       fstype: 'devpts',
       flags: c.MS_NOSUID | c.MS_NOEXEC,
-      // The tty group, 5 (the OCI runtime spec's default), as the container's ids see it.
-      data: `newinstance,ptmxmode=0666,mode=0620,gid=${(plan.owner ?? 0) + 5}`,
+      // The tty group, 5 (the OCI runtime spec's default). In a user namespace none: a terminal is
+      // then the group of whoever opens it, the namespace's (Linux 6.1 reads gid= as an int, and
+      // the pod's ids are above 2^31 by default).
+      data: `newinstance,ptmxmode=0666,mode=0620${plan.owner === undefined ? ',gid=5' : ''}`,
       inRoot: true,
     },
     { op: 'mkdir', target: '/dev/shm', mode: 0o1777, inRoot: true },
