@@ -70,6 +70,7 @@ InitTspod (Napi::Env env, Napi::Object exports)
   exports.Set ("sendDatagram", Napi::Function::New (env, SendDatagram, "sendDatagram"));
   exports.Set ("createUserNamespace", Napi::Function::New (env, CreateUserNamespace, "createUserNamespace"));
   exports.Set ("probeIdmappedMount", Napi::Function::New (env, ProbeIdmappedMount, "probeIdmappedMount"));
+  exports.Set ("userNamespaceMaps", Napi::Function::New (env, UserNamespaceMaps, "userNamespaceMaps"));
   exports.Set ("openPty", Napi::Function::New (env, OpenPty, "openPty"));
   exports.Set ("setWindowSize", Napi::Function::New (env, SetWindowSize, "setWindowSize"));
   exports.Set ("mknod", Napi::Function::New (env, Mknod, "mknod"));

@@ -245,6 +245,84 @@ CreateUserNamespace (const Napi::CallbackInfo &info)
   return Napi::Number::New (env, nsfd);
 }
 
+namespace {
+
+// What ReadMaps brings back from inside a user namespace.
+struct MapsReading
+{
+  int userns;
+  int err;          // errno of the step that failed, 0: none
+  const char *step; // that step's system call
+  char uid[4096], gid[4096];
+};
+
+// Reads /proc/self/FILE into buf (NUL-terminated); -1 with errno.
+int
+ReadSelfFile (const char *path, char *buf, size_t size)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read (fd, buf, size - 1);
+  int err = errno;
+  close (fd);
+  errno = err;
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  return 0;
+}
+
+// Runs in a child that shares our memory while we sleep (vfork): it enters the namespace, where
+// /proc/self/uid_map shows the namespace's map as its parent namespace sees it.
+int
+ReadMaps (void *arg)
+{
+  MapsReading *r = (MapsReading *) arg;
+  if (setns (r->userns, CLONE_NEWUSER) < 0)
+    r->step = "setns", r->err = errno;
+  else if (ReadSelfFile ("/proc/self/uid_map", r->uid, sizeof r->uid) < 0
+           || ReadSelfFile ("/proc/self/gid_map", r->gid, sizeof r->gid) < 0)
+    r->step = "read", r->err = errno;
+  syscall (SYS_exit, 0);
+  return 0;
+}
+
+} // namespace
+
+// userNamespaceMaps(usernsFd): { uid, gid }, the text of a user namespace's uid_map and gid_map
+// as the host sees them. Node cannot enter it (it has threads): a child sharing our memory does,
+// and reads them.
+Napi::Value
+UserNamespaceMaps (const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env ();
+  MapsReading r = {};
+  r.userns = (int) IntArg (info, 0, "userNamespaceMaps", "usernsFd", 0);
+  const size_t stack_size = 64 * 1024;
+  void *stack = mmap (nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    ThrowErrno (env, errno, "mmap");
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  pid_t pid = clone (ReadMaps, (char *) stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &r);
+  int clone_err = errno;
+  pthread_sigmask (SIG_SETMASK, &old, nullptr);
+  if (pid > 0)
+    while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
+      ;
+  munmap (stack, stack_size);
+  if (pid < 0)
+    ThrowErrno (env, clone_err, "clone");
+  if (r.err)
+    ThrowErrno (env, r.err, r.step, "user namespace");
+  Napi::Object maps = Napi::Object::New (env);
+  maps.Set ("uid", Napi::String::New (env, r.uid));
+  maps.Set ("gid", Napi::String::New (env, r.gid));
+  return maps;
+}
+
 // probeIdmappedMount(path, usernsFd): whether `path`'s file system takes an idmapped mount
 // (Linux 5.12; each file system from its own version): a detached copy of its mount is made
 // and mapped, then dropped. Throws the errno of open_tree or mount_setattr.

@@ -14,6 +14,7 @@ Napi::Value SocketInNetns (const Napi::CallbackInfo &info);
 Napi::Value SendDatagram (const Napi::CallbackInfo &info);
 Napi::Value CreateUserNamespace (const Napi::CallbackInfo &info);
 Napi::Value ProbeIdmappedMount (const Napi::CallbackInfo &info);
+Napi::Value UserNamespaceMaps (const Napi::CallbackInfo &info);
 Napi::Value Spawn (const Napi::CallbackInfo &info);          // spawn.cc
 Napi::Value OpenPty (const Napi::CallbackInfo &info);        // pty.cc
 Napi::Value SetWindowSize (const Napi::CallbackInfo &info);  // pty.cc

@@ -389,7 +389,7 @@ BuildPlan (Napi::Env env, const Napi::Object &req, PlanStorage &st, SpawnPlan &p
     {
       if (j.type & CLONE_NEWTIME)
         plan.intermediate_own_memory = true;
-      if (j.type == CLONE_NEWUSER && plan.into_cgroup >= 0)
+      if ((j.type == CLONE_NEWUSER || (j.type & CLONE_NEWCGROUP)) && plan.into_cgroup >= 0)
         plan.into_cgroup_early = true;
     }
   plan.cgroups = st.cgroups.data ();

@@ -93,8 +93,9 @@ struct SpawnPlan
   // A cgroup directory the final process is created in (clone3 CLONE_INTO_CGROUP), -1: none.
   int into_cgroup;
   const char *into_cgroup_label;
-  // ... moved into by the intermediate instead, before it joins a user namespace: once in one,
-  // the kernel checks the cgroup's files with that namespace's ids, which it does not map.
+  // ... moved into by the intermediate instead, before it joins a user namespace (once in one,
+  // the kernel checks the cgroup's files with that namespace's ids, which it does not map) or a
+  // cgroup namespace (whose root, another cgroup, the target is not under).
   bool into_cgroup_early;
   bool new_cgroup_namespace; // unshare(CLONE_NEWCGROUP) once in the cgroups: rooted there
   int new_namespaces;        // CLONE_NEW* flags of the clone that makes the process

@@ -14,6 +14,7 @@ import {
   type PodSpec,
   type PortMapping,
   type SecurityContext,
+  type JoinableNamespace,
   type SharedNamespace,
   type Volume,
   type VolumeMount,
@@ -138,12 +139,15 @@ export function applyNamespaceOptions(
   o: { pid?: string; ipc?: string; uts?: string; sysctl?: string[]; timeOffset?: string; userns?: string },
 ): void {
   if (o.timeOffset !== undefined) spec.timeOffsets = timeOffsetsOption(o.timeOffset);
-  // podman's words: auto (a range of ids tspod picks) and host; keep-id and nomap are rootless podman's.
-  if (o.userns === 'auto') spec.hostUsers = false;
-  else if (o.userns !== undefined && o.userns !== 'host') {
-    throw new InputError('--userns', `"${o.userns}" is not one tspod takes: auto (a user namespace of the pod's own) or host`);
+  const join = (ns: JoinableNamespace, source: NamespaceSource) => (spec.joinNamespaces = { ...spec.joinNamespaces, [ns]: source });
+  // podman's words: auto (a range of ids tspod picks), host, ns:PATH; keep-id and nomap are rootless podman's.
+  const joined = o.userns === undefined ? undefined : namespaceSource(o.userns, '--userns');
+  if (o.userns === 'auto' || joined) spec.hostUsers = false;
+  if (joined) join('user', joined);
+  else if (o.userns !== undefined && o.userns !== 'auto' && o.userns !== 'host') {
+    const kinds = "auto (a user namespace of the pod's own), ns:PATH, pod:NAME or host";
+    throw new InputError('--userns', `"${o.userns}" is not one tspod takes: ${kinds}`);
   }
-  const join = (ns: SharedNamespace, source: NamespaceSource) => (spec.joinNamespaces = { ...spec.joinNamespaces, [ns]: source });
   for (const [ns, value] of [
     ['pid', o.pid],
     ['ipc', o.ipc],

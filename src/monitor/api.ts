@@ -46,7 +46,7 @@ import {
   workingDirDefault,
   type PodSpec,
   type PortMapping,
-  type SharedNamespace,
+  type JoinableNamespace,
 } from '../pod/spec.js';
 import type { AddContainerRequest, ManifestRequest, UpdateResourcesRequest } from './protocol.js';
 
@@ -148,9 +148,9 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   if (o.hostUsers !== undefined && !boolean(o.hostUsers, `${path}.hostUsers`)) spec.hostUsers = false;
   if (o.joinNamespaces !== undefined) {
     const j = mapping(o.joinNamespaces, `${path}.joinNamespaces`);
-    onlyFields(j, `${path}.joinNamespaces`, ['net', 'ipc', 'uts', 'pid']);
+    onlyFields(j, `${path}.joinNamespaces`, ['net', 'ipc', 'uts', 'pid', 'user']);
     spec.joinNamespaces = {};
-    for (const [ns, v] of Object.entries(j) as [SharedNamespace, unknown][]) {
+    for (const [ns, v] of Object.entries(j) as [JoinableNamespace, unknown][]) {
       const where = `${path}.joinNamespaces.${ns}`;
       const src = mapping(v, where);
       onlyFields(src, where, ['path', 'pod']);

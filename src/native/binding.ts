@@ -271,6 +271,8 @@ export interface NativeBinding {
    * cannot unshare one, and only a process outside it may write a map wider than its own id.
    */
   createUserNamespace(uidMap: string, gidMap: string): number;
+  /** A user namespace's uid_map and gid_map as the host sees them (read by a child that enters it). */
+  userNamespaceMaps(usernsFd: number): { uid: string; gid: string };
   /** Throws (open_tree or mount_setattr's errno) unless `path`'s file system takes an idmapped mount through usernsFd. */
   probeIdmappedMount(path: string, usernsFd: number): void;
   /** One datagram to a unix socket: a path, or a name in the abstract namespace written @name (sd_notify's socket). */

@@ -6,7 +6,7 @@
 import { InputError } from '../errors.js';
 import { isAbsolute } from 'node:path';
 import { dns1123LabelProblem } from './names.js';
-import type { NamespaceSource, PodSpec, SharedNamespace, TimeOffsets } from './spec.js';
+import type { JoinableNamespace, NamespaceSource, PodSpec, TimeOffsets } from './spec.js';
 
 export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'hostIPC' | 'joinNamespaces' | 'network'>): void {
   if (spec.hostPID && !spec.share.includes('pid')) {
@@ -15,7 +15,8 @@ export function checkPodNamespaces(spec: Pick<PodSpec, 'share' | 'hostPID' | 'ho
   if (spec.hostIPC && !spec.share.includes('ipc')) {
     throw new InputError('hostIPC', "puts the pod in the host's IPC namespace: its containers must share it (--share with ipc)");
   }
-  for (const [ns, source] of Object.entries(spec.joinNamespaces ?? {}) as [SharedNamespace, NamespaceSource][]) {
+  for (const [ns, source] of Object.entries(spec.joinNamespaces ?? {}) as [JoinableNamespace, NamespaceSource][]) {
+    if (ns === 'user') continue; // pod/userns.ts
     const option = `--${ns === 'net' ? 'network' : ns} ${sourceText(source)}`;
     if (!spec.share.includes(ns))
       throw new InputError(option, `joins a ${ns} namespace for the pod: its containers must share it (--share with ${ns})`);

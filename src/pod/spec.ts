@@ -2,12 +2,17 @@
 // how it is run (foreground or monitor).
 import type { Resources } from './resources.js';
 
-/** Namespaces a container can share with its pod's infra process. */
-export const SHAREABLE = ['net', 'ipc', 'uts', 'pid'] as const;
+/**
+ * Namespaces a container can share with its pod's infra process. cgroup (podman's --share
+ * cgroup) is for experiments: the infra's cgroup namespace is rooted at the infra's own cgroup.
+ */
+export const SHAREABLE = ['net', 'ipc', 'uts', 'pid', 'cgroup'] as const;
 export type SharedNamespace = (typeof SHAREABLE)[number];
+/** Those a pod can take from elsewhere instead of making them (joinNamespaces). */
+export type JoinableNamespace = Exclude<SharedNamespace, 'cgroup'> | 'user';
 
 /** The seed's --net/--ipc/--pid=container:pause, plus uts as Kubernetes always shares it. */
-export const DEFAULT_SHARE: readonly SharedNamespace[] = SHAREABLE;
+export const DEFAULT_SHARE: readonly SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
 
 /** Kubernetes' default terminationGracePeriodSeconds. */
 export const DEFAULT_GRACE_SECONDS = 30;
@@ -241,7 +246,7 @@ export interface PodSpec {
    * Namespaces the infra joins instead of making them (`--network ns:PATH`, `--ipc pod:OTHER`,
    * ...): a namespace file (/run/netns/NAME, /proc/PID/ns/ipc) or another running pod's.
    */
-  joinNamespaces?: Partial<Record<SharedNamespace, NamespaceSource>>;
+  joinNamespaces?: Partial<Record<JoinableNamespace, NamespaceSource>>;
   /**
    * A time namespace of the pod's own, its clocks shifted by these seconds (podman's and tspod's
    * --time-offset; Linux 5.6): the infra and every container see them.

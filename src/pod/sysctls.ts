@@ -4,10 +4,10 @@
 // --allowed-unsafe-sysctls, tspod's TSPOD_ALLOWED_UNSAFE_SYSCTLS). Policy only: the infra's child
 // writes them into /proc/sys in the pod's new namespaces, before pause runs.
 import { InputError } from '../errors.js';
-import type { PodSpec, SharedNamespace, Sysctl } from './spec.js';
+import type { PodSpec, Sysctl } from './spec.js';
 
 /** The kernel's namespaced sysctls, as Kubernetes lists them, with the namespace each is kept in. */
-const NAMESPACED: [RegExp, SharedNamespace][] = [
+const NAMESPACED: [RegExp, 'net' | 'ipc'][] = [
   [/^kernel\.shm/, 'ipc'],
   [/^kernel\.msg/, 'ipc'],
   [/^kernel\.sem$/, 'ipc'],
@@ -48,7 +48,7 @@ export function sysctlPath(name: string): string {
 }
 
 /** The namespace a sysctl is kept in; undefined: it is the host's. */
-export function sysctlNamespace(name: string): SharedNamespace | undefined {
+export function sysctlNamespace(name: string): 'net' | 'ipc' | undefined {
   const n = canonicalName(name);
   return NAMESPACED.find(([p]) => p.test(n))?.[1];
 }

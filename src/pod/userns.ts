@@ -39,11 +39,14 @@ export function usernsRangeOption(value: string | undefined, option: string): Id
  * user namespace (a joined one), where its root would have no say.
  */
 export function checkUserNamespace(spec: Pick<PodSpec, 'hostUsers' | 'network' | 'hostPID' | 'hostIPC' | 'joinNamespaces'>): void {
+  if (spec.joinNamespaces?.user && spec.hostUsers !== false) {
+    throw new InputError('joinNamespaces.user', 'needs hostUsers: false (--userns ns:PATH and pod:NAME set both)');
+  }
   if (spec.hostUsers !== false) return;
   const hostNs = [spec.network.mode === 'host' && 'hostNetwork', spec.hostPID && 'hostPID', spec.hostIPC && 'hostIPC'].filter(Boolean);
   if (hostNs.length)
     throw new InputError('hostUsers', `false cannot go with ${hostNs.join(', ')}: the host's namespaces are not the pod's`);
-  const joined = Object.keys(spec.joinNamespaces ?? {});
+  const joined = Object.keys(spec.joinNamespaces ?? {}).filter((ns) => ns !== 'user');
   if (joined.length) {
     throw new InputError('hostUsers', `false cannot go with joined namespaces (${joined.join(', ')}): another user namespace owns them`);
   }
@@ -71,6 +74,26 @@ export function allocateIdRange(range: IdRange, taken: readonly IdRange[]): IdRa
  * by setns, a process keeps the host's ids, which the namespace does not map: it must change.)
  */
 export const NAMESPACE_ROOT = { uid: 0, gid: 0, groups: [] };
+
+/**
+ * The range of a user namespace the pod joins (--userns ns:PATH or pod:NAME), from its uid_map
+ * and gid_map: tspod maps an image's ids through one range from 0, the same for both.
+ */
+export function joinedIdRange(maps: { uid: string; gid: string }, option: string): IdRange {
+  const parse = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number));
+  const uid = parse(maps.uid);
+  const gid = parse(maps.gid);
+  const [inside, hostId, size] = uid[0] ?? [];
+  if (uid.length !== 1 || gid.length !== 1 || inside !== 0 || gid[0].join() !== uid[0].join() || !(size >= 1)) {
+    const text = maps.uid.trim().replace(/\s+/g, ' ') || 'none';
+    throw new InputError(option, `its uid_map (${text}) is not one range from 0, the same as its gid_map: tspod maps images through one`);
+  }
+  return { hostId, size };
+}
 
 /** An id inside the pod's user namespace as the host sees it (the same id without one). */
 export function hostId(spec: Pick<PodSpec, 'userNamespace'>, id: number): number {

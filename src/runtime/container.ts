@@ -114,7 +114,8 @@ export function planContainer(
 
 /** The namespaces, as a table: CLI name to clone flag. */
 function namespaceFlag(c: NativeConstants, ns: SharedNamespace | 'time'): number {
-  return { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID, time: c.CLONE_NEWTIME }[ns];
+  const flags = { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID, cgroup: c.CLONE_NEWCGROUP };
+  return ns === 'time' ? c.CLONE_NEWTIME : flags[ns];
 }
 
 /** What a container's processes (and what tspod exec runs in it) may do: capabilities, no_new_privs, seccomp. */
@@ -139,6 +140,10 @@ export function containerRequest(
   const all: SharedNamespace[] = ['net', 'ipc', 'uts', 'pid'];
   const joined: (SharedNamespace | 'time')[] = all.filter((ns) => launch.share.includes(ns));
   const own = all.filter((ns) => !launch.share.includes(ns));
+  // A cgroup namespace is not the clone's: its own is made after the move into its cgroup (it is
+  // rooted where the process is), the infra's is joined once the move is done.
+  const sharesCgroup = launch.share.includes('cgroup');
+  if (sharesCgroup) joined.push('cgroup');
   if (launch.timeNamespace) joined.push('time');
   const joinFlags = joined.reduce((f, ns) => f | namespaceFlag(c, ns), 0);
   return {
@@ -159,7 +164,7 @@ export function containerRequest(
     parentDeathSignal: launch.parentDeathSignal,
     newSession: true,
     // In its own cgroup, a container sees that cgroup as the root (/proc/self/cgroup: 0::/).
-    ...(cgroups ? { intoCgroup: cgroups.into, joinCgroups: cgroups.joins, newCgroupNamespace: true } : {}),
+    ...(cgroups ? { intoCgroup: cgroups.into, joinCgroups: cgroups.joins, newCgroupNamespace: !sharesCgroup } : {}),
   };
 }
 

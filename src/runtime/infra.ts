@@ -39,6 +39,8 @@ export interface InfraOptions {
   timeOffsets?: TimeOffsets;
   /** The pod's sysctls, written in its new namespaces before pause runs (pod/sysctls.ts checked them). */
   sysctls?: Sysctl[];
+  /** A cgroup namespace, rooted at the infra's cgroup, for containers that share it (--share cgroup). */
+  cgroupNamespace?: boolean;
 }
 
 /** The fd number at which pause finds the write end of the readiness pipe (`pause -r 3`). */
@@ -71,6 +73,7 @@ export function infraRequest(c: NativeConstants, opts: InfraOptions, readyFd?: n
     capabilities: NO_CAPABILITIES,
     noNewPrivileges: true,
     ...(opts.cgroups ? { intoCgroup: opts.cgroups.into, joinCgroups: opts.cgroups.joins } : {}),
+    ...(opts.cgroupNamespace ? { newCgroupNamespace: true } : {}),
   };
 }
 

@@ -160,7 +160,8 @@ export class Pod extends EventEmitter<PodEvents> {
         mounts.push(await opts.storage?.container(c, `spec.containers[${i}]`));
         launches.push(planContainer(spec, c, opts, true, mounts[i]));
       }
-      const userns = spec.userNamespace && podUserNamespace(opts.binding, spec, mounts);
+      const joinedUser = opts.infraJoins?.find((j) => j.type === opts.binding.constants.CLONE_NEWUSER);
+      const userns = spec.userNamespace && podUserNamespace(opts.binding, spec, mounts, joinedUser);
       const infraIO = opts.io.open(null);
       let infra: PodProcess;
       const cgroups = opts.cgroups?.place();
@@ -178,6 +179,7 @@ export class Pod extends EventEmitter<PodEvents> {
           joins: [...(opts.infraJoins ?? []), ...(userns ? [userns] : [])],
           cgroups,
           sysctls: spec.sysctls,
+          cgroupNamespace: spec.share.includes('cgroup'),
         });
       } finally {
         infraIO.release();

@@ -12,14 +12,16 @@ import type { ContainerFs } from '../storage/storage.js';
 
 /**
  * The pod's user namespace, made from its range, as the infra's last join; the directories its
- * containers' roots map (image layers, a rootfs) checked first. The caller closes the fd.
+ * containers' roots map (image layers, a rootfs) checked first. The caller closes the fd. A
+ * namespace the pod joins (`joined`, among the infra's joins already) is only checked.
  */
 export function podUserNamespace(
   binding: NativeBinding,
   spec: Pick<PodSpec, 'userNamespace' | 'containers'>,
   mounts: (ContainerFs | undefined)[],
-): NamespaceJoin {
-  const fd = createPodUserNamespace(binding, spec.userNamespace!);
+  joined?: NamespaceJoin,
+): NamespaceJoin | undefined {
+  const fd = joined?.fd ?? createPodUserNamespace(binding, spec.userNamespace!);
   try {
     const dirs = mounts.flatMap((m, i) => {
       const rootfs = spec.containers[i].rootfs;
@@ -33,9 +35,10 @@ export function podUserNamespace(
       mounts.some((m) => m?.image),
     );
   } catch (err) {
-    closeSync(fd);
+    if (!joined) closeSync(fd);
     throw err;
   }
+  if (joined) return undefined; // the infra joins it with the pod's other joins
   const { hostId, size } = spec.userNamespace!;
   return { fd, type: binding.constants.CLONE_NEWUSER, label: `the pod's user namespace (host ids ${hostId}-${hostId + size - 1})` };
 }
@@ -97,6 +100,17 @@ export function checkIdmappedMounts(
           'idmapped mounts are Linux 5.12, of tmpfs 6.3)',
       );
     }
+  }
+}
+
+/** A joined user namespace's maps; the host's own (which setns refuses: EINVAL) named as such. */
+export function userNamespaceMaps(binding: Pick<NativeBinding, 'userNamespaceMaps'>, join: NamespaceJoin): { uid: string; gid: string } {
+  try {
+    return binding.userNamespaceMaps(join.fd);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EINVAL' ? "it is the host's user namespace (that is --userns host)" : e.message;
+    throw new InputError('--userns', `${join.label}: ${why}`);
   }
 }
 

@@ -12,7 +12,7 @@ import type { NativeBinding, NamespaceJoin } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
 import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import { resourceAmounts } from '../pod/resources.js';
-import type { IdRange, NamespaceSource, PodSpec, SharedNamespace } from '../pod/spec.js';
+import type { IdRange, JoinableNamespace, NamespaceSource, PodSpec } from '../pod/spec.js';
 import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
 import { Pod } from '../runtime/pod.js';
@@ -25,7 +25,8 @@ import { PodStorage, type ObjectLookup } from '../storage/storage.js';
 import { cniPaths, releaseRecorded, removeIfStale, withNamesLock } from './stale.js';
 import { checkPodNamespaces, sourceText } from '../pod/namespaces.js';
 import { checkSysctls } from '../pod/sysctls.js';
-import { DEFAULT_USERNS_RANGE, allocateIdRange, checkUserNamespace } from '../pod/userns.js';
+import { DEFAULT_USERNS_RANGE, allocateIdRange, checkUserNamespace, joinedIdRange } from '../pod/userns.js';
+import { openUserNamespace, userNamespaceMaps } from '../runtime/userns.js';
 
 /**
  * Where a supervisor says what happens to its pods, each message about one pod: what it did
@@ -100,8 +101,8 @@ export class PodHost {
       }
       try {
         // Under the lock, so two pods never take one range; the record keeps it until rm.
-        delete spec.userNamespace;
-        if (spec.hostUsers === false) {
+        if (!spec.joinNamespaces?.user) delete spec.userNamespace;
+        if (spec.hostUsers === false && !spec.joinNamespaces?.user) {
           const taken = this.store.list().flatMap((r) => r.spec.userNamespace ?? []);
           spec.userNamespace = allocateIdRange(this.opts.usernsRange ?? DEFAULT_USERNS_RANGE, taken);
         }
@@ -134,6 +135,15 @@ export class PodHost {
     checkUserNamespace(spec);
     // Opened now: a namespace that is not there stops the pod before anything is made.
     const joins = this.namespaceJoins(spec);
+    try {
+      // A user namespace joined: its range is the pod's, as it is (none is allocated).
+      const user = joins.find((j) => j.type === this.binding.constants.CLONE_NEWUSER);
+      const option = `--userns ${sourceText(spec.joinNamespaces?.user ?? { path: '' })}`;
+      if (user) spec.userNamespace = joinedIdRange(userNamespaceMaps(this.binding, user), option);
+    } catch (err) {
+      for (const j of joins) closeSync(j.fd);
+      throw err;
+    }
     this.creating.add(spec.name);
     // Its own id, kept in its record (the downward API's metadata.uid).
     spec.uid ??= randomUUID();
@@ -190,15 +200,19 @@ export class PodHost {
 
   /**
    * The namespaces the pod's infra joins (`joinNamespaces`): a namespace file opened, or another
-   * running pod's infra, through its pidfd (one setns for all that pod gives).
+   * running pod's infra, through its pidfd (one setns for all that pod gives). A user namespace
+   * comes last (the infra makes the rest in it), as a namespace file: its maps are read, and
+   * idmapped mounts made, through it.
    */
   private namespaceJoins(spec: PodSpec): NamespaceJoin[] {
     const c = this.binding.constants;
-    const flag = { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID };
+    const flag = { net: c.CLONE_NEWNET, ipc: c.CLONE_NEWIPC, uts: c.CLONE_NEWUTS, pid: c.CLONE_NEWPID, user: c.CLONE_NEWUSER };
     const joins: NamespaceJoin[] = [];
+    const entries = Object.entries(spec.joinNamespaces ?? {}) as [JoinableNamespace, NamespaceSource][];
     try {
-      for (const [ns, source] of Object.entries(spec.joinNamespaces ?? {}) as [SharedNamespace, NamespaceSource][]) {
+      for (const [ns, source] of entries.sort(([a], [b]) => Number(a === 'user') - Number(b === 'user'))) {
         const label = `${sourceText(source)} (${ns})`;
+        const option = `--${{ net: 'network', user: 'userns' }[ns as string] ?? ns}`;
         if ('path' in source) {
           try {
             // Only a namespace file (nsfs), opened so that a FIFO or a device cannot block or act.
@@ -206,14 +220,22 @@ export class PodHost {
             const fd = openSync(source.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
             joins.push({ fd, type: flag[ns], label });
           } catch (err) {
-            throw new InputError(`--${ns === 'net' ? 'network' : ns}`, `${sourceText(source)}: ${(err as NodeJS.ErrnoException).code}`);
+            throw new InputError(option, `${sourceText(source)}: ${(err as NodeJS.ErrnoException).code}`);
           }
           continue;
         }
         const other = this.store.read(source.pod);
         const pidfd = other?.state === 'running' && other.infra ? openProcess(this.binding, other.infra.process) : undefined;
-        if (pidfd === undefined) throw new InputError(`--${ns === 'net' ? 'network' : ns}`, `${sourceText(source)}: no such running pod`);
-        joins.push({ fd: pidfd, type: flag[ns], label });
+        if (pidfd === undefined) throw new InputError(option, `${sourceText(source)}: no such running pod`);
+        if (ns !== 'user') {
+          joins.push({ fd: pidfd, type: flag[ns], label });
+          continue;
+        }
+        try {
+          joins.push({ fd: openUserNamespace(this.binding, { pid: other!.infra!.process.pid, pidfd }), type: flag[ns], label });
+        } finally {
+          closeSync(pidfd);
+        }
       }
     } catch (err) {
       for (const j of joins) closeSync(j.fd);

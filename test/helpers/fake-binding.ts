@@ -84,6 +84,9 @@ export class FakeBinding implements NativeBinding {
   createUserNamespace = (): never => {
     throw new Error('the fake binding makes no user namespaces');
   };
+  userNamespaceMaps = (): never => {
+    throw new Error('the fake binding enters no user namespaces');
+  };
   probeIdmappedMount = (): never => {
     throw new Error('the fake binding makes no mounts');
   };

@@ -153,6 +153,15 @@ t.test('a user namespace: made with its maps, joined as its root, entered after 
   cleanup(t, 'close the user namespace', () => closeSync(fd));
   const userns = statSync(`/proc/self/fd/${fd}`).ino;
   t.not(userns, nsInode('self', 'user'), 'a new one');
+  const maps = b.userNamespaceMaps(fd);
+  t.same(
+    [maps.uid, maps.gid].map((m) => m.trim().split(/\s+/).join(' ')),
+    ['0 3100000000 65536', '0 3100000000 65536'],
+    'its maps, read inside',
+  );
+  const own = openSync('/proc/self/ns/user', 'r');
+  cleanup(t, 'close our user namespace', () => closeSync(own));
+  t.throws(() => b.userNamespaceMaps(own), { code: 'EINVAL', syscall: 'setns' }, 'our own cannot be entered');
   // Joined first: the process is its root, and the UTS namespace it is made with is the user
   // namespace's (its root could set the hostname there).
   const joined = await run(t, {

@@ -1,7 +1,8 @@
 // The namespaces a pod takes from the host or makes beyond the four it shares: hostPID and
 // hostIPC (Kubernetes' fields, --pid host, --ipc host), a time namespace with shifted clocks
-// (--time-offset); checked against the inodes of /proc/PID/ns/* and the clocks themselves, and
-// against what `tspod inspect` says of each.
+// (--time-offset), a cgroup namespace its containers share (--share cgroup); checked against
+// the inodes of /proc/PID/ns/* and the clocks themselves, and against what `tspod inspect` says
+// of each.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,31 @@ t.test("hostPID and hostIPC: the infra and the containers are in the host's PID 
   t.equal(cli.code, 0, cli.stderr);
   const pid = s.store.read('hc')!.containers[0].process!.pid;
   t.same([nsInode(pid, 'pid'), nsInode(pid, 'ipc')], [nsInode('self', 'pid'), nsInode('self', 'ipc')], '--pid host --ipc host');
+});
+
+t.test("--share cgroup: the containers are in the infra's cgroup namespace, rooted at the infra's cgroup", async (t) => {
+  const s = testState(t);
+  t.equal((await s.cli(['pod', 'create', 'cg', '--share', 'net,ipc,uts,pid,cgroup'])).code, 0);
+  for (const name of ['a', 'b']) t.equal((await s.cli(['run', '-d', '--pod', 'cg', '--name', name, '--', 'sleep', '1000'])).code, 0);
+  const record = s.store.need('cg');
+  const infra = record.infra!.process.pid;
+  t.not(nsInode(infra, 'cgroup'), nsInode('self', 'cgroup'), 'the infra has a cgroup namespace of its own');
+  for (const c of record.containers) {
+    t.equal(nsInode(c.process!.pid, 'cgroup'), nsInode(infra, 'cgroup'), `container ${c.name} is in the infra's`);
+  }
+  const seen = await s.cli(['exec', 'cg', 'a', '--', 'cat', '/proc/self/cgroup']);
+  if (record.cgroup) t.match(seen.stdout, /^0::\/\.\.\/ctr-a$/m, "the container's own cgroup, as a sibling of the namespace's root");
+  const view = JSON.parse((await s.cli(['inspect', 'cg', '--json'])).stdout) as Inspected;
+  t.same(
+    view.containers.map((c) => c.sharing.cgroup),
+    ['infra', 'infra'],
+    "inspect: the infra's",
+  );
+  // Without it (the default) each container's cgroup namespace is its own.
+  t.equal((await s.cli(['pod', 'create', 'own'])).code, 0);
+  t.equal((await s.cli(['run', '-d', '--pod', 'own', '--name', 'a', '--', 'sleep', '1000'])).code, 0);
+  const own = s.store.need('own');
+  t.not(nsInode(own.containers[0].process!.pid, 'cgroup'), nsInode(own.infra!.process.pid, 'cgroup'));
 });
 
 t.test('host namespaces that contradict the pod are refused, naming the field, nothing created', async (t) => {

@@ -156,6 +156,34 @@ t.test('two live pods never share a range; the third is refused while they live,
   t.same(s.store.need('rc').spec.userNamespace, a, "after rm, the removed pod's range is the new pod's");
 });
 
+t.test("--userns pod:NAME and ns:PATH join another pod's user namespace, its range with it; the host's is refused", async (t) => {
+  const s = testState(t, { TSPOD_USERNS_RANGE: RANGE });
+  t.equal((await s.cli(['pod', 'create', 'owner', '--userns', 'auto'])).code, 0);
+  const owner = s.store.need('owner');
+  const ownerNs = nsInode(owner.infra!.process.pid, 'user');
+  const byPod = await s.cli(['run', '-d', '--name', 'guest', '--userns', 'pod:owner', '--', 'sleep', '1000']);
+  t.equal(byPod.code, 0, byPod.stderr);
+  const path = `/proc/${owner.infra!.process.pid}/ns/user`;
+  const byPath = await s.cli(['pod', 'create', 'guest2', '--userns', `ns:${path}`]);
+  t.equal(byPath.code, 0, byPath.stderr);
+  for (const name of ['guest', 'guest2']) {
+    const r = s.store.need(name);
+    t.equal(nsInode(r.infra!.process.pid, 'user'), ownerNs, `${name}'s infra is in the owner's user namespace`);
+    t.same(r.spec.userNamespace, owner.spec.userNamespace, `${name} has the owner's range, read from its maps`);
+    t.not(nsInode(r.infra!.process.pid, 'net'), nsInode(owner.infra!.process.pid, 'net'), 'and a network namespace of its own');
+  }
+  t.equal(nsInode(s.store.need('guest').containers[0].process!.pid, 'user'), ownerNs, 'its container too');
+  const id = await s.cli(['exec', 'guest', 'guest', '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+  t.match(id.stdout, new RegExp(`^0\\n\\s*0\\s+${START}\\s+${POD_IDS}\\n$`));
+
+  const host = await s.cli(['pod', 'create', 'bad', '--userns', 'ns:/proc/self/ns/user']);
+  t.equal(host.code, 125);
+  t.match(host.stderr, /^tspod: --userns: ns:\/proc\/self\/ns\/user \(user\): it is the host's user namespace .*\n$/);
+  const gone = await s.cli(['pod', 'create', 'bad', '--userns', 'pod:nothere']);
+  t.match(gone.stderr, /^tspod: --userns: pod:nothere: no such running pod\n$/);
+  t.notOk(existsSync(s.store.paths.pod('bad')), 'nothing of the refused pods is left');
+});
+
 t.test('refused with one line, nothing created: --userns of another kind, with hostNetwork, or without idmapped mounts', async (t) => {
   const s = await withImage(t);
   const bad = await s.cli(['pod', 'create', 'bad1', '--userns', 'keep-id']);

@@ -69,6 +69,30 @@ t.test("a pod with a time namespace: each container and each exec joins the infr
   t.match(exec.joinNamespaces![0].label, /\+time\)$/);
 });
 
+t.test('--share cgroup: the infra makes a cgroup namespace, each container joins it instead of making its own', async (t) => {
+  const launch: ContainerLaunch = {
+    name: 'c',
+    path: '/bin/true',
+    argv: ['true'],
+    env: [],
+    cwd: '/',
+    share: ['net', 'cgroup'],
+    hostname: 'p',
+  };
+  const cgroups = { into: { fd: 5, label: 'ctr-c' }, joins: [] };
+  const req = containerRequest(c, { pid: 10, pidfd: 3 }, launch, [0, 1, 2], cgroups);
+  t.equal(req.joinNamespaces![0].type, c.CLONE_NEWNET | c.CLONE_NEWCGROUP);
+  t.equal(req.newCgroupNamespace, false);
+  const own = containerRequest(c, { pid: 10, pidfd: 3 }, { ...launch, share: ['net'] }, [0, 1, 2], cgroups);
+  t.equal(own.joinNamespaces![0].type, c.CLONE_NEWNET);
+  t.equal(own.newCgroupNamespace, true, 'by default its own, rooted at its cgroup');
+  t.equal(infraRequest(c, { hostname: 'p', stdio: [0, 1, 2], cgroupNamespace: true }).newCgroupNamespace, true);
+  t.equal(infraRequest(c, { hostname: 'p', stdio: [0, 1, 2] }).newCgroupNamespace, undefined);
+  const spec = newPodSpec('p');
+  applyNamespaceOptions(spec, {});
+  t.same(spec.share, ['net', 'ipc', 'uts', 'pid'], 'not shared unless asked');
+});
+
 t.test('joining: ns:PATH and pod:NAME options, the infra joining instead of making, and what contradicts them', async (t) => {
   const spec = newPodSpec('p');
   applyNetworkOptions(spec, 'ns:/run/netns/x', []);

@@ -16,6 +16,7 @@ import {
   checkUserNamespace,
   hostId,
   idMapText,
+  joinedIdRange,
   usernsRangeOption,
 } from '../../src/pod/userns.js';
 import { checkIdmappedMounts, createPodUserNamespace } from '../../src/runtime/userns.js';
@@ -81,6 +82,36 @@ t.test('asked for by hostUsers: false (manifest, API body) and --userns auto; ot
     },
     "the range is tspod's to assign, never the caller's",
   );
+});
+
+t.test('a joined user namespace: --userns ns:PATH or pod:NAME, its range read from its maps', async (t) => {
+  const spec = newPodSpec('p');
+  applyNamespaceOptions(spec, { userns: 'pod:other' });
+  t.same([spec.hostUsers, spec.joinNamespaces], [false, { user: { pod: 'other' } }]);
+  const byPath = newPodSpec('p');
+  applyNamespaceOptions(byPath, { userns: 'ns:/proc/42/ns/user' });
+  t.same(byPath.joinNamespaces, { user: { path: '/proc/42/ns/user' } });
+  t.throws(() => applyNamespaceOptions(newPodSpec('p'), { userns: 'ns:relative' }), { name: 'InputError', field: '--userns' });
+  t.throws(() => checkUserNamespace({ ...newPodSpec('p'), joinNamespaces: { user: { pod: 'x' } } }), {
+    name: 'InputError',
+    field: 'joinNamespaces.user',
+  });
+  t.doesNotThrow(() => checkUserNamespace({ ...newPodSpec('p'), hostUsers: false, joinNamespaces: { user: { pod: 'x' } } }));
+
+  const line = '         0 3000000000      65536\n';
+  t.same(joinedIdRange({ uid: line, gid: line }, '--userns'), { hostId: 3_000_000_000, size: POD_IDS });
+  for (const [uid, gid] of [
+    ['         1 3000000000      65536\n', '         1 3000000000      65536\n'],
+    [line, '         0 3000065536      65536\n'],
+    [`${line}     65536 100000 10\n`, line],
+    ['', ''],
+  ]) {
+    t.throws(() => joinedIdRange({ uid, gid }, '--userns ns:/x'), {
+      name: 'InputError',
+      field: '--userns ns:/x',
+      problem: /is not one range from 0, the same as its gid_map/,
+    });
+  }
 });
 
 t.test("refused with the host's namespaces or joined ones, as Kubernetes refuses them", async (t) => {
