@@ -851,23 +851,9 @@ RunIntermediateStage (const SpawnPlan &plan)
   JoinCgroups (plan);
   if (plan.into_cgroup_early)
     MoveIntoCgroup (plan);
-  for (int i = 0; i < plan.njoins; i++)
-    {
-      if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
-        Fail (plan, STEP_SETNS, i);
-      // setns into a user namespace keeps our ids, which it does not map (they read as nobody
-      // there): take its root's, so what we create next is the namespace's, as nsenter -U does.
-      if (plan.joins[i].type == CLONE_NEWUSER)
-        {
-          if (syscall (SYS_setgroups, 0, nullptr) < 0)
-            Fail (plan, STEP_SETGROUPS);
-          if (syscall (SYS_setresgid, 0, 0, 0) < 0)
-            Fail (plan, STEP_SETGID);
-          if (syscall (SYS_setresuid, 0, 0, 0) < 0)
-            Fail (plan, STEP_SETUID);
-        }
-    }
-  // Its clocks' offsets can be written only until a first process is in it: before the clone.
+  // Its clocks' offsets can be written only until a first process is in it: before the clone;
+  // and before a user namespace is joined, whose root could not write them (the file is the
+  // host root's: a change of ids made us undumpable).
   if (plan.time_offsets)
     {
       if (unshare (CLONE_NEWTIME) < 0)
@@ -885,6 +871,22 @@ RunIntermediateStage (const SpawnPlan &plan)
       close (fd);
     }
 
+  for (int i = 0; i < plan.njoins; i++)
+    {
+      if (setns (plan.joins[i].fd, plan.joins[i].type) < 0)
+        Fail (plan, STEP_SETNS, i);
+      // setns into a user namespace keeps our ids, which it does not map (they read as nobody
+      // there): take its root's, so what we create next is the namespace's, as nsenter -U does.
+      if (plan.joins[i].type == CLONE_NEWUSER)
+        {
+          if (syscall (SYS_setgroups, 0, nullptr) < 0)
+            Fail (plan, STEP_SETGROUPS);
+          if (syscall (SYS_setresgid, 0, 0, 0) < 0)
+            Fail (plan, STEP_SETGID);
+          if (syscall (SYS_setresuid, 0, 0, 0) < 0)
+            Fail (plan, STEP_SETUID);
+        }
+    }
   pid_t pid = CloneFinal (CLONE_PARENT | plan.new_namespaces, nullptr, plan, plan.final_stack, plan.final_stack_size);
   if (pid < 0)
     Fail (plan, STEP_CLONE);

@@ -19,12 +19,24 @@ export { runtimeDefaultFilter, profileFilter, profileFileFilter, seccompPolicy, 
 export { compileSeccomp, seccompFilterOf, type SeccompSource } from './runtime/seccomp.js';
 export { SAFE_SYSCTLS, checkSysctls, sysctlPath } from './pod/sysctls.js';
 export { checkPodNamespaces, namespaceSource, timeOffsetsOption, timensOffsetsText } from './pod/namespaces.js';
+export {
+  POD_IDS,
+  DEFAULT_USERNS_RANGE,
+  NAMESPACE_ROOT,
+  allocateIdRange,
+  checkUserNamespace,
+  hostId,
+  idMapText,
+  joinedIdRange,
+  usernsRangeOption,
+} from './pod/userns.js';
+export { checkIdmappedMounts, createPodUserNamespace, openUserNamespace, podUserNamespace, userNamespaceMaps } from './runtime/userns.js';
 export { objectFromManifest, podObjects, type StoredObject, type PodObjects } from './pod/objects.js';
 export { ObjectStore } from './state/objects.js';
 export { findV2Hierarchy, findV1Controllers, type V2Hierarchy } from './cgroup/hierarchy.js';
 export { PodCgroups, DEFAULT_CGROUP_ROOT, type PodCgroupsRecord } from './cgroup/pod.js';
 export { startInfra, infraRequest, type InfraOptions } from './runtime/infra.js';
-export { planContainer, startContainer, containerRequest, type ContainerLaunch } from './runtime/container.js';
+export { planContainer, startContainer, containerRequest, spawnInUserNamespace, type ContainerLaunch } from './runtime/container.js';
 export { execInContainer, type ExecOptions } from './runtime/exec.js';
 export { PodProcess, describeExit, statusCode, signalName } from './runtime/process.js';
 export { LoggingIO, type LoggingOptions, type PodIO, type ProcessIO, type OutputTee } from './runtime/io.js';

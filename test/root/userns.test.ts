@@ -184,6 +184,16 @@ t.test("--userns pod:NAME and ns:PATH join another pod's user namespace, its ran
   t.notOk(existsSync(s.store.paths.pod('bad')), 'nothing of the refused pods is left');
 });
 
+t.test('a pod in a user namespace with clocks of its own: --userns auto with --time-offset', async (t) => {
+  const s = testState(t, { TSPOD_USERNS_RANGE: RANGE });
+  const r = await s.cli(['run', '--name', 'clocks', '--userns', 'auto', '--time-offset', 'boottime=86400', '--', 'cat', '/proc/uptime']);
+  t.equal(r.code, 0, r.stderr);
+  // The line is the container's, prefixed with its name in the foreground: "clocks | UP IDLE".
+  const inside = Number(/([\d.]+) [\d.]+\s*$/.exec(r.stdout)?.[1]);
+  const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  t.ok(inside - host > 86000, `CLOCK_BOOTTIME a day ahead in the pod (${inside} s, the host's ${host} s)`);
+});
+
 t.test('refused with one line, nothing created: --userns of another kind, with hostNetwork, or without idmapped mounts', async (t) => {
   const s = await withImage(t);
   const bad = await s.cli(['pod', 'create', 'bad1', '--userns', 'keep-id']);
