@@ -397,10 +397,24 @@ IdmapMount (const char *source, const char *target, int userns, int32_t *call)
   return rc;
 }
 
+// Linux's capability sets as capset(2) takes them (version 3: two 32-bit words per set).
+struct CapHeader
+{
+  uint32_t version;
+  int pid;
+};
+struct CapData
+{
+  uint32_t effective, permitted, inheritable;
+};
+constexpr uint32_t kCapVersion3 = 0x20080522;
+
 // A step that creates a name (mkdir, touch, symlink), made as `owner` (a host uid and gid; -1:
 // as we are): the owner of what it makes, and the one an idmapped mount's mapping applies to
 // (the host's root, which it does not map, gets EOVERFLOW there). Only the file-system ids
-// change: back to 0, they give back the capabilities they took.
+// change. A file-system uid other than 0 drops the file capabilities (DAC_OVERRIDE, FOWNER, ...)
+// from the effective set: they are raised again, so a mount point in a directory of the image's
+// other users is still made; back to 0, the kernel gives them back itself.
 int
 CreateAs (int64_t owner, int (*create) (const FsStep &, int, const char *), const FsStep &st, int dir, const char *name)
 {
@@ -408,6 +422,14 @@ CreateAs (int64_t owner, int (*create) (const FsStep &, int, const char *), cons
     return create (st, dir, name);
   syscall (SYS_setfsgid, (gid_t) owner);
   syscall (SYS_setfsuid, (uid_t) owner);
+  CapHeader header = { kCapVersion3, 0 };
+  CapData data[2];
+  if (syscall (SYS_capget, &header, data) == 0)
+    {
+      for (CapData &d : data)
+        d.effective = d.permitted;
+      syscall (SYS_capset, &header, data);
+    }
   int rc = create (st, dir, name);
   int err = errno;
   syscall (SYS_setfsuid, 0);
@@ -557,18 +579,6 @@ SetUser (const SpawnPlan &plan)
   if (syscall (SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0)
     Fail (plan, STEP_SETUID);
 }
-
-// Linux's capability sets as capset(2) takes them (version 3: two 32-bit words per set).
-struct CapHeader
-{
-  uint32_t version;
-  int pid;
-};
-struct CapData
-{
-  uint32_t effective, permitted, inheritable;
-};
-constexpr uint32_t kCapVersion3 = 0x20080522;
 
 // The bounding set is cut while the process is still root (it needs CAP_SETPCAP): whatever runs
 // later, setuid programs included, can never get back a capability that is not in it.

@@ -10,7 +10,7 @@ import type { IdRange, PodSpec } from './spec.js';
 export const POD_IDS = 65536;
 
 /**
- * The default range: 2^31 up, 32,768 pods' worth. It stays clear of the ids people and
+ * The default range: 2^31 up, 32,767 pods' worth. It stays clear of the ids people and
  * services have (below 2^31; systemd's dynamic users and nspawn's are below too).
  */
 export const DEFAULT_USERNS_RANGE: IdRange = { hostId: 2 ** 31, size: 2 ** 31 - POD_IDS };

@@ -1,6 +1,6 @@
 // A pod's user namespace, made and entered (pod/userns.ts has the policy): the infra's spawn
-// joins it first and makes the pod's other namespaces in it, so they are its own; a container
-// sets up its file system as the host's root, then enters it (native/child.cc). An image's
+// joins it before it makes the pod's other namespaces, so they are its own; a container sets up
+// its file system as the host's root, then enters it (native/child.cc). An image's
 // layers are seen through idmapped mounts, whose kernel support is checked before the pod is made.
 import { closeSync, openSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
@@ -115,8 +115,9 @@ export function userNamespaceMaps(binding: Pick<NativeBinding, 'userNamespaceMap
 }
 
 /**
- * The infra's user namespace, opened for a container or an exec: /proc/PID/ns/user, then the
- * pidfd asked whether PID is still the infra (a pid reused after it died would be another's).
+ * The user namespace of a pod's process (the infra's, for a container or a pod that joins it;
+ * a container's, for an exec): /proc/PID/ns/user, then the pidfd asked whether PID is still that
+ * process (a pid reused after it died would be another's).
  */
 export function openUserNamespace(binding: Pick<NativeBinding, 'pidfdSendSignal'>, infra: { pid: number; pidfd: number }): number {
   const path = `/proc/${infra.pid}/ns/user`;

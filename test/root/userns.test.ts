@@ -30,7 +30,13 @@ const atLeast = (a: number, b: number) => major > a || (major === a && minor >= 
 async function withImage(t: Test): Promise<TestState> {
   const images = tempDir(t, 'userns-images');
   const s = testState(t, { TSPOD_IMAGE_ROOT: images, TSPOD_USERNS_RANGE: RANGE });
-  const layer = writeTar([...busyboxMembers(), { path: 'home/', type: 'dir' }, { path: 'home/app', body: 'app\n', uid: 1000, gid: 1000 }]);
+  const layer = writeTar([
+    ...busyboxMembers(),
+    { path: 'home/', type: 'dir' },
+    { path: 'home/app', body: 'app\n', uid: 1000, gid: 1000 },
+    // A directory of another user's, where the emptyDir's mount point is made.
+    { path: 'srv/', type: 'dir', mode: 0o755, uid: 1000, gid: 1000 },
+  ]);
   const file = writeOciLayoutDir(join(tempDir(t, 'userns-src'), 'layout'), buildImage({ layers: [layer], config: { Env: ['PATH=/bin'] } }));
   const r = await s.cli(['image', 'import', file, '--name', 'bb:1']);
   if (r.code !== 0) throw new Error(r.stderr);
@@ -65,7 +71,7 @@ async function runPod(t: Test, s: TestState, name: string): Promise<{ code: numb
       '  - name: c',
       '    image: bb:1',
       '    command: [sleep, "1000"]',
-      '    volumeMounts: [{name: scratch, mountPath: /scratch}, {name: host, mountPath: /host}]',
+      '    volumeMounts: [{name: scratch, mountPath: /srv/scratch}, {name: host, mountPath: /host}]',
       '',
     ].join('\n'),
   );
@@ -102,7 +108,8 @@ t.test(OWNERS, { skip: NO_IDMAP }, async (t) => {
 
   // The image's files, seen through idmapped layers: root's as root's, uid 1000's as 1000's.
   t.equal(await exec('stat -c "%u:%g" /bin/busybox /home/app'), '0:0\n1000:1000', "the image's owners, inside");
-  t.equal(await exec('touch /made /scratch/made && mkdir /scratch/d && stat -c "%u:%g" /made /scratch/made'), '0:0\n0:0');
+  t.equal(await exec('touch /made /srv/scratch/made && mkdir /srv/scratch/d && stat -c "%u:%g" /made /srv/scratch/made'), '0:0\n0:0');
+  t.equal(await exec('stat -c "%u:%g" /srv /srv/scratch'), '1000:1000\n0:0', "a mount point made in a directory of uid 1000's");
   const podDir = s.store.paths.pod('u1');
   t.equal(statSync(`${podDir}/containers/c/upper/made`).uid, START, "a file made in the root file system is the range's on the host");
   t.equal(statSync(`${podDir}/volumes/scratch/made`).gid, START, 'and in the emptyDir, uid and gid');
