@@ -89,12 +89,15 @@ export async function inspect(pod: string, container: string | undefined, o: { j
   const { spec, network } = record;
   const reason = record.reason ? ` (${record.reason})` : '';
   const pause = spec.pause ? `; infra program ${spec.pause}` : '';
+  const users = spec.userNamespace
+    ? `; user namespace: host ids ${spec.userNamespace.hostId}-${spec.userNamespace.hostId + spec.userNamespace.size - 1}`
+    : '';
   const ports = network?.ports.map((p) => `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}->${p.containerPort}/${p.protocol}`) ?? [];
   const lines = [
     `pod ${record.name}: ${record.state}${reason}, ` +
       `supervised by ${record.supervisor.kind} pid ${record.supervisor.pid}, created ${record.createdAt}`,
     `  hostname ${spec.hostname}; shares ${spec.share.join(',') || 'nothing'}; restartPolicy ${spec.restartPolicy}; ` +
-      `grace ${spec.terminationGracePeriodSeconds}s${pause}`,
+      `grace ${spec.terminationGracePeriodSeconds}s${pause}${users}`,
     `  network ${network?.mode ?? 'pod'}${network?.podIP ? `, IP ${network.podIP}` : ''}` +
       (ports.length ? `, ports ${ports.join(' ')}` : ''),
     `  infra: pid ${record.infra?.process.pid ?? '-'}  ${nsLine(infraNs, infraSharing)}`,

@@ -89,6 +89,7 @@ t.test(OWNERS, { skip: NO_IDMAP }, async (t) => {
   t.equal(code, 0, stderr);
   const range = s.store.need('u1').spec.userNamespace!;
   t.same(range, { hostId: START, size: POD_IDS }, "the record keeps the pod's range");
+  t.match((await s.cli(['inspect', 'u1'])).stdout, `; user namespace: host ids ${START}-${START + POD_IDS - 1}\n`, 'inspect shows it');
 
   const exec = async (script: string) => {
     const r = await s.cli(['exec', 'u1', 'c', '--', 'sh', '-c', script]);
