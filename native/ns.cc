@@ -153,6 +153,47 @@ SendDatagram (const Napi::CallbackInfo &info)
 
 namespace {
 
+// A stack for a short-lived child that shares our memory and only makes system calls; the
+// clone blocks every signal around it, so no handler of Node's can run on that stack.
+class SmallChild
+{
+public:
+  explicit SmallChild (Napi::Env env)
+  {
+    stack_ = mmap (nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack_ == MAP_FAILED)
+      ThrowErrno (env, errno, "mmap");
+  }
+  ~SmallChild () { munmap (stack_, kSize); }
+  SmallChild (const SmallChild &) = delete;
+  SmallChild &operator= (const SmallChild &) = delete;
+
+  // clone(fn, flags | CLONE_VM | SIGCHLD, arg); -1 with errno.
+  pid_t
+  Start (int (*fn) (void *), int flags, void *arg)
+  {
+    sigset_t all, old;
+    sigfillset (&all);
+    pthread_sigmask (SIG_SETMASK, &all, &old);
+    pid_t pid = clone (fn, (char *) stack_ + kSize, flags | CLONE_VM | SIGCHLD, arg);
+    int err = errno;
+    pthread_sigmask (SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return pid;
+  }
+
+  static void
+  Reap (pid_t pid)
+  {
+    while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
+      ;
+  }
+
+private:
+  static constexpr size_t kSize = 64 * 1024;
+  void *stack_;
+};
+
 // The holder of a new user namespace: it waits for EOF on the pipe, then exits. It shares our
 // memory, so it only makes system calls on its own stack.
 struct Holder
@@ -199,24 +240,13 @@ CreateUserNamespace (const Napi::CallbackInfo &info)
   Napi::Env env = info.Env ();
   std::string uid_map = StringArg (info, 0, "createUserNamespace", "uidMap");
   std::string gid_map = StringArg (info, 1, "createUserNamespace", "gidMap");
-  const size_t stack_size = 64 * 1024;
-  void *stack = mmap (nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    ThrowErrno (env, errno, "mmap");
+  SmallChild child (env);
   int fds[2];
   if (pipe2 (fds, O_CLOEXEC) < 0)
-    {
-      munmap (stack, stack_size);
-      ThrowErrno (env, errno, "pipe2");
-    }
+    ThrowErrno (env, errno, "pipe2");
   Holder holder = { fds[0], fds[1] };
-  // No signal handler of Node's may run in the child: it inherits the blocked mask.
-  sigset_t all, old;
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &old);
-  pid_t pid = clone (HoldUserNamespace, (char *) stack + stack_size, CLONE_NEWUSER | CLONE_VM | SIGCHLD, &holder);
+  pid_t pid = child.Start (HoldUserNamespace, CLONE_NEWUSER, &holder);
   int clone_err = errno;
-  pthread_sigmask (SIG_SETMASK, &old, nullptr);
   int nsfd = -1;
   Napi::Error error;
   if (pid < 0)
@@ -236,10 +266,8 @@ CreateUserNamespace (const Napi::CallbackInfo &info)
       }
   close (fds[1]);
   if (pid > 0)
-    while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
-      ;
+    SmallChild::Reap (pid);
   close (fds[0]);
-  munmap (stack, stack_size);
   if (nsfd < 0)
     throw error;
   return Napi::Number::New (env, nsfd);
@@ -299,22 +327,11 @@ UserNamespaceMaps (const Napi::CallbackInfo &info)
   Napi::Env env = info.Env ();
   MapsReading r = {};
   r.userns = (int) IntArg (info, 0, "userNamespaceMaps", "usernsFd", 0);
-  const size_t stack_size = 64 * 1024;
-  void *stack = mmap (nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
-    ThrowErrno (env, errno, "mmap");
-  sigset_t all, old;
-  sigfillset (&all);
-  pthread_sigmask (SIG_SETMASK, &all, &old);
-  pid_t pid = clone (ReadMaps, (char *) stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &r);
-  int clone_err = errno;
-  pthread_sigmask (SIG_SETMASK, &old, nullptr);
-  if (pid > 0)
-    while (waitpid (pid, nullptr, __WALL) < 0 && errno == EINTR)
-      ;
-  munmap (stack, stack_size);
+  SmallChild child (env);
+  pid_t pid = child.Start (ReadMaps, CLONE_VFORK, &r);
   if (pid < 0)
-    ThrowErrno (env, clone_err, "clone");
+    ThrowErrno (env, errno, "clone");
+  SmallChild::Reap (pid);
   if (r.err)
     ThrowErrno (env, r.err, r.step, "user namespace");
   Napi::Object maps = Napi::Object::New (env);
