@@ -17,7 +17,8 @@ function namespaceOptions(cmd: Command): Command {
     .option('--time-offset <clocks>', "a time namespace of the pod's own: monotonic=SECONDS,boottime=SECONDS (Linux 5.6)")
     .option(
       '--userns <mode>',
-      "auto: a user namespace of the pod's own, 65,536 ids allocated by tspod (Kubernetes' hostUsers: false); host (the default)",
+      "auto: a user namespace of the pod's own, 65,536 ids allocated by tspod (Kubernetes' hostUsers: false); " +
+        'ns:PATH or pod:NAME (join that user namespace, with its ids); host (the default)',
     );
 }
 

@@ -23,11 +23,13 @@ export function podUserNamespace(
 ): NamespaceJoin | undefined {
   const fd = joined?.fd ?? createPodUserNamespace(binding, spec.userNamespace!);
   try {
-    const dirs = mounts.flatMap((m, i) => {
+    const all = mounts.flatMap((m, i) => {
       const rootfs = spec.containers[i].rootfs;
       if (m?.image) return m.image.layers.map((path) => ({ path, what: `the layer of image ${m.image!.ref}` }));
       return m?.ownRoot && rootfs ? [{ path: rootfs, what: `spec.containers[${i}].rootfs` }] : [];
     });
+    // Containers of one image share its layers: each directory is asked about once.
+    const dirs = all.filter((d, i) => all.findIndex((x) => x.path === d.path) === i);
     checkIdmappedMounts(
       binding,
       fd,
