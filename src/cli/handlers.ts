@@ -12,6 +12,7 @@ export const handlers = {
   podList: () => (require('./pod.js') as typeof import('./pod.js')).podList,
   ps: () => (require('./ps.js') as typeof import('./ps.js')).ps,
   logs: () => (require('./logs.js') as typeof import('./logs.js')).logs,
+  events: () => (require('./events.js') as typeof import('./events.js')).events,
   exec: () => (require('./exec.js') as typeof import('./exec.js')).exec,
   inspect: () => (require('./inspect.js') as typeof import('./inspect.js')).inspect,
   restart: () => (require('./control.js') as typeof import('./control.js')).restart,

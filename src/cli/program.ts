@@ -169,6 +169,15 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .option('--tail <lines>', 'only the last N lines')
         .action(async (podName: string, ctr: string, opts) => invoke(handlers.logs, podName, ctr, withRoot(opts)));
     },
+    events: () => {
+      program
+        .command('events')
+        .description("what happened to pods and their containers (Started, Killing, BackOff...): every pod's, oldest first")
+        .argument('[pod]', 'only this pod')
+        .option('-f, --follow', 'then print each new event as it comes, until Ctrl-C (or until POD is removed)')
+        .option('--json', 'one JSON object per line')
+        .action(async (podName: string | undefined, opts) => invoke(handlers.events, podName, withRoot(opts)));
+    },
     exec: () => {
       program
         .command('exec')

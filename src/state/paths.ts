@@ -45,6 +45,10 @@ export class StatePaths {
   podFile(name: string): string {
     return `${this.pod(name)}/pod.json`;
   }
+  /** The pod's events, one JSON line each (state/events.ts). */
+  eventsFile(name: string): string {
+    return `${this.pod(name)}/events.jsonl`;
+  }
   /** CRI-format log of one container. */
   log(pod: string, container: string): string {
     return `${this.pod(pod)}/logs/${checkLabel('container', container)}.log`;
