@@ -39,6 +39,7 @@ Constants (Napi::Env env)
     { "MS_REC", MS_REC },
     { "MS_PRIVATE", MS_PRIVATE },
     { "AF_INET", AF_INET },
+    { "AF_INET6", AF_INET6 },
     { "SOCK_STREAM", SOCK_STREAM },
     { "SOCK_DGRAM", SOCK_DGRAM },
     { "S_IFCHR", S_IFCHR },

@@ -8,7 +8,7 @@ import { checkLabel } from '../pod/names.js';
 import { newPodSpec } from '../pod/spec.js';
 import { StatePaths, stateRoot } from '../state/paths.js';
 import { StateStore } from '../state/store.js';
-import { observedAll } from '../state/view.js';
+import { observedAll, podReady, podStatus } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { print, skipped } from './print.js';
 import { READ_WHY, requireRoot } from './root.js';
@@ -70,6 +70,8 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
     name: r.name,
     state: r.state,
     infraPid: r.infra && (r.state === 'running' || r.state === 'creating') ? r.infra.process.pid : null,
+    status: podStatus(r),
+    ready: podReady(r),
     containers: r.containers.length,
     running: r.containers.filter((c) => c.state === 'running').length,
     share: r.spec.share,
@@ -85,10 +87,12 @@ export async function podList(o: { json?: boolean; root?: string }): Promise<num
   }
   print(
     formatTable(
-      ['NAME', 'STATE', 'INFRA PID', 'CONTAINERS', 'SHARED', 'NETWORK', 'IP', 'SUPERVISOR', 'AGE', 'REASON'],
+      ['NAME', 'STATE', 'STATUS', 'READY', 'INFRA PID', 'CONTAINERS', 'SHARED', 'NETWORK', 'IP', 'SUPERVISOR', 'AGE', 'REASON'],
       pods.map((p) => [
         p.name,
         p.state,
+        p.status,
+        p.ready,
         p.infraPid === null ? '-' : String(p.infraPid),
         `${p.running}/${p.containers}`,
         p.share.join(',') || '-',

@@ -146,7 +146,7 @@ export function tspodProgram(words: string[], version: string, invoke: Invoke): 
         .action(async (name: string, opts) => invoke(handlers.podCheck, name, withRoot(opts)));
       pod
         .command('ls')
-        .description('list pods: state, infra pid, containers, shared namespaces')
+        .description("list pods: state, kubectl's STATUS and READY, infra pid, containers, shared namespaces")
         .option('--json', 'as JSON')
         .action(async (opts) => invoke(handlers.podList, withRoot(opts)));
     },

@@ -6,7 +6,7 @@ import { checkLabel } from '../pod/names.js';
 import { stateRoot } from '../state/paths.js';
 import type { ContainerRecord, PodRecord } from '../state/records.js';
 import { StateStore } from '../state/store.js';
-import { observedAll } from '../state/view.js';
+import { observedAll, podReady, podStatus } from '../state/view.js';
 import { kickMonitor } from './monitor-kick.js';
 import { age, formatTable } from './table.js';
 import { print, skipped } from './print.js';
@@ -22,6 +22,10 @@ export interface PsRow {
   exitUnknown: boolean;
   restarts: number;
   startedAt: string | null;
+  /** A container: Kubernetes' ready (null when it does not run). The infra: its pod's ready containers, "1/2". */
+  ready: boolean | string | null;
+  /** init or sidecar for one of the pod's initContainers; app; infra. */
+  kind: string;
   info: string;
 }
 
@@ -33,6 +37,12 @@ function exitText(r: PsRow): string {
 }
 
 function containerInfo(c: ContainerRecord): string {
+  const kind = c.kind === 'init' ? 'init container' : c.kind === 'sidecar' ? 'sidecar' : '';
+  return [kind, stateInfo(c)].filter((s) => s).join(', ');
+}
+
+function stateInfo(c: ContainerRecord): string {
+  if (c.held) return 'PodInitializing';
   if (c.state === 'waiting' && c.lastError)
     return `start failed: ${c.lastError.code ?? ''} ${c.lastError.syscall ?? ''} ${c.lastError.path ?? ''}`.replace(/\s+/g, ' ').trim();
   if (c.lastError) return c.lastError.message;
@@ -63,7 +73,9 @@ function psRows(records: PodRecord[], all: boolean): PsRow[] {
         exitUnknown: exit?.unknown ?? false,
         restarts: 0,
         startedAt: record.createdAt,
-        info: record.reason ?? '',
+        ready: podReady(record),
+        kind: 'infra',
+        info: live ? podStatus(record) : (record.reason ?? ''),
       });
     }
     for (const c of record.containers) {
@@ -79,6 +91,8 @@ function psRows(records: PodRecord[], all: boolean): PsRow[] {
         exitUnknown: c.lastExit?.unknown ?? false,
         restarts: c.restartCount,
         startedAt: c.startedAt ?? null,
+        ready: c.state === 'running' ? (c.ready ?? false) : null,
+        kind: c.kind ?? 'app',
         info: containerInfo(c),
       });
     }
@@ -98,12 +112,13 @@ export async function ps(opts: { all?: boolean; pod?: string; json?: boolean; ro
   }
   print(
     formatTable(
-      ['POD', 'CONTAINER', 'PID', 'STATE', 'EXIT', 'RESTARTS', 'AGE', 'INFO'],
+      ['POD', 'CONTAINER', 'PID', 'STATE', 'READY', 'EXIT', 'RESTARTS', 'AGE', 'INFO'],
       rows.map((r) => [
         r.pod,
         r.container,
         r.pid === null ? '-' : String(r.pid),
         r.state,
+        typeof r.ready === 'string' ? r.ready : r.ready === null ? '-' : r.ready ? 'yes' : 'no',
         exitText(r),
         r.infra ? '-' : String(r.restarts),
         age(r.startedAt ?? undefined),

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { loadBinding } from '../native/binding.js';
 import { PodHost, type SupervisorLog } from '../supervisor/host.js';
 import type { Pod } from '../runtime/pod.js';
-import type { PodSpec } from '../pod/spec.js';
+import { everyContainer, type PodSpec } from '../pod/spec.js';
 import type { PodResult } from '../runtime/pod.js';
 import { startTimeOf } from '../native/identity.js';
 import { describeExit, statusCode } from '../runtime/process.js';
@@ -47,7 +47,7 @@ export async function runForeground(spec: PodSpec, root: string): Promise<number
     pod = await host.create(spec, {
       // Nothing of a foreground pod may outlive tspod, even a tspod killed with SIGKILL.
       parentDeathSignal: osConstants.signals.SIGKILL,
-      tee: new TerminalTee(spec.containers.map((c) => c.name)),
+      tee: new TerminalTee(everyContainer(spec).map(({ c }) => c.name)),
     });
     pod.on('container-exit', (name, status, reason) =>
       process.stderr.write(`tspod: container ${name} ${describeExit(status)}${reason ? ` (${reason})` : ''}\n`),
@@ -57,6 +57,11 @@ export async function runForeground(spec: PodSpec, root: string): Promise<number
     const result = await pod.ended;
     if (result.reason === 'infra-exited') {
       process.stderr.write(`tspod: pod ${spec.name} failed: its infra process (pid ${pod.infra.pid}) ${describeExit(result.infraExit!)}\n`);
+    }
+    if (result.failedInit?.exit) {
+      process.stderr.write(
+        `tspod: pod ${spec.name} failed: init container ${result.failedInit.name} ${describeExit(result.failedInit.exit)}\n`,
+      );
     }
     return runExitStatus(result, stopSignal);
   } finally {
@@ -74,6 +79,8 @@ export async function runForeground(spec: PodSpec, root: string): Promise<number
 export function runExitStatus(result: PodResult, stopSignal?: number): number {
   if (stopSignal !== undefined) return 128 + stopSignal;
   if (result.reason === 'infra-exited') return 125;
+  // Its containers never ran: the init container's status is the pod's.
+  if (result.failedInit) return result.failedInit.exit ? statusCode(result.failedInit.exit) : 125;
   for (const c of result.containers) {
     const code = c.exit ? statusCode(c.exit) : 125;
     if (code !== 0 || result.containers.length === 1) return code;

@@ -5,7 +5,7 @@
 // to the monitor as it is (run.ts).
 import { restartPolicyValue } from '../pod/fields.js';
 import { checkLabel } from '../pod/names.js';
-import { newPodSpec, type PodSpec, workingDirDefault } from '../pod/spec.js';
+import { everyContainer, newPodSpec, type PodSpec, workingDirDefault } from '../pod/spec.js';
 import { warning } from './print.js';
 import {
   applyContainerOptions,
@@ -77,7 +77,7 @@ export async function podFromRunOptions(command: string[], o: RunOptions, manife
   if (o.file) {
     spec = manifest ?? (await (require('../pod/manifest.js') as typeof import('../pod/manifest.js')).loadManifest(o.file, warning));
     if (o.name) spec.name = checkLabel('--name', o.name);
-    for (const c of spec.containers) c.env = [...c.env, ...env];
+    for (const { c } of everyContainer(spec)) c.env = [...c.env, ...env];
   } else {
     const name = o.name ? checkLabel('--name', o.name) : `tspod-${randomName()}`;
     // A command runs once, as with docker run (newPodSpec's Never); a manifest keeps Kubernetes'

@@ -25,11 +25,10 @@ import {
   labels,
   annotations,
   uniqueHostPorts,
-  uniqueNames,
   volume,
   apiFields,
   checkDns,
-  checkEnvSources,
+  checkContainers,
   dnsConfig,
   dnsName,
   dnsPolicyValue,
@@ -98,6 +97,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     'timeOffsets',
     'hostUsers',
     'joinNamespaces',
+    'initContainers',
     'containers',
   ]);
   for (const key of ['name', 'containers'] as const) {
@@ -105,12 +105,15 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
   }
   const name = label(o.name, `${path}.name`);
   const containers = list(o.containers, `${path}.containers`).map((c, i) => containerSpec(c, `${path}.containers[${i}]`));
-  uniqueNames(containers, `${path}.containers`);
-  checkEnvSources(containers, `${path}.containers`);
+  const initContainers =
+    o.initContainers === undefined
+      ? []
+      : list(o.initContainers, `${path}.initContainers`).map((c, i) => containerSpec(c, `${path}.initContainers[${i}]`, apiFields, true));
+  checkContainers({ initContainers, containers }, path);
   const ports = o.ports === undefined ? [] : list(o.ports, `${path}.ports`).map((p, i) => portMapping(p, `${path}.ports[${i}]`));
   uniqueHostPorts(ports, (i) => `${path}.ports[${i}].hostPort`);
   const volumes = o.volumes === undefined ? [] : list(o.volumes, `${path}.volumes`).map((v, i) => volume(v, `${path}.volumes[${i}]`));
-  checkVolumes(volumes, containers, path);
+  checkVolumes(volumes, containers, path, initContainers);
   const spec: PodSpec = {
     name,
     hostname: o.hostname === undefined ? name : label(o.hostname, `${path}.hostname`),
@@ -125,6 +128,7 @@ function podSpecFromBody(v: unknown, path = 'spec'): PodSpec {
     volumes,
     labels: o.labels === undefined ? {} : labels(o.labels, `${path}.labels`),
     annotations: o.annotations === undefined ? {} : annotations(o.annotations, `${path}.annotations`),
+    ...(initContainers.length ? { initContainers } : {}),
     containers,
   };
   if (o.pause !== undefined) spec.pause = executableFile(o.pause, `${path}.pause`);

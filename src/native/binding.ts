@@ -231,6 +231,7 @@ export interface NativeConstants {
   MS_REC: number;
   MS_PRIVATE: number;
   AF_INET: number;
+  AF_INET6: number;
   SOCK_STREAM: number;
   SOCK_DGRAM: number;
   S_IFCHR: number;

@@ -7,8 +7,10 @@ import { RESOURCE_NAMES, resourceAmount, type ResourceList, type Resources } fro
 import { checkFieldPath, checkResourceField, checkVolumeFieldPath } from './downward.js';
 import { seccompProfileField } from './seccomp.js';
 import { capabilityName, checkEscalation } from './security.js';
+import { lifecycle, namedPorts, probe, PROBE_KINDS } from './probes.js';
+import { boolean, ipAddress, list, mapping, port, string, stringList, type FieldCheck, type Mapping } from './values.js';
+export { boolean, ipAddress, list, mapping, port, string, stringList, type FieldCheck, type Mapping };
 import { accessSync, constants, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import {
   DNS_POLICIES,
   HOST_PATH_TYPES,
@@ -20,6 +22,8 @@ import {
   type DnsConfig,
   type DnsPolicy,
   type DownwardVolume,
+  everyContainer,
+  type PodSpec,
   type EnvFromSource,
   type EnvSource,
   type ObjectVolume,
@@ -35,21 +39,6 @@ import {
   type VolumeMount,
 } from './spec.js';
 
-export type Mapping = Record<string, unknown>;
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
-}
-
-export function mapping(v: unknown, path: string): Mapping {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new InputError(path, `must be a mapping, not ${typeName(v)}`);
-  }
-  return v as Mapping;
-}
-
 /** Rejects every key of `o` outside `supported`, naming the first one. */
 export function onlyFields(o: Mapping, path: string, supported: readonly string[]): void {
   for (const key of Object.keys(o)) {
@@ -59,12 +48,6 @@ export function onlyFields(o: Mapping, path: string, supported: readonly string[
     }
   }
 }
-
-/**
- * How the fields of a Kubernetes-shaped object are checked: a manifest's against the Pod v1
- * table (kube-fields.ts: accepted fields pass), the API's against the supported ones only.
- */
-export type FieldCheck = (o: Mapping, path: string, type: KubeType) => void;
 
 /** What the API's own format leaves out of a Kubernetes type: its pod carries the ports. */
 const API_OMITS: Partial<Record<KubeType, string[]>> = { Container: ['ports'] };
@@ -80,21 +63,6 @@ export const apiFields: FieldCheck = (o, path, type) =>
 /** A manifest's check; `warn` hears of accepted values worth a word. */
 export function manifestFields(warn?: (line: string) => void): FieldCheck {
   return (o, path, type) => kubeFields(o, path, type, warn);
-}
-
-export function string(v: unknown, path: string): string {
-  if (typeof v !== 'string') throw new InputError(path, `must be a string, not ${typeName(v)}`);
-  if (v.includes('\0')) throw new InputError(path, 'must not contain a NUL character');
-  return v;
-}
-
-export function list(v: unknown, path: string): unknown[] {
-  if (!Array.isArray(v)) throw new InputError(path, `must be a list, not ${typeName(v)}`);
-  return v;
-}
-
-export function stringList(v: unknown, path: string): string[] {
-  return list(v, path).map((item, i) => string(item, `${path}[${i}]`));
 }
 
 /** A map of strings, each key checked by `key`; built as own properties, "__proto__" included. */
@@ -175,11 +143,6 @@ function subPath(v: unknown, path: string): string {
   return s;
 }
 
-export function boolean(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') throw new InputError(path, `must be true or false, not ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** The largest uid or gid: (uid_t)-1 means "no change" to setresuid. */
 export const MAX_ID = 4294967294;
 
@@ -242,8 +205,11 @@ export function securityContext(v: unknown, path: string, check: FieldCheck, typ
   return out;
 }
 
-/** A container; a manifest's caller reads its ports itself. */
-export function containerSpec(v: unknown, path: string, check: FieldCheck = apiFields): ContainerSpec {
+/**
+ * A container; a manifest's caller reads its ports itself. `init`: one of initContainers, where
+ * restartPolicy Always makes a sidecar, and only a sidecar has probes and hooks (Kubernetes' rule).
+ */
+export function containerSpec(v: unknown, path: string, check: FieldCheck = apiFields, init = false): ContainerSpec {
   const c = mapping(v, path);
   check(c, path, 'Container');
   if (c.name === undefined) throw new InputError(`${path}.name`, 'is required');
@@ -303,6 +269,22 @@ export function containerSpec(v: unknown, path: string, check: FieldCheck = apiF
       );
     }
     spec.terminationMessagePolicy = policy as TerminationMessagePolicy;
+  }
+  if (c.restartPolicy !== undefined) {
+    if (!init) throw new InputError(`${path}.restartPolicy`, 'is only for an init container (Always makes it a sidecar)');
+    if (c.restartPolicy !== 'Always')
+      throw new InputError(`${path}.restartPolicy`, `must be Always (a sidecar), not ${JSON.stringify(c.restartPolicy)}`);
+    spec.restartPolicy = 'Always';
+  }
+  const names = namedPorts(c.ports);
+  for (const kind of PROBE_KINDS) {
+    if (c[kind] === undefined) continue;
+    if (init && !spec.restartPolicy) throw new InputError(`${path}.${kind}`, 'is not for an init container that runs to completion');
+    spec[kind] = probe(c[kind], `${path}.${kind}`, kind, check, names);
+  }
+  if (c.lifecycle !== undefined) {
+    if (init && !spec.restartPolicy) throw new InputError(`${path}.lifecycle`, 'is not for an init container that runs to completion');
+    spec.lifecycle = lifecycle(c.lifecycle, `${path}.lifecycle`, check, names);
   }
   return spec;
 }
@@ -440,7 +422,7 @@ export function volume(v: unknown, path: string, check: FieldCheck = apiFields):
 }
 
 /** Volumes have unique names, and every volumeMount names one of them. */
-export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], path: string): void {
+export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], path: string, initContainers: ContainerSpec[] = []): void {
   volumes.forEach((v, i) => {
     if (volumes.findIndex((o) => o.name === v.name) !== i)
       throw new InputError(`${path}.volumes[${i}].name`, `duplicate volume name "${v.name}"`);
@@ -449,19 +431,21 @@ export function checkVolumes(volumes: Volume[], containers: ContainerSpec[], pat
     if (!('downwardAPI' in v)) return;
     v.downwardAPI.items.forEach((item, j) => {
       const name = item.resourceFieldRef?.containerName;
-      if (name !== undefined && !containers.some((c) => c.name === name)) {
+      if (name !== undefined && ![...initContainers, ...containers].some((c) => c.name === name)) {
         const at = `${path}.volumes[${i}].downwardAPI.items[${j}].resourceFieldRef.containerName`;
         throw new InputError(at, `no container named "${name}" in the pod`);
       }
     });
   });
-  containers.forEach((c, i) =>
-    c.volumeMounts?.forEach((m, j) => {
-      if (!volumes.some((v) => v.name === m.name)) {
-        throw new InputError(`${path}.containers[${i}].volumeMounts[${j}].name`, `no volume named "${m.name}" in ${path}.volumes`);
-      }
-    }),
-  );
+  for (const [key, list_] of [['initContainers', initContainers] as const, ['containers', containers] as const]) {
+    list_.forEach((c, i) =>
+      c.volumeMounts?.forEach((m, j) => {
+        if (!volumes.some((v) => v.name === m.name)) {
+          throw new InputError(`${path}.${key}[${i}].volumeMounts[${j}].name`, `no volume named "${m.name}" in ${path}.volumes`);
+        }
+      }),
+    );
+  }
 }
 
 function envVar(v: unknown, path: string, check: FieldCheck): EnvVar {
@@ -654,26 +638,18 @@ export function graceSeconds(v: unknown, path: string): number {
   return v;
 }
 
-/** Container names are unique within a pod. */
-export function uniqueNames(containers: ContainerSpec[], path: string): void {
-  containers.forEach((c, i) => {
-    if (containers.findIndex((o) => o.name === c.name) !== i) {
-      throw new InputError(`${path}[${i}].name`, `duplicate container name "${c.name}"`);
-    }
+/**
+ * Checks what spans a pod's containers, init containers included (`base`: the spec's path):
+ * each name once in the pod, and the ConfigMap and Secret references of their environments.
+ */
+export function checkContainers(spec: Pick<PodSpec, 'initContainers' | 'containers'>, base: string): void {
+  const every = everyContainer(spec, base);
+  every.forEach(({ c, path }, i) => {
+    const first = every.findIndex((o) => o.c.name === c.name);
+    if (first !== i) throw new InputError(`${path}.name`, `duplicate container name "${c.name}" (also ${every[first].path})`);
   });
-}
-
-export function port(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) {
-    throw new InputError(path, `must be a port number from 1 to 65535, not ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-export function ipAddress(v: unknown, path: string): string {
-  const s = string(v, path);
-  if (isIP(s) === 0) throw new InputError(path, `"${s}" is not an IP address`);
-  return s;
+  checkEnvSources(spec.containers, `${base}.containers`);
+  if (spec.initContainers) checkEnvSources(spec.initContainers, `${base}.initContainers`);
 }
 
 /** Two mappings may not take the same host port (and protocol) on the same address. */

@@ -56,7 +56,16 @@ export type KubeType =
   | 'DownwardAPIVolumeSource'
   | 'DownwardAPIVolumeFile'
   | 'ConfigMap'
-  | 'Secret';
+  | 'Secret'
+  | 'Probe'
+  | 'ExecAction'
+  | 'HTTPGetAction'
+  | 'HTTPHeader'
+  | 'TCPSocketAction'
+  | 'GRPCAction'
+  | 'Lifecycle'
+  | 'LifecycleHandler'
+  | 'SleepAction';
 
 const supported = (why?: string): FieldAnswer => (why ? { answer: 'supported', why } : { answer: 'supported' });
 const accepted = (why: string, check?: (v: unknown, path: string) => void, warning?: (v: unknown) => string | undefined): FieldAnswer => ({
@@ -145,7 +154,7 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
   },
   PodSpec: {
     containers: supported(),
-    initContainers: refused('init containers are not run by tspod yet; the app would start before them'),
+    initContainers: supported('run in order, each to success, before the containers; restartPolicy Always makes a sidecar'),
     ephemeralContainers: refused('are added by kubectl debug to a running pod; use tspod exec'),
     restartPolicy: supported(),
     terminationGracePeriodSeconds: supported(),
@@ -223,13 +232,13 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     resizePolicy: accepted(
       'tspod update changes limits in place, without a restart, which is what NotRequired asks and what RestartContainer allows',
     ),
-    restartPolicy: refused('sidecar containers are not supported by tspod yet'),
+    restartPolicy: supported('Always, in an init container: a sidecar (Kubernetes 1.29)'),
     volumeMounts: supported(),
     volumeDevices: refused('raw block volumes are not supported by tspod'),
-    livenessProbe: refused('probes are not run by tspod yet: a hung container would never be restarted'),
-    readinessProbe: refused('probes are not run by tspod yet'),
-    startupProbe: refused('probes are not run by tspod yet'),
-    lifecycle: refused('postStart and preStop hooks are not run by tspod yet'),
+    livenessProbe: supported('run by the supervisor; network probes connect from inside the pod'),
+    readinessProbe: supported("the container's ready, shown by ps (READY) and the API; nothing routes by it on one host"),
+    startupProbe: supported(),
+    lifecycle: supported(),
     terminationMessagePath: supported(
       "a file bound into a container with a root of its own (default /dev/termination-log); what it holds at the end is the exit's message",
     ),
@@ -439,6 +448,54 @@ export const KUBE_FIELDS: Record<KubeType, Record<string, FieldAnswer>> = {
     ),
     resourceFieldRef: supported('a container (containerName) and its cpu or memory request or limit'),
     mode: supported(),
+  },
+  Probe: {
+    exec: supported(),
+    httpGet: supported(),
+    tcpSocket: supported(),
+    grpc: supported(),
+    initialDelaySeconds: supported(),
+    timeoutSeconds: supported(),
+    periodSeconds: supported(),
+    successThreshold: supported(),
+    failureThreshold: supported(),
+    terminationGracePeriodSeconds: supported(),
+  },
+  ExecAction: {
+    command: supported('run in the container as tspod exec runs a command, in its cgroup'),
+  },
+  HTTPGetAction: {
+    path: supported(),
+    port: supported("a number, or the name of one of the container's ports"),
+    host: supported("an IP address (tspod resolves no names); unset: the pod's IP, or 127.0.0.1 in a pod with only lo"),
+    scheme: supported('HTTP, or HTTPS without checking the certificate, as the kubelet does'),
+    httpHeaders: supported(),
+  },
+  HTTPHeader: {
+    name: supported(),
+    value: supported(),
+  },
+  TCPSocketAction: {
+    port: supported("a number, or the name of one of the container's ports"),
+    host: supported('an IP address (tspod resolves no names)'),
+  },
+  GRPCAction: {
+    port: supported(),
+    service: supported(),
+  },
+  Lifecycle: {
+    postStart: supported(),
+    preStop: supported(),
+    stopSignal: refused('tspod stops a container with SIGTERM'),
+  },
+  LifecycleHandler: {
+    exec: supported(),
+    httpGet: supported(),
+    tcpSocket: refused('the kubelet keeps it for old manifests but never runs it as a hook'),
+    sleep: supported(),
+  },
+  SleepAction: {
+    seconds: supported(),
   },
   ConfigMap: {
     apiVersion: supported('must be v1'),

@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { readManifest } from './manifest-file.js';
 import {
   checkDns,
-  checkEnvSources,
+  checkContainers,
   checkVolumes,
   dnsName,
   containerSpec,
@@ -29,11 +29,11 @@ import {
   labels,
   annotations as annotationsField,
   uniqueHostPorts,
-  uniqueNames,
   volume,
   type FieldCheck,
 } from './fields.js';
 import { DEFAULT_GRACE_SECONDS, type NetworkSpec, type PodSpec, type PortMapping, type RestartPolicy } from './spec.js';
+import { checkSleep } from './probes.js';
 import { sysctlField } from './sysctls.js';
 
 /**
@@ -135,8 +135,13 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
   const items = list(spec.containers, 'spec.containers');
   if (items.length === 0) throw new InputError('spec.containers', 'must hold at least one container');
   const containers = items.map((c, i) => containerSpec(c, `spec.containers[${i}]`, check));
+  const initItems = spec.initContainers === undefined ? [] : list(spec.initContainers, 'spec.initContainers');
+  const initContainers = initItems.map((c, i) => containerSpec(c, `spec.initContainers[${i}]`, check, true));
+  // Both lists, with their paths, for the checks that span them (names, volumes, ports).
+  const every = [...initContainers, ...containers];
+  const pathOf = (i: number) => (i < initContainers.length ? `spec.initContainers[${i}]` : `spec.containers[${i - initContainers.length}]`);
   const dropped = serviceAccountVolumes(spec, warn);
-  for (const c of containers) {
+  for (const c of every) {
     if (!c.volumeMounts || !dropped.size) continue;
     c.volumeMounts = c.volumeMounts.filter((m) => !dropped.has(m.name));
     if (!c.volumeMounts.length) delete c.volumeMounts;
@@ -160,23 +165,22 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
         return sysctlField(o.name, o.value, where);
       });
     }
-    for (const c of containers) {
+    for (const c of every) {
       const own = { ...defaults, ...c.securityContext };
       if (Object.keys(own).length) c.securityContext = own;
     }
   }
-  uniqueNames(containers, 'spec.containers');
-  checkEnvSources(containers, 'spec.containers');
+  checkContainers({ initContainers, containers }, 'spec');
   // Where each published port came from, for errors: spec.containers[1].ports[0].
   const ports: PortMapping[] = [];
   const portPaths: string[] = [];
-  items.forEach((c, i) => {
+  [...initItems, ...items].forEach((c, i) => {
     const raw = (c as Record<string, unknown>).ports;
     if (raw === undefined) return;
     let j = 0;
-    for (const p of containerPorts(raw, `spec.containers[${i}].ports`, check)) {
+    for (const p of containerPorts(raw, `${pathOf(i)}.ports`, check)) {
       ports.push(p);
-      portPaths.push(`spec.containers[${i}].ports[${j++}].hostPort`);
+      portPaths.push(`${pathOf(i)}.ports[${j++}].hostPort`);
     }
   });
   uniqueHostPorts(ports, (k) => portPaths[k]);
@@ -186,12 +190,13 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
       : list(spec.volumes, 'spec.volumes').flatMap((v, i) =>
           [...dropped.values()].includes(i) ? [] : [volume(v, `spec.volumes[${i}]`, check)],
         );
-  checkVolumes(volumes, containers, 'spec');
+  checkVolumes(volumes, containers, 'spec', initContainers);
 
   const grace =
     spec.terminationGracePeriodSeconds === undefined
       ? DEFAULT_GRACE_SECONDS
       : graceSeconds(spec.terminationGracePeriodSeconds, 'spec.terminationGracePeriodSeconds');
+  every.forEach((c, i) => checkSleep(c.lifecycle, grace, `${pathOf(i)}.lifecycle`));
   // Kubernetes' default: Always.
   let restartPolicy: RestartPolicy = 'Always';
   if (spec.restartPolicy !== undefined) restartPolicy = restartPolicyValue(spec.restartPolicy, 'spec.restartPolicy');
@@ -245,6 +250,7 @@ export function podFromManifest(doc: unknown, warn?: (line: string) => void): Po
     ...out,
     ...groups,
     ...(spec.resources !== undefined ? { resources: resources(spec.resources, 'spec.resources', check) } : {}),
+    ...(initContainers.length ? { initContainers } : {}),
     containers,
   };
 }

@@ -6,7 +6,16 @@
 import { InputError } from '../errors.js';
 import { dnsName, mapping, string, type FieldCheck } from './fields.js';
 import { keyProblem } from './names.js';
-import type { ContainerSpec, EnvFromSource, EnvSource, KeyRef, ObjectVolume, PodSpec, Volume } from './spec.js';
+import {
+  everyContainer,
+  type ContainerSpec,
+  type EnvFromSource,
+  type EnvSource,
+  type KeyRef,
+  type ObjectVolume,
+  type PodSpec,
+  type Volume,
+} from './spec.js';
 
 export const OBJECT_KINDS = ['ConfigMap', 'Secret'] as const;
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
@@ -128,13 +137,13 @@ const fieldOf = (kind: ObjectKind) => (kind === 'ConfigMap' ? 'configMapKeyRef' 
  * (`base` is the containers' and volumes' parent: spec).
  */
 export function podObjects(
-  spec: Pick<PodSpec, 'containers' | 'volumes'>,
+  spec: Pick<PodSpec, 'initContainers' | 'containers' | 'volumes'>,
   lookup: (kind: ObjectKind, name: string) => StoredObject | undefined,
   base = 'spec',
   into: PodObjects = noObjects(),
 ): PodObjects {
   const find = finder(lookup, into);
-  spec.containers.forEach((c, i) => containerObjects(c, `${base}.containers[${i}]`, lookup, into));
+  for (const { c, path } of everyContainer(spec, base)) containerObjects(c, path, lookup, into);
   spec.volumes.forEach((v, i) => {
     const o = volumeObject(v);
     if (!o) return;

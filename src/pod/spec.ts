@@ -113,10 +113,84 @@ export interface ContainerSpec {
   terminationMessagePath?: string;
   /** FallbackToLogsOnError: an empty message of a failed run is the end of its log instead. */
   terminationMessagePolicy?: TerminationMessagePolicy;
+  /** Restarted when it fails (policy permitting); a restart is what it takes to recover. */
+  livenessProbe?: Probe;
+  /** Whether it is ready: shown, never acted on (no Services here). */
+  readinessProbe?: Probe;
+  /** Until it succeeds the other probes wait; when it fails for good the container is restarted. */
+  startupProbe?: Probe;
+  lifecycle?: Lifecycle;
+  /**
+   * Only for an init container: Always makes it a sidecar (Kubernetes 1.29), started in order
+   * with the init containers, kept running beside the app containers, stopped after them.
+   */
+  restartPolicy?: 'Always';
 }
 
 export const TERMINATION_MESSAGE_POLICIES = ['File', 'FallbackToLogsOnError'] as const;
 export type TerminationMessagePolicy = (typeof TERMINATION_MESSAGE_POLICIES)[number];
+
+/** A command run in the container, as tspod exec runs it: exit 0 is success. */
+export interface ExecAction {
+  command: string[];
+}
+
+/** An HTTP GET from inside the pod's network namespace: 200-399 is success. */
+export interface HttpGetAction {
+  port: number;
+  /** Absolute, with its query; Kubernetes' default "/". */
+  path: string;
+  /** An IP address; unset: the pod's IP (127.0.0.1 in a pod with only lo). */
+  host?: string;
+  scheme: 'HTTP' | 'HTTPS';
+  httpHeaders: { name: string; value: string }[];
+}
+
+/** A TCP connection from inside the pod's network namespace: connected is success. */
+export interface TcpSocketAction {
+  port: number;
+  host?: string;
+}
+
+/** gRPC's standard health check (grpc.health.v1.Health/Check) over plain HTTP/2: SERVING is success. */
+export interface GrpcAction {
+  port: number;
+  /** The service asked about; '' (the default) is the server as a whole. */
+  service: string;
+}
+
+/** What a probe does: exactly one of them. */
+export interface ProbeHandler {
+  exec?: ExecAction;
+  httpGet?: HttpGetAction;
+  tcpSocket?: TcpSocketAction;
+  grpc?: GrpcAction;
+}
+
+/** A probe with Kubernetes' defaults filled in (pod/probes.ts). */
+export interface Probe extends ProbeHandler {
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+  /** The grace period of a stop this probe causes (liveness and startup); unset: the pod's. */
+  terminationGracePeriodSeconds?: number;
+}
+
+/** What a lifecycle hook does: exactly one of them. */
+export interface LifecycleHandler {
+  exec?: ExecAction;
+  httpGet?: HttpGetAction;
+  sleep?: { seconds: number };
+}
+
+export interface Lifecycle {
+  /** Right after the container starts; a failure kills it. */
+  postStart?: LifecycleHandler;
+  /** Before the SIGTERM of a stop; its time counts against the grace period. */
+  preStop?: LifecycleHandler;
+}
 
 /** Kubernetes' default terminationMessagePath. */
 export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
@@ -261,6 +335,11 @@ export interface PodSpec {
   hostUsers?: boolean;
   /** The host ids of that user namespace: assigned by tspod when the pod is created (pod/userns.ts). */
   userNamespace?: IdRange;
+  /**
+   * Run in order before the containers, each to success; those with restartPolicy Always are
+   * sidecars, which keep running. Unset: none.
+   */
+  initContainers?: ContainerSpec[];
   containers: ContainerSpec[];
 }
 
@@ -283,12 +362,20 @@ export interface Sysctl {
   value: string;
 }
 
+/** Every container of a pod, init containers first, each with its path in the spec (spec.initContainers[0]). */
+export function everyContainer(spec: Pick<PodSpec, 'initContainers' | 'containers'>, base = 'spec'): { c: ContainerSpec; path: string }[] {
+  return [
+    ...(spec.initContainers ?? []).map((c, i) => ({ c, path: `${base}.initContainers[${i}]` })),
+    ...spec.containers.map((c, i) => ({ c, path: `${base}.containers[${i}]` })),
+  ];
+}
+
 /**
  * Containers on the host's file system (no image, no rootfs) run in `dir` unless they name a
  * directory: the CLI's own directory, so that relative paths mean what they mean there.
  */
 export function workingDirDefault(spec: PodSpec, dir: string): void {
-  for (const c of spec.containers) if (!c.image && !c.rootfs) c.workingDir ??= dir;
+  for (const { c } of everyContainer(spec)) if (!c.image && !c.rootfs) c.workingDir ??= dir;
 }
 
 /** A pod with tspod's defaults: all four namespaces shared, its own network, nothing else. */

@@ -54,7 +54,10 @@ export function containerRecord(s: ContainerSlot): ContainerRecord {
     name: s.name,
     spec: s.spec,
     restartPolicy: s.policy,
+    ...(s.kind !== 'app' ? { kind: s.kind } : {}),
     state: s.state,
+    ...(s.held ? { held: true } : {}),
+    ...(running ? { started: s.started, ready: s.ready } : {}),
     ...(s.process && running ? { process: { pid: s.process.pid, startTime: s.process.startTime } } : {}),
     ...(s.startedAt ? { startedAt: s.startedAt } : {}),
     ...(s.finishedAt ? { finishedAt: s.finishedAt } : {}),
@@ -86,6 +89,11 @@ export function restoreSlot(s: ContainerSlot, r: ContainerRecord, clock: Clock):
   s.lastStatus = exitStatus(r.lastExit);
   s.lastError = r.lastError;
   s.stoppedByUser = r.stoppedByUser ?? false;
+  s.held = r.held ?? false;
+  // A container that had started keeps its standing: its liveness probe runs at once, and it
+  // stays ready until its readiness probe says otherwise.
+  s.started = r.started ?? false;
+  s.ready = r.ready ?? false;
 }
 
 /** What a pod's record is made of, as the running pod holds it. */

@@ -4,8 +4,9 @@
 // second start of a running container, say, is a bug to see, not a state to record.
 import type { ExitStatus } from '../native/binding.js';
 import type { ContainerSpec, RestartPolicy } from '../pod/spec.js';
-import type { ContainerState, ExitRecord, PipeIds, StartError } from '../state/records.js';
+import type { ContainerKind, ContainerState, ExitRecord, PipeIds, StartError } from '../state/records.js';
 import type { ContainerLaunch } from './container.js';
+import type { ProbeWorker } from './probe.js';
 import type { PodProcess } from './process.js';
 
 /**
@@ -25,6 +26,7 @@ export class ContainerSlot {
   readonly spec: ContainerSpec;
   readonly launch: ContainerLaunch;
   readonly policy: RestartPolicy;
+  readonly kind: ContainerKind;
   private current: ContainerState = 'waiting';
   process: PodProcess | undefined;
   restartCount = 0;
@@ -47,11 +49,20 @@ export class ContainerSlot {
   settled: Promise<void> = Promise.resolve();
   /** Requests about this container (restart, stop, remove) run one after the other. */
   busy: Promise<unknown> = Promise.resolve();
+  /** Not started yet: it waits for the init containers before it (waiting, with no timer). */
+  held = false;
+  /** This run has started: its postStart hook ran and its startup probe (if any) succeeded. */
+  started = false;
+  /** Its readiness probe succeeds (without one: it has started). */
+  ready = false;
+  /** The probe workers of this run. */
+  probes: ProbeWorker[] = [];
 
-  constructor(spec: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy) {
+  constructor(spec: ContainerSpec, launch: ContainerLaunch, policy: RestartPolicy, kind: ContainerKind = 'app') {
     this.spec = spec;
     this.launch = launch;
     this.policy = policy;
+    this.kind = kind;
   }
 
   get name(): string {

@@ -7,7 +7,7 @@ import { release } from 'node:os';
 import { Conflict, InputError, TspodError } from '../errors.js';
 import type { NamespaceJoin, NativeBinding } from '../native/binding.js';
 import { idMapText } from '../pod/userns.js';
-import type { IdRange, PodSpec } from '../pod/spec.js';
+import { everyContainer, type IdRange, type PodSpec } from '../pod/spec.js';
 import type { ContainerFs } from '../storage/storage.js';
 
 /**
@@ -17,16 +17,17 @@ import type { ContainerFs } from '../storage/storage.js';
  */
 export function podUserNamespace(
   binding: NativeBinding,
-  spec: Pick<PodSpec, 'userNamespace' | 'containers'>,
+  spec: Pick<PodSpec, 'userNamespace' | 'initContainers' | 'containers'>,
   mounts: (ContainerFs | undefined)[],
   joined?: NamespaceJoin,
 ): NamespaceJoin | undefined {
   const fd = joined?.fd ?? createPodUserNamespace(binding, spec.userNamespace!);
   try {
+    const every = everyContainer(spec);
     const all = mounts.flatMap((m, i) => {
-      const rootfs = spec.containers[i].rootfs;
+      const rootfs = every[i].c.rootfs;
       if (m?.image) return m.image.layers.map((path) => ({ path, what: `the layer of image ${m.image!.ref}` }));
-      return m?.ownRoot && rootfs ? [{ path: rootfs, what: `spec.containers[${i}].rootfs` }] : [];
+      return m?.ownRoot && rootfs ? [{ path: rootfs, what: `${every[i].path}.rootfs` }] : [];
     });
     // Containers of one image share its layers: each directory is asked about once.
     const dirs = all.filter((d, i) => all.findIndex((x) => x.path === d.path) === i);

@@ -53,11 +53,25 @@ export interface StartError {
 export const CONTAINER_STATES = ['running', 'waiting', 'exited'] as const;
 export type ContainerState = (typeof CONTAINER_STATES)[number];
 
+/**
+ * init: one of the pod's initContainers, run to success before the containers; sidecar: an init
+ * container with restartPolicy Always, kept running beside them; app: one of the containers.
+ */
+export type ContainerKind = 'init' | 'sidecar' | 'app';
+
 export interface ContainerRecord {
   name: string;
   spec: ContainerSpec;
   restartPolicy: RestartPolicy;
+  /** Absent: app. */
+  kind?: Exclude<ContainerKind, 'app'>;
   state: ContainerState;
+  /** Waits for the init containers before it: it has not been started yet. */
+  held?: boolean;
+  /** Its run has started (postStart ran, the startup probe succeeded): the other probes run. */
+  started?: boolean;
+  /** Kubernetes' ready: its readiness probe succeeds (without one: it has started). */
+  ready?: boolean;
   process?: ProcessId;
   startedAt?: string;
   finishedAt?: string;

@@ -58,3 +58,39 @@ export function inForeground(record: PodRecord): boolean {
 export function isStale(record: PodRecord): boolean {
   return (record.supervisor.kind === 'foreground' || record.state === 'creating') && !isRunning(record.supervisor);
 }
+
+/** The last run of a container exited with status 0. */
+function succeeded(c: ContainerRecord): boolean {
+  return c.lastExit !== undefined && !c.lastExit.unknown && c.lastExit.code === 0;
+}
+
+/**
+ * kubectl's READY for a pod: its containers and sidecars that are ready, of all of them (an init
+ * container that runs to completion is not counted).
+ */
+export function podReady(record: PodRecord): string {
+  const counted = record.containers.filter((c) => c.kind !== 'init');
+  return `${counted.filter((c) => c.state === 'running' && c.ready).length}/${counted.length}`;
+}
+
+/**
+ * kubectl's STATUS for a pod: Init:N/M while its init containers run (Init:Error,
+ * Init:CrashLoopBackOff when one fails), then Running, CrashLoopBackOff, and at the end Completed,
+ * Error (or Init:Error), or tspod's Stopped.
+ */
+export function podStatus(record: PodRecord): string {
+  const init = record.containers.filter((c) => c.kind);
+  const failedInit = init.find((c) => c.kind === 'init' && c.state === 'exited' && !succeeded(c));
+  if (record.state === 'creating') return 'Pending';
+  if (record.state === 'completed') return 'Completed';
+  if (record.state === 'stopped') return 'Stopped';
+  if (record.state === 'failed') return failedInit ? 'Init:Error' : 'Error';
+  for (const [i, c] of init.entries()) {
+    if (c.kind === 'sidecar' ? c.state === 'running' && c.started : c.state === 'exited' && succeeded(c)) continue;
+    if (c.state === 'waiting' && c.nextStartAt && (c.lastExit || c.lastError)) return 'Init:CrashLoopBackOff';
+    return `Init:${i}/${init.length}`;
+  }
+  const apps = record.containers.filter((c) => !c.kind);
+  if (apps.some((c) => c.state === 'waiting' && c.nextStartAt && (c.lastExit || c.lastError))) return 'CrashLoopBackOff';
+  return 'Running';
+}

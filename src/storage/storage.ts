@@ -36,7 +36,14 @@ import {
   type PodObjects,
   type StoredObject,
 } from '../pod/objects.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH, type ContainerSpec, type ObjectVolume, type PodSpec, type Volume } from '../pod/spec.js';
+import {
+  DEFAULT_TERMINATION_MESSAGE_PATH,
+  everyContainer,
+  type ContainerSpec,
+  type ObjectVolume,
+  type PodSpec,
+  type Volume,
+} from '../pod/spec.js';
 import { readRecordFile, writeRecordFile } from '../fs/files.js';
 import type { ImageConfig } from '../image/formats.js';
 import type { ResolvedImage } from '../image/store.js';
@@ -173,7 +180,7 @@ export class PodStorage {
     lookup: ObjectLookup = () => undefined,
   ): Promise<PodStorage> {
     const storage = new PodStorage(binding, spec, podDir, new Map(), lookup);
-    for (const c of spec.containers) await storage.resolveImage(c);
+    for (const { c } of everyContainer(spec)) await storage.resolveImage(c);
     spec.volumes.forEach((v, i) => {
       if ('hostPath' in v) checkHostPath(v, `spec.volumes[${i}]`);
     });

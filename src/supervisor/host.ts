@@ -12,12 +12,13 @@ import type { NativeBinding, NamespaceJoin } from '../native/binding.js';
 import { isRunning } from '../native/identity.js';
 import { PodNetwork, type NetworkOptions } from '../net/network.js';
 import { resourceAmounts } from '../pod/resources.js';
-import type { IdRange, JoinableNamespace, NamespaceSource, PodSpec } from '../pod/spec.js';
+import { everyContainer, type IdRange, type JoinableNamespace, type NamespaceSource, type PodSpec } from '../pod/spec.js';
 import type { Backoff, Clock } from '../runtime/backoff.js';
 import { LoggingIO, type OutputTee } from '../runtime/io.js';
-import { Pod } from '../runtime/pod.js';
+import { Pod, type PodEvent } from '../runtime/pod.js';
 import { PodProcess, openProcess } from '../runtime/process.js';
 import { ObjectStore } from '../state/objects.js';
+import { appendEvent } from '../state/events.js';
 import { RECORD_VERSION, type PodRecord } from '../state/records.js';
 import type { StateStore } from '../state/store.js';
 import { exitedUnseen, inForeground, isStale } from '../state/view.js';
@@ -183,6 +184,7 @@ export class PodHost {
           // Still "creating", but naming its processes: should this supervisor die before the
           // pod is whole, the next one (or rm -f) finds the record stale and kills them.
           onStarting: (p) => this.store.write({ ...p.toRecord(this.self), state: 'creating' }),
+          onEvent: (e) => this.event(spec.name, e),
         });
       } catch (err) {
         // Pod.start releases them when it got that far; before, nothing ran in them.
@@ -279,6 +281,7 @@ export class PodHost {
       pod = await Pod.adopt(
         record,
         {
+          onEvent: (e) => this.event(record.name, e),
           network,
           storage,
           cgroups,
@@ -428,6 +431,15 @@ export class PodHost {
     }
   }
 
+  /** Keeps an event in the pod's events file; a failure (a full /run) is reported, the pod goes on. */
+  private event(name: string, e: PodEvent): void {
+    try {
+      appendEvent(this.store.paths.eventsFile(name), e);
+    } catch (err) {
+      this.log.warn(name, `cannot keep an event: ${(err as Error).message}`);
+    }
+  }
+
   private track(pod: Pod, how: 'created' | 'adopted'): void {
     const name = pod.spec.name;
     this.pods.set(name, pod);
@@ -455,6 +467,6 @@ function needsCgroups(spec: PodSpec): boolean {
     spec.resources !== undefined ||
     spec.pidsLimit !== undefined ||
     spec.cgroupParent !== undefined ||
-    spec.containers.some((c) => c.resources !== undefined || c.pidsLimit !== undefined)
+    everyContainer(spec).some(({ c }) => c.resources !== undefined || c.pidsLimit !== undefined)
   );
 }

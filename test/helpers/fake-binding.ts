@@ -39,6 +39,7 @@ export class FakeBinding implements NativeBinding {
     MS_REC: 16384,
     MS_PRIVATE: 1 << 18,
     AF_INET: 2,
+    AF_INET6: 10,
     SOCK_STREAM: 1,
     SOCK_DGRAM: 2,
     S_IFCHR: 0o20000,

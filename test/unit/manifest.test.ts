@@ -64,10 +64,13 @@ t.test('a field whose meaning tspod would drop is refused, with its path and why
     return d;
   };
   const cases: [string, (d: any) => void, RegExp][] = [
-    ['spec.containers[1].livenessProbe', (d) => (d.spec.containers[1].livenessProbe = {}), /not supported by tspod: probes are not run/],
-    ['spec.containers[0].lifecycle', (d) => (d.spec.containers[0].lifecycle = { preStop: {} }), /hooks are not run/],
+    ['spec.containers[0].lifecycle.stopSignal', (d) => (d.spec.containers[0].lifecycle = { stopSignal: 'SIGUSR1' }), /SIGTERM/],
+    [
+      'spec.containers[0].lifecycle.preStop.tcpSocket',
+      (d) => (d.spec.containers[0].lifecycle = { preStop: { tcpSocket: { port: 80 } } }),
+      /never runs it/,
+    ],
     ['spec.readinessGates', (d) => (d.spec.readinessGates = [{ conditionType: 'x' }]), /outside controllers/],
-    ['spec.initContainers', (d) => (d.spec.initContainers = []), /init containers/],
     [
       'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution',
       (d) => (d.spec.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {} } }),
@@ -134,7 +137,8 @@ t.test('the API takes only what tspod does: an accepted Kubernetes field is refu
     field: 'container.imagePullPolicy',
     message:
       'container.imagePullPolicy: field is not supported by tspod (supported here: name, image, command, args, workingDir, env, envFrom, ' +
-      'resources, volumeMounts, terminationMessagePath, terminationMessagePolicy, securityContext, rootfs, pidsLimit)',
+      'resources, restartPolicy, volumeMounts, livenessProbe, readinessProbe, startupProbe, lifecycle, terminationMessagePath, ' +
+      'terminationMessagePolicy, securityContext, rootfs, pidsLimit)',
   });
 });
 
@@ -382,12 +386,10 @@ t.test('loadManifest prefixes errors with the file', async (t) => {
   const file = join(dir, 'pod.yaml');
   writeFileSync(
     file,
-    'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [true], livenessProbe: {}}\n',
+    'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, command: [sh], livenessProbe: {}}\n',
   );
   await t.rejects(loadManifest(file), {
-    message:
-      `${file}: spec.containers[0].livenessProbe: field is not supported by tspod: ` +
-      'probes are not run by tspod yet: a hung container would never be restarted',
+    message: `${file}: spec.containers[0].livenessProbe: needs a handler: one of exec, httpGet, tcpSocket, grpc`,
   });
   await t.rejects(loadManifest(join(dir, 'missing.yaml')), { message: /missing\.yaml: cannot read the manifest: ENOENT/ });
 });
@@ -505,4 +507,143 @@ t.test("sizes, labels and annotations by Kubernetes' rules: none too large, none
   );
   t.same(ok.labels, { 'app.kubernetes.io/name': 'web', tier: '' });
   t.same(ok.annotations, { 'example.com/note': 'any text: at all' });
+});
+
+t.test('probes and hooks: Kubernetes defaults, named ports resolved, each handler kind', async (t) => {
+  const d = base() as any;
+  d.spec.containers[0].ports = [{ name: 'http', containerPort: 2368 }];
+  d.spec.containers[0].livenessProbe = { httpGet: { port: 'http', path: '/health', httpHeaders: [{ name: 'X-Probe', value: '1' }] } };
+  d.spec.containers[0].readinessProbe = { tcpSocket: { port: 2368 }, periodSeconds: 5, successThreshold: 2 };
+  d.spec.containers[0].startupProbe = { grpc: { port: 9000 }, failureThreshold: 30 };
+  d.spec.containers[1].livenessProbe = { exec: { command: ['cat', '/tmp/healthy'] }, terminationGracePeriodSeconds: 3 };
+  d.spec.containers[1].lifecycle = { postStart: { exec: { command: ['touch', '/x'] } }, preStop: { sleep: { seconds: 5 } } };
+  const pod = podFromManifest(d);
+  const timing = { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 };
+  t.same(pod.containers[0].livenessProbe, {
+    httpGet: { port: 2368, path: '/health', scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: '1' }] },
+    ...timing,
+  });
+  t.same(pod.containers[0].readinessProbe, { tcpSocket: { port: 2368 }, ...timing, periodSeconds: 5, successThreshold: 2 });
+  t.same(pod.containers[0].startupProbe, { grpc: { port: 9000, service: '' }, ...timing, failureThreshold: 30 });
+  t.same(pod.containers[1].livenessProbe, { exec: { command: ['cat', '/tmp/healthy'] }, ...timing, terminationGracePeriodSeconds: 3 });
+  t.same(pod.containers[1].lifecycle, { postStart: { exec: { command: ['touch', '/x'] } }, preStop: { sleep: { seconds: 5 } } });
+});
+
+t.test('init containers and sidecars: read in order, their names shared with the containers', async (t) => {
+  const d = base() as any;
+  d.spec.initContainers = [
+    { name: 'migrate', command: ['migrate'] },
+    { name: 'proxy', command: ['proxy'], restartPolicy: 'Always', readinessProbe: { tcpSocket: { port: 15000 } } },
+  ];
+  const pod = podFromManifest(d);
+  t.same(
+    pod.initContainers?.map((c) => [c.name, c.restartPolicy ?? '-']),
+    [
+      ['migrate', '-'],
+      ['proxy', 'Always'],
+    ],
+  );
+  t.equal(pod.containers.length, 2, 'the containers as before');
+});
+
+t.test('bad probes, hooks and init containers: one error naming the field', async (t) => {
+  const mutate = (f: (d: any) => void) => {
+    const d = base() as any;
+    f(d);
+    return d;
+  };
+  const tcp = { tcpSocket: { port: 80 } };
+  const cases: [string, (d: any) => void, RegExp][] = [
+    ['spec.containers[0].livenessProbe', (d) => (d.spec.containers[0].livenessProbe = { periodSeconds: 5 }), /needs a handler/],
+    [
+      'spec.containers[0].livenessProbe.tcpSocket',
+      (d) => (d.spec.containers[0].livenessProbe = { exec: { command: ['true'] }, ...tcp }),
+      /cannot go with exec/,
+    ],
+    ['spec.containers[0].livenessProbe.bogus', (d) => (d.spec.containers[0].livenessProbe = { bogus: {} }), /not a field/],
+    [
+      'spec.containers[0].readinessProbe.periodSeconds',
+      (d) => (d.spec.containers[0].readinessProbe = { ...tcp, periodSeconds: 0 }),
+      /at least 1/,
+    ],
+    [
+      'spec.containers[0].readinessProbe.timeoutSeconds',
+      (d) => (d.spec.containers[0].readinessProbe = { ...tcp, timeoutSeconds: -1 }),
+      /at least 1/,
+    ],
+    [
+      'spec.containers[0].readinessProbe.initialDelaySeconds',
+      (d) => (d.spec.containers[0].readinessProbe = { ...tcp, initialDelaySeconds: -5 }),
+      /at least 0/,
+    ],
+    [
+      'spec.containers[0].livenessProbe.successThreshold',
+      (d) => (d.spec.containers[0].livenessProbe = { ...tcp, successThreshold: 2 }),
+      /must be 1/,
+    ],
+    [
+      'spec.containers[0].readinessProbe.terminationGracePeriodSeconds',
+      (d) => (d.spec.containers[0].readinessProbe = { ...tcp, terminationGracePeriodSeconds: 5 }),
+      /not for a readinessProbe/,
+    ],
+    [
+      'spec.containers[0].livenessProbe.httpGet.port',
+      (d) => (d.spec.containers[0].livenessProbe = { httpGet: { port: 'http' } }),
+      /no port .* "http"/,
+    ],
+    [
+      'spec.containers[0].livenessProbe.httpGet.port',
+      (d) => (d.spec.containers[0].livenessProbe = { httpGet: { port: 70000 } }),
+      /port number/,
+    ],
+    [
+      'spec.containers[0].livenessProbe.httpGet.host',
+      (d) => (d.spec.containers[0].livenessProbe = { httpGet: { port: 80, host: 'example.com' } }),
+      /not an IP/,
+    ],
+    [
+      'spec.containers[0].livenessProbe.httpGet.scheme',
+      (d) => (d.spec.containers[0].livenessProbe = { httpGet: { port: 80, scheme: 'FTP' } }),
+      /HTTP or HTTPS/,
+    ],
+    ['spec.containers[0].livenessProbe.grpc.port', (d) => (d.spec.containers[0].livenessProbe = { grpc: { port: 'grpc' } }), /port number/],
+    [
+      'spec.containers[0].livenessProbe.exec.command',
+      (d) => (d.spec.containers[0].livenessProbe = { exec: { command: [] } }),
+      /must name a program/,
+    ],
+    ['spec.containers[0].lifecycle.preStop', (d) => (d.spec.containers[0].lifecycle = { preStop: {} }), /needs a handler/],
+    [
+      'spec.containers[0].lifecycle.preStop.sleep.seconds',
+      (d) => (d.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 0 } } }),
+      /at least 1/,
+    ],
+    [
+      'spec.containers[0].lifecycle.preStop.sleep.seconds',
+      (d) => (d.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 60 } } }),
+      /longer than the grace period/,
+    ],
+    ['spec.containers[0].restartPolicy', (d) => (d.spec.containers[0].restartPolicy = 'Always'), /only for an init container/],
+    [
+      'spec.initContainers[0].restartPolicy',
+      (d) => (d.spec.initContainers = [{ name: 'i', command: ['x'], restartPolicy: 'Never' }]),
+      /must be Always/,
+    ],
+    [
+      'spec.initContainers[0].livenessProbe',
+      (d) => (d.spec.initContainers = [{ name: 'i', command: ['x'], livenessProbe: tcp }]),
+      /runs to completion/,
+    ],
+    [
+      'spec.containers[0].name',
+      (d) => (d.spec.initContainers = [{ name: 'ghost', command: ['x'] }]),
+      /duplicate container name "ghost" \(also spec.initContainers\[0\]\)/,
+    ],
+    [
+      'spec.initContainers[0].volumeMounts[0].name',
+      (d) => (d.spec.initContainers = [{ name: 'i', command: ['x'], volumeMounts: [{ name: 'nope', mountPath: '/x' }] }]),
+      /no volume named "nope"/,
+    ],
+  ];
+  for (const [field, f, problem] of cases) fieldError(t, mutate(f), field, problem);
 });
