@@ -99,7 +99,7 @@ t.test('manifest errors name the field path', async (t) => {
       }),
     ],
     125,
-    /pod\.yaml: spec\.containers\[1\]\.livenessProbe: field is not supported by tspod/,
+    /pod\.yaml: spec\.containers\[1\]\.livenessProbe: needs a handler/,
   );
   await expectError(
     t,

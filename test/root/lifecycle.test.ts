@@ -294,3 +294,58 @@ t.test('preStop runs before SIGTERM; one longer than the grace period is cut at 
   );
   t.match(container(s, 'hooks', 'slow'), { state: 'exited' }, 'and the container stopped');
 });
+
+t.test('in the foreground: init containers run first, and one that fails under Never is the exit status', async (t) => {
+  const s = testState(t);
+  const dir = tempDir(t, 'm');
+  const ok = await s.cli([
+    'run',
+    '-f',
+    manifest(dir, 'fg-ok', {
+      restartPolicy: 'Never',
+      initContainers: [{ name: 'first', command: ['echo', 'init ran'] }],
+      containers: [{ name: 'main', command: ['echo', 'main ran'] }],
+    }),
+  ]);
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, /first \| init ran\n[^]*main +\| main ran/, 'the init container first, its output prefixed');
+  const failed = await s.cli([
+    'run',
+    '-f',
+    manifest(dir, 'fg-fail', {
+      restartPolicy: 'Never',
+      initContainers: [{ name: 'check', command: ['/bin/sh', '-c', 'exit 5'] }],
+      containers: [{ name: 'main', command: ['echo', 'main ran'] }],
+    }),
+  ]);
+  t.equal(failed.code, 5, "the init container's status");
+  t.match(failed.stderr, 'tspod: pod fg-fail failed: init container check exited with status 5');
+  t.notMatch(failed.stdout, /main ran/, 'the container never ran');
+});
+
+t.test('a bad probe or hook is one line naming the field, and nothing is created', async (t) => {
+  const s = testState(t);
+  const dir = tempDir(t, 'm');
+  const cases: [object, string][] = [
+    [{ livenessProbe: { periodSeconds: 5 } }, 'spec.containers[0].livenessProbe: needs a handler: one of exec, httpGet, tcpSocket, grpc'],
+    [{ readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 0 } }, 'spec.containers[0].readinessProbe.periodSeconds:'],
+    [
+      { livenessProbe: { httpGet: { port: 'web' } } },
+      'spec.containers[0].livenessProbe.httpGet.port: no port of the container is named "web"',
+    ],
+    [{ lifecycle: { preStop: {} } }, 'spec.containers[0].lifecycle.preStop: needs a handler'],
+  ];
+  for (const [extra, error] of cases) {
+    const file = manifest(dir, 'bad', { containers: [{ name: 'app', command: ['sleep', '1'], ...extra }] });
+    for (const args of [
+      ['run', '-f', file],
+      ['run', '-d', '-f', file],
+    ]) {
+      const r = await s.cli(args);
+      t.equal(r.code, 125, `${args.join(' ')}: ${error}`);
+      t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+      t.match(r.stderr, error);
+      t.same(s.store.names(), [], 'no pod was made');
+    }
+  }
+});

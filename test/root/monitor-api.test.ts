@@ -57,9 +57,9 @@ t.test('bad requests to the socket: clear errors, nothing changed', async (t) =>
     [
       'POST',
       '/v1/pods',
-      '{"spec": {"name": "x", "containers": [], "initContainers": []}}',
+      '{"spec": {"name": "x", "containers": [], "initContainers": [{"name": "i", "command": ["x"], "restartPolicy": "Never"}]}}',
       400,
-      /^spec\.initContainers: field is not supported/,
+      /^spec\.initContainers\[0\]\.restartPolicy: must be Always \(a sidecar\), not "Never"$/,
     ],
     [
       'POST',

@@ -155,7 +155,7 @@ t.test('kill -9 of the infra: the containers are stopped and the pod is marked f
   t.match(failed.reason, /^infra process \(pid \d+\) killed by SIGKILL$/);
   t.notOk(alive(a), 'its container (in a PID namespace of its own) was stopped too');
   t.equal(failed.containers[0].state, 'exited', 'and is not restarted');
-  t.match((await s.cli(['pod', 'ls'])).stdout, /fragile +failed +- +0\/1 .*infra process/);
+  t.match((await s.cli(['pod', 'ls'])).stdout, /fragile +failed +Error +0\/1 +- +0\/1 .*infra process/);
 });
 
 t.test('rm -f works when the monitor is gone, and does not need one', async (t) => {

@@ -58,7 +58,7 @@ t.test("the seed's flow: pod create, then two containers joined with run -d --po
   );
   t.equal(rows[0].pid, infra);
   const table = (await s.cli(['ps'])).stdout.split('\n');
-  t.match(table[0], /^POD +CONTAINER +PID +STATE +EXIT +RESTARTS +AGE +INFO$/);
+  t.match(table[0], /^POD +CONTAINER +PID +STATE +READY +EXIT +RESTARTS +AGE +INFO$/);
   t.match(table[1], new RegExp(`^seed +\\(infra\\) +${infra} +running `));
   const ls = JSON.parse((await s.cli(['pod', 'ls', '--json'])).stdout);
   t.match(ls, [
