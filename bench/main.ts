@@ -19,6 +19,7 @@ import {
   libraryScale,
   pauseSizes,
   podmanMemory,
+  probeCost,
   removeCliPods,
   serverManifest,
   startCliPods,
@@ -251,6 +252,10 @@ async function main(): Promise<number> {
     }
     const scale: ScaleResult = { pods: scalePods, library, cli: { createPerSec: (scalePods / created.ms) * 1000, parallel }, ps };
 
+    const probePods = quick ? 5 : 100;
+    log(`probes: ${probePods} pods`);
+    const probes = await probeCost(p, cliRoot, dir, probePods, quick ? 10 : 60);
+
     log('pause');
     const pause = await pauseSizes(p);
 
@@ -260,7 +265,7 @@ async function main(): Promise<number> {
       node: process.version,
       date: new Date().toISOString(),
     };
-    const partial = { machine, options: { quick, iterations, scalePods, memoryPods }, cycle, startup: start, memory, scale, pause };
+    const partial = { machine, options: { quick, iterations, scalePods, memoryPods }, cycle, startup: start, memory, scale, probes, pause };
     const results: Results = { ...partial, targets: targets(partial) };
     const text = markdown(results);
     process.stdout.write(text);

@@ -1,6 +1,6 @@
 // The bench's results as Markdown tables (printed, and written next to the JSON file).
 import type { Stats } from './measure.js';
-import type { MemoryRow, PauseRow, ScaleResult } from './sections.js';
+import type { MemoryRow, PauseRow, ProbeCost, ScaleResult } from './sections.js';
 
 export interface CycleResult {
   tool: string;
@@ -24,6 +24,7 @@ export interface Results {
   startup: Record<string, Stats>;
   memory: (MemoryRow | { tool: string; skip: string })[];
   scale?: ScaleResult;
+  probes?: ProbeCost;
   pause: PauseRow[];
   targets: Target[];
 }
@@ -123,6 +124,22 @@ export function markdown(r: Results): string {
             `${ms(v.median)} ms (${ratio(v.median, s.ps['node -e 0']?.median ?? NaN)} node -e 0)`,
           ]),
         ],
+      ),
+    );
+  }
+
+  if (r.probes) {
+    const pr = r.probes;
+    out.push(`\n### Probes: the monitor's CPU with ${pr.pods} pods, over ${pr.seconds} s, as % of one CPU\n`);
+    out.push(
+      table(
+        ['probes of each pod', 'the monitor', 'its children (exec probes)', 'together'],
+        pr.rows.map((row) => [
+          row.what,
+          `${row.monitorPct.toFixed(2)}%`,
+          `${row.childrenPct.toFixed(2)}%`,
+          `${(row.monitorPct + row.childrenPct).toFixed(2)}%`,
+        ]),
       ),
     );
   }

@@ -224,3 +224,74 @@ export async function pauseSizes(p: Programs): Promise<PauseRow[]> {
   }
   return rows;
 }
+
+export interface ProbeCost {
+  pods: number;
+  seconds: number;
+  /** The monitor's CPU over the window, as % of one CPU: its own, and its children's (exec probes, reaped by it). */
+  rows: { what: string; monitorPct: number; childrenPct: number }[];
+}
+
+/** utime+stime and cutime+cstime of a process, in seconds (/proc/PID/stat, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  // Fields 14-17 of stat(5), counted from after the name: 11-14.
+  return { self: (f[11] + f[12]) / 100, children: (f[13] + f[14]) / 100 };
+}
+
+/** A pod of one HTTP server, with (or without) an exec liveness probe every 10 s and an httpGet readiness probe every 5 s. */
+function probedManifest(p: Programs, dir: string, probes: boolean): string {
+  const file = `${dir}/probed-${probes}.yaml`;
+  const probeLines = probes
+    ? `
+      livenessProbe: { exec: { command: [/bin/true] }, periodSeconds: 10 }
+      readinessProbe: { httpGet: { port: ${PORT}, path: / }, periodSeconds: 5 }`
+    : '';
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: server
+      command: [${p.tcp}, http, "${PORT}"]${probeLines}
+`,
+  );
+  return file;
+}
+
+/**
+ * The monitor's CPU with `pods` pods, each probed as issue 17 asks (exec liveness every 10 s,
+ * httpGet readiness every 5 s), beside the same pods without probes, over `seconds` each.
+ */
+export async function probeCost(p: Programs, root: string, dir: string, pods: number, seconds: number): Promise<ProbeCost> {
+  const rows: ProbeCost['rows'] = [];
+  for (const probes of [false, true]) {
+    const { names } = startCliPods(p, root, probedManifest(p, dir, probes), probes ? 'probed' : 'plain', pods, 4);
+    try {
+      const store = new StateStore(root);
+      // Once every pod is ready (the readiness probe answered), for a window of probes only.
+      const deadline = now() + 60_000;
+      while (!names.every((n) => store.read(n)?.containers[0]?.ready) && now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const pid = monitorPid(root);
+      const before = cpuSeconds(pid);
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const after = cpuSeconds(pid);
+      rows.push({
+        what: probes ? 'exec liveness every 10 s + httpGet readiness every 5 s' : 'no probes',
+        monitorPct: ((after.self - before.self) / seconds) * 100,
+        childrenPct: ((after.children - before.children) / seconds) * 100,
+      });
+    } finally {
+      await removeCliPods(root, names);
+    }
+  }
+  return { pods, seconds, rows };
+}

@@ -1,6 +1,7 @@
 /* The workload of the bench's pod: a TCP server and a client that talk over the pod's loopback.
  *
  *   bench-tcp serve PORT            listen on 127.0.0.1:PORT; answer every connection "ok\n"
+ *   bench-tcp http PORT             the same, as an HTTP/1.0 200 answer to whatever request comes
  *   bench-tcp connect PORT [FILE]   connect (retrying while nobody listens yet, up to 5 s),
  *                                   read "ok\n", exit 0; with FILE, also write "ok\n" to it
  *
@@ -25,8 +26,12 @@ loopback (const char *port)
   return addr;
 }
 
+static const char HTTP_OK[] = "HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+
+/* http: the request is read (one read: a probe's GET fits) before the answer, so the client
+   never sees its request refused by a reset. */
 static int
-serve (const char *port)
+serve (const char *port, int http)
 {
   struct sockaddr_in addr = loopback (port);
   int one = 1;
@@ -42,7 +47,10 @@ serve (const char *port)
       int c = accept4 (s, NULL, NULL, SOCK_CLOEXEC);
       if (c < 0)
         continue;
-      if (write (c, "ok\n", 3) < 0)
+      char request[4096];
+      if (http && read (c, request, sizeof request) < 0)
+        perror ("bench-tcp http: read");
+      if (http ? write (c, HTTP_OK, sizeof HTTP_OK - 1) < 0 : write (c, "ok\n", 3) < 0)
         perror ("bench-tcp serve: write");
       close (c);
     }
@@ -98,9 +106,11 @@ int
 main (int argc, char **argv)
 {
   if (argc >= 3 && strcmp (argv[1], "serve") == 0)
-    return serve (argv[2]);
+    return serve (argv[2], 0);
+  if (argc >= 3 && strcmp (argv[1], "http") == 0)
+    return serve (argv[2], 1);
   if (argc >= 3 && strcmp (argv[1], "connect") == 0)
     return connect_once (argv[2], argc > 3 ? argv[3] : NULL);
-  fprintf (stderr, "usage: bench-tcp serve PORT | connect PORT [FILE]\n");
+  fprintf (stderr, "usage: bench-tcp serve PORT | http PORT | connect PORT [FILE]\n");
   return 2;
 }
