@@ -5,9 +5,9 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
-import { observedAll } from '../../src/state/view.js';
+import { observedAll, podReady, podStatus } from '../../src/state/view.js';
 import { startTimeOf } from '../../src/native/identity.js';
-import { RECORD_VERSION, type PodRecord } from '../../src/state/records.js';
+import { RECORD_VERSION, type ContainerRecord, type PodRecord } from '../../src/state/records.js';
 import { newPodSpec } from '../../src/pod/spec.js';
 
 const me = { pid: process.pid, startTime: startTimeOf(process.pid)! };
@@ -77,4 +77,65 @@ t.test('a process that cannot be looked at (EMFILE) is not taken for one that en
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   t.same(JSON.parse(r.stdout), { full: 'EMFILE', after: true, gone: false }, 'EMFILE is thrown; a pid with no process is gone');
+});
+
+t.test("kubectl's STATUS and READY of a pod, from its record", async (t) => {
+  const at = new Date().toISOString();
+  const exit = (code: number) => ({ code, signal: null, at });
+  const c = (name: string, over: Partial<ContainerRecord>): ContainerRecord => ({
+    name,
+    spec: { name, command: ['true'], args: [], env: [] },
+    restartPolicy: 'Always',
+    state: 'running',
+    restartCount: 0,
+    ...over,
+  });
+  const pod = (containers: ContainerRecord[], state: PodRecord['state'] = 'running'): PodRecord => ({
+    ...record('p', me),
+    state,
+    containers,
+  });
+  const held = c('app', { state: 'waiting', held: true });
+  const cases: [string, PodRecord, string, string][] = [
+    [
+      'the first init container runs',
+      pod([c('one', { kind: 'init' }), c('two', { kind: 'init', state: 'waiting', held: true }), held]),
+      'Init:0/2',
+      '0/1',
+    ],
+    [
+      'the first succeeded, the second runs',
+      pod([c('one', { kind: 'init', state: 'exited', lastExit: exit(0) }), c('two', { kind: 'init' }), held]),
+      'Init:1/2',
+      '0/1',
+    ],
+    [
+      'an init container waits for its restart after a failure',
+      pod([c('one', { kind: 'init', state: 'waiting', nextStartAt: at, lastExit: exit(1) }), held]),
+      'Init:CrashLoopBackOff',
+      '0/1',
+    ],
+    ['a sidecar that has not started holds the init', pod([c('proxy', { kind: 'sidecar', started: false }), held]), 'Init:0/1', '0/2'],
+    [
+      'a started, ready sidecar and a ready container',
+      pod([c('proxy', { kind: 'sidecar', started: true, ready: true }), c('app', { started: true, ready: true })]),
+      'Running',
+      '2/2',
+    ],
+    ['a container not ready', pod([c('app', { started: true, ready: false })]), 'Running', '0/1'],
+    ['a container in back-off', pod([c('app', { state: 'waiting', nextStartAt: at, lastExit: exit(2) })]), 'CrashLoopBackOff', '0/1'],
+    [
+      'a pod whose init container failed',
+      pod([c('one', { kind: 'init', state: 'exited', lastExit: exit(7) }), held], 'failed'),
+      'Init:Error',
+      '0/1',
+    ],
+    ['a pod whose container failed', pod([c('app', { state: 'exited', lastExit: exit(1) })], 'failed'), 'Error', '0/1'],
+    ['a completed pod', pod([c('app', { state: 'exited', lastExit: exit(0) })], 'completed'), 'Completed', '0/1'],
+    ['a stopped pod', pod([c('app', { state: 'exited' })], 'stopped'), 'Stopped', '0/1'],
+  ];
+  for (const [what, r, status, ready] of cases) {
+    t.equal(podStatus(r), status, `${what}: ${status}`);
+    t.equal(podReady(r), ready, `${what}: READY ${ready}`);
+  }
 });
