@@ -46,26 +46,36 @@ export async function runHandler(
       await new Promise((r) => setTimeout(r, Math.min(h.sleep!.seconds * 1000, timeoutMs)));
       return { ok: true, message: `slept ${h.sleep.seconds} s` };
     }
-    const socket = inPod(t);
-    const host = (a: { host?: string }) => a.host ?? t.podIP ?? '127.0.0.1';
+    const hostOf = (a: { host?: string }) => a.host ?? t.podIP ?? '127.0.0.1';
     if (h.httpGet) {
-      return await httpProbe(socket, { ...h.httpGet, host: host(h.httpGet) }, timeoutMs, hook ? LIFECYCLE_USER_AGENT : PROBE_USER_AGENT);
+      const host = hostOf(h.httpGet);
+      const agent = hook ? LIFECYCLE_USER_AGENT : PROBE_USER_AGENT;
+      return await httpProbe(inPod(t, host), { ...h.httpGet, host }, timeoutMs, agent);
     }
-    if ('tcpSocket' in h && h.tcpSocket) return await tcpProbe(socket, host(h.tcpSocket), h.tcpSocket.port, timeoutMs);
-    if ('grpc' in h && h.grpc) return await grpcProbe(socket, host({}), h.grpc.port, h.grpc.service, timeoutMs);
+    if ('tcpSocket' in h && h.tcpSocket) {
+      const host = hostOf(h.tcpSocket);
+      return await tcpProbe(inPod(t, host), host, h.tcpSocket.port, timeoutMs);
+    }
+    if ('grpc' in h && h.grpc) {
+      const host = hostOf({});
+      return await grpcProbe(inPod(t, host), host, h.grpc.port, h.grpc.service, timeoutMs);
+    }
     return { ok: false, message: 'no handler' };
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
 }
 
-/** A socket made in the pod's network namespace, through the infra's (re-opened for each: a probe is rare). */
-function inPod(t: HandlerTarget): () => Socket {
+/**
+ * A socket for `host` made in the pod's network namespace, through the infra's (opened for each
+ * try: a pod's probes hold no fd between them).
+ */
+function inPod(t: HandlerTarget, host: string): () => Socket {
   return () => {
     const ns = openSync(`/proc/${t.infraPid}/ns/net`, 'r');
     try {
       const c = t.binding.constants;
-      const family = t.podIP && isIPv6(t.podIP) ? c.AF_INET6 : c.AF_INET;
+      const family = isIPv6(host) ? c.AF_INET6 : c.AF_INET;
       return new Socket({ fd: t.binding.socketInNetns(ns, family, c.SOCK_STREAM), readable: true, writable: true });
     } finally {
       closeSync(ns);

@@ -239,7 +239,7 @@ t.test('readiness flips ready both ways, in the record, ps and pod ls', async (t
   t.equal(container(s, 'ready', 'app').restartCount, 0, 'readiness never restarts');
 });
 
-t.test('tcpSocket and grpc probes connect inside the pod, which has only lo', async (t) => {
+t.test('tcpSocket (IPv4 and IPv6) and grpc probes connect inside the pod, which has only lo', async (t) => {
   const s = testState(t);
   const status = join(tempDir(t, 'grpc'), 'status');
   writeFileSync(status, 'NOT_SERVING\n');
@@ -252,9 +252,15 @@ t.test('tcpSocket and grpc probes connect inside the pod, which has only lo', as
       },
       { name: 'grpc', command: [NODE, GRPC_SERVER, '9000', status], readinessProbe: every1s({ grpc: { port: 9000 } }) },
       { name: 'closed', command: ['sleep', '1000'], readinessProbe: every1s({ tcpSocket: { port: 7001 } }) },
+      {
+        name: 'ipv6',
+        command: [NODE, '-e', "require('net').createServer(c => c.end()).listen(7002, '::1')"],
+        readinessProbe: every1s({ tcpSocket: { host: '::1', port: 7002 } }),
+      },
     ],
   });
   await waitFor('tcp to be ready', () => container(s, 'net', 'tcp').ready);
+  await waitFor('ipv6 to be ready', () => container(s, 'net', 'ipv6').ready);
   await waitFor('a NOT_SERVING answer', () =>
     events(s, 'net').some((e) => e.container === 'grpc' && /^Readiness probe failed/.test(e.message) && /NOT_SERVING/.test(e.message)),
   );
