@@ -4,6 +4,7 @@
 // Assertions are on restart counts, readiness and events, never on how long something took.
 import t, { type Test } from 'tap';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { NOT_ROOT, isRoot } from '../helpers/root.js';
 import { tempDir } from '../helpers/cleanup.js';
@@ -354,4 +355,28 @@ t.test('a bad probe or hook is one line naming the field, and nothing is created
       t.same(s.store.names(), [], 'no pod was made');
     }
   }
+});
+
+t.test('examples/lifecycle/pod.yaml: Init, then Running with 2/2 ready, served through its sidecar', async (t) => {
+  const s = testState(t);
+  const r = await s.cli(['run', '-d', '-f', 'examples/lifecycle/pod.yaml']);
+  t.equal(r.code, 0, r.stderr);
+  const pod = 'blog-lifecycle';
+  await waitFor('2/2 ready', async () => JSON.parse((await s.cli(['pod', 'ls', '--json'])).stdout)[0]?.ready === '2/2', 20_000);
+  t.match(JSON.parse((await s.cli(['pod', 'ls', '--json'])).stdout), [{ name: pod, status: 'Running' }]);
+  t.same(
+    events(s, pod)
+      .filter((e) => e.reason === 'Started')
+      .map((e) => e.container),
+    ['check', 'nginx', 'ghost'],
+    'the init container, the sidecar, then the blog',
+  );
+  const page = await new Promise<string>((resolve) => {
+    get({ host: '127.0.0.1', port: 8881, path: '/' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    }).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+  t.match(page, /^200 .*Ghost \(tspod stand-in\)/s, "the blog's page, through the sidecar proxy on the published port");
 });
